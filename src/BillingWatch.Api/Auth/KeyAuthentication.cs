@@ -1,0 +1,83 @@
+using BillingWatch.Api.Problems;
+
+namespace BillingWatch.Api.Auth;
+
+/// <summary>The authenticated tenant of a tenant-scoped request; bind it as a handler parameter.</summary>
+public sealed record TenantIdentity(string TenantId)
+{
+    private const string ItemKey = "BillingWatch.TenantIdentity";
+
+    public static ValueTask<TenantIdentity?> BindAsync(HttpContext context) =>
+        ValueTask.FromResult(context.Items.TryGetValue(ItemKey, out var value) ? value as TenantIdentity : null);
+
+    internal void Attach(HttpContext context) => context.Items[ItemKey] = this;
+}
+
+/// <summary>Endpoint metadata: which key a route requires.</summary>
+internal sealed record RequiresKey(KeyKind Kind);
+
+internal enum KeyKind
+{
+    Admin,
+    Tenant,
+}
+
+internal static class KeyAuthentication
+{
+    public static TBuilder RequireAdminKey<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder => builder.WithMetadata(new RequiresKey(KeyKind.Admin));
+
+    public static TBuilder RequireTenantKey<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder => builder.WithMetadata(new RequiresKey(KeyKind.Tenant));
+
+    /// <summary>
+    /// Runs after routing and before the endpoint (so before parameter binding): admin routes need the
+    /// admin key (401 without a valid key, 403 for a tenant's key); tenant routes attach the tenant that
+    /// the key belongs to (401 otherwise).
+    /// </summary>
+    public static IApplicationBuilder UseKeyAuthentication(this IApplicationBuilder app) =>
+        app.Use(async (context, next) =>
+        {
+            var requirement = context.GetEndpoint()?.Metadata.GetMetadata<RequiresKey>();
+            if (requirement is null)
+            {
+                await next(context);
+                return;
+            }
+
+            var auth = context.RequestServices.GetRequiredService<ApiKeyAuthentication>();
+            if (requirement.Kind == KeyKind.Admin)
+            {
+                if (auth.IsAdmin(context))
+                {
+                    await next(context);
+                }
+                else if (await auth.ResolveTenantAsync(context) is null)
+                {
+                    await ChallengeAsync(context);
+                }
+                else
+                {
+                    await ApiProblem.Forbidden().ExecuteAsync(context);
+                }
+
+                return;
+            }
+
+            var tenantId = await auth.ResolveTenantAsync(context);
+            if (tenantId is null)
+            {
+                await ChallengeAsync(context);
+                return;
+            }
+
+            new TenantIdentity(tenantId).Attach(context);
+            await next(context);
+        });
+
+    private static Task ChallengeAsync(HttpContext context)
+    {
+        context.Response.Headers.WWWAuthenticate = "Bearer";
+        return ApiProblem.Unauthorized().ExecuteAsync(context);
+    }
+}

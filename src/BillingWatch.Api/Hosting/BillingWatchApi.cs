@@ -1,0 +1,65 @@
+using BillingWatch.Api.Admin;
+using BillingWatch.Api.Auth;
+using BillingWatch.Api.Health;
+using BillingWatch.Api.Problems;
+using BillingWatch.Api.Tenant;
+using BillingWatch.Api.Webhooks;
+using BillingWatch.Silo;
+
+namespace BillingWatch.Api.Hosting;
+
+internal static class BillingWatchApi
+{
+    public const string DefaultUrl = "http://127.0.0.1:5080";
+
+    /// <summary>The embedded default: this process hosts the silo, the storage and the HTTP front door.</summary>
+    public static WebApplicationBuilder AddBillingWatch(this WebApplicationBuilder builder)
+    {
+        var config = builder.Configuration;
+        if (string.IsNullOrEmpty(config[WebHostDefaults.ServerUrlsKey]) &&
+            string.IsNullOrEmpty(config["http_ports"]) && string.IsNullOrEmpty(config["https_ports"]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        // Request paths carry webhook tokens: the categories that log paths stay at Warning whatever
+        // the configuration says. Orleans' start-up option dumps are quiet unless configured otherwise.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Routing", LogLevel.Warning);
+        foreach (var category in (string[])["Orleans", "Polly", "Microsoft.AspNetCore"])
+        {
+            if (config[$"Logging:LogLevel:{category}"] is null)
+            {
+                builder.Logging.AddFilter(category, LogLevel.Warning);
+            }
+        }
+
+        builder.UseOrleans(silo => silo.AddBillingWatchSilo(config));
+
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<StorageExceptionHandler>();
+        builder.Services.AddSingleton<AdminKeyStore>();
+        builder.Services.AddSingleton<ApiKeyAuthentication>();
+        builder.Services.AddBillingWatchHealthChecks();
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, WebhookJsonContext.Default));
+        return builder;
+    }
+
+    public static WebApplication MapBillingWatch(this WebApplication app)
+    {
+        // Created at start so a generated admin key is written (and its file named in the log) at once.
+        _ = app.Services.GetRequiredService<AdminKeyStore>();
+
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseRouting();
+        app.UseKeyAuthentication();
+
+        app.MapBillingWatchHealth();
+        app.MapWebhooks();
+        var api = app.MapGroup("/api/v1");
+        api.MapTenantAdmin();
+        api.MapEvents();
+        return app;
+    }
+}

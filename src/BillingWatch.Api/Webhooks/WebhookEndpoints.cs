@@ -1,0 +1,170 @@
+using System.Buffers;
+using BillingWatch.Api.Problems;
+using BillingWatch.Configuration;
+using BillingWatch.Tenants;
+using Microsoft.Extensions.Options;
+
+namespace BillingWatch.Api.Webhooks;
+
+internal static partial class WebhookEndpoints
+{
+    public static IEndpointRouteBuilder MapWebhooks(this IEndpointRouteBuilder routes)
+    {
+        routes.MapPost("/webhook/{token}", ReceiveAsync).WithName("ReceiveStripeWebhook").DisableAntiforgery();
+        return routes;
+    }
+
+    /// <summary>
+    /// token (404) → size (413) → signature (400) → body shape (400) → rate limit (429) → dedup → durable
+    /// append → 200. Everything after the size check happens in the tenant grain, which owns the secrets.
+    /// </summary>
+    private static async Task ReceiveAsync(
+        string token,
+        HttpContext context,
+        IGrainFactory grains,
+        IOptions<BillingWatchOptions> options,
+        TimeProvider time,
+        ILogger<WebhookLog> logger)
+    {
+        var receivedAt = time.GetUtcNow();
+        var tenantId = Secrets.IsWellFormedWebhookToken(token)
+            ? await grains.GetGrain<ITenantLookupGrain>(TenantLookup.ForWebhookToken(Secrets.Hash(token))).GetTenantIdAsync()
+            : null;
+        if (tenantId is null)
+        {
+            await NotFoundAsync(context);
+            return;
+        }
+
+        var maxBytes = options.Value.Webhooks.MaxBodyBytes;
+        var body = await ReadBodyAsync(context.Request, maxBytes, context.RequestAborted);
+        if (body is null)
+        {
+            await ApiProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "payload-too-large", "The body is too large.", $"Webhook bodies are limited to {maxBytes} bytes.");
+            return;
+        }
+
+        var delivery = new WebhookDelivery(Secrets.Hash(token), context.Request.Headers["Stripe-Signature"].ToString(), body, receivedAt);
+        WebhookOutcome outcome;
+        try
+        {
+            outcome = await grains.GetGrain<ITenantGrain>(tenantId).ReceiveWebhookAsync(delivery);
+        }
+        catch (Exception ex) when (StorageExceptionHandler.IsUnavailable(ex))
+        {
+            LogUnavailable(logger, tenantId, ex.GetType().Name);
+            outcome = new WebhookOutcome(WebhookStatus.StorageUnavailable, Detail: "The event could not be stored; it was not acknowledged.", RetryAfterSeconds: options.Value.Webhooks.StorageRetryAfterSeconds);
+        }
+
+        switch (outcome.Status)
+        {
+            case WebhookStatus.Accepted:
+                await context.Response.WriteAsJsonAsync(new WebhookAck("accepted", outcome.EventId!), WebhookJsonContext.Default.WebhookAck);
+                break;
+            case WebhookStatus.Duplicate:
+                await context.Response.WriteAsJsonAsync(new WebhookAck("duplicate", outcome.EventId!), WebhookJsonContext.Default.WebhookAck);
+                break;
+            case WebhookStatus.NotFound:
+                await NotFoundAsync(context);
+                break;
+            case WebhookStatus.InvalidSignature:
+                LogRejected(logger, tenantId, "signature");
+                await ApiProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-signature", "The Stripe-Signature header does not verify.", outcome.Detail);
+                break;
+            case WebhookStatus.InvalidBody:
+                LogRejected(logger, tenantId, "body");
+                await ApiProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-event", "The body is not a Stripe event.", outcome.Detail);
+                break;
+            case WebhookStatus.RateLimited:
+                await ApiProblem.WriteAsync(context, StatusCodes.Status429TooManyRequests, "rate-limited", "This endpoint is over its rate limit.", "Retry after the number of seconds in the Retry-After header.", outcome.RetryAfterSeconds);
+                break;
+            default:
+                await ApiProblem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "storage-unavailable", "The event was not stored.", outcome.Detail, outcome.RetryAfterSeconds);
+                break;
+        }
+    }
+
+    private static Task NotFoundAsync(HttpContext context) =>
+        ApiProblem.WriteAsync(context, StatusCodes.Status404NotFound, "unknown-endpoint", "No webhook endpoint has this URL.", "The token is unknown, was rotated or its tenant was deleted.");
+
+    /// <summary>
+    /// Reads the whole body into one exact-size array, or returns null as soon as it exceeds
+    /// <paramref name="maxBytes"/>: the excess is never buffered.
+    /// </summary>
+    internal static async Task<byte[]?> ReadBodyAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength is long declared)
+        {
+            if (declared > maxBytes)
+            {
+                return null;
+            }
+
+            var exact = new byte[declared];
+            try
+            {
+                await request.Body.ReadExactlyAsync(exact, cancellationToken);
+            }
+            catch (EndOfStreamException)
+            {
+                throw new BadHttpRequestException("The body ended before its Content-Length.", StatusCodes.Status400BadRequest);
+            }
+
+            return exact;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            var length = 0;
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (length > maxBytes)
+                    {
+                        return null;
+                    }
+
+                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, maxBytes + 1));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                var read = await request.Body.ReadAsync(buffer.AsMemory(length, Math.Min(buffer.Length, maxBytes + 1) - length), cancellationToken);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+                if (length > maxBytes)
+                {
+                    return null;
+                }
+            }
+
+            return buffer.AsSpan(0, length).ToArray();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Webhook for tenant {TenantId} rejected: {Reason}")]
+    private static partial void LogRejected(ILogger logger, string tenantId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook for tenant {TenantId} answered 503: {ExceptionType}")]
+    private static partial void LogUnavailable(ILogger logger, string tenantId, string exceptionType);
+}
+
+/// <summary>Log category for the webhook path.</summary>
+internal sealed class WebhookLog;
+
+internal sealed record WebhookAck(string Status, string EventId);
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(WebhookAck))]
+internal sealed partial class WebhookJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

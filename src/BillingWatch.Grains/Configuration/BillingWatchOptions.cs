@@ -1,0 +1,57 @@
+namespace BillingWatch.Configuration;
+
+/// <summary>Everything under the <c>BillingWatch</c> configuration section (env vars <c>BillingWatch__*</c>).</summary>
+public sealed class BillingWatchOptions
+{
+    public const string Section = "BillingWatch";
+
+    /// <summary>Where the embedded default keeps everything it stores.</summary>
+    public string DataDir { get; set; } = "data";
+
+    /// <summary>The admin API key; generated into <c>{DataDir}/admin.key</c> when unset.</summary>
+    public string? AdminKey { get; set; }
+
+    /// <summary>The public base URL used to build webhook URLs; the request's own origin when unset.</summary>
+    public string? PublicBaseUrl { get; set; }
+
+    public StorageOptions Storage { get; set; } = new();
+
+    public OrleansHostOptions Orleans { get; set; } = new();
+
+    public WebhookOptions Webhooks { get; set; } = new();
+
+    public RateLimitOptions RateLimit { get; set; } = new();
+}
+
+public sealed class StorageOptions
+{
+    /// <summary>How long a write waits for a locked database before it fails (and the webhook answers 503).</summary>
+    public int BusyTimeoutMs { get; set; } = 5000;
+}
+
+public sealed class OrleansHostOptions
+{
+    public string ClusterId { get; set; } = "billingwatch";
+
+    public string ServiceId { get; set; } = "billingwatch";
+
+    public int SiloPort { get; set; } = 11111;
+
+    public int GatewayPort { get; set; } = 30000;
+}
+
+public sealed class WebhookOptions
+{
+    public int MaxBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Seconds Stripe is told to wait after a 503.</summary>
+    public int StorageRetryAfterSeconds { get; set; } = 5;
+}
+
+/// <summary>The default per-tenant token bucket; each tenant can be given its own.</summary>
+public sealed class RateLimitOptions
+{
+    public double EventsPerSecond { get; set; } = 100;
+
+    public int Burst { get; set; } = 1000;
+}

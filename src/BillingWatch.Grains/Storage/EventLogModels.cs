@@ -1,0 +1,63 @@
+namespace BillingWatch.Storage;
+
+/// <summary>One verified event on its way into the append-only event log.</summary>
+public sealed record EventToAppend(
+    string TenantId,
+    long Sequence,
+    string EventId,
+    string Type,
+    bool Livemode,
+    long CreatedUnixSeconds,
+    long ReceivedAtUnixMs,
+    byte[] Payload);
+
+public enum AppendResult
+{
+    Accepted,
+    Duplicate,
+}
+
+/// <summary>A summary row of the event log.</summary>
+public sealed record EventSummary(
+    long Sequence,
+    string EventId,
+    string Type,
+    bool Livemode,
+    DateTime Created,
+    DateTime ReceivedAt);
+
+/// <summary>A stored event with its raw payload exactly as received.</summary>
+public sealed record StoredEvent(EventSummary Summary, byte[] Payload);
+
+/// <summary>Filters for listing a tenant's events, newest (by <c>created</c>) first.</summary>
+public sealed record EventQuery(
+    string? Type,
+    bool? Livemode,
+    DateTime? Since,
+    DateTime? Until,
+    int Limit,
+    EventCursor? After);
+
+/// <summary>Position after the last row of a page: (created, sequence) of that row.</summary>
+public readonly record struct EventCursor(long CreatedUnixSeconds, long Sequence);
+
+public sealed record EventPage(IReadOnlyList<EventSummary> Items, EventCursor? Next);
+
+/// <summary>Storage refused or failed a write; nothing of the write is acknowledged.</summary>
+public sealed class StorageUnavailableException : Exception
+{
+    public StorageUnavailableException()
+        : base("Storage is unavailable.")
+    {
+    }
+
+    public StorageUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    public StorageUnavailableException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}

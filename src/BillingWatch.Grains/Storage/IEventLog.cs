@@ -1,0 +1,23 @@
+namespace BillingWatch.Storage;
+
+/// <summary>
+/// The append-only event log, unique per (tenant, event id, livemode). An append completes only after
+/// its transaction has committed; concurrent appends share one commit (group commit).
+/// </summary>
+public interface IEventLog
+{
+    /// <summary>Appends one event; throws <see cref="StorageUnavailableException"/> when it is not durable.</summary>
+    Task<AppendResult> AppendAsync(EventToAppend entry);
+
+    Task<long> GetLastSequenceAsync(string tenantId, CancellationToken cancellationToken = default);
+
+    Task<EventPage> ListAsync(string tenantId, EventQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>One event by id; without <paramref name="livemode"/> the live-mode event wins over a test one.</summary>
+    Task<StoredEvent?> GetAsync(string tenantId, string eventId, bool? livemode, CancellationToken cancellationToken = default);
+
+    Task<long> CountAsync(string tenantId, CancellationToken cancellationToken = default);
+
+    /// <summary>True when a write transaction could be started now.</summary>
+    Task<bool> IsWritableAsync(CancellationToken cancellationToken = default);
+}

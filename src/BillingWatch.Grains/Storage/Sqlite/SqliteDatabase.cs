@@ -1,0 +1,112 @@
+using System.Reflection;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace BillingWatch.Storage.Sqlite;
+
+/// <summary>The embedded database file: connection strings and the project's own versioned schema.</summary>
+public sealed partial class SqliteDatabase(string path, int busyTimeoutMs, ILogger<SqliteDatabase> logger)
+{
+    private const string MigrationResourcePrefix = "migrations/Sqlite/";
+
+    public string Path { get; } = System.IO.Path.GetFullPath(path);
+
+    public int BusyTimeoutMs { get; } = busyTimeoutMs;
+
+    public string ConnectionString => new SqliteConnectionStringBuilder
+    {
+        DataSource = Path,
+        Mode = SqliteOpenMode.ReadWriteCreate,
+        Pooling = true,
+        DefaultTimeout = Math.Max(1, BusyTimeoutMs / 1000),
+    }.ToString();
+
+    public SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(ConnectionString);
+        connection.Open();
+        using var pragma = connection.CreateCommand();
+        pragma.CommandText = $"PRAGMA busy_timeout = {BusyTimeoutMs}; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+        pragma.ExecuteNonQuery();
+        return connection;
+    }
+
+    /// <summary>
+    /// Applies every embedded migration not yet recorded, each in its own IMMEDIATE transaction, so two
+    /// processes starting on the same file apply each migration once. Safe to run on every start.
+    /// </summary>
+    public void Migrate()
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+        using var connection = Open();
+        using (var wal = connection.CreateCommand())
+        {
+            wal.CommandText = "PRAGMA journal_mode = WAL;";
+            wal.ExecuteNonQuery();
+        }
+
+        using (var create = connection.CreateCommand())
+        {
+            create.CommandText = """
+                CREATE TABLE IF NOT EXISTS schema_migrations
+                (
+                    version    INTEGER NOT NULL PRIMARY KEY,
+                    name       TEXT    NOT NULL,
+                    applied_at TEXT    NOT NULL
+                );
+                """;
+            create.ExecuteNonQuery();
+        }
+
+        foreach (var (version, name, sql) in LoadMigrations())
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using var check = connection.CreateCommand();
+            check.Transaction = transaction;
+            check.CommandText = "SELECT COUNT(*) FROM schema_migrations WHERE version = $version";
+            check.Parameters.AddWithValue("$version", version);
+            if ((long)check.ExecuteScalar()! > 0)
+            {
+                continue;
+            }
+
+            using var apply = connection.CreateCommand();
+            apply.Transaction = transaction;
+            apply.CommandText = sql;
+            apply.ExecuteNonQuery();
+
+            using var record = connection.CreateCommand();
+            record.Transaction = transaction;
+            record.CommandText = "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($version, $name, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+            record.Parameters.AddWithValue("$version", version);
+            record.Parameters.AddWithValue("$name", name);
+            record.ExecuteNonQuery();
+            transaction.Commit();
+            LogMigrationApplied(logger, version, name);
+        }
+    }
+
+    private static IEnumerable<(int Version, string Name, string Sql)> LoadMigrations()
+    {
+        var assembly = typeof(SqliteDatabase).Assembly;
+        var names = assembly.GetManifestResourceNames()
+            .Where(n => n.StartsWith(MigrationResourcePrefix, StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal);
+        foreach (var resource in names)
+        {
+            var name = resource[MigrationResourcePrefix.Length..^".sql".Length];
+            var version = int.Parse(name.AsSpan(0, name.IndexOf('_', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
+            yield return (version, name, ReadResource(assembly, resource));
+        }
+    }
+
+    private static string ReadResource(Assembly assembly, string resource)
+    {
+        using var stream = assembly.GetManifestResourceStream(resource)!;
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Applied schema migration {Version} ({Name})")]
+    private static partial void LogMigrationApplied(ILogger logger, int version, string name);
+}

@@ -1,0 +1,311 @@
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace BillingWatch.Storage.Sqlite;
+
+/// <summary>
+/// The event log on SQLite (WAL, synchronous=FULL). Appends queue to one writer thread that commits
+/// everything waiting in one transaction, so N concurrent events cost one fsync, and completes each
+/// append only after that commit. A failed commit fails every append in it; nothing is acknowledged.
+/// </summary>
+public sealed partial class SqliteEventLog : IEventLog, IDisposable
+{
+    private const int MaxBatch = 1024;
+
+    private readonly SqliteDatabase _database;
+    private readonly ILogger<SqliteEventLog> _logger;
+    private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(
+        new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+    private readonly Thread _writer;
+    private SqliteConnection? _connection;
+    private SqliteCommand? _insert;
+
+    public SqliteEventLog(SqliteDatabase database, ILogger<SqliteEventLog> logger)
+    {
+        _database = database;
+        _logger = logger;
+        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "BillingWatch event log writer" };
+        _writer.Start();
+    }
+
+    /// <summary>Commit batch sizes and latencies, for the benchmark and metrics.</summary>
+    public event Action<int, TimeSpan>? Committed;
+
+    public Task<AppendResult> AppendAsync(EventToAppend entry)
+    {
+        var pending = new PendingAppend(entry);
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            return Task.FromException<AppendResult>(new StorageUnavailableException("The event log is shutting down."));
+        }
+
+        return pending.Task;
+    }
+
+    public async Task<long> GetLastSequenceAsync(string tenantId, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await using var connection = _database.Open();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT COALESCE(MAX(seq), 0) FROM events WHERE tenant_id = $tenant";
+            command.Parameters.AddWithValue("$tenant", tenantId);
+            return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+        }
+        catch (SqliteException ex)
+        {
+            throw new StorageUnavailableException("The event log could not be read.", ex);
+        }
+    }
+
+    public async Task<EventPage> ListAsync(string tenantId, EventQuery query, CancellationToken cancellationToken = default)
+    {
+        await using var connection = _database.Open();
+        await using var command = connection.CreateCommand();
+        var sql = new System.Text.StringBuilder(
+            "SELECT seq, event_id, type, livemode, created, received_at FROM events WHERE tenant_id = $tenant");
+        command.Parameters.AddWithValue("$tenant", tenantId);
+        if (query.Type is not null)
+        {
+            sql.Append(" AND type = $type");
+            command.Parameters.AddWithValue("$type", query.Type);
+        }
+
+        if (query.Livemode is bool livemode)
+        {
+            sql.Append(" AND livemode = $livemode");
+            command.Parameters.AddWithValue("$livemode", livemode ? 1 : 0);
+        }
+
+        if (query.Since is DateTime since)
+        {
+            sql.Append(" AND created >= $since");
+            command.Parameters.AddWithValue("$since", ToUnixSeconds(since));
+        }
+
+        if (query.Until is DateTime until)
+        {
+            sql.Append(" AND created < $until");
+            command.Parameters.AddWithValue("$until", ToUnixSeconds(until));
+        }
+
+        if (query.After is EventCursor after)
+        {
+            sql.Append(" AND (created, seq) < ($afterCreated, $afterSeq)");
+            command.Parameters.AddWithValue("$afterCreated", after.CreatedUnixSeconds);
+            command.Parameters.AddWithValue("$afterSeq", after.Sequence);
+        }
+
+        sql.Append(" ORDER BY created DESC, seq DESC LIMIT $limit");
+        command.Parameters.AddWithValue("$limit", query.Limit + 1);
+        command.CommandText = sql.ToString();
+
+        var items = new List<EventSummary>(Math.Min(query.Limit + 1, 64));
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                items.Add(ReadSummary(reader));
+            }
+        }
+
+        EventCursor? next = null;
+        if (items.Count > query.Limit)
+        {
+            items.RemoveAt(items.Count - 1);
+            var last = items[^1];
+            next = new EventCursor(ToUnixSeconds(last.Created), last.Sequence);
+        }
+
+        return new EventPage(items, next);
+    }
+
+    public async Task<StoredEvent?> GetAsync(string tenantId, string eventId, bool? livemode, CancellationToken cancellationToken = default)
+    {
+        await using var connection = _database.Open();
+        await using var command = connection.CreateCommand();
+        command.CommandText = livemode is null
+            ? "SELECT seq, event_id, type, livemode, created, received_at, payload FROM events WHERE tenant_id = $tenant AND event_id = $id ORDER BY livemode DESC LIMIT 1"
+            : "SELECT seq, event_id, type, livemode, created, received_at, payload FROM events WHERE tenant_id = $tenant AND event_id = $id AND livemode = $livemode";
+        command.Parameters.AddWithValue("$tenant", tenantId);
+        command.Parameters.AddWithValue("$id", eventId);
+        if (livemode is bool mode)
+        {
+            command.Parameters.AddWithValue("$livemode", mode ? 1 : 0);
+        }
+
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return new StoredEvent(ReadSummary(reader), (byte[])reader.GetValue(6));
+    }
+
+    public async Task<long> CountAsync(string tenantId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = _database.Open();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM events WHERE tenant_id = $tenant";
+        command.Parameters.AddWithValue("$tenant", tenantId);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    public Task<bool> IsWritableAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            using var connection = _database.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA busy_timeout = 250; BEGIN IMMEDIATE; ROLLBACK;";
+            command.ExecuteNonQuery();
+            return Task.FromResult(true);
+        }
+        catch (SqliteException)
+        {
+            return Task.FromResult(false);
+        }
+    }
+
+    public void Dispose()
+    {
+        _queue.Writer.TryComplete();
+        _writer.Join(TimeSpan.FromSeconds(30));
+        CloseConnection();
+    }
+
+    private static EventSummary ReadSummary(SqliteDataReader reader) => new(
+        reader.GetInt64(0),
+        reader.GetString(1),
+        reader.GetString(2),
+        reader.GetInt64(3) != 0,
+        DateTime.UnixEpoch.AddSeconds(reader.GetInt64(4)),
+        DateTime.UnixEpoch.AddMilliseconds(reader.GetInt64(5)));
+
+    private static long ToUnixSeconds(DateTime value) => (long)(value.ToUniversalTime() - DateTime.UnixEpoch).TotalSeconds;
+
+    private void WriterLoop()
+    {
+        var reader = _queue.Reader;
+        var batch = new List<PendingAppend>(MaxBatch);
+        while (true)
+        {
+            if (!reader.TryPeek(out _))
+            {
+                if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+                {
+                    return;
+                }
+            }
+
+            while (batch.Count < MaxBatch && reader.TryRead(out var pending))
+            {
+                batch.Add(pending);
+            }
+
+            CommitBatch(batch);
+            batch.Clear();
+        }
+    }
+
+    private void CommitBatch(List<PendingAppend> batch)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            var insert = EnsureInsertCommand();
+            using (var transaction = _connection!.BeginTransaction(deferred: false))
+            {
+                insert.Transaction = transaction;
+                var p = insert.Parameters;
+                foreach (var pending in batch)
+                {
+                    var e = pending.Entry;
+                    p[0].Value = e.TenantId;
+                    p[1].Value = e.Sequence;
+                    p[2].Value = e.EventId;
+                    p[3].Value = e.Livemode ? 1 : 0;
+                    p[4].Value = e.Type;
+                    p[5].Value = e.CreatedUnixSeconds;
+                    p[6].Value = e.ReceivedAtUnixMs;
+                    p[7].Value = e.Payload;
+                    pending.Result = insert.ExecuteNonQuery() == 1 ? AppendResult.Accepted : AppendResult.Duplicate;
+                }
+
+                transaction.Commit();
+            }
+
+            foreach (var pending in batch)
+            {
+                pending.Complete();
+            }
+
+            Committed?.Invoke(batch.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        }
+        catch (Exception ex)
+        {
+            LogCommitFailed(_logger, ex, batch.Count);
+            if (_connection is not null)
+            {
+                SqliteConnection.ClearPool(_connection);
+            }
+
+            CloseConnection();
+            var failure = new StorageUnavailableException("The event log could not commit.", ex);
+            foreach (var pending in batch)
+            {
+                pending.Fail(failure);
+            }
+        }
+    }
+
+    private SqliteCommand EnsureInsertCommand()
+    {
+        if (_insert is not null)
+        {
+            return _insert;
+        }
+
+        _connection = _database.Open();
+        var insert = _connection.CreateCommand();
+        insert.CommandText = """
+            INSERT INTO events (tenant_id, seq, event_id, livemode, type, created, received_at, payload)
+            VALUES ($tenant, $seq, $id, $livemode, $type, $created, $received, $payload)
+            ON CONFLICT (tenant_id, event_id, livemode) DO NOTHING
+            """;
+        insert.Parameters.Add("$tenant", SqliteType.Text);
+        insert.Parameters.Add("$seq", SqliteType.Integer);
+        insert.Parameters.Add("$id", SqliteType.Text);
+        insert.Parameters.Add("$livemode", SqliteType.Integer);
+        insert.Parameters.Add("$type", SqliteType.Text);
+        insert.Parameters.Add("$created", SqliteType.Integer);
+        insert.Parameters.Add("$received", SqliteType.Integer);
+        insert.Parameters.Add("$payload", SqliteType.Blob);
+        _insert = insert;
+        return insert;
+    }
+
+    private void CloseConnection()
+    {
+        _insert?.Dispose();
+        _insert = null;
+        _connection?.Dispose();
+        _connection = null;
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Event log commit of {Count} events failed; none was acknowledged")]
+    private static partial void LogCommitFailed(ILogger logger, Exception exception, int count);
+
+    private sealed class PendingAppend(EventToAppend entry) : TaskCompletionSource<AppendResult>(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public EventToAppend Entry { get; } = entry;
+
+        public AppendResult Result { get; set; }
+
+        public void Complete() => TrySetResult(Result);
+
+        public void Fail(Exception exception) => TrySetException(exception);
+    }
+}

@@ -1,0 +1,35 @@
+using Orleans.Concurrency;
+
+namespace BillingWatch.Tenants;
+
+/// <summary>
+/// One grain per tenant (key: the tenant id, <c>tn_…</c>), the cluster-wide owner of its secrets,
+/// routing tokens, rate-limit bucket and fast dedup set, and the single writer of its event sequence.
+/// </summary>
+public interface ITenantGrain : IGrainWithStringKey
+{
+    Task<TenantCreated> CreateAsync(string name, string? webhookSecret);
+
+    [AlwaysInterleave]
+    Task<TenantView?> GetAsync();
+
+    Task<TenantView?> UpdateAsync(TenantUpdate update);
+
+    Task<bool> DeleteAsync();
+
+    Task<bool> SetWebhookSecretAsync(string secret, TimeSpan previousValidFor);
+
+    Task<TenantView?> RotateWebhookTokenAsync();
+
+    Task<string?> RotateApiKeyAsync();
+
+    [AlwaysInterleave]
+    Task<bool> IsApiKeyValidAsync(byte[] apiKeyHash);
+
+    /// <summary>
+    /// Verifies, rate-limits, deduplicates and durably appends one delivery. Interleaves with itself so
+    /// that concurrent deliveries of one tenant share a group commit.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<WebhookOutcome> ReceiveWebhookAsync(WebhookDelivery delivery);
+}
