@@ -36,7 +36,11 @@ internal static class BillingWatchApi
 
         builder.UseOrleans(silo => silo.AddBillingWatchSilo(config));
 
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
+        {
+            // Problems from the framework (unknown route, wrong method, bad binding) get a detail too.
+            c.ProblemDetails.Detail ??= c.ProblemDetails.Title ?? "The request failed.";
+        });
         builder.Services.AddExceptionHandler<StorageExceptionHandler>();
         builder.Services.AddSingleton<AdminKeyStore>();
         builder.Services.AddSingleton<ApiKeyAuthentication>();

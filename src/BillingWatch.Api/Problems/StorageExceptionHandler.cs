@@ -28,7 +28,7 @@ internal sealed partial class StorageExceptionHandler(ILogger<StorageExceptionHa
         }
 
         LogUnhandled(logger, exception);
-        await ApiProblem.WriteAsync(httpContext, StatusCodes.Status500InternalServerError, "internal", "An unexpected error occurred.", null);
+        await ApiProblem.WriteAsync(httpContext, StatusCodes.Status500InternalServerError, "internal", "An unexpected error occurred.", "The failure was logged with this request's trace id.");
         return true;
     }
 

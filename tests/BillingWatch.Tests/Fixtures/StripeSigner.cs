@@ -1,0 +1,25 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace BillingWatch.Tests.Fixtures;
+
+/// <summary>
+/// Signs bodies the way Stripe does ("t=…,v1=…" over "{t}.{body}", HMAC-SHA256, lowercase hex),
+/// written here independently of Stripe.net so the tests check the product against the spec.
+/// </summary>
+public static class StripeSigner
+{
+    public static string V1(string secret, long timestamp, string body)
+    {
+        var mac = HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes($"{timestamp}.{body}"));
+        return Convert.ToHexStringLower(mac);
+    }
+
+    public static string Header(string secret, string body, long? timestamp = null)
+    {
+        var t = timestamp ?? DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        return $"t={t},v1={V1(secret, t, body)}";
+    }
+
+    public static long Now => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+}
