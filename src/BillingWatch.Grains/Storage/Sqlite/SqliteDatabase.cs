@@ -25,9 +25,14 @@ public sealed partial class SqliteDatabase(string path, int busyTimeoutMs, ILogg
     {
         var connection = new SqliteConnection(ConnectionString);
         connection.Open();
-        using var pragma = connection.CreateCommand();
-        pragma.CommandText = $"PRAGMA busy_timeout = {BusyTimeoutMs}; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
-        pragma.ExecuteNonQuery();
+        // One statement per command: Microsoft.Data.Sqlite does not report errors from later statements of a batch.
+        foreach (var pragma in (string[])[$"PRAGMA busy_timeout = {BusyTimeoutMs}", "PRAGMA synchronous = FULL"])
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = pragma;
+            command.ExecuteNonQuery();
+        }
+
         return connection;
     }
 

@@ -158,9 +158,15 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         try
         {
             using var connection = _database.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = "PRAGMA busy_timeout = 250; BEGIN IMMEDIATE; ROLLBACK;";
-            command.ExecuteNonQuery();
+            using (var timeout = connection.CreateCommand())
+            {
+                timeout.CommandText = "PRAGMA busy_timeout = 250";
+                timeout.ExecuteNonQuery();
+            }
+
+            // One statement per command: a BUSY from a later statement of a batch is not reported.
+            using var probe = connection.BeginTransaction(deferred: false);
+            probe.Rollback();
             return Task.FromResult(true);
         }
         catch (SqliteException)

@@ -1,0 +1,84 @@
+using BillingWatch.Tests.Fixtures;
+using Microsoft.Data.Sqlite;
+
+namespace BillingWatch.Tests.Storage;
+
+/// <summary>
+/// The database is made unwritable for real: another connection holds SQLite's write lock, as a
+/// stuck backup or a second process would. Webhooks must answer 503 and acknowledge nothing.
+/// </summary>
+public sealed class StorageFaultTests : IAsyncLifetime
+{
+    private readonly BillingWatchApp _app = new(TestData.NewDirectory(), new Dictionary<string, string?>
+    {
+        ["BillingWatch:Storage:BusyTimeoutMs"] = "300",
+    });
+
+    public Task InitializeAsync()
+    {
+        _ = _app.Server;
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _app.DisposeAsync();
+
+    [Fact]
+    public async Task Locked_database_gives_503_with_retry_after_then_recovers()
+    {
+        var tenant = await _app.CreateTenantAsync();
+        await HttpAssert.JsonAsync(await tenant.DeliverAsync(StripeEvents.ChargeSucceeded()), 200);
+        var duringFault = StripeEvents.ChargeSucceeded();
+        using var client = _app.CreateClient();
+
+        using (var holder = new SqliteConnection($"Data Source={_app.DatabasePath};Pooling=False"))
+        {
+            holder.Open();
+            using var lockIt = holder.CreateCommand();
+            lockIt.CommandText = "BEGIN IMMEDIATE";
+            lockIt.ExecuteNonQuery();
+
+            var response = await tenant.DeliverAsync(duringFault);
+            await HttpAssert.ProblemAsync(response, 503);
+            Assert.NotNull(response.Headers.RetryAfter);
+            var ready = await client.GetAsync("/health/ready");
+            Assert.True(503 == (int)ready.StatusCode, await ready.Content.ReadAsStringAsync());
+            Assert.Equal(200, (int)(await client.GetAsync("/health/live")).StatusCode);
+
+            using var rollback = holder.CreateCommand();
+            rollback.CommandText = "ROLLBACK";
+            rollback.ExecuteNonQuery();
+        }
+
+        Assert.Null(await _app.EventLog.GetAsync(tenant.Id, StripeEvents.IdOf(duringFault), livemode: false));
+        Assert.Equal(200, (int)(await client.GetAsync("/health/ready")).StatusCode);
+
+        // Stripe retries the unacknowledged event: now it is accepted, not a duplicate.
+        var retried = await HttpAssert.JsonAsync(await tenant.DeliverAsync(duringFault), 200);
+        Assert.Equal("accepted", retried.GetProperty("status").GetString());
+        Assert.Equal(2, await _app.EventLog.CountAsync(tenant.Id));
+    }
+
+    [Fact]
+    public async Task Concurrent_deliveries_during_a_fault_are_all_unacknowledged_and_all_retry_cleanly()
+    {
+        var tenant = await _app.CreateTenantAsync();
+        await HttpAssert.JsonAsync(await tenant.DeliverAsync(StripeEvents.ChargeSucceeded()), 200);
+        var bodies = Enumerable.Range(0, 20).Select(_ => StripeEvents.ChargeSucceeded()).ToArray();
+
+        using (var holder = new SqliteConnection($"Data Source={_app.DatabasePath};Pooling=False"))
+        {
+            holder.Open();
+            using var lockIt = holder.CreateCommand();
+            lockIt.CommandText = "BEGIN IMMEDIATE";
+            lockIt.ExecuteNonQuery();
+
+            var responses = await Task.WhenAll(bodies.Select(b => tenant.DeliverAsync(b)));
+            Assert.All(responses, r => Assert.Equal(503, (int)r.StatusCode));
+        }
+
+        Assert.Equal(1, await _app.EventLog.CountAsync(tenant.Id));
+        var retried = await Task.WhenAll(bodies.Select(async b => (await HttpAssert.JsonAsync(await tenant.DeliverAsync(b), 200)).GetProperty("status").GetString()));
+        Assert.All(retried, s => Assert.Equal("accepted", s));
+        Assert.Equal(21, await _app.EventLog.CountAsync(tenant.Id));
+    }
+}
