@@ -1,0 +1,44 @@
+using System.Globalization;
+
+namespace BillingWatch.Bench;
+
+internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes)
+{
+    public const string Usage = """
+        usage: dotnet run -c Release --project bench/BillingWatch.Bench -- [options]
+          --tenants T       tenants to spread deliveries over (default 1)
+          --events N        deliveries to send (default 100000)
+          --concurrency C   parallel HTTP connections (default 32)
+          --payload B       approximate body size in bytes (default 1200)
+          --url U           target a running BillingWatch instead of starting the embedded default
+          --admin-key K     admin key for --url
+          --data DIR        data folder for the started instance (default: a new temp folder)
+        """;
+
+    public static BenchOptions? Parse(string[] args)
+    {
+        var o = new BenchOptions(1, 100_000, 32, null, null, null, 1200);
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            int Int() => int.Parse(Next(), CultureInfo.InvariantCulture);
+            o = args[i] switch
+            {
+                "--tenants" => o with { Tenants = Int() },
+                "--events" => o with { Events = Int() },
+                "--concurrency" => o with { Concurrency = Int() },
+                "--payload" => o with { PayloadBytes = Int() },
+                "--url" => o with { Url = Next() },
+                "--admin-key" => o with { AdminKey = Next() },
+                "--data" => o with { DataDir = Next() },
+                _ => null,
+            };
+            if (o is null)
+            {
+                return null;
+            }
+        }
+
+        return o.Tenants > 0 && o.Events > 0 && o.Concurrency > 0 && (o.Url is null || o.AdminKey is not null) ? o : null;
+    }
+}

@@ -1,0 +1,204 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+
+namespace BillingWatch.Bench;
+
+internal static class IngestBenchmark
+{
+    public static async Task<int> RunAsync(BenchOptions options)
+    {
+        var dataDir = options.DataDir ?? Path.Combine(Path.GetTempPath(), "billingwatch-bench", Guid.NewGuid().ToString("N"));
+        var adminKey = options.AdminKey ?? "bwadmin_bench_" + Guid.NewGuid().ToString("N");
+        EmbeddedServer? server = null;
+        Uri baseAddress;
+        if (options.Url is null)
+        {
+            server = await EmbeddedServer.StartAsync(dataDir, adminKey);
+            baseAddress = server.BaseAddress;
+        }
+        else
+        {
+            baseAddress = new Uri(options.Url);
+        }
+
+        try
+        {
+            using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+            {
+                BaseAddress = baseAddress,
+                Timeout = TimeSpan.FromSeconds(60),
+            };
+            var tenants = await CreateTenantsAsync(http, adminKey, options.Tenants);
+            Console.WriteLine($"tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}, payload ≈ {options.PayloadBytes} B, target: {baseAddress}");
+
+            var result = await DriveAsync(http, tenants, options);
+            result.Print();
+
+            if (server is not null)
+            {
+                await server.StopAsync();
+                var stored = CountRows(Path.Combine(dataDir, "billingwatch.db"));
+                Console.WriteLine($"rows stored: {stored}   2xx accepted: {result.Accepted}   {(stored == result.Accepted ? "EQUAL" : "MISMATCH")}");
+                if (stored != result.Accepted)
+                {
+                    return 1;
+                }
+            }
+
+            return 0;
+        }
+        finally
+        {
+            if (server is not null)
+            {
+                await server.DisposeAsync();
+                if (options.DataDir is null)
+                {
+                    Directory.Delete(dataDir, recursive: true);
+                }
+            }
+        }
+    }
+
+    private static async Task<BenchTenant[]> CreateTenantsAsync(HttpClient http, string adminKey, int count)
+    {
+        var tenants = new BenchTenant[count];
+        using var gate = new SemaphoreSlim(8);
+        await Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                var secret = "whsec_bench" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+                using var create = new HttpRequestMessage(HttpMethod.Post, "/api/v1/tenants") { Content = JsonContent.Create(new { name = $"bench-{i}", webhookSecret = secret }) };
+                create.Headers.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
+                using var created = await http.SendAsync(create);
+                created.EnsureSuccessStatusCode();
+                var body = await created.Content.ReadFromJsonAsync<JsonElement>();
+                var id = body.GetProperty("id").GetString()!;
+
+                // The benchmark measures ingest, not the rate limiter.
+                using var patch = new HttpRequestMessage(HttpMethod.Patch, $"/api/v1/tenants/{id}") { Content = JsonContent.Create(new { rateLimit = new { eventsPerSecond = 1_000_000, burst = 10_000_000 } }) };
+                patch.Headers.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
+                (await http.SendAsync(patch)).EnsureSuccessStatusCode();
+                tenants[i] = new BenchTenant(id, body.GetProperty("webhookToken").GetString()!, Encoding.UTF8.GetBytes(secret));
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+        return tenants;
+    }
+
+    private static async Task<BenchResult> DriveAsync(HttpClient http, BenchTenant[] tenants, BenchOptions options)
+    {
+        var latencyTicks = new long[options.Events];
+        var completedAt = new long[options.Events];
+        var statuses = new int[600];
+        var accepted = 0L;
+        var completed = -1;
+        var next = -1;
+        var payloadPad = new string('x', Math.Max(0, options.PayloadBytes - 700));
+        var runId = Guid.NewGuid().ToString("N")[..8];
+        var started = Stopwatch.GetTimestamp();
+
+        await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(async () =>
+        {
+            while (true)
+            {
+                var i = Interlocked.Increment(ref next);
+                if (i >= options.Events)
+                {
+                    return;
+                }
+
+                var tenant = tenants[i % tenants.Length];
+                var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+                var body = EventBody(runId, i, now, payloadPad);
+                using var request = new HttpRequestMessage(HttpMethod.Post, $"/webhook/{tenant.Token}")
+                {
+                    Content = new ByteArrayContent(body),
+                };
+                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+                request.Headers.TryAddWithoutValidation("Stripe-Signature", Sign(tenant.Secret, now, body));
+
+                var t0 = Stopwatch.GetTimestamp();
+                int status;
+                try
+                {
+                    using var response = await http.SendAsync(request);
+                    status = (int)response.StatusCode;
+                    if (status == 200)
+                    {
+                        var text = await response.Content.ReadAsStringAsync();
+                        if (text.Contains("\"accepted\"", StringComparison.Ordinal))
+                        {
+                            Interlocked.Increment(ref accepted);
+                        }
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                    status = 599;
+                }
+
+                var t1 = Stopwatch.GetTimestamp();
+                latencyTicks[i] = t1 - t0;
+                completedAt[Interlocked.Increment(ref completed)] = t1;
+                Interlocked.Increment(ref statuses[status]);
+            }
+        })));
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        return new BenchResult(options.Events, accepted, elapsed, latencyTicks, completedAt, started, statuses);
+    }
+
+    /// <summary>A charge.succeeded snapshot event of roughly the requested size.</summary>
+    private static byte[] EventBody(string runId, int i, long created, string pad) => Encoding.UTF8.GetBytes(
+        $"{{\"id\":\"evt_{runId}{i:D9}\",\"object\":\"event\",\"api_version\":\"2024-06-20\",\"created\":{created},\"data\":{{\"object\":{{\"id\":\"ch_{runId}{i:D9}\",\"object\":\"charge\",\"amount\":{1000 + (i % 9000)},\"amount_captured\":{1000 + (i % 9000)},\"amount_refunded\":0,\"currency\":\"usd\",\"customer\":\"cus_{i % 5000:D6}\",\"description\":\"Subscription update\",\"paid\":true,\"status\":\"succeeded\",\"payment_method_details\":{{\"type\":\"card\",\"card\":{{\"brand\":\"visa\",\"country\":\"US\",\"exp_month\":12,\"exp_year\":2030,\"fingerprint\":\"fp{i % 5000:D6}\",\"funding\":\"credit\",\"last4\":\"4242\"}}}},\"metadata\":{{\"pad\":\"{pad}\"}}}}}},\"livemode\":false,\"pending_webhooks\":1,\"request\":{{\"id\":\"req_{i:D12}\",\"idempotency_key\":null}},\"type\":\"charge.succeeded\"}}");
+
+    private static string Sign(byte[] secret, long timestamp, byte[] body)
+    {
+        var prefix = Encoding.ASCII.GetBytes(timestamp.ToString(CultureInfo.InvariantCulture) + ".");
+        var signed = new byte[prefix.Length + body.Length];
+        prefix.CopyTo(signed, 0);
+        body.CopyTo(signed, prefix.Length);
+        return $"t={timestamp},v1={Convert.ToHexStringLower(HMACSHA256.HashData(secret, signed))}";
+    }
+
+    private static long CountRows(string databasePath)
+    {
+        using var connection = new SqliteConnection($"Data Source={databasePath};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM events";
+        return (long)command.ExecuteScalar()!;
+    }
+
+    private sealed record BenchTenant(string Id, string Token, byte[] Secret);
+}
+
+internal sealed record BenchResult(int Sent, long Accepted, TimeSpan Elapsed, long[] LatencyTicks, long[] CompletedAt, long Started, int[] Statuses)
+{
+    public void Print()
+    {
+        var ms = LatencyTicks.Select(t => t * 1000.0 / Stopwatch.Frequency).Order().ToArray();
+        double P(double q) => ms[Math.Min(ms.Length - 1, (int)(q * ms.Length))];
+        var tenth = Math.Max(1, Sent / 10);
+        double Rate(int from, int to) => (to - from) / ((CompletedAt[to - 1] - (from == 0 ? Started : CompletedAt[from - 1])) / (double)Stopwatch.Frequency);
+        var firstTenth = Rate(0, tenth);
+        var lastTenth = Rate(Sent - tenth, Sent);
+
+        Console.WriteLine($"elapsed: {Elapsed.TotalSeconds:F1} s   accepted/s: {Accepted / Elapsed.TotalSeconds:F0}");
+        Console.WriteLine($"latency ms: p50 {P(0.50):F2}  p90 {P(0.90):F2}  p99 {P(0.99):F2}  max {ms[^1]:F2}");
+        Console.WriteLine($"throughput first 10%: {firstTenth:F0}/s   last 10%: {lastTenth:F0}/s   ratio {lastTenth / firstTenth:P0}");
+        Console.WriteLine("statuses: " + string.Join("  ", Statuses.Select((count, status) => (count, status)).Where(s => s.count > 0).Select(s => $"{(s.status == 599 ? "conn-error" : s.status.ToString(CultureInfo.InvariantCulture))}={s.count}")));
+    }
+}
