@@ -22,7 +22,9 @@ public sealed partial class TenantGrain(
     private readonly RecentEventIds _recentTest = new(RecentIdsPerMode);
     private readonly Dictionary<(bool Livemode, string Id), Task<AppendResult>> _inFlight = [];
     private TokenBucket? _bucket;
-    private long _lastSequence = -1;
+
+    // The last sequence handed out; loaded on activation (or creation) before any delivery is served.
+    private long _lastSequence;
 
     private string TenantId => this.GetPrimaryKeyString();
 
@@ -44,6 +46,7 @@ public sealed partial class TenantGrain(
         S.ApiKeyHash = Secrets.Hash(apiKey);
         S.SigningSecret = webhookSecret;
         await WriteOrReloadAsync();
+        _lastSequence = await eventLog.GetLastSequenceAsync(TenantId);
 
         await Lookup(TenantLookup.ForWebhookToken(S.WebhookTokenHash)).SetAsync(TenantId);
         await Lookup(TenantLookup.ForApiKey(S.ApiKeyHash)).SetAsync(TenantId);
@@ -233,11 +236,6 @@ public sealed partial class TenantGrain(
             {
                 return StorageUnavailable(envelope.Id);
             }
-        }
-
-        if (_lastSequence < 0)
-        {
-            _lastSequence = await eventLog.GetLastSequenceAsync(TenantId);
         }
 
         var append = eventLog.AppendAsync(new EventToAppend(
