@@ -18,6 +18,9 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
     private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(
         new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
     private readonly Thread _writer;
+    private readonly Timer _checkpointer;
+    private int _commitsSinceCheckpoint;
+    private int _checkpointRunning;
     private SqliteConnection? _connection;
     private SqliteCommand? _insert;
 
@@ -27,6 +30,7 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         _logger = logger;
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "BillingWatch event log writer" };
         _writer.Start();
+        _checkpointer = new Timer(_ => Checkpoint(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
     /// <summary>Commit batch sizes and latencies, for the benchmark and metrics.</summary>
@@ -179,7 +183,9 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
     {
         _queue.Writer.TryComplete();
         _writer.Join(TimeSpan.FromSeconds(30));
+        _checkpointer.Dispose();
         CloseConnection();
+        Checkpoint();
     }
 
     private static EventSummary ReadSummary(SqliteDataReader reader) => new(
@@ -248,6 +254,7 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
                 pending.Complete();
             }
 
+            Interlocked.Increment(ref _commitsSinceCheckpoint);
             Committed?.Invoke(batch.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started));
         }
         catch (Exception ex)
@@ -267,6 +274,34 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         }
     }
 
+    /// <summary>
+    /// Copies committed WAL frames into the database file (PASSIVE: never blocks the writer or readers).
+    /// Runs on a timer because automatic checkpoints would run inside a commit that webhooks wait on.
+    /// </summary>
+    private void Checkpoint()
+    {
+        if (Interlocked.Exchange(ref _commitsSinceCheckpoint, 0) == 0 || Interlocked.Exchange(ref _checkpointRunning, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            using var connection = _database.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+            command.ExecuteNonQuery();
+        }
+        catch (SqliteException ex)
+        {
+            LogCheckpointFailed(_logger, ex);
+        }
+        finally
+        {
+            Volatile.Write(ref _checkpointRunning, 0);
+        }
+    }
+
     private SqliteCommand EnsureInsertCommand()
     {
         if (_insert is not null)
@@ -275,6 +310,17 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         }
 
         _connection = _database.Open();
+        foreach (var pragma in (string[])[
+            // The writer's working set is the hot leaf pages of every tenant's index ranges: keep them cached.
+            "PRAGMA cache_size = -8192",
+            // Checkpoints run on the checkpointer thread, not inside a commit that webhooks are waiting on.
+            "PRAGMA wal_autocheckpoint = 0"])
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = pragma;
+            command.ExecuteNonQuery();
+        }
+
         var insert = _connection.CreateCommand();
         insert.CommandText = """
             INSERT INTO events (tenant_id, seq, event_id, livemode, type, created, received_at, payload)
@@ -303,6 +349,9 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Event log commit of {Count} events failed; none was acknowledged")]
     private static partial void LogCommitFailed(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Event log WAL checkpoint failed; it will be retried")]
+    private static partial void LogCheckpointFailed(ILogger logger, Exception exception);
 
     private sealed class PendingAppend(EventToAppend entry) : TaskCompletionSource<AppendResult>(TaskCreationOptions.RunContinuationsAsynchronously)
     {
