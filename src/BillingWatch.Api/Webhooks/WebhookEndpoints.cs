@@ -27,9 +27,10 @@ internal static partial class WebhookEndpoints
         ILogger<WebhookLog> logger)
     {
         var receivedAt = time.GetUtcNow();
-        var tenantId = Secrets.IsWellFormedWebhookToken(token)
-            ? await grains.GetGrain<ITenantLookupGrain>(TenantLookup.ForWebhookToken(Secrets.Hash(token))).GetTenantIdAsync()
-            : null;
+        var tokenHash = Secrets.IsWellFormedWebhookToken(token) ? Secrets.Hash(token) : null;
+        var tenantId = tokenHash is null
+            ? null
+            : await grains.GetGrain<ITenantLookupGrain>(TenantLookup.ForWebhookToken(tokenHash)).GetTenantIdAsync();
         if (tenantId is null)
         {
             await NotFoundAsync(context);
@@ -44,7 +45,7 @@ internal static partial class WebhookEndpoints
             return;
         }
 
-        var delivery = new WebhookDelivery(Secrets.Hash(token), context.Request.Headers["Stripe-Signature"].ToString(), body, receivedAt);
+        var delivery = new WebhookDelivery(tokenHash!, context.Request.Headers["Stripe-Signature"].ToString(), body, receivedAt);
         WebhookOutcome outcome;
         try
         {
