@@ -34,6 +34,7 @@ public static class SiloHostingExtensions
 
         // The schema must exist before the storage provider reads its queries at ApplicationServices.
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SchemaMigrationParticipant>();
+        silo.Services.AddHostedService<DetectionClock>();
         return silo;
     }
 
@@ -49,6 +50,7 @@ public static class SiloHostingExtensions
         services.TryAddSingleton<SqliteEventLog>();
         services.TryAddSingleton<IEventLog>(sp => sp.GetRequiredService<SqliteEventLog>());
         services.TryAddSingleton<ITenantDirectory, SqliteTenantDirectory>();
+        services.TryAddSingleton<IAnomalyStore, SqliteAnomalyStore>();
         return services;
     }
 

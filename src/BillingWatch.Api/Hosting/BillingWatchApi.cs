@@ -64,6 +64,10 @@ internal static class BillingWatchApi
         var api = app.MapGroup("/api/v1");
         api.MapTenantAdmin();
         api.MapEvents();
+        api.MapImport();
+        api.MapAnomalies();
+        api.MapMetrics();
+        api.MapDetectors();
         return app;
     }
 }

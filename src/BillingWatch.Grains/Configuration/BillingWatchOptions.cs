@@ -21,6 +21,25 @@ public sealed class BillingWatchOptions
     public WebhookOptions Webhooks { get; set; } = new();
 
     public RateLimitOptions RateLimit { get; set; } = new();
+
+    public DetectionOptions Detection { get; set; } = new();
+
+    public ImportOptions Import { get; set; } = new();
+}
+
+public sealed class DetectionOptions
+{
+    /// <summary>How often every tenant runs its wall-clock checks.</summary>
+    public int TickSeconds { get; set; } = 300;
+}
+
+public sealed class ImportOptions
+{
+    /// <summary>Largest NDJSON body the import endpoint takes; larger answers 413.</summary>
+    public long MaxBodyBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Lines handed to the tenant grain at once.</summary>
+    public int ChunkSize { get; set; } = 500;
 }
 
 public sealed class StorageOptions

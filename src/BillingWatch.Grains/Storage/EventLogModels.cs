@@ -9,7 +9,8 @@ public sealed record EventToAppend(
     bool Livemode,
     long CreatedUnixSeconds,
     long ReceivedAtUnixMs,
-    byte[] Payload);
+    byte[] Payload,
+    bool Imported = false);
 
 public enum AppendResult
 {
@@ -25,6 +26,9 @@ public sealed record EventSummary(
     bool Livemode,
     DateTime Created,
     DateTime ReceivedAt);
+
+/// <summary>One event log row for replay into the detectors.</summary>
+public sealed record LoggedEvent(long Sequence, bool Livemode, bool Imported, long ReceivedAtUnixMs, byte[] Payload);
 
 /// <summary>A stored event with its raw payload exactly as received.</summary>
 public sealed record StoredEvent(EventSummary Summary, byte[] Payload);

@@ -16,6 +16,11 @@ public interface IEventLog
     /// <summary>One event by id; without <paramref name="livemode"/> the live-mode event wins over a test one.</summary>
     Task<StoredEvent?> GetAsync(string tenantId, string eventId, bool? livemode, CancellationToken cancellationToken = default);
 
+    /// <summary>Events with a sequence above <paramref name="afterSequence"/>, in sequence order.</summary>
+    Task<IReadOnlyList<LoggedEvent>> ReadAfterAsync(string tenantId, long afterSequence, int maxCount, CancellationToken cancellationToken = default);
+
+    Task<EventMetrics> MetricsAsync(string tenantId, DateTime since, bool? livemode, CancellationToken cancellationToken = default);
+
     Task<long> CountAsync(string tenantId, CancellationToken cancellationToken = default);
 
     /// <summary>True when a write transaction could be started now.</summary>

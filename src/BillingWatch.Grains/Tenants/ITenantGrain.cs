@@ -32,4 +32,25 @@ public interface ITenantGrain : IGrainWithStringKey
     /// </summary>
     [AlwaysInterleave]
     Task<WebhookOutcome> ReceiveWebhookAsync(WebhookDelivery delivery);
+
+    /// <summary>
+    /// Backfills lines already sorted by event time: deduplicated and stored like webhooks, without the
+    /// signature, rate-limit or lag checks, and folded in the order given.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<ImportResult> ImportAsync(IReadOnlyList<ImportLine> lines);
+
+    /// <summary>Ends an import: runs the wall-clock checks (closing days the import passed) and stores its anomalies.</summary>
+    Task CompleteImportAsync();
+
+    /// <summary>The periodic wall-clock check: silence, lapses, and days a quiet tenant has left open.</summary>
+    Task TickAsync();
+
+    /// <summary>Stores anomalies raised so far and the detection snapshot.</summary>
+    Task FlushDetectionAsync();
+
+    [AlwaysInterleave]
+    Task<IReadOnlyList<DetectorView>?> GetDetectorsAsync();
+
+    Task<DetectorUpdateResult?> UpdateDetectorAsync(string name, DetectorUpdate update);
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using BillingWatch.Configuration;
+using BillingWatch.Detection;
 using BillingWatch.Ingest;
 using BillingWatch.Storage;
 using Microsoft.Extensions.Logging;
@@ -10,7 +11,9 @@ namespace BillingWatch.Tenants;
 
 public sealed partial class TenantGrain(
     [PersistentState("tenant", StorageNames.Grains)] IPersistentState<TenantState> state,
+    [PersistentState("detection", StorageNames.Grains)] IPersistentState<DetectionState> detectionState,
     IEventLog eventLog,
+    IAnomalyStore anomalies,
     ITenantDirectory directory,
     IOptions<BillingWatchOptions> options,
     TimeProvider time,
@@ -22,6 +25,8 @@ public sealed partial class TenantGrain(
     private readonly RecentEventIds _recentTest = new(RecentIdsPerMode);
     private readonly Dictionary<(bool Livemode, string Id), Task<AppendResult>> _inFlight = [];
     private TokenBucket? _bucket;
+    private TenantDetection? _detection;
+    private int _importsRunning;
 
     // The last sequence handed out; loaded on activation (or creation) before any delivery is served.
     private long _lastSequence;
@@ -47,6 +52,7 @@ public sealed partial class TenantGrain(
         S.SigningSecret = webhookSecret;
         await WriteOrReloadAsync();
         _lastSequence = await eventLog.GetLastSequenceAsync(TenantId);
+        await StartDetectionAsync();
 
         await Lookup(TenantLookup.ForWebhookToken(S.WebhookTokenHash)).SetAsync(TenantId);
         await Lookup(TenantLookup.ForApiKey(S.ApiKeyHash)).SetAsync(TenantId);
@@ -204,7 +210,7 @@ public sealed partial class TenantGrain(
             return new WebhookOutcome(WebhookStatus.RateLimited, envelope.Id, RetryAfterSeconds: retryAfter);
         }
 
-        return await AppendAsync(envelope, delivery);
+        return await AppendAsync(envelope, delivery.Body, delivery.ReceivedAt, imported: false);
     }
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -212,10 +218,148 @@ public sealed partial class TenantGrain(
         if (S.Exists)
         {
             _lastSequence = await eventLog.GetLastSequenceAsync(TenantId, cancellationToken);
+            await StartDetectionAsync();
         }
     }
 
-    private async Task<WebhookOutcome> AppendAsync(EventEnvelope envelope, WebhookDelivery delivery)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await FlushDetectionAsync();
+        }
+        catch (Exception ex) when (ex is StorageUnavailableException or Orleans.Storage.InconsistentStateException)
+        {
+            LogFlushFailed(logger, TenantId, ex.GetType().Name);
+        }
+    }
+
+    public async Task<ImportResult> ImportAsync(IReadOnlyList<ImportLine> lines)
+    {
+        if (!S.Exists)
+        {
+            throw new InvalidOperationException("The tenant does not exist.");
+        }
+
+        _importsRunning++;
+        try
+        {
+            var receivedAt = time.GetUtcNow();
+            var rejected = new List<ImportRejection>();
+            var appends = new List<Task<WebhookOutcome>>(lines.Count);
+            foreach (var line in lines)
+            {
+                if (!EventEnvelope.TryRead(line.Body, receivedAt.ToUnixTimeSeconds(), out var envelope, out var error))
+                {
+                    rejected.Add(new ImportRejection(line.LineNumber, error!));
+                    continue;
+                }
+
+                appends.Add(AppendAsync(envelope, line.Body, receivedAt, imported: true));
+            }
+
+            var outcomes = await Task.WhenAll(appends);
+            if (outcomes.Any(o => o.Status == WebhookStatus.StorageUnavailable))
+            {
+                throw new StorageUnavailableException("Some imported events could not be stored; nothing failed was acknowledged. Retry the import.");
+            }
+
+            return new ImportResult(
+                outcomes.Count(o => o.Status == WebhookStatus.Accepted),
+                outcomes.Count(o => o.Status == WebhookStatus.Duplicate),
+                rejected);
+        }
+        finally
+        {
+            _importsRunning--;
+        }
+    }
+
+    public async Task CompleteImportAsync()
+    {
+        if (_detection is not null && _importsRunning == 0)
+        {
+            _detection.OnWallClock(time.GetUtcNow().ToUnixTimeSeconds());
+        }
+
+        await FlushDetectionAsync();
+    }
+
+    public async Task TickAsync()
+    {
+        // While an import runs, event time is mid-history: closing windows by the wall clock would cut them short.
+        if (_detection is not null && _importsRunning == 0)
+        {
+            _detection.OnWallClock(time.GetUtcNow().ToUnixTimeSeconds());
+            await FlushDetectionAsync();
+        }
+    }
+
+    public async Task FlushDetectionAsync()
+    {
+        if (_detection is not null)
+        {
+            await _detection.FlushAsync(anomalies, detectionState.WriteStateAsync);
+        }
+    }
+
+    public Task<IReadOnlyList<DetectorView>?> GetDetectorsAsync() =>
+        Task.FromResult<IReadOnlyList<DetectorView>?>(S.Exists ? DetectorRegistry.All.Select(ViewOf).ToList() : null);
+
+    public async Task<DetectorUpdateResult?> UpdateDetectorAsync(string name, DetectorUpdate update)
+    {
+        var detector = DetectorRegistry.Find(name);
+        if (!S.Exists || detector is null || _detection is null)
+        {
+            return null;
+        }
+
+        var settings = update.Settings ?? new Dictionary<string, double>();
+        if (DetectorConfigs.Validate(detector, settings) is { } error)
+        {
+            return new DetectorUpdateResult(null, error);
+        }
+
+        var configs = _detection.Configs.ToDictionary(c => c.Key, c => new DetectorConfig { Enabled = c.Value.Enabled, Settings = new Dictionary<string, double>(c.Value.Settings) });
+        var config = configs.TryGetValue(name, out var existing) ? existing : configs[name] = new DetectorConfig();
+        config.Enabled = update.Enabled ?? config.Enabled;
+        foreach (var (key, value) in settings)
+        {
+            config.Settings[key] = value;
+        }
+
+        _detection.Reconfigure(configs);
+        await FlushDetectionAsync();
+        return new DetectorUpdateResult(ViewOf(detector), null);
+    }
+
+    private DetectorView ViewOf(IDetector detector)
+    {
+        var config = _detection?.Configs.GetValueOrDefault(detector.Name);
+        return new DetectorView(detector.Name, config?.Enabled ?? true, detector.Description, DetectorConfigs.Effective(detector, config));
+    }
+
+    private async Task StartDetectionAsync()
+    {
+        _detection = new TenantDetection(TenantId, detectionState.State);
+        await _detection.CatchUpAsync(eventLog, _lastSequence);
+        this.RegisterGrainTimer(FlushOnTimerAsync, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2));
+    }
+
+    private async Task FlushOnTimerAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await FlushDetectionAsync();
+        }
+        catch (Exception ex) when (ex is StorageUnavailableException or Orleans.Storage.InconsistentStateException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            // Nothing is lost: anomalies stay pending and the snapshot is retried on the next tick.
+            LogFlushFailed(logger, TenantId, ex.GetType().Name);
+        }
+    }
+
+    private async Task<WebhookOutcome> AppendAsync(EventEnvelope envelope, byte[] body, DateTimeOffset receivedAt, bool imported)
     {
         var recent = envelope.Livemode ? _recentLive : _recentTest;
         if (recent.Contains(envelope.Id))
@@ -238,21 +382,30 @@ public sealed partial class TenantGrain(
             }
         }
 
+        var sequence = ++_lastSequence;
         var append = eventLog.AppendAsync(new EventToAppend(
             TenantId,
-            ++_lastSequence,
+            sequence,
             envelope.Id,
             envelope.Type,
             envelope.Livemode,
             envelope.CreatedUnixSeconds,
-            delivery.ReceivedAt.ToUnixTimeMilliseconds(),
-            delivery.Body));
+            receivedAt.ToUnixTimeMilliseconds(),
+            body,
+            imported));
         _inFlight[key] = append;
+        BillingEvent? stored = null;
         try
         {
             var result = await append;
             recent.Add(envelope.Id);
-            return new WebhookOutcome(result == AppendResult.Accepted ? WebhookStatus.Accepted : WebhookStatus.Duplicate, envelope.Id);
+            if (result == AppendResult.Accepted)
+            {
+                stored = BillingEvent.Read(sequence, body, imported, receivedAt.ToUnixTimeSeconds());
+                return new WebhookOutcome(WebhookStatus.Accepted, envelope.Id);
+            }
+
+            return new WebhookOutcome(WebhookStatus.Duplicate, envelope.Id);
         }
         catch (StorageUnavailableException)
         {
@@ -261,6 +414,9 @@ public sealed partial class TenantGrain(
         finally
         {
             _inFlight.Remove(key);
+
+            // Every sequence handed out settles here, stored or not, so detection never waits on a gap.
+            _detection?.Resolve(sequence, stored);
         }
     }
 
@@ -304,6 +460,9 @@ public sealed partial class TenantGrain(
 
     private static DateTime TruncateToMilliseconds(DateTime value) =>
         new(value.Ticks - (value.Ticks % TimeSpan.TicksPerMillisecond), DateTimeKind.Utc);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Detection state of tenant {TenantId} not flushed ({ExceptionType}); it is retried and nothing is lost")]
+    private static partial void LogFlushFailed(ILogger logger, string tenantId, string exceptionType);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Tenant {TenantId} created")]
     private static partial void LogTenantCreated(ILogger logger, string tenantId);

@@ -148,6 +148,106 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         return new StoredEvent(ReadSummary(reader), (byte[])reader.GetValue(6));
     }
 
+    public async Task<IReadOnlyList<LoggedEvent>> ReadAfterAsync(string tenantId, long afterSequence, int maxCount, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await using var connection = _database.Open();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT seq, livemode, imported, received_at, payload FROM events WHERE tenant_id = $tenant AND seq > $after ORDER BY seq LIMIT $limit";
+            command.Parameters.AddWithValue("$tenant", tenantId);
+            command.Parameters.AddWithValue("$after", afterSequence);
+            command.Parameters.AddWithValue("$limit", maxCount);
+            var events = new List<LoggedEvent>();
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                events.Add(new LoggedEvent(reader.GetInt64(0), reader.GetInt64(1) != 0, reader.GetInt64(2) != 0, reader.GetInt64(3), (byte[])reader.GetValue(4)));
+            }
+
+            return events;
+        }
+        catch (SqliteException ex)
+        {
+            throw new StorageUnavailableException("The event log could not be read.", ex);
+        }
+    }
+
+    public async Task<EventMetrics> MetricsAsync(string tenantId, DateTime since, bool? livemode, CancellationToken cancellationToken = default)
+    {
+        await using var connection = _database.Open();
+        var mode = livemode is null ? string.Empty : " AND livemode = $livemode";
+        void Bind(SqliteCommand command)
+        {
+            command.Parameters.AddWithValue("$tenant", tenantId);
+            command.Parameters.AddWithValue("$since", ToUnixSeconds(since));
+            if (livemode is bool m)
+            {
+                command.Parameters.AddWithValue("$livemode", m ? 1 : 0);
+            }
+        }
+
+        var byType = new Dictionary<string, long>(StringComparer.Ordinal);
+        long total = 0;
+        long? last = null;
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = $"SELECT type, COUNT(*), MAX(created) FROM events WHERE tenant_id = $tenant AND created >= $since{mode} GROUP BY type";
+            Bind(command);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                byType[reader.GetString(0)] = reader.GetInt64(1);
+                total += reader.GetInt64(1);
+                last = Math.Max(last ?? 0, reader.GetInt64(2));
+            }
+        }
+
+        // Amounts live in the payload: read them with SQLite's JSON functions, per currency.
+        async Task<Dictionary<string, long>> SumAsync(string type, string amount)
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText =
+                "SELECT lower(json_extract(CAST(payload AS TEXT), '$.data.object.currency')) AS currency, SUM(" + amount + ") " +
+                "FROM events WHERE tenant_id = $tenant AND type = $type AND created >= $since" + mode + " GROUP BY currency HAVING currency IS NOT NULL";
+            Bind(command);
+            command.Parameters.AddWithValue("$type", type);
+            var sums = new Dictionary<string, long>(StringComparer.Ordinal);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                sums[reader.GetString(0)] = reader.IsDBNull(1) ? 0 : reader.GetInt64(1);
+            }
+
+            return sums;
+        }
+
+        const string Json = "json_extract(CAST(payload AS TEXT), ";
+        var revenue = await SumAsync("charge.succeeded", Json + "'$.data.object.amount')");
+        foreach (var (currency, amount) in await SumAsync("invoice.paid", "CASE WHEN " + Json + "'$.data.object.paid_out_of_band') THEN " + Json + "'$.data.object.amount_paid') ELSE 0 END"))
+        {
+            revenue[currency] = revenue.GetValueOrDefault(currency) + amount;
+        }
+
+        var refunds = await SumAsync("charge.refunded", Json + "'$.data.object.amount_refunded') - COALESCE(" + Json + "'$.data.previous_attributes.amount_refunded'), 0)");
+        foreach (var key in revenue.Where(r => r.Value == 0).Select(r => r.Key).ToList())
+        {
+            revenue.Remove(key);
+        }
+
+        return new EventMetrics(
+            total,
+            byType,
+            byType.GetValueOrDefault("charge.succeeded"),
+            byType.GetValueOrDefault("charge.failed"),
+            byType.GetValueOrDefault("charge.refunded"),
+            refunds,
+            byType.GetValueOrDefault("charge.dispute.created"),
+            revenue,
+            last is long l ? DateTime.UnixEpoch.AddSeconds(l) : null);
+    }
+
+
     public async Task<long> CountAsync(string tenantId, CancellationToken cancellationToken = default)
     {
         await using var connection = _database.Open();
@@ -243,6 +343,7 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
                     p[5].Value = e.CreatedUnixSeconds;
                     p[6].Value = e.ReceivedAtUnixMs;
                     p[7].Value = e.Payload;
+                    p[8].Value = e.Imported ? 1 : 0;
                     pending.Result = insert.ExecuteNonQuery() == 1 ? AppendResult.Accepted : AppendResult.Duplicate;
                 }
 
@@ -323,8 +424,8 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
 
         var insert = _connection.CreateCommand();
         insert.CommandText = """
-            INSERT INTO events (tenant_id, seq, event_id, livemode, type, created, received_at, payload)
-            VALUES ($tenant, $seq, $id, $livemode, $type, $created, $received, $payload)
+            INSERT INTO events (tenant_id, seq, event_id, livemode, type, created, received_at, payload, imported)
+            VALUES ($tenant, $seq, $id, $livemode, $type, $created, $received, $payload, $imported)
             ON CONFLICT (tenant_id, event_id, livemode) DO NOTHING
             """;
         insert.Parameters.Add("$tenant", SqliteType.Text);
@@ -335,6 +436,7 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         insert.Parameters.Add("$created", SqliteType.Integer);
         insert.Parameters.Add("$received", SqliteType.Integer);
         insert.Parameters.Add("$payload", SqliteType.Blob);
+        insert.Parameters.Add("$imported", SqliteType.Integer);
         _insert = insert;
         return insert;
     }

@@ -1,0 +1,223 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using BillingWatch.Api.Auth;
+using BillingWatch.Api.Problems;
+using BillingWatch.Detection;
+using BillingWatch.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace BillingWatch.Api.Tenant;
+
+internal static class AnomalyEndpoints
+{
+    private const int MaxCsvRows = 100_000;
+
+    public static RouteGroupBuilder MapAnomalies(this RouteGroupBuilder api)
+    {
+        var anomalies = api.MapGroup("/").RequireTenantKey().WithTags("Anomalies");
+        anomalies.MapGet("/anomalies", ListAsync);
+        anomalies.MapGet("/anomalies.csv", CsvAsync);
+        anomalies.MapGet("/anomalies/{id}", GetAsync);
+        anomalies.MapPost("/anomalies/{id}/acknowledge", (string id, TenantIdentity tenant, [FromBody] StatusRequest? body, IAnomalyStore store, TimeProvider time) => ChangeAsync(id, AnomalyStatus.Acknowledged, tenant, body, store, time));
+        anomalies.MapPost("/anomalies/{id}/resolve", (string id, TenantIdentity tenant, [FromBody] StatusRequest? body, IAnomalyStore store, TimeProvider time) => ChangeAsync(id, AnomalyStatus.Resolved, tenant, body, store, time));
+        anomalies.MapPost("/anomalies/{id}/false-positive", (string id, TenantIdentity tenant, [FromBody] StatusRequest? body, IAnomalyStore store, TimeProvider time) => ChangeAsync(id, AnomalyStatus.FalsePositive, tenant, body, store, time));
+        return api;
+    }
+
+    private static async Task<Results<Ok<Page<AnomalyResponse>>, ProblemHttpResult>> ListAsync(TenantIdentity tenant, HttpRequest request, IAnomalyStore store, CancellationToken cancellationToken)
+    {
+        if (ParseQuery(request, out var query) is { } error)
+        {
+            return ApiProblem.BadRequest(error);
+        }
+
+        var page = await store.ListAsync(tenant.TenantId, query, cancellationToken);
+        return TypedResults.Ok(new Page<AnomalyResponse>(page.Items.Select(AnomalyResponse.From).ToList(), page.Next is { } next ? AnomalyCursorCodec.Encode(next) : null));
+    }
+
+    private static async Task CsvAsync(TenantIdentity tenant, HttpContext context, IAnomalyStore store, CancellationToken cancellationToken)
+    {
+        if (ParseQuery(context.Request, out var query) is { } error)
+        {
+            await ApiProblem.BadRequest(error).ExecuteAsync(context);
+            return;
+        }
+
+        context.Response.ContentType = "text/csv; charset=utf-8";
+        context.Response.Headers.ContentDisposition = "attachment; filename=\"anomalies.csv\"";
+        await using var writer = new StreamWriter(context.Response.Body, new UTF8Encoding(false));
+        await writer.WriteLineAsync("id,detector,severity,status,livemode,title,message,subject,detectedAt,windowStart,windowEnd,eventIds,statusNote,statusChangedBy,statusChangedAt");
+        var page = query with { Limit = 500 };
+        var rows = 0;
+        while (rows < MaxCsvRows)
+        {
+            var result = await store.ListAsync(tenant.TenantId, page, cancellationToken);
+            foreach (var a in result.Items)
+            {
+                await writer.WriteLineAsync(string.Join(',', [
+                    Csv(a.Id), Csv(a.Detector), Csv(a.Severity.ToApi()), Csv(a.Status), a.Livemode ? "true" : "false", Csv(a.Title), Csv(a.Message), Csv(a.Subject),
+                    Time(a.DetectedAt), Time(a.WindowStart), Time(a.WindowEnd), Csv(string.Join(' ', a.EventIds)), Csv(a.StatusNote), Csv(a.StatusBy), a.StatusAt is { } at ? Time(at) : string.Empty]));
+                rows++;
+            }
+
+            if (result.Next is null)
+            {
+                break;
+            }
+
+            page = page with { After = result.Next };
+        }
+    }
+
+    private static async Task<Results<Ok<AnomalyResponse>, ProblemHttpResult>> GetAsync(string id, TenantIdentity tenant, IAnomalyStore store, CancellationToken cancellationToken)
+    {
+        var anomaly = await store.GetAsync(tenant.TenantId, id, cancellationToken);
+        return anomaly is null ? ApiProblem.NotFound("No anomaly with this id exists for this tenant.") : TypedResults.Ok(AnomalyResponse.From(anomaly));
+    }
+
+    private static async Task<Results<Ok<AnomalyResponse>, ProblemHttpResult>> ChangeAsync(string id, string status, TenantIdentity tenant, StatusRequest? body, IAnomalyStore store, TimeProvider time)
+    {
+        if (body?.Note is { Length: > 2000 })
+        {
+            return ApiProblem.BadRequest("note must be at most 2000 characters.");
+        }
+
+        if (body?.By is { Length: > 200 })
+        {
+            return ApiProblem.BadRequest("by must be at most 200 characters.");
+        }
+
+        var (result, anomaly) = await store.SetStatusAsync(tenant.TenantId, id, status, body?.Note, body?.By ?? "api", time.GetUtcNow().UtcDateTime);
+        return result switch
+        {
+            StatusChange.Changed => TypedResults.Ok(AnomalyResponse.From(anomaly!)),
+            StatusChange.NotFound => ApiProblem.NotFound("No anomaly with this id exists for this tenant."),
+            _ => ApiProblem.Create(StatusCodes.Status409Conflict, "status-conflict", "The anomaly cannot move to this status.", $"The anomaly is {anomaly!.Status}; it cannot become {status}."),
+        };
+    }
+
+    private static string? ParseQuery(HttpRequest request, out AnomalyQuery query)
+    {
+        var q = request.Query;
+        query = default!;
+        var detector = q["detector"].ToString();
+        if (detector.Length > 0 && DetectorRegistry.Find(detector) is null)
+        {
+            return $"detector must be one of {string.Join(", ", DetectorRegistry.All.Select(d => d.Name))}.";
+        }
+
+        var severityText = q["severity"].ToString();
+        Severity? severity = null;
+        if (severityText.Length > 0)
+        {
+            if (!SeverityNames.TryParse(severityText, out var parsed))
+            {
+                return "severity must be low, medium, high or critical.";
+            }
+
+            severity = parsed;
+        }
+
+        var status = q["status"].ToString();
+        if (status.Length > 0 && !AnomalyStatus.IsValid(status))
+        {
+            return "status must be open, acknowledged, resolved or false_positive.";
+        }
+
+        var errors = new[]
+        {
+            QueryParameters.Limit(q["limit"], out var limit),
+            QueryParameters.Livemode(q["livemode"], out var livemode),
+            QueryParameters.Time(q["since"], "since", out var since),
+            QueryParameters.Time(q["until"], "until", out var until),
+            AnomalyCursorCodec.Decode(q["cursor"], out var cursor),
+        };
+        if (errors.FirstOrDefault(e => e is not null) is { } error)
+        {
+            return error;
+        }
+
+        query = new AnomalyQuery(detector.Length > 0 ? detector : null, severity, status.Length > 0 ? status : null, livemode, since, until, limit, cursor);
+        return null;
+    }
+
+    private static string Time(DateTime value) => value.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+
+    /// <summary>RFC 4180 quoting; cells that a spreadsheet would run as a formula are prefixed with a quote.</summary>
+    internal static string Csv(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return string.Empty;
+        }
+
+        if (value[0] is '=' or '+' or '-' or '@' or '\t' or '\r')
+        {
+            value = "'" + value;
+        }
+
+        return value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+    }
+}
+
+internal sealed record StatusRequest(string? Note, string? By);
+
+internal sealed record AnomalyResponse(
+    string Id,
+    string Detector,
+    string Severity,
+    string Status,
+    bool Livemode,
+    string Title,
+    string Message,
+    string Subject,
+    DateTime DetectedAt,
+    DateTime WindowStart,
+    DateTime WindowEnd,
+    JsonElement Evidence,
+    IReadOnlyList<string> EventIds,
+    DateTime RaisedAt,
+    string? StatusNote,
+    string? StatusChangedBy,
+    DateTime? StatusChangedAt)
+{
+    public static AnomalyResponse From(StoredAnomaly a)
+    {
+        using var evidence = JsonDocument.Parse(a.EvidenceJson);
+        return new(a.Id, a.Detector, a.Severity.ToApi(), a.Status, a.Livemode, a.Title, a.Message, a.Subject, a.DetectedAt, a.WindowStart, a.WindowEnd, evidence.RootElement.Clone(), a.EventIds, a.RaisedAt, a.StatusNote, a.StatusBy, a.StatusAt);
+    }
+}
+
+internal static class AnomalyCursorCodec
+{
+    public static string Encode(AnomalyCursor cursor) =>
+        WebEncoders.Base64UrlEncode(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{cursor.DetectedAt}:{cursor.Id}")));
+
+    public static string? Decode(string? value, out AnomalyCursor? cursor)
+    {
+        cursor = null;
+        if (string.IsNullOrEmpty(value))
+        {
+            return null;
+        }
+
+        try
+        {
+            var text = Encoding.UTF8.GetString(WebEncoders.Base64UrlDecode(value));
+            var colon = text.IndexOf(':', StringComparison.Ordinal);
+            if (colon > 0 && long.TryParse(text.AsSpan(0, colon), NumberStyles.None, CultureInfo.InvariantCulture, out var detected) && text.Length > colon + 1)
+            {
+                cursor = new AnomalyCursor(detected, text[(colon + 1)..]);
+                return null;
+            }
+        }
+        catch (FormatException)
+        {
+        }
+
+        return "cursor is not a cursor this API returned.";
+    }
+}

@@ -1,0 +1,187 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using BillingWatch.Api.Auth;
+using BillingWatch.Api.Problems;
+using BillingWatch.Configuration;
+using BillingWatch.Ingest;
+using BillingWatch.Tenants;
+using Microsoft.Extensions.Options;
+
+namespace BillingWatch.Api.Tenant;
+
+/// <summary>
+/// <c>POST /api/v1/events/import</c>: NDJSON backfill (e.g. <c>stripe events list</c> output, newest
+/// first). The body streams through a spool file, never whole into memory; lines are then handed to
+/// the tenant grain sorted by event time, so detectors see history in order whatever order it came in.
+/// </summary>
+internal static class ImportEndpoints
+{
+    private const int MaxReportedRejections = 1000;
+
+    public static RouteGroupBuilder MapImport(this RouteGroupBuilder api)
+    {
+        api.MapPost("/events/import", ImportAsync).RequireTenantKey().WithTags("Events").DisableAntiforgery();
+        return api;
+    }
+
+    private static async Task ImportAsync(TenantIdentity tenant, HttpContext context, IGrainFactory grains, IOptions<BillingWatchOptions> options, TimeProvider time)
+    {
+        var limits = options.Value;
+        if (context.Request.ContentLength > limits.Import.MaxBodyBytes)
+        {
+            await TooLargeAsync(context, limits.Import.MaxBodyBytes);
+            return;
+        }
+
+        var spoolPath = Path.Combine(Path.GetTempPath(), $"billingwatch-import-{Guid.NewGuid():N}.ndjson");
+        await using var spool = new FileStream(spoolPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+        var spooled = new List<SpooledLine>();
+        var rejected = new List<ImportRejection>();
+        var fallbackCreated = time.GetUtcNow().ToUnixTimeSeconds();
+        var maxLine = limits.Webhooks.MaxBodyBytes;
+
+        var read = await SpoolAsync(context.Request.BodyReader, limits.Import.MaxBodyBytes, maxLine, (lineNumber, line) =>
+        {
+            var bytes = line.ToArray();
+            if (!EventEnvelope.TryRead(bytes, fallbackCreated, out var envelope, out var error))
+            {
+                rejected.Add(new ImportRejection(lineNumber, error!));
+                return;
+            }
+
+            spooled.Add(new SpooledLine(envelope.CreatedUnixSeconds, envelope.Id, lineNumber, spool.Position, bytes.Length));
+            spool.Write(bytes);
+        }, lineNumber => rejected.Add(new ImportRejection(lineNumber, $"The line is longer than {maxLine} bytes.")), context.RequestAborted);
+        if (!read)
+        {
+            await TooLargeAsync(context, limits.Import.MaxBodyBytes);
+            return;
+        }
+
+        spooled.Sort(static (a, b) => a.Created != b.Created ? a.Created.CompareTo(b.Created)
+            : string.CompareOrdinal(a.Id, b.Id) is var byId and not 0 ? byId
+            : a.LineNumber.CompareTo(b.LineNumber));
+
+        var grain = grains.GetGrain<ITenantGrain>(tenant.TenantId);
+        int accepted = 0, duplicates = 0;
+        await spool.FlushAsync(context.RequestAborted);
+        foreach (var chunk in spooled.Chunk(Math.Max(1, limits.Import.ChunkSize)))
+        {
+            var lines = new List<ImportLine>(chunk.Length);
+            foreach (var line in chunk)
+            {
+                var bytes = new byte[line.Length];
+                RandomAccess.Read(spool.SafeFileHandle, bytes, line.Offset);
+                lines.Add(new ImportLine(line.LineNumber, bytes));
+            }
+
+            var result = await grain.ImportAsync(lines);
+            accepted += result.Accepted;
+            duplicates += result.Duplicates;
+            rejected.AddRange(result.Rejected);
+        }
+
+        await grain.CompleteImportAsync();
+        rejected.Sort((a, b) => a.Line.CompareTo(b.Line));
+        await context.Response.WriteAsJsonAsync(new ImportResponse(accepted, duplicates, rejected.Take(MaxReportedRejections).ToList(), rejected.Count));
+    }
+
+    /// <summary>
+    /// Reads the body line by line, calling <paramref name="onLine"/> for every non-blank line (without its
+    /// line break). A line longer than <paramref name="maxLine"/> is reported by its length alone and never
+    /// buffered whole. Returns false as soon as the body exceeds <paramref name="maxBody"/>.
+    /// </summary>
+    internal static async Task<bool> SpoolAsync(PipeReader reader, long maxBody, int maxLine, Action<int, ReadOnlySequence<byte>> onLine, Action<int> onTooLong, CancellationToken cancellationToken)
+    {
+        long consumedTotal = 0;
+        var lineNumber = 0;
+        var skipping = false;
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken);
+            var buffer = result.Buffer;
+            if (consumedTotal + buffer.Length > maxBody)
+            {
+                reader.AdvanceTo(buffer.End);
+                return false;
+            }
+
+            while (buffer.PositionOf((byte)'\n') is { } newline)
+            {
+                var line = buffer.Slice(0, newline);
+                var length = line.Length + 1;
+                if (skipping)
+                {
+                    // The end of an over-long line, already reported.
+                    skipping = false;
+                }
+                else if (line.Length > maxLine)
+                {
+                    onTooLong(++lineNumber);
+                }
+                else
+                {
+                    Emit(++lineNumber, line, onLine);
+                }
+
+                consumedTotal += length;
+                buffer = buffer.Slice(buffer.GetPosition(1, newline));
+            }
+
+            if (!skipping && buffer.Length > maxLine)
+            {
+                // An over-long line: report it now and drop the rest of it as it arrives.
+                onTooLong(++lineNumber);
+                skipping = true;
+            }
+
+            if (skipping)
+            {
+                consumedTotal += buffer.Length;
+                buffer = buffer.Slice(buffer.End);
+            }
+
+            if (result.IsCompleted)
+            {
+                if (!skipping && buffer.Length > 0)
+                {
+                    lineNumber++;
+                    Emit(lineNumber, buffer, onLine);
+                    buffer = buffer.Slice(buffer.End);
+                }
+
+                reader.AdvanceTo(buffer.End);
+                return true;
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    private static void Emit(int lineNumber, ReadOnlySequence<byte> line, Action<int, ReadOnlySequence<byte>> onLine)
+    {
+        if (line.Length > 0 && line.Slice(line.Length - 1).FirstSpan[0] == (byte)'\r')
+        {
+            line = line.Slice(0, line.Length - 1);
+        }
+
+        foreach (var segment in line)
+        {
+            foreach (var b in segment.Span)
+            {
+                if (b is not ((byte)' ' or (byte)'\t'))
+                {
+                    onLine(lineNumber, line);
+                    return;
+                }
+            }
+        }
+    }
+
+    private static Task TooLargeAsync(HttpContext context, long max) =>
+        ApiProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "payload-too-large", "The import is too large.", $"An import body is limited to {max} bytes; split the file.");
+
+    private readonly record struct SpooledLine(long Created, string Id, int LineNumber, long Offset, int Length);
+}
+
+internal sealed record ImportResponse(int Accepted, int Duplicates, IReadOnlyList<ImportRejection> Rejected, int RejectedCount);

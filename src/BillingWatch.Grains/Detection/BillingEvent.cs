@@ -1,0 +1,283 @@
+using System.Text.Json;
+
+namespace BillingWatch.Detection;
+
+/// <summary>
+/// The fields detectors read, taken once from an event's raw JSON. Absent fields are null: every
+/// detector copes with events of any Stripe API version, older shapes (an invoice's
+/// <c>subscription</c> at the top level) and newer ones (<c>parent.subscription_details.subscription</c>).
+/// </summary>
+public sealed record BillingEvent
+{
+    public required long Sequence { get; init; }
+
+    public required string Id { get; init; }
+
+    public required string Type { get; init; }
+
+    /// <summary>Event time, unix seconds.</summary>
+    public required long Created { get; init; }
+
+    public required bool Livemode { get; init; }
+
+    /// <summary>Backfilled through the import API rather than delivered by a webhook.</summary>
+    public bool Imported { get; init; }
+
+    /// <summary>Arrival time, unix seconds.</summary>
+    public long Received { get; init; }
+
+    public string? ObjectId { get; init; }
+
+    public string? Customer { get; init; }
+
+    public long? Amount { get; init; }
+
+    public string? Currency { get; init; }
+
+    public string? Status { get; init; }
+
+    public long? AmountRefunded { get; init; }
+
+    public long? PreviousAmountRefunded { get; init; }
+
+    public string? Fingerprint { get; init; }
+
+    public string? Subscription { get; init; }
+
+    /// <summary>Invoice <c>amount_paid</c>.</summary>
+    public long? AmountPaid { get; init; }
+
+    public string? ChargeId { get; init; }
+
+    public string? PaymentIntent { get; init; }
+
+    public string? InvoiceId { get; init; }
+
+    public bool PaidOutOfBand { get; init; }
+
+    public string? BillingReason { get; init; }
+
+    /// <summary>Recurring interval of a subscription or invoice line: day, week, month or year.</summary>
+    public string? Interval { get; init; }
+
+    public int IntervalCount { get; init; } = 1;
+
+    /// <summary>For <c>customer.subscription.updated</c>: what <c>previous_attributes</c> says changed.</summary>
+    public PlanChange PlanChange { get; init; }
+
+    public static BillingEvent Read(long sequence, ReadOnlySpan<byte> payload, bool imported, long receivedUnixSeconds)
+    {
+        using var document = JsonDocument.Parse(payload.ToArray());
+        return Read(sequence, document.RootElement, imported, receivedUnixSeconds);
+    }
+
+    public static BillingEvent Read(long sequence, JsonElement root, bool imported, long receivedUnixSeconds)
+    {
+        var type = Str(root, "type") ?? string.Empty;
+        var created = root.TryGetProperty("created", out var c) && c.ValueKind == JsonValueKind.Number && c.TryGetInt64(out var cs)
+            ? cs
+            : c.ValueKind == JsonValueKind.String && DateTimeOffset.TryParse(c.GetString(), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var ct)
+                ? ct.ToUnixTimeSeconds()
+                : receivedUnixSeconds;
+        var data = Obj(root, "data");
+        var o = Obj(data, "object");
+        var previous = Obj(data, "previous_attributes");
+        var isInvoice = type.StartsWith("invoice.", StringComparison.Ordinal);
+        var isSubscription = type.StartsWith("customer.subscription.", StringComparison.Ordinal);
+
+        var (interval, intervalCount) = isSubscription ? SubscriptionInterval(o) : isInvoice ? InvoiceInterval(o) : (null, 1);
+        return new BillingEvent
+        {
+            Sequence = sequence,
+            Id = Str(root, "id") ?? string.Empty,
+            Type = type,
+            Created = created,
+            Livemode = root.TryGetProperty("livemode", out var l) && l.ValueKind == JsonValueKind.True,
+            Imported = imported,
+            Received = receivedUnixSeconds,
+            ObjectId = Str(o, "id"),
+            Customer = IdOf(o, "customer"),
+            Amount = Long(o, "amount"),
+            Currency = Str(o, "currency")?.ToLowerInvariant(),
+            Status = Str(o, "status"),
+            AmountRefunded = Long(o, "amount_refunded"),
+            PreviousAmountRefunded = Long(previous, "amount_refunded"),
+            Fingerprint = CardFingerprint(o),
+            Subscription = isSubscription ? Str(o, "id") : IdOf(o, "subscription") ?? Str(Obj(Obj(o, "parent"), "subscription_details"), "subscription"),
+            AmountPaid = Long(o, "amount_paid"),
+            ChargeId = isInvoice ? IdOf(o, "charge") : type.StartsWith("charge.", StringComparison.Ordinal) && !type.StartsWith("charge.dispute", StringComparison.Ordinal) ? Str(o, "id") : IdOf(o, "charge"),
+            PaymentIntent = IdOf(o, "payment_intent"),
+            InvoiceId = isInvoice ? Str(o, "id") : IdOf(o, "invoice"),
+            PaidOutOfBand = o.ValueKind == JsonValueKind.Object && o.TryGetProperty("paid_out_of_band", out var oob) && oob.ValueKind == JsonValueKind.True,
+            BillingReason = Str(o, "billing_reason"),
+            Interval = interval,
+            IntervalCount = intervalCount,
+            PlanChange = type == "customer.subscription.updated" ? ReadPlanChange(o, previous) : PlanChange.None,
+        };
+    }
+
+    private static PlanChange ReadPlanChange(JsonElement subscription, JsonElement previous)
+    {
+        if (previous.ValueKind != JsonValueKind.Object)
+        {
+            return PlanChange.None;
+        }
+
+        var change = PlanChange.None;
+        var currentItems = Items(subscription);
+        if (previous.TryGetProperty("items", out var previousItemsList))
+        {
+            foreach (var before in Items(previousItemsList, isList: true))
+            {
+                var after = currentItems.FirstOrDefault(i => i.Id == before.Id);
+                if (after.Id is null)
+                {
+                    change |= PlanChange.ItemRemoved;
+                    continue;
+                }
+
+                if (before.Quantity > after.Quantity)
+                {
+                    change |= PlanChange.QuantityReduced;
+                }
+
+                if (before.UnitAmount > after.UnitAmount)
+                {
+                    change |= PlanChange.CheaperPrice;
+                }
+            }
+        }
+
+        // Older API versions: a single plan and quantity at the top level.
+        if (Long(previous, "quantity") is long previousQuantity && (Long(subscription, "quantity") ?? currentItems.Sum(i => i.Quantity)) < previousQuantity)
+        {
+            change |= PlanChange.QuantityReduced;
+        }
+
+        if (Long(Obj(previous, "plan"), "amount") is long previousAmount && Long(Obj(subscription, "plan"), "amount") is long amount && amount < previousAmount)
+        {
+            change |= PlanChange.CheaperPrice;
+        }
+
+        return change;
+    }
+
+    private readonly record struct Item(string? Id, long Quantity, long UnitAmount);
+
+    private static List<Item> Items(JsonElement owner, bool isList = false)
+    {
+        var list = new List<Item>();
+        var items = isList ? owner : Obj(owner, "items");
+        if (Obj(items, "data") is { ValueKind: JsonValueKind.Array } data)
+        {
+            foreach (var item in data.EnumerateArray())
+            {
+                var price = Obj(item, "price");
+                if (price.ValueKind != JsonValueKind.Object)
+                {
+                    price = Obj(item, "plan");
+                }
+
+                list.Add(new Item(Str(item, "id"), Long(item, "quantity") ?? 1, Long(price, "unit_amount") ?? Long(price, "amount") ?? 0));
+            }
+        }
+
+        return list;
+    }
+
+    private static (string?, int) SubscriptionInterval(JsonElement subscription)
+    {
+        if (Obj(Obj(subscription, "items"), "data") is { ValueKind: JsonValueKind.Array } data)
+        {
+            foreach (var item in data.EnumerateArray())
+            {
+                var recurring = Obj(Obj(item, "price"), "recurring");
+                if (Str(recurring, "interval") is { } interval)
+                {
+                    return (interval, (int)(Long(recurring, "interval_count") ?? 1));
+                }
+
+                var plan = Obj(item, "plan");
+                if (Str(plan, "interval") is { } planInterval)
+                {
+                    return (planInterval, (int)(Long(plan, "interval_count") ?? 1));
+                }
+            }
+        }
+
+        var topPlan = Obj(subscription, "plan");
+        return (Str(topPlan, "interval"), (int)(Long(topPlan, "interval_count") ?? 1));
+    }
+
+    private static (string?, int) InvoiceInterval(JsonElement invoice)
+    {
+        if (Obj(Obj(invoice, "lines"), "data") is { ValueKind: JsonValueKind.Array } lines)
+        {
+            foreach (var line in lines.EnumerateArray())
+            {
+                var recurring = Obj(Obj(line, "price"), "recurring");
+                if (Str(recurring, "interval") is { } interval)
+                {
+                    return (interval, (int)(Long(recurring, "interval_count") ?? 1));
+                }
+
+                var plan = Obj(line, "plan");
+                if (Str(plan, "interval") is { } planInterval)
+                {
+                    return (planInterval, (int)(Long(plan, "interval_count") ?? 1));
+                }
+            }
+        }
+
+        return (null, 1);
+    }
+
+    private static string? CardFingerprint(JsonElement o)
+    {
+        var card = Obj(Obj(o, "payment_method_details"), "card");
+        if (Str(card, "fingerprint") is { } fromCharge)
+        {
+            return fromCharge;
+        }
+
+        foreach (var errorName in (string[])["last_payment_error", "last_setup_error"])
+        {
+            if (Str(Obj(Obj(Obj(o, errorName), "payment_method"), "card"), "fingerprint") is { } fromError)
+            {
+                return fromError;
+            }
+        }
+
+        return Str(Obj(o, "card"), "fingerprint") ?? Str(Obj(o, "source"), "fingerprint");
+    }
+
+    private static JsonElement Obj(JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) ? v : default;
+
+    private static string? Str(JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    /// <summary>An id field that may be a string or an expanded object with an id.</summary>
+    private static string? IdOf(JsonElement e, string name)
+    {
+        var v = Obj(e, name);
+        return v.ValueKind switch
+        {
+            JsonValueKind.String => v.GetString(),
+            JsonValueKind.Object => Str(v, "id"),
+            _ => null,
+        };
+    }
+
+    private static long? Long(JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var n) ? n : null;
+}
+
+[Flags]
+public enum PlanChange
+{
+    None = 0,
+    ItemRemoved = 1,
+    QuantityReduced = 2,
+    CheaperPrice = 4,
+}

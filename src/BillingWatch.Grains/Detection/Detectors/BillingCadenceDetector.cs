@@ -1,0 +1,74 @@
+namespace BillingWatch.Detection.Detectors;
+
+/// <summary>
+/// Invoices of one subscription too close together, or a monthly subscription invoiced outside its
+/// usual gap. Invoices for mid-cycle changes (<c>billing_reason</c> subscription_update, manual,
+/// threshold) are not part of the cadence.
+/// </summary>
+public sealed class BillingCadenceDetector : Detector<BillingCadenceDetector.State>
+{
+    public override string Name => "billing_cadence";
+
+    public override string Description => "Two invoices for one subscription too close together, or a monthly gap out of range.";
+
+    public override IReadOnlyList<DetectorSetting> Settings { get; } =
+    [
+        new("min_gap_hours", 26, 1, 720, "Two cycle invoices closer than this fire.", WholeNumber: true),
+        new("monthly_min_days", 27, 1, 60, "Shortest normal gap for a monthly subscription.", WholeNumber: true),
+        new("monthly_max_days", 33, 1, 90, "Longest normal gap for a monthly subscription.", WholeNumber: true),
+        new("max_subscriptions", 10_000, 10, 1_000_000, "Subscriptions tracked at most.", WholeNumber: true),
+        Cooldown(1440),
+    ];
+
+    public override bool Reads(BillingEvent e) =>
+        e.Type == "invoice.created" && e.Subscription is not null &&
+        e.BillingReason is null or "subscription_cycle" or "subscription_create" or "subscription";
+
+    public override void Fold(BillingEvent e, State s, DetectorContext c)
+    {
+        var id = e.Subscription!;
+        if (!s.Subscriptions.TryGetValue(id, out var last))
+        {
+            if (s.Subscriptions.Count >= c.SettingLong("max_subscriptions"))
+            {
+                foreach (var oldest in s.Subscriptions.OrderBy(p => p.Value.At).ThenBy(p => p.Key, StringComparer.Ordinal).Take(Math.Max(1, s.Subscriptions.Count / 10)).Select(p => p.Key).ToList())
+                {
+                    s.Subscriptions.Remove(oldest);
+                }
+            }
+
+            s.Subscriptions[id] = new LastInvoice(e.Created, e.InvoiceId, e.Id);
+            return;
+        }
+
+        if (last.InvoiceId == e.InvoiceId)
+        {
+            return;
+        }
+
+        var gap = Math.Abs(e.Created - last.At);
+        var from = Math.Min(last.At, e.Created);
+        var to = Math.Max(last.At, e.Created);
+        if (gap < c.SettingLong("min_gap_hours") * 3600)
+        {
+            c.Raise(id, Severity.High, "Subscription invoiced twice", $"Subscription {id} was invoiced twice within {gap / 3600.0:F1} hours.", e.Created, from, to, new { subscription = id, gapHours = Math.Round(gap / 3600.0, 2), invoices = new[] { last.InvoiceId, e.InvoiceId } }, [last.EventId, e.Id]);
+        }
+        else if (e.Interval == "month" && e.IntervalCount == 1 &&
+            (gap < c.SettingLong("monthly_min_days") * 86400 || gap > c.SettingLong("monthly_max_days") * 86400))
+        {
+            c.Raise(id, Severity.Medium, "Irregular billing cadence", $"Monthly subscription {id} was invoiced {gap / 86400.0:F1} days after its previous invoice.", e.Created, from, to, new { subscription = id, gapDays = Math.Round(gap / 86400.0, 2), invoices = new[] { last.InvoiceId, e.InvoiceId } }, [last.EventId, e.Id]);
+        }
+
+        if (e.Created >= last.At)
+        {
+            s.Subscriptions[id] = new LastInvoice(e.Created, e.InvoiceId, e.Id);
+        }
+    }
+
+    public sealed record LastInvoice(long At, string? InvoiceId, string EventId);
+
+    public sealed class State
+    {
+        public Dictionary<string, LastInvoice> Subscriptions { get; set; } = [];
+    }
+}

@@ -1,0 +1,71 @@
+namespace BillingWatch.Detection.Detectors;
+
+public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector.State>
+{
+    public override string Name => "currency_mismatch";
+
+    public override string Description => "A customer pays in a currency other than the one its first payments established.";
+
+    public override IReadOnlyList<DetectorSetting> Settings { get; } =
+    [
+        new("establishing_payments", 3, 1, 100, "Payments whose most common currency becomes the customer's own.", WholeNumber: true),
+        new("max_customers", 10_000, 10, 1_000_000, "Customers tracked at most (least recently seen are dropped).", WholeNumber: true),
+        Cooldown(1440),
+    ];
+
+    public override bool Reads(BillingEvent e) => e.Type is "charge.succeeded" or "invoice.payment_succeeded" or "invoice.paid";
+
+    public override void Fold(BillingEvent e, State s, DetectorContext c)
+    {
+        if (e.Customer is null || e.Currency is null)
+        {
+            return;
+        }
+
+        if (!s.Customers.TryGetValue(e.Customer, out var customer))
+        {
+            if (s.Customers.Count >= c.SettingLong("max_customers"))
+            {
+                foreach (var oldest in s.Customers.OrderBy(p => p.Value.LastSeen).ThenBy(p => p.Key, StringComparer.Ordinal).Take(Math.Max(1, s.Customers.Count / 10)).Select(p => p.Key).ToList())
+                {
+                    s.Customers.Remove(oldest);
+                }
+            }
+
+            s.Customers[e.Customer] = customer = new CustomerCurrency();
+        }
+
+        customer.LastSeen = Math.Max(customer.LastSeen, e.Created);
+        if (customer.Established is null)
+        {
+            customer.First.Add(e.Currency);
+            if (customer.First.Count >= c.SettingLong("establishing_payments"))
+            {
+                // Most common; ties go to the one seen first.
+                customer.Established = customer.First.GroupBy(x => x).OrderByDescending(g => g.Count()).ThenBy(g => customer.First.IndexOf(g.Key)).First().Key;
+                customer.First.Clear();
+            }
+
+            return;
+        }
+
+        if (e.Currency != customer.Established)
+        {
+            c.Raise($"{e.Customer}:{e.Currency}", Severity.Medium, "Payment in an unusual currency", $"Customer {e.Customer} paid in {e.Currency}; its payments are in {customer.Established}.", e.Created, e.Created, e.Created, new { customer = e.Customer, currency = e.Currency, established = customer.Established, amount = e.Amount ?? e.AmountPaid }, [e.Id]);
+        }
+    }
+
+    public sealed class CustomerCurrency
+    {
+        public List<string> First { get; set; } = [];
+
+        public string? Established { get; set; }
+
+        public long LastSeen { get; set; }
+    }
+
+    public sealed class State
+    {
+        public Dictionary<string, CustomerCurrency> Customers { get; set; } = [];
+    }
+}

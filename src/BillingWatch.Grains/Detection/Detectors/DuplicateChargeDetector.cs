@@ -1,0 +1,108 @@
+namespace BillingWatch.Detection.Detectors;
+
+/// <summary>
+/// The same customer charged the same amount and currency twice within minutes. A charge and the invoice
+/// it pays are one payment: they share a charge, payment intent or invoice id, and never count as two.
+/// Invoices that link to no charge or payment intent (newer API versions) are left to their charges.
+/// </summary>
+public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.State>
+{
+    private const int MaxCustomers = 5000;
+
+    public override string Name => "duplicate_charge";
+
+    public override string Description => "The same customer charged the same amount and currency twice within a few minutes.";
+
+    public override IReadOnlyList<DetectorSetting> Settings { get; } =
+    [
+        new("window_minutes", 5, 1, 1440, "How close two payments must be.", WholeNumber: true),
+        Cooldown(60),
+    ];
+
+    public override bool Reads(BillingEvent e) =>
+        e.Type == "charge.succeeded" || (e.Type is "invoice.payment_succeeded" or "invoice.paid" && (e.ChargeId ?? e.PaymentIntent) is not null);
+
+    public override void Fold(BillingEvent e, State s, DetectorContext c)
+    {
+        var amount = e.Type == "charge.succeeded" ? e.Amount : e.AmountPaid;
+        if (e.Customer is null || e.Currency is null || amount is not > 0)
+        {
+            return;
+        }
+
+        var window = c.SettingLong("window_minutes") * 60;
+        var ids = new[] { e.ChargeId, e.PaymentIntent, e.InvoiceId }.OfType<string>().ToList();
+        if (!s.Customers.TryGetValue(e.Customer, out var payments))
+        {
+            if (s.Customers.Count >= MaxCustomers)
+            {
+                Evict(s, c.Watermark - window);
+            }
+
+            s.Customers[e.Customer] = payments = [];
+        }
+
+        payments.RemoveAll(p => Math.Abs(p.At - e.Created) > window && p.At < e.Created);
+        var same = payments.FirstOrDefault(p => p.Ids.Overlaps(ids));
+        if (same is not null)
+        {
+            same.Ids.UnionWith(ids);
+            return;
+        }
+
+        var twin = payments.FirstOrDefault(p => p.Amount == amount && p.Currency == e.Currency && Math.Abs(p.At - e.Created) <= window);
+        if (twin is not null)
+        {
+            c.Raise(
+                $"{e.Customer}:{amount}:{e.Currency}",
+                Severity.High,
+                "Possible duplicate charge",
+                $"Customer {e.Customer} was charged {amount} {e.Currency} twice within {Math.Abs(e.Created - twin.At)} seconds.",
+                e.Created,
+                Math.Min(twin.At, e.Created),
+                Math.Max(twin.At, e.Created),
+                new { customer = e.Customer, amount, currency = e.Currency, first = twin.Ids.Order().ToList(), second = ids },
+                [twin.EventId, e.Id]);
+        }
+
+        payments.Add(new Payment { Amount = amount.Value, Currency = e.Currency, At = e.Created, EventId = e.Id, Ids = [.. ids] });
+        if (payments.Count > 16)
+        {
+            payments.RemoveAt(0);
+        }
+    }
+
+    private static void Evict(State s, long before)
+    {
+        foreach (var stale in s.Customers.Where(p => p.Value.Count == 0 || p.Value.Max(x => x.At) < before).Select(p => p.Key).ToList())
+        {
+            s.Customers.Remove(stale);
+        }
+
+        if (s.Customers.Count >= MaxCustomers)
+        {
+            foreach (var oldest in s.Customers.OrderBy(p => p.Value.Max(x => x.At)).Take(MaxCustomers / 10).Select(p => p.Key).ToList())
+            {
+                s.Customers.Remove(oldest);
+            }
+        }
+    }
+
+    public sealed class Payment
+    {
+        public long Amount { get; set; }
+
+        public string Currency { get; set; } = string.Empty;
+
+        public long At { get; set; }
+
+        public string EventId { get; set; } = string.Empty;
+
+        public HashSet<string> Ids { get; set; } = [];
+    }
+
+    public sealed class State
+    {
+        public Dictionary<string, List<Payment>> Customers { get; set; } = [];
+    }
+}

@@ -1,0 +1,174 @@
+namespace BillingWatch.Detection;
+
+/// <summary>
+/// A sliding event-time window kept as fixed buckets with a running total: adding is O(1) and the
+/// window sum is read without re-summing. Events older than the window are ignored; an event later
+/// than the newest bucket moves the window forward. Public setters exist for snapshot serialization.
+/// </summary>
+public sealed class SlidingCounter
+{
+    public SlidingCounter()
+    {
+    }
+
+    public SlidingCounter(long bucketSeconds, int bucketCount)
+    {
+        BucketSeconds = bucketSeconds;
+        Buckets = new long[bucketCount];
+    }
+
+    public long BucketSeconds { get; set; } = 60;
+
+    public long[] Buckets { get; set; } = [];
+
+    /// <summary>Index of the newest bucket (time ÷ bucket size); <see cref="long.MinValue"/> while empty.</summary>
+    public long Head { get; set; } = long.MinValue;
+
+    public long Total { get; set; }
+
+    public long WindowStart => (Head - Buckets.Length + 1) * BucketSeconds;
+
+    public long WindowEnd => (Head + 1) * BucketSeconds;
+
+    public bool Matches(long bucketSeconds, int bucketCount) => BucketSeconds == bucketSeconds && Buckets.Length == bucketCount;
+
+    public void Add(long time, long value = 1)
+    {
+        var bucket = Math.DivRem(time, BucketSeconds, out var rem) - (rem < 0 ? 1 : 0);
+        if (Head == long.MinValue)
+        {
+            Head = bucket;
+        }
+        else if (bucket > Head)
+        {
+            MoveTo(bucket);
+        }
+        else if (bucket <= Head - Buckets.Length)
+        {
+            return;
+        }
+
+        Buckets[Slot(bucket)] += value;
+        Total += value;
+    }
+
+    /// <summary>Moves the window so that its newest bucket holds <paramref name="time"/>.</summary>
+    public void AdvanceTo(long time)
+    {
+        var bucket = Math.DivRem(time, BucketSeconds, out var rem) - (rem < 0 ? 1 : 0);
+        if (Head != long.MinValue && bucket > Head)
+        {
+            MoveTo(bucket);
+        }
+    }
+
+    private void MoveTo(long bucket)
+    {
+        var steps = Math.Min(bucket - Head, Buckets.Length);
+        for (var k = 1; k <= steps; k++)
+        {
+            var slot = Slot(Head + k);
+            Total -= Buckets[slot];
+            Buckets[slot] = 0;
+        }
+
+        Head = bucket;
+    }
+
+    private int Slot(long bucket) => (int)(((bucket % Buckets.Length) + Buckets.Length) % Buckets.Length);
+}
+
+public static class SlidingCounters
+{
+    /// <summary>The counter if it still has the wanted shape, else a new empty one (after a settings change).</summary>
+    public static SlidingCounter Fit(SlidingCounter? counter, long bucketSeconds, long windowSeconds)
+    {
+        var count = (int)Math.Max(1, windowSeconds / bucketSeconds);
+        return counter is not null && counter.Matches(bucketSeconds, count) ? counter : new SlidingCounter(bucketSeconds, count);
+    }
+}
+
+/// <summary>
+/// Per-UTC-day totals that close in event time: a day closes once the watermark is <c>grace</c> past
+/// its end. Keeps only the days a baseline needs.
+/// </summary>
+public sealed class DailyTotals
+{
+    public const long Day = 86400;
+
+    public Dictionary<long, long> Days { get; set; } = [];
+
+    /// <summary>The first day observed; days before it are not part of any baseline.</summary>
+    public long FirstDay { get; set; } = long.MinValue;
+
+    public long LastClosed { get; set; } = long.MinValue;
+
+    public static long DayOf(long time) => Math.DivRem(time, Day, out var rem) - (rem < 0 ? 1 : 0);
+
+    public void Observe(long time)
+    {
+        var day = DayOf(time);
+        if (FirstDay == long.MinValue || day < FirstDay)
+        {
+            FirstDay = day;
+        }
+    }
+
+    /// <summary>Adds to the event's day; returns false when that day is already closed.</summary>
+    public bool Add(long time, long amount)
+    {
+        Observe(time);
+        var day = DayOf(time);
+        if (day <= LastClosed)
+        {
+            return false;
+        }
+
+        Days[day] = Days.GetValueOrDefault(day) + amount;
+        return true;
+    }
+
+    /// <summary>The days that close now, oldest first; each is returned once.</summary>
+    public List<long> Close(long watermark, long graceSeconds, int keepDays)
+    {
+        var closed = new List<long>();
+        if (FirstDay == long.MinValue)
+        {
+            return closed;
+        }
+
+        var lastClosable = DayOf(watermark - graceSeconds) - 1;
+        var from = Math.Max(LastClosed == long.MinValue ? FirstDay : LastClosed + 1, lastClosable - 400);
+        for (var day = from; day <= lastClosable; day++)
+        {
+            closed.Add(day);
+        }
+
+        if (closed.Count > 0)
+        {
+            LastClosed = lastClosable;
+            foreach (var old in Days.Keys.Where(d => d < lastClosable - keepDays).ToList())
+            {
+                Days.Remove(old);
+            }
+        }
+
+        return closed;
+    }
+
+    /// <summary>Mean of up to <paramref name="days"/> days before <paramref name="day"/>, counting only observed days.</summary>
+    public double Baseline(long day, int days, out int count)
+    {
+        long sum = 0;
+        count = 0;
+        for (var d = day - 1; d >= day - days && d >= FirstDay; d--)
+        {
+            sum += Days.GetValueOrDefault(d);
+            count++;
+        }
+
+        return count == 0 ? 0 : (double)sum / count;
+    }
+
+    public long Total(long day) => Days.GetValueOrDefault(day);
+}

@@ -1,0 +1,79 @@
+using BillingWatch.Detection;
+
+namespace BillingWatch.Storage;
+
+public static class AnomalyStatus
+{
+    public const string Open = "open";
+    public const string Acknowledged = "acknowledged";
+    public const string Resolved = "resolved";
+    public const string FalsePositive = "false_positive";
+
+    public static bool IsValid(string? status) => status is Open or Acknowledged or Resolved or FalsePositive;
+}
+
+public sealed record StoredAnomaly(
+    string Id,
+    string Detector,
+    string Subject,
+    Severity Severity,
+    string Status,
+    bool Livemode,
+    string Title,
+    string Message,
+    DateTime DetectedAt,
+    DateTime WindowStart,
+    DateTime WindowEnd,
+    string EvidenceJson,
+    IReadOnlyList<string> EventIds,
+    DateTime RaisedAt,
+    string? StatusNote,
+    string? StatusBy,
+    DateTime? StatusAt);
+
+public sealed record AnomalyQuery(
+    string? Detector,
+    Severity? Severity,
+    string? Status,
+    bool? Livemode,
+    DateTime? Since,
+    DateTime? Until,
+    int Limit,
+    AnomalyCursor? After);
+
+/// <summary>Position after the last row of a page: (detected_at, id) of that row.</summary>
+public readonly record struct AnomalyCursor(long DetectedAt, string Id);
+
+public sealed record AnomalyPage(IReadOnlyList<StoredAnomaly> Items, AnomalyCursor? Next);
+
+public enum StatusChange
+{
+    Changed,
+    NotFound,
+    Conflict,
+}
+
+public interface IAnomalyStore
+{
+    /// <summary>Stores new anomalies; ids already stored are left as they are (replays change nothing).</summary>
+    Task InsertAsync(IReadOnlyList<RaisedAnomaly> anomalies);
+
+    Task<AnomalyPage> ListAsync(string tenantId, AnomalyQuery query, CancellationToken cancellationToken = default);
+
+    Task<StoredAnomaly?> GetAsync(string tenantId, string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Moves an anomaly to <paramref name="status"/> if its current status allows it.</summary>
+    Task<(StatusChange Result, StoredAnomaly? Anomaly)> SetStatusAsync(string tenantId, string id, string status, string? note, string? by, DateTime at);
+}
+
+/// <summary>Aggregates over a tenant's events in an event-time range.</summary>
+public sealed record EventMetrics(
+    long Total,
+    IReadOnlyDictionary<string, long> ByType,
+    long ChargesSucceeded,
+    long ChargesFailed,
+    long Refunds,
+    IReadOnlyDictionary<string, long> RefundAmount,
+    long Disputes,
+    IReadOnlyDictionary<string, long> Revenue,
+    DateTime? LastEventAt);

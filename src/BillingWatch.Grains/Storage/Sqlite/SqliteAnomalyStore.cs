@@ -1,0 +1,207 @@
+using System.Text;
+using System.Text.Json;
+using BillingWatch.Detection;
+using Microsoft.Data.Sqlite;
+
+namespace BillingWatch.Storage.Sqlite;
+
+public sealed class SqliteAnomalyStore(SqliteDatabase database, TimeProvider time) : IAnomalyStore
+{
+    private const string Columns = "id, detector, subject, severity, status, livemode, title, message, detected_at, window_start, window_end, evidence, event_ids, raised_at, status_note, status_by, status_at";
+
+    public async Task InsertAsync(IReadOnlyList<RaisedAnomaly> anomalies)
+    {
+        if (anomalies.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await using var connection = database.Open();
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
+            await using var insert = connection.CreateCommand();
+            insert.Transaction = transaction;
+            insert.CommandText = """
+                INSERT INTO anomalies (id, tenant_id, livemode, detector, subject, severity, status, title, message,
+                                       detected_at, window_start, window_end, evidence, event_ids, raised_at)
+                VALUES ($id, $tenant, $livemode, $detector, $subject, $severity, 'open', $title, $message,
+                        $detected, $start, $end, $evidence, $events, $raised)
+                ON CONFLICT (id) DO NOTHING
+                """;
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            foreach (var a in anomalies)
+            {
+                insert.Parameters.Clear();
+                insert.Parameters.AddWithValue("$id", a.Id);
+                insert.Parameters.AddWithValue("$tenant", a.TenantId);
+                insert.Parameters.AddWithValue("$livemode", a.Livemode ? 1 : 0);
+                insert.Parameters.AddWithValue("$detector", a.Detector);
+                insert.Parameters.AddWithValue("$subject", a.Subject);
+                insert.Parameters.AddWithValue("$severity", (int)a.Severity);
+                insert.Parameters.AddWithValue("$title", a.Title);
+                insert.Parameters.AddWithValue("$message", a.Message);
+                insert.Parameters.AddWithValue("$detected", a.DetectedAt);
+                insert.Parameters.AddWithValue("$start", a.WindowStart);
+                insert.Parameters.AddWithValue("$end", a.WindowEnd);
+                insert.Parameters.AddWithValue("$evidence", a.EvidenceJson);
+                insert.Parameters.AddWithValue("$events", JsonSerializer.Serialize(a.EventIds));
+                insert.Parameters.AddWithValue("$raised", now);
+                await insert.ExecuteNonQueryAsync();
+            }
+
+            await transaction.CommitAsync();
+        }
+        catch (SqliteException ex)
+        {
+            throw new StorageUnavailableException("Anomalies could not be stored.", ex);
+        }
+    }
+
+    public async Task<AnomalyPage> ListAsync(string tenantId, AnomalyQuery query, CancellationToken cancellationToken = default)
+    {
+        await using var connection = database.Open();
+        await using var command = connection.CreateCommand();
+        var sql = new StringBuilder($"SELECT {Columns} FROM anomalies WHERE tenant_id = $tenant");
+        command.Parameters.AddWithValue("$tenant", tenantId);
+        if (query.Detector is not null)
+        {
+            sql.Append(" AND detector = $detector");
+            command.Parameters.AddWithValue("$detector", query.Detector);
+        }
+
+        if (query.Severity is Severity severity)
+        {
+            sql.Append(" AND severity = $severity");
+            command.Parameters.AddWithValue("$severity", (int)severity);
+        }
+
+        if (query.Status is not null)
+        {
+            sql.Append(" AND status = $status");
+            command.Parameters.AddWithValue("$status", query.Status);
+        }
+
+        if (query.Livemode is bool livemode)
+        {
+            sql.Append(" AND livemode = $livemode");
+            command.Parameters.AddWithValue("$livemode", livemode ? 1 : 0);
+        }
+
+        if (query.Since is DateTime since)
+        {
+            sql.Append(" AND detected_at >= $since");
+            command.Parameters.AddWithValue("$since", Seconds(since));
+        }
+
+        if (query.Until is DateTime until)
+        {
+            sql.Append(" AND detected_at < $until");
+            command.Parameters.AddWithValue("$until", Seconds(until));
+        }
+
+        if (query.After is AnomalyCursor after)
+        {
+            sql.Append(" AND (detected_at, id) < ($afterDetected, $afterId)");
+            command.Parameters.AddWithValue("$afterDetected", after.DetectedAt);
+            command.Parameters.AddWithValue("$afterId", after.Id);
+        }
+
+        sql.Append(" ORDER BY detected_at DESC, id DESC LIMIT $limit");
+        command.Parameters.AddWithValue("$limit", query.Limit + 1);
+        command.CommandText = sql.ToString();
+        var items = new List<StoredAnomaly>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                items.Add(Read(reader));
+            }
+        }
+
+        AnomalyCursor? next = null;
+        if (items.Count > query.Limit)
+        {
+            items.RemoveAt(items.Count - 1);
+            next = new AnomalyCursor(Seconds(items[^1].DetectedAt), items[^1].Id);
+        }
+
+        return new AnomalyPage(items, next);
+    }
+
+    public async Task<StoredAnomaly?> GetAsync(string tenantId, string id, CancellationToken cancellationToken = default)
+    {
+        await using var connection = database.Open();
+        return await GetAsync(connection, null, tenantId, id, cancellationToken);
+    }
+
+    public async Task<(StatusChange Result, StoredAnomaly? Anomaly)> SetStatusAsync(string tenantId, string id, string status, string? note, string? by, DateTime at)
+    {
+        await using var connection = database.Open();
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
+        var current = await GetAsync(connection, transaction, tenantId, id, CancellationToken.None);
+        if (current is null)
+        {
+            return (StatusChange.NotFound, null);
+        }
+
+        var allowed = status switch
+        {
+            AnomalyStatus.Acknowledged => current.Status is AnomalyStatus.Open or AnomalyStatus.Acknowledged,
+            _ => current.Status is AnomalyStatus.Open or AnomalyStatus.Acknowledged || current.Status == status,
+        };
+        if (!allowed)
+        {
+            return (StatusChange.Conflict, current);
+        }
+
+        await using (var update = connection.CreateCommand())
+        {
+            update.Transaction = transaction;
+            update.CommandText = "UPDATE anomalies SET status = $status, status_note = $note, status_by = $by, status_at = $at WHERE tenant_id = $tenant AND id = $id";
+            update.Parameters.AddWithValue("$status", status);
+            update.Parameters.AddWithValue("$note", (object?)note ?? DBNull.Value);
+            update.Parameters.AddWithValue("$by", (object?)by ?? DBNull.Value);
+            update.Parameters.AddWithValue("$at", new DateTimeOffset(at, TimeSpan.Zero).ToUnixTimeMilliseconds());
+            update.Parameters.AddWithValue("$tenant", tenantId);
+            update.Parameters.AddWithValue("$id", id);
+            await update.ExecuteNonQueryAsync();
+        }
+
+        var changed = await GetAsync(connection, transaction, tenantId, id, CancellationToken.None);
+        await transaction.CommitAsync();
+        return (StatusChange.Changed, changed);
+    }
+
+    private static async Task<StoredAnomaly?> GetAsync(SqliteConnection connection, SqliteTransaction? transaction, string tenantId, string id, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $"SELECT {Columns} FROM anomalies WHERE tenant_id = $tenant AND id = $id";
+        command.Parameters.AddWithValue("$tenant", tenantId);
+        command.Parameters.AddWithValue("$id", id);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+    }
+
+    private static StoredAnomaly Read(SqliteDataReader r) => new(
+        r.GetString(0),
+        r.GetString(1),
+        r.GetString(2),
+        (Severity)r.GetInt32(3),
+        r.GetString(4),
+        r.GetInt64(5) != 0,
+        r.GetString(6),
+        r.GetString(7),
+        DateTime.UnixEpoch.AddSeconds(r.GetInt64(8)),
+        DateTime.UnixEpoch.AddSeconds(r.GetInt64(9)),
+        DateTime.UnixEpoch.AddSeconds(r.GetInt64(10)),
+        r.GetString(11),
+        JsonSerializer.Deserialize<List<string>>(r.GetString(12)) ?? [],
+        DateTime.UnixEpoch.AddMilliseconds(r.GetInt64(13)),
+        r.IsDBNull(14) ? null : r.GetString(14),
+        r.IsDBNull(15) ? null : r.GetString(15),
+        r.IsDBNull(16) ? null : DateTime.UnixEpoch.AddMilliseconds(r.GetInt64(16)));
+
+    private static long Seconds(DateTime value) => (long)(value.ToUniversalTime() - DateTime.UnixEpoch).TotalSeconds;
+}
