@@ -37,7 +37,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
             }
             else if (e.PaidOutOfBand && e.AmountPaid > 0 && e.Currency is not null)
             {
-                Window(s, e.Currency, window).Revenue!.Add(e.Created, e.AmountPaid.Value);
+                Window(s, e.Currency, window, e.Created).Revenue!.Add(e.Created, e.AmountPaid.Value);
             }
 
             return;
@@ -48,7 +48,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
             return;
         }
 
-        var w = Window(s, e.Currency, window);
+        var w = Window(s, e.Currency, window, e.Created);
         w.Revenue!.AdvanceTo(e.Created);
         w.Refunds!.AdvanceTo(e.Created);
         if (e.Type == "charge.succeeded")
@@ -86,8 +86,10 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
             CustomerRefunds(s, e, window, refund, c);
         }
 
+        // A rate over a window means little until the window has been watched for its whole length.
         var revenue = w.Revenue.Total;
-        if (revenue >= c.SettingLong("min_revenue") && revenue > 0 && (double)w.Refunds.Total / revenue >= c.Setting("refund_rate"))
+        var warm = w.FirstSeen != 0 && e.Created - w.FirstSeen >= window;
+        if (warm && revenue >= c.SettingLong("min_revenue") && revenue > 0 && (double)w.Refunds.Total / revenue >= c.Setting("refund_rate"))
         {
             var rate = (double)w.Refunds.Total / revenue;
             c.Raise("rate:" + e.Currency, Severity.High, "Refund rate spike", $"Refunds of {w.Refunds.Total} {e.Currency} against revenue of {revenue} ({rate:P1}) in {window / 3600} hours.", e.Created, w.Refunds.WindowStart, w.Refunds.WindowEnd, new { refunds = w.Refunds.Total, revenue, currency = e.Currency, rate = Math.Round(rate, 4) }, w.Recent.Ids);
@@ -128,11 +130,16 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         }
     }
 
-    private static CurrencyWindow Window(State s, string currency, long window)
+    private static CurrencyWindow Window(State s, string currency, long window, long at)
     {
         if (!s.Currencies.TryGetValue(currency, out var w))
         {
             s.Currencies[currency] = w = new CurrencyWindow();
+        }
+
+        if (w.FirstSeen == 0)
+        {
+            w.FirstSeen = at;
         }
 
         w.Refunds = SlidingCounters.Fit(w.Refunds, 3600, window);
@@ -144,6 +151,8 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
 
     public sealed class CurrencyWindow
     {
+        public long FirstSeen { get; set; }
+
         public SlidingCounter? Refunds { get; set; }
 
         public SlidingCounter? Revenue { get; set; }
