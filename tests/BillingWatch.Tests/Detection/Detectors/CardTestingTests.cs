@@ -1,0 +1,71 @@
+using BillingWatch.Detection;
+using BillingWatch.Tests.Fixtures;
+using static BillingWatch.Tests.Fixtures.Ev;
+
+namespace BillingWatch.Tests.Detection.Detectors;
+
+public sealed class CardTestingTests
+{
+    [Fact]
+    public void Ten_small_failed_attempts_in_ten_minutes_fire_critical()
+    {
+        var harness = EngineHarness.For("card_testing");
+        for (var i = 0; i < 9; i++)
+        {
+            Assert.Empty(harness.Fold(i % 3 == 0 ? PaymentIntentFailed(T0 + (i * 60), amount: 200, customer: "cus_" + i) : Charge(T0 + (i * 60), failed: true, amount: 150, customer: "cus_" + i)));
+        }
+
+        var a = Assert.Single(harness.Fold(SetupIntentFailed(T0 + 590, customer: "cus_z")));
+        Assert.Equal(Severity.Critical, a.Severity);
+        Assert.Equal(10, a.EventIds.Count);
+    }
+
+    [Fact]
+    public void Failed_attempts_above_the_small_amount_or_spread_out_do_not_fire()
+    {
+        var harness = EngineHarness.For("card_testing");
+        for (var i = 0; i < 20; i++)
+        {
+            harness.Fold(Charge(T0 + i, failed: true, amount: 201, customer: "cus_" + i));
+        }
+
+        for (var i = 0; i < 20; i++)
+        {
+            harness.Fold(Charge(T0 + 10_000 + (i * 120), failed: true, amount: 100, customer: "cus_" + i));
+        }
+
+        Assert.Empty(harness.Raised);
+    }
+
+    [Fact]
+    public void Five_distinct_cards_on_one_customer_fire_and_four_do_not()
+    {
+        var harness = EngineHarness.For("card_testing");
+        for (var i = 0; i < 4; i++)
+        {
+            harness.Fold(Charge(T0 + (i * 60), customer: "cus_thief", fingerprint: "fp_" + i, amount: 5000, failed: i % 2 == 0));
+        }
+
+        Assert.Empty(harness.Raised);
+        var a = Assert.Single(harness.Fold(Charge(T0 + 300, customer: "cus_thief", fingerprint: "fp_4", amount: 5000)));
+        Assert.Equal("customer:cus_thief", a.Subject);
+    }
+
+    [Fact]
+    public void Cooldown_holds_for_thirty_minutes()
+    {
+        var harness = EngineHarness.For("card_testing");
+        for (var i = 0; i < 40; i++)
+        {
+            harness.Fold(Charge(T0 + (i * 30), failed: true, amount: 100, customer: "cus_" + i));
+        }
+
+        Assert.Single(harness.Raised);
+        for (var i = 0; i < 10; i++)
+        {
+            harness.Fold(Charge(T0 + 2100 + i, failed: true, amount: 100, customer: "cus_b" + i));
+        }
+
+        Assert.Equal(2, harness.Raised.Count);
+    }
+}

@@ -1,0 +1,52 @@
+using BillingWatch.Tests.Fixtures;
+using static BillingWatch.Tests.Fixtures.Ev;
+
+namespace BillingWatch.Tests.Detection.Detectors;
+
+public sealed class DuplicateChargeTests
+{
+    [Fact]
+    public void Same_customer_amount_and_currency_twice_within_five_minutes_fires()
+    {
+        var harness = EngineHarness.For("duplicate_charge");
+        harness.Fold(Charge(T0, amount: 4999));
+        var a = Assert.Single(harness.Fold(Charge(T0 + 300, amount: 4999)));
+        Assert.Equal("cus_A:4999:usd", a.Subject);
+        Assert.Equal(2, a.EventIds.Count);
+    }
+
+    [Fact]
+    public void Different_amount_currency_customer_or_a_gap_over_five_minutes_does_not_fire()
+    {
+        var harness = EngineHarness.For("duplicate_charge");
+        harness.Fold(Charge(T0, amount: 4999));
+        harness.Fold(Charge(T0 + 10, amount: 5000));
+        harness.Fold(Charge(T0 + 20, amount: 4999, currency: "eur"));
+        harness.Fold(Charge(T0 + 30, amount: 4999, customer: "cus_B"));
+        harness.Fold(Charge(T0 + 301 + 30, amount: 5000));
+        Assert.Empty(harness.Raised);
+    }
+
+    [Fact]
+    public void A_charge_and_the_invoice_it_pays_are_one_payment()
+    {
+        var harness = EngineHarness.For("duplicate_charge");
+        harness.Fold(Charge(T0, amount: 5000, invoice: "in_1", intent: "pi_1"));
+        harness.Fold(Invoice("invoice.paid", T0 + 1, amountPaid: 5000, charge: "ch_other", intent: "pi_1", invoiceId: "in_1"));
+        harness.Fold(Invoice("invoice.payment_succeeded", T0 + 1, amountPaid: 5000, charge: "ch_other", intent: "pi_1", invoiceId: "in_1"));
+        Assert.Empty(harness.Raised);
+    }
+
+    [Fact]
+    public void Cooldown_holds_for_an_hour()
+    {
+        var harness = EngineHarness.For("duplicate_charge");
+        harness.Fold(Charge(T0, amount: 700));
+        harness.Fold(Charge(T0 + 10, amount: 700));
+        harness.Fold(Charge(T0 + 20, amount: 700));
+        Assert.Single(harness.Raised);
+        harness.Fold(Charge(T0 + 3700, amount: 700));
+        harness.Fold(Charge(T0 + 3710, amount: 700));
+        Assert.Equal(2, harness.Raised.Count);
+    }
+}

@@ -1,0 +1,54 @@
+using System.Text.Json.Nodes;
+using BillingWatch.Detection;
+using BillingWatch.Tests.Fixtures;
+using static BillingWatch.Tests.Fixtures.Ev;
+
+namespace BillingWatch.Tests.Detection.Detectors;
+
+public sealed class PlanDowngradeTests
+{
+    private static JsonObject PreviousItems(long quantity, long unitAmount, string itemId = "si_1") => new()
+    {
+        ["items"] = new JsonObject
+        {
+            ["data"] = new JsonArray(new JsonObject { ["id"] = itemId, ["quantity"] = quantity, ["price"] = new JsonObject { ["unit_amount"] = unitAmount } }),
+        },
+    };
+
+    [Fact]
+    public void A_reduced_quantity_or_removed_item_is_high()
+    {
+        var harness = EngineHarness.For("plan_downgrade");
+        Assert.Equal(Severity.High, Assert.Single(harness.Fold(Subscription("customer.subscription.updated", T0, id: "sub_1", quantity: 2, previous: PreviousItems(5, 1000)))).Severity);
+        Assert.Equal(Severity.High, Assert.Single(harness.Fold(Subscription("customer.subscription.updated", T0, id: "sub_2", previous: PreviousItems(1, 1000, itemId: "si_removed")))).Severity);
+    }
+
+    [Fact]
+    public void A_cheaper_price_is_medium_also_in_the_old_plan_shape()
+    {
+        var harness = EngineHarness.For("plan_downgrade");
+        Assert.Equal(Severity.Medium, Assert.Single(harness.Fold(Subscription("customer.subscription.updated", T0, id: "sub_1", unitAmount: 500, previous: PreviousItems(1, 1000)))).Severity);
+        var oldShape = StripeEvents.Envelope("customer.subscription.updated", new JsonObject { ["id"] = "sub_old", ["object"] = "subscription", ["plan"] = new JsonObject { ["amount"] = 900 }, ["quantity"] = 1 }, previousAttributes: new JsonObject { ["plan"] = new JsonObject { ["amount"] = 1900 } });
+        Assert.Equal(Severity.Medium, Assert.Single(harness.Fold(oldShape)).Severity);
+    }
+
+    [Fact]
+    public void Upgrades_and_unrelated_updates_do_not_fire()
+    {
+        var harness = EngineHarness.For("plan_downgrade");
+        harness.Fold(Subscription("customer.subscription.updated", T0, quantity: 5, unitAmount: 2000, previous: PreviousItems(2, 1000)));
+        harness.Fold(Subscription("customer.subscription.updated", T0, previous: new JsonObject { ["status"] = "trialing" }));
+        harness.Fold(Subscription("customer.subscription.updated", T0));
+        Assert.Empty(harness.Raised);
+    }
+
+    [Fact]
+    public void Cooldown_holds_for_an_hour_per_subscription()
+    {
+        var harness = EngineHarness.For("plan_downgrade");
+        harness.Fold(Subscription("customer.subscription.updated", T0, quantity: 2, previous: PreviousItems(3, 1000)));
+        harness.Fold(Subscription("customer.subscription.updated", T0 + 60, quantity: 1, previous: PreviousItems(2, 1000)));
+        harness.Fold(Subscription("customer.subscription.updated", T0 + 3600, quantity: 0, previous: PreviousItems(1, 1000)));
+        Assert.Equal(2, harness.Raised.Count);
+    }
+}

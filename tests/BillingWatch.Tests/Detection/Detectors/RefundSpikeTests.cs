@@ -1,0 +1,79 @@
+using BillingWatch.Detection;
+using BillingWatch.Tests.Fixtures;
+using static BillingWatch.Tests.Fixtures.Ev;
+
+namespace BillingWatch.Tests.Detection.Detectors;
+
+public sealed class RefundSpikeTests
+{
+    [Fact]
+    public void One_refund_of_fifty_thousand_fires_and_one_less_does_not()
+    {
+        var harness = EngineHarness.For("refund_spike");
+        harness.Fold(Refund(T0, 49_999, customer: "cus_1"));
+        Assert.Empty(harness.Raised);
+        Assert.StartsWith("single:", Assert.Single(harness.Fold(Refund(T0 + 10, 50_000, customer: "cus_2"))).Subject, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Partial_refunds_count_only_what_is_new()
+    {
+        var harness = EngineHarness.For("refund_spike");
+        harness.Fold(Refund(T0, 30_000, previouslyRefunded: 40_000, customer: "cus_1"));
+        Assert.Empty(harness.Raised);
+    }
+
+    [Fact]
+    public void A_customer_refunded_a_hundred_thousand_in_a_day_is_critical()
+    {
+        var harness = EngineHarness.For("refund_spike");
+        harness.Fold(Refund(T0, 40_000, customer: "cus_9"));
+        harness.Fold(Refund(T0 + 3600, 40_000, customer: "cus_9"));
+        Assert.Empty(harness.Raised);
+        var a = Assert.Single(harness.Fold(Refund(T0 + 7200, 20_000, customer: "cus_9")));
+        Assert.Equal(Severity.Critical, a.Severity);
+    }
+
+    [Fact]
+    public void Refunds_of_ten_percent_of_revenue_fire_after_a_full_day_of_watching()
+    {
+        var harness = EngineHarness.For("refund_spike");
+        harness.Fold(Charge(T0, amount: 1));
+        for (var i = 0; i < 100; i++)
+        {
+            harness.Fold(Charge(T0 + 86_400 + i, amount: 1000, customer: "cus_" + i));
+        }
+
+        harness.Fold(Refund(T0 + 90_000, 9_000, customer: "cus_a"));
+        Assert.Empty(harness.Raised); // 9 %
+        Assert.Equal("rate:usd", Assert.Single(harness.Fold(Refund(T0 + 90_001, 1_001, customer: "cus_b"))).Subject);
+    }
+
+    [Fact]
+    public void Amounts_stay_in_their_own_currency()
+    {
+        var harness = EngineHarness.For("refund_spike");
+        harness.Fold(Refund(T0, 60_000, currency: "jpy", customer: "cus_jp"));
+        var a = Assert.Single(harness.Raised);
+        Assert.Contains("jpy", a.EvidenceJson, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Negative_amount_paid_fires()
+    {
+        var harness = EngineHarness.For("refund_spike");
+        Assert.StartsWith("negative:", Assert.Single(harness.Fold(Invoice("invoice.paid", T0, amountPaid: -500))).Subject, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Large_credit_note_fires_and_cooldown_applies_per_subject()
+    {
+        var harness = EngineHarness.For("refund_spike");
+        Assert.Single(harness.Fold(CreditNote(T0, 75_000)));
+        harness.Fold(Refund(T0 + 5, 40_000, customer: "cus_x"));
+        harness.Fold(Refund(T0 + 6, 40_000, customer: "cus_x"));
+        harness.Fold(Refund(T0 + 7, 40_000, customer: "cus_x"));
+        harness.Fold(Refund(T0 + 8, 40_000, customer: "cus_x"));
+        Assert.Equal(2, harness.Raised.Count); // the customer rule once, within its cooldown
+    }
+}

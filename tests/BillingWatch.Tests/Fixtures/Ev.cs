@@ -1,0 +1,109 @@
+using System.Text.Json.Nodes;
+
+namespace BillingWatch.Tests.Fixtures;
+
+/// <summary>Compact Stripe-shaped events for detector tests: every one takes its event time.</summary>
+public static class Ev
+{
+    public const long T0 = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+    public static string Charge(long at, bool failed = false, long amount = 2000, string currency = "usd", string customer = "cus_A", string? fingerprint = null, string? invoice = null, string? intent = null) =>
+        StripeEvents.Envelope(failed ? "charge.failed" : "charge.succeeded", new JsonObject
+        {
+            ["id"] = "ch_" + Guid.NewGuid().ToString("N")[..20],
+            ["object"] = "charge",
+            ["amount"] = amount,
+            ["currency"] = currency,
+            ["customer"] = customer,
+            ["status"] = failed ? "failed" : "succeeded",
+            ["invoice"] = invoice,
+            ["payment_intent"] = intent ?? "pi_" + Guid.NewGuid().ToString("N")[..20],
+            ["payment_method_details"] = new JsonObject { ["card"] = new JsonObject { ["fingerprint"] = fingerprint ?? "fp_" + customer } },
+        }, created: at);
+
+    public static string PaymentIntentFailed(long at, long amount = 100, string customer = "cus_A", string fingerprint = "fp_x") =>
+        StripeEvents.Envelope("payment_intent.payment_failed", new JsonObject
+        {
+            ["id"] = "pi_" + Guid.NewGuid().ToString("N")[..20],
+            ["object"] = "payment_intent",
+            ["amount"] = amount,
+            ["currency"] = "usd",
+            ["customer"] = customer,
+            ["last_payment_error"] = new JsonObject { ["payment_method"] = new JsonObject { ["card"] = new JsonObject { ["fingerprint"] = fingerprint } } },
+        }, created: at);
+
+    public static string SetupIntentFailed(long at, string customer = "cus_A", string fingerprint = "fp_x") =>
+        StripeEvents.Envelope("setup_intent.setup_failed", new JsonObject
+        {
+            ["id"] = "seti_" + Guid.NewGuid().ToString("N")[..20],
+            ["object"] = "setup_intent",
+            ["customer"] = customer,
+            ["last_setup_error"] = new JsonObject { ["payment_method"] = new JsonObject { ["card"] = new JsonObject { ["fingerprint"] = fingerprint } } },
+        }, created: at);
+
+    public static string Refund(long at, long refunded, long previouslyRefunded = 0, string currency = "usd", string customer = "cus_A", long amount = 1_000_000) =>
+        StripeEvents.Envelope("charge.refunded", new JsonObject
+        {
+            ["id"] = "ch_" + Guid.NewGuid().ToString("N")[..20],
+            ["object"] = "charge",
+            ["amount"] = amount,
+            ["amount_refunded"] = refunded + previouslyRefunded,
+            ["currency"] = currency,
+            ["customer"] = customer,
+        }, created: at, previousAttributes: new JsonObject { ["amount_refunded"] = previouslyRefunded });
+
+    public static string CreditNote(long at, long amount, string currency = "usd") =>
+        StripeEvents.Envelope("credit_note.created", new JsonObject { ["id"] = "cn_" + Guid.NewGuid().ToString("N")[..20], ["object"] = "credit_note", ["amount"] = amount, ["currency"] = currency, ["customer"] = "cus_A" }, created: at);
+
+    public static string Dispute(long at) =>
+        StripeEvents.Envelope("charge.dispute.created", new JsonObject { ["id"] = "dp_" + Guid.NewGuid().ToString("N")[..20], ["object"] = "dispute", ["amount"] = 1000, ["currency"] = "usd" }, created: at);
+
+    public static string FraudWarning(long at) =>
+        StripeEvents.Envelope("radar.early_fraud_warning.created", new JsonObject { ["id"] = "issfr_" + Guid.NewGuid().ToString("N")[..20], ["object"] = "radar.early_fraud_warning" }, created: at);
+
+    /// <summary>An invoice event; <paramref name="newShape"/> puts the subscription under parent.subscription_details.</summary>
+    public static string Invoice(string type, long at, string subscription = "sub_A", long amountPaid = 5000, string currency = "usd", string customer = "cus_A", string? charge = null, string? intent = null, bool outOfBand = false, string interval = "month", string? billingReason = "subscription_cycle", bool newShape = false, string? invoiceId = null)
+    {
+        var invoice = new JsonObject
+        {
+            ["id"] = invoiceId ?? "in_" + Guid.NewGuid().ToString("N")[..20],
+            ["object"] = "invoice",
+            ["amount_paid"] = amountPaid,
+            ["currency"] = currency,
+            ["customer"] = customer,
+            ["charge"] = charge,
+            ["payment_intent"] = intent,
+            ["paid_out_of_band"] = outOfBand,
+            ["billing_reason"] = billingReason,
+            ["lines"] = new JsonObject { ["data"] = new JsonArray(new JsonObject { ["price"] = new JsonObject { ["recurring"] = new JsonObject { ["interval"] = interval } } }) },
+        };
+        if (newShape)
+        {
+            invoice["parent"] = new JsonObject { ["subscription_details"] = new JsonObject { ["subscription"] = subscription } };
+        }
+        else
+        {
+            invoice["subscription"] = subscription;
+        }
+
+        return StripeEvents.Envelope(type, invoice, created: at);
+    }
+
+    public static string Subscription(string type, long at, string id = "sub_A", string status = "active", string interval = "month", long quantity = 1, long unitAmount = 1000, JsonObject? previous = null, string itemId = "si_1") =>
+        StripeEvents.Envelope(type, new JsonObject
+        {
+            ["id"] = id,
+            ["object"] = "subscription",
+            ["customer"] = "cus_A",
+            ["status"] = status,
+            ["items"] = new JsonObject
+            {
+                ["data"] = new JsonArray(new JsonObject
+                {
+                    ["id"] = itemId,
+                    ["quantity"] = quantity,
+                    ["price"] = new JsonObject { ["id"] = "price_" + unitAmount, ["unit_amount"] = unitAmount, ["recurring"] = new JsonObject { ["interval"] = interval } },
+                }),
+            },
+        }, created: at, previousAttributes: previous);
+}
