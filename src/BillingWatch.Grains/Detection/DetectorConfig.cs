@@ -6,8 +6,14 @@ namespace BillingWatch.Detection;
 [GenerateSerializer]
 public sealed class DetectorConfig
 {
+    /// <summary>
+    /// Stored inverted on purpose: grain state is JSON that omits default values, so a flag whose
+    /// meaningful value is the CLR default (false) must mean "as if never set".
+    /// </summary>
     [Id(0)]
-    public bool Enabled { get; set; } = true;
+    public bool Disabled { get; set; }
+
+    public bool Enabled => !Disabled;
 
     [Id(1)]
     public Dictionary<string, double> Settings { get; set; } = [];

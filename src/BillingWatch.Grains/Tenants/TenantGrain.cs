@@ -320,9 +320,9 @@ public sealed partial class TenantGrain(
             return new DetectorUpdateResult(null, error);
         }
 
-        var configs = _detection.Configs.ToDictionary(c => c.Key, c => new DetectorConfig { Enabled = c.Value.Enabled, Settings = new Dictionary<string, double>(c.Value.Settings) });
+        var configs = _detection.Configs.ToDictionary(c => c.Key, c => new DetectorConfig { Disabled = c.Value.Disabled, Settings = new Dictionary<string, double>(c.Value.Settings) });
         var config = configs.TryGetValue(name, out var existing) ? existing : configs[name] = new DetectorConfig();
-        config.Enabled = update.Enabled ?? config.Enabled;
+        config.Disabled = !(update.Enabled ?? config.Enabled);
         foreach (var (key, value) in settings)
         {
             config.Settings[key] = value;

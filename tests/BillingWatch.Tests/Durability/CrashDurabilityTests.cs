@@ -103,6 +103,7 @@ public sealed class CrashDurabilityTests : IDisposable
             var created = await HttpAssert.JsonAsync(await admin.PostAsJsonAsync("/api/v1/tenants", new { name = "Restart", webhookSecret = secret }), 201);
             token = created.GetProperty("webhookToken").GetString()!;
             apiKey = created.GetProperty("apiKey").GetString()!;
+            (await admin.PatchAsJsonAsync($"/api/v1/tenants/{created.GetProperty("id").GetString()}", new { rateLimit = new { eventsPerSecond = 7.5, burst = 75 } })).EnsureSuccessStatusCode();
             using var client = first.Client();
             await HttpAssert.JsonAsync(await client.SendAsync(Signed(token, secret, body)), 200);
             Assert.Contains("Applied schema migration", first.Output, StringComparison.Ordinal);
@@ -118,6 +119,9 @@ public sealed class CrashDurabilityTests : IDisposable
         using var admin2 = second.Client(BillingWatchApp.AdminKey);
         var list = await HttpAssert.JsonAsync(await admin2.GetAsync("/api/v1/tenants"), 200);
         Assert.Equal("Restart", list.GetProperty("items")[0].GetProperty("name").GetString());
+        var tenant = await HttpAssert.JsonAsync(await admin2.GetAsync($"/api/v1/tenants/{list.GetProperty("items")[0].GetProperty("id").GetString()}"), 200);
+        Assert.Equal(7.5, tenant.GetProperty("rateLimit").GetProperty("eventsPerSecond").GetDouble());
+        Assert.Equal(75, tenant.GetProperty("rateLimit").GetProperty("burst").GetInt32());
         Assert.DoesNotContain("Applied schema migration", second.Output, StringComparison.Ordinal);
     }
 

@@ -53,6 +53,26 @@ public static class DetectionApi
         }
     }
 
+    /// <summary>Anomalies once nothing new has appeared for longer than the grain's flush interval (2 s).</summary>
+    public static async Task<List<JsonElement>> WaitForStableAnomaliesAsync(HttpClient api)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var last = await AllAnomaliesAsync(api);
+        var stableSince = DateTime.UtcNow;
+        while (DateTime.UtcNow < deadline && DateTime.UtcNow - stableSince < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(500);
+            var now = await AllAnomaliesAsync(api);
+            if (now.Count != last.Count)
+            {
+                last = now;
+                stableSince = DateTime.UtcNow;
+            }
+        }
+
+        return last;
+    }
+
     public static Task<HttpResponseMessage> PutDetectorAsync(HttpClient api, string name, object body) =>
         api.PutAsJsonAsync($"/api/v1/detectors/{name}", body);
 }

@@ -25,7 +25,7 @@ public sealed class EngineHarness
     public static EngineHarness For(string detector, Dictionary<string, double>? settings = null, bool livemode = false) =>
         new(livemode, DetectorRegistry.All.ToDictionary(
             d => d.Name,
-            d => new DetectorConfig { Enabled = d.Name == detector, Settings = d.Name == detector && settings is not null ? settings : [] }));
+            d => new DetectorConfig { Disabled = d.Name != detector, Settings = d.Name == detector && settings is not null ? settings : [] }));
 
     public List<RaisedAnomaly> Fold(string json, long? received = null, bool imported = false)
     {
