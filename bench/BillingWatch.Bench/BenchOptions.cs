@@ -2,14 +2,17 @@ using System.Globalization;
 
 namespace BillingWatch.Bench;
 
-internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes)
+internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples)
 {
     public const string Usage = """
         usage: dotnet run -c Release --project bench/BillingWatch.Bench -- [options]
           --tenants T       tenants to spread deliveries over (default 1)
           --events N        deliveries to send (default 100000)
           --concurrency C   parallel HTTP connections (default 32)
-          --payload B       approximate body size in bytes (default 1200)
+          --mix M           realistic (default: the synthetic traffic generator's mix of event types)
+                            or charges (one charge.succeeded shape, --payload bytes)
+          --payload B       approximate body size for --mix charges (default 1200)
+          --query-samples Q after the load, time Q event-list and Q anomaly-list queries (default 200)
           --url U           target a running BillingWatch instead of starting the embedded default
           --admin-key K     admin key for --url
           --data DIR        data folder for the started instance (default: a new temp folder)
@@ -17,7 +20,7 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
 
     public static BenchOptions? Parse(string[] args)
     {
-        var o = new BenchOptions(1, 100_000, 32, null, null, null, 1200);
+        var o = new BenchOptions(1, 100_000, 32, null, null, null, 1200, true, 200);
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -28,6 +31,8 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
                 "--events" => o with { Events = Int() },
                 "--concurrency" => o with { Concurrency = Int() },
                 "--payload" => o with { PayloadBytes = Int() },
+                "--mix" => Next() switch { "realistic" => o with { Realistic = true }, "charges" => o with { Realistic = false }, _ => null },
+                "--query-samples" => o with { QuerySamples = Int() },
                 "--url" => o with { Url = Next() },
                 "--admin-key" => o with { AdminKey = Next() },
                 "--data" => o with { DataDir = Next() },

@@ -35,10 +35,17 @@ internal static class IngestBenchmark
                 Timeout = TimeSpan.FromSeconds(60),
             };
             var tenants = await CreateTenantsAsync(http, adminKey, options.Tenants);
-            Console.WriteLine($"tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}, payload ≈ {options.PayloadBytes} B, target: {baseAddress}");
+            Console.WriteLine($"tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}, mix: {(options.Realistic ? "realistic (traffic generator)" : $"charge.succeeded ≈ {options.PayloadBytes} B")}, target: {baseAddress}");
 
-            var result = await DriveAsync(http, tenants, options);
+            var preparing = Stopwatch.StartNew();
+            var source = new EventSource(options.Events, options.PayloadBytes, options.Realistic);
+            Console.WriteLine($"bodies prepared: {options.Events} ({source.TotalBytes / options.Events} B average) in {preparing.Elapsed.TotalSeconds:F1} s");
+            var result = await DriveAsync(http, tenants, source, options);
             result.Print();
+            if (options.QuerySamples > 0)
+            {
+                await QueryLatency.MeasureAsync(http, tenants[0].ApiKey, options.QuerySamples);
+            }
 
             if (server is not null)
             {
@@ -87,7 +94,7 @@ internal static class IngestBenchmark
                 using var patch = new HttpRequestMessage(HttpMethod.Patch, $"/api/v1/tenants/{id}") { Content = JsonContent.Create(new { rateLimit = new { eventsPerSecond = 1_000_000, burst = 10_000_000 } }) };
                 patch.Headers.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
                 (await http.SendAsync(patch)).EnsureSuccessStatusCode();
-                tenants[i] = new BenchTenant(id, body.GetProperty("webhookToken").GetString()!, Encoding.UTF8.GetBytes(secret));
+                tenants[i] = new BenchTenant(id, body.GetProperty("webhookToken").GetString()!, Encoding.UTF8.GetBytes(secret), body.GetProperty("apiKey").GetString()!);
             }
             finally
             {
@@ -97,7 +104,7 @@ internal static class IngestBenchmark
         return tenants;
     }
 
-    private static async Task<BenchResult> DriveAsync(HttpClient http, BenchTenant[] tenants, BenchOptions options)
+    private static async Task<BenchResult> DriveAsync(HttpClient http, BenchTenant[] tenants, EventSource source, BenchOptions options)
     {
         var latencyTicks = new long[options.Events];
         var completedAt = new long[options.Events];
@@ -105,8 +112,6 @@ internal static class IngestBenchmark
         var accepted = 0L;
         var completed = -1;
         var next = -1;
-        var payloadPad = new string('x', Math.Max(0, options.PayloadBytes - 700));
-        var runId = Guid.NewGuid().ToString("N")[..8];
         var started = Stopwatch.GetTimestamp();
 
         await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(async () =>
@@ -121,7 +126,7 @@ internal static class IngestBenchmark
 
                 var tenant = tenants[i % tenants.Length];
                 var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-                var body = EventBody(runId, i, now, payloadPad);
+                var body = source.Get(i);
                 using var request = new HttpRequestMessage(HttpMethod.Post, $"/webhook/{tenant.Token}")
                 {
                     Content = new ByteArrayContent(body),
@@ -160,10 +165,6 @@ internal static class IngestBenchmark
         return new BenchResult(options.Events, accepted, elapsed, latencyTicks, completedAt, started, statuses);
     }
 
-    /// <summary>A charge.succeeded snapshot event of roughly the requested size.</summary>
-    private static byte[] EventBody(string runId, int i, long created, string pad) => Encoding.UTF8.GetBytes(
-        $"{{\"id\":\"evt_{runId}{i:D9}\",\"object\":\"event\",\"api_version\":\"2024-06-20\",\"created\":{created},\"data\":{{\"object\":{{\"id\":\"ch_{runId}{i:D9}\",\"object\":\"charge\",\"amount\":{1000 + (i % 9000)},\"amount_captured\":{1000 + (i % 9000)},\"amount_refunded\":0,\"currency\":\"usd\",\"customer\":\"cus_{i % 5000:D6}\",\"description\":\"Subscription update\",\"paid\":true,\"status\":\"succeeded\",\"payment_method_details\":{{\"type\":\"card\",\"card\":{{\"brand\":\"visa\",\"country\":\"US\",\"exp_month\":12,\"exp_year\":2030,\"fingerprint\":\"fp{i % 5000:D6}\",\"funding\":\"credit\",\"last4\":\"4242\"}}}},\"metadata\":{{\"pad\":\"{pad}\"}}}}}},\"livemode\":false,\"pending_webhooks\":1,\"request\":{{\"id\":\"req_{i:D12}\",\"idempotency_key\":null}},\"type\":\"charge.succeeded\"}}");
-
     private static string Sign(byte[] secret, long timestamp, byte[] body)
     {
         var prefix = Encoding.ASCII.GetBytes(timestamp.ToString(CultureInfo.InvariantCulture) + ".");
@@ -182,7 +183,7 @@ internal static class IngestBenchmark
         return (long)command.ExecuteScalar()!;
     }
 
-    private sealed record BenchTenant(string Id, string Token, byte[] Secret);
+    private sealed record BenchTenant(string Id, string Token, byte[] Secret, string ApiKey);
 }
 
 internal sealed record BenchResult(int Sent, long Accepted, TimeSpan Elapsed, long[] LatencyTicks, long[] CompletedAt, long Started, int[] Statuses)
