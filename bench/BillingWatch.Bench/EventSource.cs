@@ -31,7 +31,8 @@ internal sealed class EventSource
         var filled = 0;
         for (var seed = 1; filled < count; seed++)
         {
-            var chunk = new TrafficGenerator(new TrafficProfile { Livemode = false }, seed).Generate(DateTimeOffset.UtcNow.AddDays(-3), 3);
+            // Event times at or after now, as live traffic's are: deliveries are not late.
+            var chunk = new TrafficGenerator(new TrafficProfile { Livemode = false }, seed).Generate(DateTimeOffset.UtcNow.AddDays(1), 3);
             foreach (var e in chunk)
             {
                 if (filled == count)

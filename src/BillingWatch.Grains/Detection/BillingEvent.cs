@@ -65,9 +65,9 @@ public sealed record BillingEvent
     /// <summary>For <c>customer.subscription.updated</c>: what <c>previous_attributes</c> says changed.</summary>
     public PlanChange PlanChange { get; init; }
 
-    public static BillingEvent Read(long sequence, ReadOnlySpan<byte> payload, bool imported, long receivedUnixSeconds)
+    public static BillingEvent Read(long sequence, ReadOnlyMemory<byte> payload, bool imported, long receivedUnixSeconds)
     {
-        using var document = JsonDocument.Parse(payload.ToArray());
+        using var document = JsonDocument.Parse(payload);
         return Read(sequence, document.RootElement, imported, receivedUnixSeconds);
     }
 

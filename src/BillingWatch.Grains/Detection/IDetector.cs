@@ -111,12 +111,13 @@ public sealed class DetectorContext(string tenantId, bool livemode)
             _lastFired[_detector.Name] = fired = new Dictionary<string, long>(StringComparer.Ordinal);
         }
 
-        if (fired.TryGetValue(subject, out var last) && detectedAt - last < cooldownSeconds && detectedAt >= last)
+        // Either side: an older event arriving late is inside the cooldown of a newer anomaly too.
+        if (fired.TryGetValue(subject, out var last) && Math.Abs(detectedAt - last) < cooldownSeconds)
         {
             return false;
         }
 
-        fired[subject] = detectedAt;
+        fired[subject] = Math.Max(detectedAt, last);
         if (fired.Count > 2048)
         {
             foreach (var stale in fired.Where(f => detectedAt - f.Value >= cooldownSeconds).Select(f => f.Key).ToList())

@@ -32,6 +32,11 @@ public sealed class TenantDetection
 {
     private const int ReplayPage = 1000;
 
+    /// <summary>A snapshot is written after this many folded events, or <see cref="SnapshotInterval"/>, whichever first.</summary>
+    private const int SnapshotEvery = 5000;
+
+    private static readonly TimeSpan SnapshotInterval = TimeSpan.FromSeconds(30);
+
     private readonly string _tenantId;
     private readonly DetectionState _state;
     private readonly SortedDictionary<long, BillingEvent?> _parked = [];
@@ -41,6 +46,10 @@ public sealed class TenantDetection
     private long _checkpoint;
     private long _next;
     private bool _dirty;
+    private int _foldedSinceSnapshot;
+    // Spread tenants' first snapshots over the interval so that many tenants activated together
+    // (after a restart, or created together) do not all write at the same moment.
+    private long _lastSnapshotTicks = Environment.TickCount64 - Random.Shared.NextInt64((long)SnapshotInterval.TotalMilliseconds);
 
     public TenantDetection(string tenantId, DetectionState state)
     {
@@ -119,13 +128,24 @@ public sealed class TenantDetection
     }
 
     /// <summary>
-    /// Stores pending anomalies, then the snapshot taken before them. Safe to call concurrently with
-    /// <see cref="Resolve"/>: what is folded meanwhile stays pending for the next flush.
+    /// Stores pending anomalies and, when due (or <paramref name="force"/>), the snapshot taken before
+    /// them. Safe to call concurrently with <see cref="Resolve"/>: what is folded meanwhile stays pending
+    /// for the next flush. Anomalies stored ahead of their snapshot are harmless: a replay re-raises the
+    /// same ids and storage keeps one row.
     /// </summary>
-    public async Task FlushAsync(IAnomalyStore anomalies, Func<Task> writeState)
+    public async Task FlushAsync(IAnomalyStore anomalies, Func<Task> writeState, bool force = false)
     {
-        if (!_dirty && _pending.Count == 0)
+        var snapshotDue = _dirty && (force || _foldedSinceSnapshot >= SnapshotEvery ||
+            Environment.TickCount64 - _lastSnapshotTicks >= SnapshotInterval.TotalMilliseconds);
+        if (!snapshotDue)
         {
+            if (_pending.Count > 0)
+            {
+                var raised = _pending.ToList();
+                await anomalies.InsertAsync(raised);
+                _pending.RemoveRange(0, raised.Count);
+            }
+
             return;
         }
 
@@ -134,6 +154,9 @@ public sealed class TenantDetection
         var test = _test.Snapshot();
         var toStore = _pending.ToList();
         _dirty = false;
+        var folded = _foldedSinceSnapshot;
+        _foldedSinceSnapshot = 0;
+        _lastSnapshotTicks = Environment.TickCount64;
         try
         {
             await anomalies.InsertAsync(toStore);
@@ -146,12 +169,14 @@ public sealed class TenantDetection
         catch
         {
             _dirty = true;
+            _foldedSinceSnapshot += folded;
             throw;
         }
     }
 
     private void Fold(BillingEvent e)
     {
+        _foldedSinceSnapshot++;
         (e.Livemode ? _live : _test).Fold(e);
         Collect();
     }

@@ -291,15 +291,17 @@ public sealed partial class TenantGrain(
         if (_detection is not null && _importsRunning == 0)
         {
             _detection.OnWallClock(time.GetUtcNow().ToUnixTimeSeconds());
-            await FlushDetectionAsync();
+            await FlushDetectionAsync(force: false);
         }
     }
 
-    public async Task FlushDetectionAsync()
+    public Task FlushDetectionAsync() => FlushDetectionAsync(force: true);
+
+    private async Task FlushDetectionAsync(bool force)
     {
         if (_detection is not null)
         {
-            await _detection.FlushAsync(anomalies, detectionState.WriteStateAsync);
+            await _detection.FlushAsync(anomalies, detectionState.WriteStateAsync, force);
         }
     }
 
@@ -350,7 +352,7 @@ public sealed partial class TenantGrain(
     {
         try
         {
-            await FlushDetectionAsync();
+            await FlushDetectionAsync(force: false);
         }
         catch (Exception ex) when (ex is StorageUnavailableException or Orleans.Storage.InconsistentStateException or Microsoft.Data.Sqlite.SqliteException)
         {

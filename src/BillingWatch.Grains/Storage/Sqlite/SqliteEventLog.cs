@@ -13,6 +13,9 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
 {
     private const int MaxBatch = 1024;
 
+    /// <summary>Above this the WAL is reset by the writer itself (see <see cref="Checkpoint"/>).</summary>
+    private const long MaxWalBytes = 64L * 1024 * 1024;
+
     private readonly SqliteDatabase _database;
     private readonly ILogger<SqliteEventLog> _logger;
     private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(
@@ -21,6 +24,7 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
     private readonly Timer _checkpointer;
     private int _commitsSinceCheckpoint;
     private int _checkpointRunning;
+    private volatile bool _walTooLarge;
     private SqliteConnection? _connection;
     private SqliteCommand? _insert;
 
@@ -319,6 +323,10 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
 
             CommitBatch(batch);
             batch.Clear();
+            if (_walTooLarge)
+            {
+                RestartWal();
+            }
         }
     }
 
@@ -392,6 +400,11 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
             using var command = connection.CreateCommand();
             command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
             command.ExecuteNonQuery();
+
+            // Under sustained load a passive checkpoint never catches the writer, so the WAL never starts
+            // over; past the limit the writer resets it between two batches.
+            var wal = new FileInfo(_database.Path + "-wal");
+            _walTooLarge = wal.Exists && wal.Length > MaxWalBytes;
         }
         catch (SqliteException ex)
         {
@@ -400,6 +413,26 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         finally
         {
             Volatile.Write(ref _checkpointRunning, 0);
+        }
+    }
+
+    private void RestartWal()
+    {
+        _walTooLarge = false;
+        if (_connection is null)
+        {
+            return;
+        }
+
+        try
+        {
+            using var command = _connection!.CreateCommand();
+            command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+            command.ExecuteNonQuery();
+        }
+        catch (SqliteException ex)
+        {
+            LogCheckpointFailed(_logger, ex);
         }
     }
 

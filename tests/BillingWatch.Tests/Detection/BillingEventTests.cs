@@ -1,0 +1,69 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using BillingWatch.Detection;
+using BillingWatch.Tests.Fixtures;
+
+namespace BillingWatch.Tests.Detection;
+
+/// <summary>The fields detectors need, read from older and newer Stripe API shapes alike.</summary>
+public sealed class BillingEventTests
+{
+    private static BillingEvent Read(string json) => BillingEvent.Read(1, Encoding.UTF8.GetBytes(json), false, 99);
+
+    [Fact]
+    public void Invoice_subscription_at_the_top_level_and_under_parent_are_the_same()
+    {
+        var older = Read(StripeEvents.InvoicePaid(newShape: false, subscription: "sub_42", customer: "cus_7", amountPaid: 1234, currency: "EUR"));
+        var newer = Read(StripeEvents.InvoicePaid(newShape: true, subscription: "sub_42", customer: "cus_7", amountPaid: 1234, currency: "EUR"));
+
+        foreach (var e in new[] { older, newer })
+        {
+            Assert.Equal("sub_42", e.Subscription);
+            Assert.Equal("cus_7", e.Customer);
+            Assert.Equal(1234, e.AmountPaid);
+            Assert.Equal("eur", e.Currency);
+        }
+    }
+
+    [Fact]
+    public void Charge_fields_and_expanded_ids()
+    {
+        var json = StripeEvents.Envelope("charge.succeeded", new JsonObject
+        {
+            ["id"] = "ch_1",
+            ["amount"] = 500,
+            ["currency"] = "jpy",
+            ["customer"] = new JsonObject { ["id"] = "cus_expanded", ["object"] = "customer" },
+            ["invoice"] = "in_9",
+            ["payment_intent"] = "pi_9",
+            ["payment_method_details"] = new JsonObject { ["card"] = new JsonObject { ["fingerprint"] = "fp_abc" } },
+        }, id: "evt_c", created: 1_700_000_000, livemode: true);
+
+        var e = Read(json);
+
+        Assert.Equal(("evt_c", "charge.succeeded", 1_700_000_000L, true), (e.Id, e.Type, e.Created, e.Livemode));
+        Assert.Equal(("ch_1", "cus_expanded", 500L, "jpy", "fp_abc", "in_9", "pi_9"), (e.ChargeId, e.Customer, e.Amount!.Value, e.Currency, e.Fingerprint, e.InvoiceId, e.PaymentIntent));
+    }
+
+    [Fact]
+    public void Subscription_interval_from_price_or_from_the_older_plan()
+    {
+        var priced = Read(Ev.Subscription("customer.subscription.created", Ev.T0, interval: "year"));
+        var planned = Read(StripeEvents.Envelope("customer.subscription.created", new JsonObject { ["id"] = "sub_p", ["plan"] = new JsonObject { ["interval"] = "week", ["interval_count"] = 2 } }));
+
+        Assert.Equal(("year", 1), (priced.Interval, priced.IntervalCount));
+        Assert.Equal(("week", 2), (planned.Interval, planned.IntervalCount));
+    }
+
+    [Fact]
+    public void A_thin_event_and_an_event_without_data_read_without_error()
+    {
+        var thin = Read(StripeEvents.ThinEvent(id: "evt_thin"));
+        Assert.Equal("evt_thin", thin.Id);
+        Assert.Null(thin.Customer);
+        Assert.True(thin.Created > 1_700_000_000);
+
+        var bare = Read("{\"id\":\"evt_b\",\"type\":\"ping\"}");
+        Assert.Equal(99, bare.Created);
+    }
+}
