@@ -11,10 +11,12 @@ namespace BillingWatch.Bench;
 internal sealed class EventSource
 {
     private readonly byte[][] _bodies;
+    private readonly int[] _tenants;
 
-    public EventSource(int count, int payloadBytes, bool realistic)
+    public EventSource(int count, int tenantCount, int payloadBytes, bool realistic)
     {
         _bodies = new byte[count][];
+        _tenants = new int[count];
         if (!realistic)
         {
             var runId = Guid.NewGuid().ToString("N")[..8];
@@ -23,16 +25,23 @@ internal sealed class EventSource
             for (var i = 0; i < count; i++)
             {
                 _bodies[i] = Charge(runId, pad, i, now);
+                _tenants[i] = i % tenantCount;
             }
 
+            return;
+        }
+
+        if (tenantCount > 1)
+        {
+            Businesses(count, tenantCount);
             return;
         }
 
         var filled = 0;
         for (var seed = 1; filled < count; seed++)
         {
-            // Event times at or after now, as live traffic's are: deliveries are not late.
-            var chunk = new TrafficGenerator(new TrafficProfile { Livemode = false }, seed).Generate(DateTimeOffset.UtcNow.AddDays(1), 3);
+            // Event times move forward from now, chunk after chunk, as live traffic's do: deliveries are not late.
+            var chunk = new TrafficGenerator(new TrafficProfile { Livemode = false }, seed).Generate(DateTimeOffset.UtcNow.AddDays(1 + (3 * (seed - 1))), 3);
             foreach (var e in chunk)
             {
                 if (filled == count)
@@ -47,7 +56,34 @@ internal sealed class EventSource
 
     public long TotalBytes => _bodies.Sum(b => (long)b.Length);
 
-    public byte[] Get(int index) => _bodies[index];
+    public (int Tenant, byte[] Body) Get(int index) => (_tenants[index], _bodies[index]);
+
+    /// <summary>
+    /// Many tenants: each its own small business (its own customers, subscriptions and seed), their
+    /// streams interleaved in event-time order, so every tenant's detectors see a coherent history.
+    /// </summary>
+    private void Businesses(int count, int tenantCount)
+    {
+        var perTenant = (count + tenantCount - 1) / tenantCount;
+        var profile = new TrafficProfile { Customers = 500, ChargesPerHour = Math.Max(2, 200.0 / tenantCount * 4), Subscriptions = 20, EuroShare = 0, Livemode = false };
+        var days = (int)Math.Ceiling(perTenant / (profile.ChargesPerHour * 19)) + 1;
+        var start = DateTimeOffset.UtcNow.AddDays(1);
+        var all = new List<(long Created, int Tenant, string Json)>(count + tenantCount);
+        for (var t = 0; t < tenantCount; t++)
+        {
+            foreach (var e in new TrafficGenerator(profile, seed: t + 1).Generate(start, days).Take(perTenant))
+            {
+                all.Add((e.Created, t, e.Json));
+            }
+        }
+
+        all.Sort((a, b) => a.Created != b.Created ? a.Created.CompareTo(b.Created) : a.Tenant.CompareTo(b.Tenant));
+        for (var i = 0; i < count; i++)
+        {
+            _tenants[i] = all[i].Tenant;
+            _bodies[i] = Encoding.UTF8.GetBytes(all[i].Json);
+        }
+    }
 
     /// <summary>A charge.succeeded snapshot event of roughly the requested size.</summary>
     private static byte[] Charge(string runId, string pad, int i, long created) => Encoding.UTF8.GetBytes(

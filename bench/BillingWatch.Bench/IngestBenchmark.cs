@@ -38,7 +38,7 @@ internal static class IngestBenchmark
             Console.WriteLine($"tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}, mix: {(options.Realistic ? "realistic (traffic generator)" : $"charge.succeeded ≈ {options.PayloadBytes} B")}, target: {baseAddress}");
 
             var preparing = Stopwatch.StartNew();
-            var source = new EventSource(options.Events, options.PayloadBytes, options.Realistic);
+            var source = new EventSource(options.Events, tenants.Length, options.PayloadBytes, options.Realistic);
             Console.WriteLine($"bodies prepared: {options.Events} ({source.TotalBytes / options.Events} B average) in {preparing.Elapsed.TotalSeconds:F1} s");
             var result = await DriveAsync(http, tenants, source, options);
             result.Print();
@@ -124,9 +124,9 @@ internal static class IngestBenchmark
                     return;
                 }
 
-                var tenant = tenants[i % tenants.Length];
                 var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-                var body = source.Get(i);
+                var (tenantIndex, body) = source.Get(i);
+                var tenant = tenants[tenantIndex];
                 using var request = new HttpRequestMessage(HttpMethod.Post, $"/webhook/{tenant.Token}")
                 {
                     Content = new ByteArrayContent(body),

@@ -90,6 +90,17 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
         }
     }
 
+    /// <summary>Customers without a card seen inside the window are forgotten as event time moves on.</summary>
+    public override void OnWatermark(long previous, long current, State s, DetectorContext c)
+    {
+        var window = c.SettingLong("window_minutes") * 60;
+        if (current - s.LastPrune >= window)
+        {
+            s.LastPrune = current;
+            Evict(s, current - window);
+        }
+    }
+
     private static void Evict(State s, long before)
     {
         foreach (var stale in s.Customers.Where(p => p.Value.Count == 0 || p.Value.Max(card => card.At) < before).Select(p => p.Key).ToList())
@@ -115,5 +126,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
         public RecentIds Recent { get; set; } = new();
 
         public Dictionary<string, List<CardSeen>> Customers { get; set; } = [];
+
+        public long LastPrune { get; set; }
     }
 }

@@ -72,6 +72,17 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         }
     }
 
+    /// <summary>Customers whose payments are all older than the window are forgotten as event time moves on.</summary>
+    public override void OnWatermark(long previous, long current, State s, DetectorContext c)
+    {
+        var window = c.SettingLong("window_minutes") * 60;
+        if (current - s.LastPrune >= window)
+        {
+            s.LastPrune = current;
+            Evict(s, current - window);
+        }
+    }
+
     private static void Evict(State s, long before)
     {
         foreach (var stale in s.Customers.Where(p => p.Value.Count == 0 || p.Value.Max(x => x.At) < before).Select(p => p.Key).ToList())
@@ -104,5 +115,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
     public sealed class State
     {
         public Dictionary<string, List<Payment>> Customers { get; set; } = [];
+
+        public long LastPrune { get; set; }
     }
 }

@@ -96,6 +96,20 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         }
     }
 
+    /// <summary>Customers without a refund inside the window are forgotten as event time moves on.</summary>
+    public override void OnWatermark(long previous, long current, State s, DetectorContext c)
+    {
+        var window = c.SettingLong("window_hours") * 3600;
+        if (current - s.LastPrune >= 3600)
+        {
+            s.LastPrune = current;
+            foreach (var stale in s.Customers.Where(p => p.Value.Count == 0 || p.Value.Max(r => r.At) <= current - window).Select(p => p.Key).ToList())
+            {
+                s.Customers.Remove(stale);
+            }
+        }
+    }
+
     private static void CustomerRefunds(State s, BillingEvent e, long window, long refund, DetectorContext c)
     {
         if (!s.Customers.TryGetValue(e.Customer!, out var refunds))
@@ -165,5 +179,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         public Dictionary<string, CurrencyWindow> Currencies { get; set; } = [];
 
         public Dictionary<string, List<RefundSeen>> Customers { get; set; } = [];
+
+        public long LastPrune { get; set; }
     }
 }
