@@ -187,44 +187,30 @@ public sealed record BillingEvent
 
     private static (string?, int) SubscriptionInterval(JsonElement subscription)
     {
-        if (Obj(Obj(subscription, "items"), "data") is { ValueKind: JsonValueKind.Array } data)
+        var fromItems = ListInterval(Obj(subscription, "items"));
+        if (fromItems.Interval is not null)
         {
-            foreach (var item in data.EnumerateArray())
-            {
-                var recurring = Obj(Obj(item, "price"), "recurring");
-                if (Str(recurring, "interval") is { } interval)
-                {
-                    return (interval, (int)(Long(recurring, "interval_count") ?? 1));
-                }
-
-                var plan = Obj(item, "plan");
-                if (Str(plan, "interval") is { } planInterval)
-                {
-                    return (planInterval, (int)(Long(plan, "interval_count") ?? 1));
-                }
-            }
+            return fromItems;
         }
 
         var topPlan = Obj(subscription, "plan");
         return (Str(topPlan, "interval"), (int)(Long(topPlan, "interval_count") ?? 1));
     }
 
-    private static (string?, int) InvoiceInterval(JsonElement invoice)
-    {
-        if (Obj(Obj(invoice, "lines"), "data") is { ValueKind: JsonValueKind.Array } lines)
-        {
-            foreach (var line in lines.EnumerateArray())
-            {
-                var recurring = Obj(Obj(line, "price"), "recurring");
-                if (Str(recurring, "interval") is { } interval)
-                {
-                    return (interval, (int)(Long(recurring, "interval_count") ?? 1));
-                }
+    private static (string?, int) InvoiceInterval(JsonElement invoice) => ListInterval(Obj(invoice, "lines"));
 
-                var plan = Obj(line, "plan");
-                if (Str(plan, "interval") is { } planInterval)
+    /// <summary>The first recurring interval among a list's items: <c>price.recurring</c>, or an older <c>plan</c>.</summary>
+    private static (string? Interval, int Count) ListInterval(JsonElement list)
+    {
+        if (Obj(list, "data") is { ValueKind: JsonValueKind.Array } data)
+        {
+            foreach (var item in data.EnumerateArray())
+            {
+                var recurring = Obj(Obj(item, "price"), "recurring");
+                var source = Str(recurring, "interval") is not null ? recurring : Obj(item, "plan");
+                if (Str(source, "interval") is { } interval)
                 {
-                    return (planInterval, (int)(Long(plan, "interval_count") ?? 1));
+                    return (interval, (int)(Long(source, "interval_count") ?? 1));
                 }
             }
         }

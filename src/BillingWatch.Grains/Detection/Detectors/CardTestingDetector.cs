@@ -53,7 +53,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
         {
             if (s.Customers.Count >= MaxCustomers)
             {
-                Evict(s, e.Created - window);
+                BoundedMaps.Evict(s.Customers, card => card.At, e.Created - window, MaxCustomers);
             }
 
             s.Customers[e.Customer] = cards = [];
@@ -97,23 +97,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
         if (current - s.LastPrune >= window)
         {
             s.LastPrune = current;
-            Evict(s, current - window);
-        }
-    }
-
-    private static void Evict(State s, long before)
-    {
-        foreach (var stale in s.Customers.Where(p => p.Value.Count == 0 || p.Value.Max(card => card.At) < before).Select(p => p.Key).ToList())
-        {
-            s.Customers.Remove(stale);
-        }
-
-        if (s.Customers.Count >= MaxCustomers)
-        {
-            foreach (var oldest in s.Customers.OrderBy(p => p.Value.Max(card => card.At)).Take(MaxCustomers / 10).Select(p => p.Key).ToList())
-            {
-                s.Customers.Remove(oldest);
-            }
+            BoundedMaps.Evict(s.Customers, card => card.At, current - window);
         }
     }
 

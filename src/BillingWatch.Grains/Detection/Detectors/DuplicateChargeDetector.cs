@@ -36,7 +36,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         {
             if (s.Customers.Count >= MaxCustomers)
             {
-                Evict(s, c.Watermark - window);
+                BoundedMaps.Evict(s.Customers, x => x.At, c.Watermark - window, MaxCustomers);
             }
 
             s.Customers[e.Customer] = payments = [];
@@ -79,23 +79,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         if (current - s.LastPrune >= window)
         {
             s.LastPrune = current;
-            Evict(s, current - window);
-        }
-    }
-
-    private static void Evict(State s, long before)
-    {
-        foreach (var stale in s.Customers.Where(p => p.Value.Count == 0 || p.Value.Max(x => x.At) < before).Select(p => p.Key).ToList())
-        {
-            s.Customers.Remove(stale);
-        }
-
-        if (s.Customers.Count >= MaxCustomers)
-        {
-            foreach (var oldest in s.Customers.OrderBy(p => p.Value.Max(x => x.At)).Take(MaxCustomers / 10).Select(p => p.Key).ToList())
-            {
-                s.Customers.Remove(oldest);
-            }
+            BoundedMaps.Evict(s.Customers, x => x.At, current - window);
         }
     }
 

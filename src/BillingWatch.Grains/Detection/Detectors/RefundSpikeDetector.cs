@@ -103,10 +103,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         if (current - s.LastPrune >= 3600)
         {
             s.LastPrune = current;
-            foreach (var stale in s.Customers.Where(p => p.Value.Count == 0 || p.Value.Max(r => r.At) <= current - window).Select(p => p.Key).ToList())
-            {
-                s.Customers.Remove(stale);
-            }
+            BoundedMaps.Evict(s.Customers, r => r.At, current - window + 1);
         }
     }
 
@@ -116,15 +113,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         {
             if (s.Customers.Count >= MaxCustomers)
             {
-                foreach (var stale in s.Customers.Where(p => p.Value.Count == 0 || p.Value.Max(r => r.At) < e.Created - window).Select(p => p.Key).ToList())
-                {
-                    s.Customers.Remove(stale);
-                }
-
-                if (s.Customers.Count >= MaxCustomers)
-                {
-                    s.Customers.Remove(s.Customers.MinBy(p => p.Value.Max(r => r.At)).Key);
-                }
+                BoundedMaps.Evict(s.Customers, r => r.At, e.Created - window, MaxCustomers);
             }
 
             s.Customers[e.Customer!] = refunds = [];
