@@ -35,16 +35,18 @@ public sealed class DetectionEngine
         {
             var previous = _context.Watermark;
             _context.Watermark = e.Created;
-            foreach (var detector in Enabled())
+            foreach (var (detector, settings) in _enabled)
             {
+                _context.Use(detector, settings);
                 detector.OnWatermark(previous, e.Created, State(detector), _context);
             }
         }
 
-        foreach (var detector in Enabled())
+        foreach (var (detector, settings) in _enabled)
         {
             if (detector.Reads(e))
             {
+                _context.Use(detector, settings);
                 detector.Fold(e, State(detector), _context);
             }
         }
@@ -53,8 +55,9 @@ public sealed class DetectionEngine
     /// <summary>Wall-clock checks (silence) and closing of windows for a tenant that has gone quiet.</summary>
     public void OnWallClock(long now)
     {
-        foreach (var detector in Enabled())
+        foreach (var (detector, settings) in _enabled)
         {
+            _context.Use(detector, settings);
             detector.OnWallClock(now, State(detector), _context);
         }
     }
@@ -118,15 +121,6 @@ public sealed class DetectionEngine
             .Where(d => configs.GetValueOrDefault(d.Name) is not { Enabled: false })
             .Select(d => (d, DetectorConfigs.Effective(d, configs.GetValueOrDefault(d.Name))))
             .ToArray();
-
-    private IEnumerable<IDetector> Enabled()
-    {
-        foreach (var (detector, settings) in _enabled)
-        {
-            _context.Use(detector, settings);
-            yield return detector;
-        }
-    }
 
     private object State(IDetector detector)
     {
