@@ -22,9 +22,15 @@ public static class SiloHostingExtensions
     public static ISiloBuilder AddBillingWatchSilo(this ISiloBuilder silo, IConfiguration configuration)
     {
         var options = configuration.GetSection(BillingWatchOptions.Section).Get<BillingWatchOptions>() ?? new BillingWatchOptions();
-        silo.Services.AddBillingWatchStorage(configuration);
-
         silo.UseLocalhostClustering(options.Orleans.SiloPort, options.Orleans.GatewayPort, serviceId: options.Orleans.ServiceId, clusterId: options.Orleans.ClusterId);
+        return silo.AddBillingWatchGrains(configuration);
+    }
+
+    /// <summary>Everything a BillingWatch silo needs except clustering (which tests and deployments choose).</summary>
+    public static ISiloBuilder AddBillingWatchGrains(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        var options = configuration.GetSection(BillingWatchOptions.Section).Get<BillingWatchOptions>() ?? new BillingWatchOptions();
+        silo.Services.AddBillingWatchStorage(configuration);
         silo.AddAdoNetGrainStorage(StorageNames.Grains, o =>
         {
             // "System.Data.SQLite" is the provider's historical name; it maps to Microsoft.Data.Sqlite.
