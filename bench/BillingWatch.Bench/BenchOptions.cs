@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace BillingWatch.Bench;
 
-internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples)
+internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples, bool DetectorsOff = false)
 {
     public const string Usage = """
         usage: dotnet run -c Release --project bench/BillingWatch.Bench -- [options]
@@ -12,6 +12,7 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
           --mix M           realistic (default: the synthetic traffic generator's mix of event types)
                             or charges (one charge.succeeded shape, --payload bytes)
           --payload B       approximate body size for --mix charges (default 1200)
+          --detectors off   disable all fourteen detectors for every tenant (to measure what detection costs)
           --query-samples Q after the load, time Q event-list and Q anomaly-list queries (default 200)
           --url U           target a running BillingWatch instead of starting the embedded default
           --admin-key K     admin key for --url
@@ -33,6 +34,7 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
                 "--payload" => o with { PayloadBytes = Int() },
                 "--mix" => Next() switch { "realistic" => o with { Realistic = true }, "charges" => o with { Realistic = false }, _ => null },
                 "--query-samples" => o with { QuerySamples = Int() },
+                "--detectors" => Next() switch { "off" => o with { DetectorsOff = true }, "on" => o with { DetectorsOff = false }, _ => null },
                 "--url" => o with { Url = Next() },
                 "--admin-key" => o with { AdminKey = Next() },
                 "--data" => o with { DataDir = Next() },

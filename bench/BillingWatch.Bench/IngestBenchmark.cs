@@ -34,7 +34,7 @@ internal static class IngestBenchmark
                 BaseAddress = baseAddress,
                 Timeout = TimeSpan.FromSeconds(60),
             };
-            var tenants = await CreateTenantsAsync(http, adminKey, options.Tenants);
+            var tenants = await CreateTenantsAsync(http, adminKey, options.Tenants, options.DetectorsOff);
             Console.WriteLine($"tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}, mix: {(options.Realistic ? "realistic (traffic generator)" : $"charge.succeeded ≈ {options.PayloadBytes} B")}, target: {baseAddress}");
 
             var preparing = Stopwatch.StartNew();
@@ -73,7 +73,13 @@ internal static class IngestBenchmark
         }
     }
 
-    private static async Task<BenchTenant[]> CreateTenantsAsync(HttpClient http, string adminKey, int count)
+    private static readonly string[] DetectorNames =
+    [
+        "charge_failure_spike", "card_testing", "duplicate_charge", "fraud_spike", "refund_spike", "revenue_drop", "subscription_lapse",
+        "churn_spike", "invoice_failure_spike", "currency_mismatch", "billing_cadence", "plan_downgrade", "webhook_lag", "webhook_silence",
+    ];
+
+    private static async Task<BenchTenant[]> CreateTenantsAsync(HttpClient http, string adminKey, int count, bool detectorsOff)
     {
         var tenants = new BenchTenant[count];
         using var gate = new SemaphoreSlim(8);
@@ -94,6 +100,13 @@ internal static class IngestBenchmark
                 using var patch = new HttpRequestMessage(HttpMethod.Patch, $"/api/v1/tenants/{id}") { Content = JsonContent.Create(new { rateLimit = new { eventsPerSecond = 1_000_000, burst = 10_000_000 } }) };
                 patch.Headers.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
                 (await http.SendAsync(patch)).EnsureSuccessStatusCode();
+                var apiKey = body.GetProperty("apiKey").GetString()!;
+                foreach (var detector in detectorsOff ? DetectorNames : [])
+                {
+                    using var disable = new HttpRequestMessage(HttpMethod.Put, $"/api/v1/detectors/{detector}") { Content = JsonContent.Create(new { enabled = false }) };
+                    disable.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+                    (await http.SendAsync(disable)).EnsureSuccessStatusCode();
+                }
                 tenants[i] = new BenchTenant(id, body.GetProperty("webhookToken").GetString()!, Encoding.UTF8.GetBytes(secret), body.GetProperty("apiKey").GetString()!);
             }
             finally

@@ -35,7 +35,7 @@ public sealed class TenantDetection
     /// <summary>A snapshot is written after this many folded events, or <see cref="SnapshotInterval"/>, whichever first.</summary>
     private const int SnapshotEvery = 5000;
 
-    private static readonly TimeSpan SnapshotInterval = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan SnapshotInterval = TimeSpan.FromMinutes(2);
 
     private readonly string _tenantId;
     private readonly DetectionState _state;
