@@ -172,3 +172,29 @@ public sealed class DailyTotals
 
     public long Total(long day) => Days.GetValueOrDefault(day);
 }
+
+/// <summary>Failures against all attempts over one sliding window, with the latest failures' event ids.</summary>
+public sealed class FailureWindow
+{
+    public SlidingCounter? All { get; set; }
+
+    public SlidingCounter? Failed { get; set; }
+
+    public RecentIds Recent { get; set; } = new();
+
+    public double Rate => All is { Total: > 0 } ? (double)Failed!.Total / All.Total : 0;
+
+    /// <summary>Counts one attempt; both counters move together so their windows stay aligned.</summary>
+    public void Add(long time, bool failed, string eventId, long bucketSeconds, long windowSeconds)
+    {
+        All = SlidingCounters.Fit(All, bucketSeconds, windowSeconds);
+        Failed = SlidingCounters.Fit(Failed, bucketSeconds, windowSeconds);
+        All.Add(time);
+        Failed.AdvanceTo(time);
+        if (failed)
+        {
+            Failed.Add(time);
+            Recent.Add(eventId);
+        }
+    }
+}

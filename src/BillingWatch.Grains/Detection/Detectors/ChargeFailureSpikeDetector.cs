@@ -1,6 +1,6 @@
 namespace BillingWatch.Detection.Detectors;
 
-public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDetector.State>
+public sealed class ChargeFailureSpikeDetector : Detector<FailureWindow>
 {
     public override string Name => "charge_failure_spike";
 
@@ -16,42 +16,23 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
 
     public override bool Reads(BillingEvent e) => e.Type is "charge.failed" or "charge.succeeded";
 
-    public override void Fold(BillingEvent e, State s, DetectorContext c)
+    public override void Fold(BillingEvent e, FailureWindow s, DetectorContext c)
     {
         var window = c.SettingLong("window_minutes") * 60;
-        s.All = SlidingCounters.Fit(s.All, 60, window);
-        s.Failed = SlidingCounters.Fit(s.Failed, 60, window);
-        s.All.Add(e.Created);
-        s.Failed.AdvanceTo(e.Created);
-        if (e.Type != "charge.failed")
-        {
-            return;
-        }
-
-        s.Failed.Add(e.Created);
-        s.Recent.Add(e.Id);
-        var rate = (double)s.Failed.Total / s.All.Total;
-        if (s.All.Total >= c.SettingLong("min_charges") && rate >= c.Setting("failure_rate"))
+        var failed = e.Type == "charge.failed";
+        s.Add(e.Created, failed, e.Id, 60, window);
+        if (failed && s.All!.Total >= c.SettingLong("min_charges") && s.Rate >= c.Setting("failure_rate"))
         {
             c.Raise(
                 "account",
-                rate >= 0.5 ? Severity.Critical : Severity.High,
+                s.Rate >= 0.5 ? Severity.Critical : Severity.High,
                 "Charge failure spike",
-                $"{s.Failed.Total} of {s.All.Total} charges failed ({rate:P1}) in {window / 60} minutes.",
+                $"{s.Failed!.Total} of {s.All.Total} charges failed ({s.Rate:P1}) in {window / 60} minutes.",
                 e.Created,
                 s.All.WindowStart,
                 s.All.WindowEnd,
-                new { failed = s.Failed.Total, total = s.All.Total, failureRate = Math.Round(rate, 4), threshold = c.Setting("failure_rate") },
+                new { failed = s.Failed.Total, total = s.All.Total, failureRate = Math.Round(s.Rate, 4), threshold = c.Setting("failure_rate") },
                 s.Recent.Ids);
         }
-    }
-
-    public sealed class State
-    {
-        public SlidingCounter? All { get; set; }
-
-        public SlidingCounter? Failed { get; set; }
-
-        public RecentIds Recent { get; set; } = new();
     }
 }

@@ -33,32 +33,19 @@ public sealed class InvoiceFailureSpikeDetector : Detector<InvoiceFailureSpikeDe
         }
 
         var window = c.SettingLong("window_hours") * 3600;
-        s.All = SlidingCounters.Fit(s.All, 3600, window);
-        s.Failed = SlidingCounters.Fit(s.Failed, 3600, window);
-        s.All.Add(e.Created);
-        s.Failed.AdvanceTo(e.Created);
-        if (e.Type != "invoice.payment_failed")
+        var failed = e.Type == "invoice.payment_failed";
+        var w = s.Window;
+        w.Add(e.Created, failed, e.Id, 3600, window);
+        if (failed && w.All!.Total >= c.SettingLong("min_invoices") && w.Rate >= c.Setting("failure_rate"))
         {
-            return;
-        }
-
-        s.Failed.Add(e.Created);
-        s.Recent.Add(e.Id);
-        var rate = (double)s.Failed.Total / s.All.Total;
-        if (s.All.Total >= c.SettingLong("min_invoices") && rate >= c.Setting("failure_rate"))
-        {
-            c.Raise("account", rate >= 0.5 ? Severity.Critical : Severity.High, "Invoice payment failure spike", $"{s.Failed.Total} of {s.All.Total} invoice payments failed ({rate:P1}) in {window / 3600} hours.", e.Created, s.All.WindowStart, s.All.WindowEnd, new { failed = s.Failed.Total, total = s.All.Total, failureRate = Math.Round(rate, 4) }, s.Recent.Ids);
+            c.Raise("account", w.Rate >= 0.5 ? Severity.Critical : Severity.High, "Invoice payment failure spike", $"{w.Failed!.Total} of {w.All.Total} invoice payments failed ({w.Rate:P1}) in {window / 3600} hours.", e.Created, w.All.WindowStart, w.All.WindowEnd, new { failed = w.Failed.Total, total = w.All.Total, failureRate = Math.Round(w.Rate, 4) }, w.Recent.Ids);
         }
     }
 
     public sealed class State
     {
-        public SlidingCounter? All { get; set; }
-
-        public SlidingCounter? Failed { get; set; }
+        public FailureWindow Window { get; set; } = new();
 
         public bool SeenPaid { get; set; }
-
-        public RecentIds Recent { get; set; } = new();
     }
 }
