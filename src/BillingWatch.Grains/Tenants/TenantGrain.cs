@@ -28,6 +28,9 @@ public sealed partial class TenantGrain(
     private TenantDetection? _detection;
     private int _importsRunning;
 
+    // An import arrives as a series of chunks; between two of them the wall clock must still wait.
+    private DateTimeOffset _importQuietUntil;
+
     // The last sequence handed out; loaded on activation (or creation) before any delivery is served.
     private long _lastSequence;
 
@@ -242,6 +245,7 @@ public sealed partial class TenantGrain(
         }
 
         _importsRunning++;
+        _importQuietUntil = time.GetUtcNow().AddMinutes(2);
         try
         {
             var receivedAt = time.GetUtcNow();
@@ -277,6 +281,7 @@ public sealed partial class TenantGrain(
 
     public async Task CompleteImportAsync()
     {
+        _importQuietUntil = default;
         if (_detection is not null && _importsRunning == 0)
         {
             _detection.OnWallClock(time.GetUtcNow().ToUnixTimeSeconds());
@@ -288,7 +293,7 @@ public sealed partial class TenantGrain(
     public async Task TickAsync()
     {
         // While an import runs, event time is mid-history: closing windows by the wall clock would cut them short.
-        if (_detection is not null && _importsRunning == 0)
+        if (_detection is not null && _importsRunning == 0 && time.GetUtcNow() >= _importQuietUntil)
         {
             _detection.OnWallClock(time.GetUtcNow().ToUnixTimeSeconds());
             await FlushDetectionAsync(force: false);
