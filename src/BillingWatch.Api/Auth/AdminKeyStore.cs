@@ -23,7 +23,6 @@ public sealed partial class AdminKeyStore
         }
 
         var path = Path.GetFullPath(Path.Combine(options.Value.DataDir, "admin.key"));
-        KeyFilePath = path;
         if (File.Exists(path))
         {
             _hash = Secrets.Hash(File.ReadAllText(path).Trim());
@@ -47,9 +46,6 @@ public sealed partial class AdminKeyStore
         _hash = Secrets.Hash(key);
         LogGenerated(logger, path);
     }
-
-    /// <summary>The file the key was read from or written to; null when it came from configuration.</summary>
-    public string? KeyFilePath { get; }
 
     public bool Matches(string presented) => Secrets.HashesEqual(_hash, Secrets.Hash(presented));
 

@@ -63,8 +63,6 @@ public sealed class TenantDetection
 
     public long Checkpoint => _checkpoint;
 
-    public int PendingAnomalies => _pending.Count;
-
     /// <summary>Replays what the log holds after the checkpoint, up to <paramref name="lastSequence"/>.</summary>
     public async Task CatchUpAsync(IEventLog eventLog, long lastSequence)
     {

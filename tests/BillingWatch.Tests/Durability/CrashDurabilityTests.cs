@@ -141,12 +141,7 @@ public sealed class CrashDurabilityTests : IDisposable
         await HttpAssert.JsonAsync(await admin.GetAsync("/api/v1/tenants"), 200);
     }
 
-    private static HttpRequestMessage Signed(string token, string secret, string body)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, $"/webhook/{token}") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.TryAddWithoutValidation("Stripe-Signature", StripeSigner.Header(secret, body));
-        return request;
-    }
+    private static HttpRequestMessage Signed(string token, string secret, string body) => StripeSigner.Request($"/webhook/{token}", secret, body);
 
     private static async Task<HashSet<string>> ListAllIdsAsync(HttpClient api)
     {

@@ -74,8 +74,7 @@ public sealed class DetectionRestartTests : IDisposable
         using var client = process.Client();
         foreach (var e in events)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, $"/webhook/{tenant.Token}") { Content = new StringContent(e.Json, Encoding.UTF8, "application/json") };
-            request.Headers.TryAddWithoutValidation("Stripe-Signature", StripeSigner.Header(tenant.Secret, e.Json));
+            using var request = StripeSigner.Request($"/webhook/{tenant.Token}", tenant.Secret, e.Json);
             using var response = await client.SendAsync(request);
             Assert.Equal(200, (int)response.StatusCode);
         }

@@ -112,15 +112,8 @@ public sealed record TestTenant(BillingWatchApp App, string Id, string WebhookTo
 {
     public string WebhookPath => $"/webhook/{WebhookToken}";
 
-    public Task<HttpResponseMessage> DeliverAsync(string body, string? signatureHeader = null, HttpClient? client = null)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, WebhookPath)
-        {
-            Content = new StringContent(body, Encoding.UTF8, "application/json"),
-        };
-        request.Headers.TryAddWithoutValidation("Stripe-Signature", signatureHeader ?? StripeSigner.Header(Secret, body));
-        return (client ?? App.CreateClient()).SendAsync(request);
-    }
+    public Task<HttpResponseMessage> DeliverAsync(string body, string? signatureHeader = null, HttpClient? client = null) =>
+        (client ?? App.CreateClient()).SendAsync(StripeSigner.Request(WebhookPath, Secret, body, signatureHeader));
 
     public HttpClient Api() => App.WithKey(ApiKey);
 }

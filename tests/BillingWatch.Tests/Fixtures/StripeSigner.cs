@@ -22,4 +22,12 @@ public static class StripeSigner
     }
 
     public static long Now => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    /// <summary>A webhook delivery as Stripe sends it: the JSON body and its Stripe-Signature header.</summary>
+    public static HttpRequestMessage Request(string webhookPath, string secret, string body, string? header = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, webhookPath) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.TryAddWithoutValidation("Stripe-Signature", header ?? Header(secret, body));
+        return request;
+    }
 }

@@ -37,9 +37,6 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         _checkpointer = new Timer(_ => Checkpoint(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
-    /// <summary>Commit batch sizes and latencies, for the benchmark and metrics.</summary>
-    public event Action<int, TimeSpan>? Committed;
-
     public Task<AppendResult> AppendAsync(EventToAppend entry)
     {
         var pending = new PendingAppend(entry);
@@ -332,7 +329,6 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
 
     private void CommitBatch(List<PendingAppend> batch)
     {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             var insert = EnsureInsertCommand();
@@ -364,7 +360,6 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
             }
 
             Interlocked.Increment(ref _commitsSinceCheckpoint);
-            Committed?.Invoke(batch.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started));
         }
         catch (Exception ex)
         {
