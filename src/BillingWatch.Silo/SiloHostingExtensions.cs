@@ -3,9 +3,6 @@ using BillingWatch.Storage;
 using BillingWatch.Storage.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Runtime;
@@ -14,62 +11,84 @@ namespace BillingWatch.Silo;
 
 public static class SiloHostingExtensions
 {
+    /// <summary>The ADO.NET invariant of Npgsql, as Orleans' providers name it.</summary>
+    public const string PostgresInvariant = "Npgsql";
+
     /// <summary>
-    /// Configures a BillingWatch silo from the <c>BillingWatch</c> configuration section: localhost
-    /// clustering, grain state on the embedded SQLite database, the event log and the tenant directory.
+    /// Configures a BillingWatch silo from configuration. Embedded default: localhost clustering and grain
+    /// state on the SQLite file. Cluster (<c>Storage:Provider=postgres</c>): ADO.NET clustering, reminders and
+    /// grain state on the shared PostgreSQL database, ports and advertised host from configuration.
     /// Used by the API's embedded default and by the stand-alone silo host alike.
     /// </summary>
     public static ISiloBuilder AddBillingWatchSilo(this ISiloBuilder silo, IConfiguration configuration)
     {
-        var options = configuration.GetSection(BillingWatchOptions.Section).Get<BillingWatchOptions>() ?? new BillingWatchOptions();
-        silo.UseLocalhostClustering(options.Orleans.SiloPort, options.Orleans.GatewayPort, serviceId: options.Orleans.ServiceId, clusterId: options.Orleans.ClusterId);
+        var options = configuration.ReadBillingWatchOptions();
+        var orleans = options.Orleans;
+        if (options.Storage.IsPostgres)
+        {
+            var connectionString = configuration.PostgresConnectionString();
+            silo.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = orleans.ClusterId;
+                o.ServiceId = orleans.ServiceId;
+            });
+            silo.ConfigureEndpoints(orleans.AdvertisedHost ?? "127.0.0.1", orleans.SiloPort, orleans.GatewayPort, listenOnAnyHostAddress: orleans.AdvertisedHost is not null);
+            silo.UseAdoNetClustering(o =>
+            {
+                o.Invariant = PostgresInvariant;
+                o.ConnectionString = connectionString;
+            });
+            silo.UseAdoNetReminderService(o =>
+            {
+                o.Invariant = PostgresInvariant;
+                o.ConnectionString = connectionString;
+            });
+        }
+        else
+        {
+            silo.UseLocalhostClustering(orleans.SiloPort, orleans.GatewayPort, serviceId: orleans.ServiceId, clusterId: orleans.ClusterId);
+        }
+
         return silo.AddBillingWatchGrains(configuration);
     }
 
     /// <summary>Everything a BillingWatch silo needs except clustering (which tests and deployments choose).</summary>
     public static ISiloBuilder AddBillingWatchGrains(this ISiloBuilder silo, IConfiguration configuration)
     {
-        var options = configuration.GetSection(BillingWatchOptions.Section).Get<BillingWatchOptions>() ?? new BillingWatchOptions();
+        var options = configuration.ReadBillingWatchOptions();
         silo.Services.AddBillingWatchStorage(configuration);
-        silo.AddAdoNetGrainStorage(StorageNames.Grains, o =>
+        if (options.Storage.IsPostgres)
         {
-            // "System.Data.SQLite" is the provider's historical name; it maps to Microsoft.Data.Sqlite.
-            o.Invariant = "System.Data.SQLite";
-            o.ConnectionString = SqliteDatabaseFor(options).ConnectionString;
-        });
+            var connectionString = configuration.PostgresConnectionString();
+            silo.AddAdoNetGrainStorage(StorageNames.Grains, o =>
+            {
+                o.Invariant = PostgresInvariant;
+                o.ConnectionString = connectionString;
+            });
+        }
+        else
+        {
+            silo.AddAdoNetGrainStorage(StorageNames.Grains, o =>
+            {
+                // "System.Data.SQLite" is the provider's historical name; it maps to Microsoft.Data.Sqlite.
+                o.Invariant = "System.Data.SQLite";
+                o.ConnectionString = new SqliteDatabase(
+                    StorageServiceExtensions.SqlitePath(options), options.Storage.BusyTimeoutMs,
+                    Microsoft.Extensions.Logging.Abstractions.NullLogger<SqliteDatabase>.Instance).ConnectionString;
+            });
 
-        // The schema must exist before the storage provider reads its queries at ApplicationServices.
+            // Without a reminder table the wall clock is a background service in the (single) silo.
+            silo.Services.AddHostedService<DetectionClock>();
+        }
+
+        // The schema must exist before clustering, reminders and grain storage read their queries.
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SchemaMigrationParticipant>();
-        silo.Services.AddHostedService<DetectionClock>();
         return silo;
     }
 
-    /// <summary>The storage services shared by silos and (for queries) front ends.</summary>
-    public static IServiceCollection AddBillingWatchStorage(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<BillingWatchOptions>().Bind(configuration.GetSection(BillingWatchOptions.Section));
-        services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(sp => new SqliteDatabase(
-            SqliteDatabaseFor(sp.GetRequiredService<IOptions<BillingWatchOptions>>().Value).Path,
-            sp.GetRequiredService<IOptions<BillingWatchOptions>>().Value.Storage.BusyTimeoutMs,
-            sp.GetRequiredService<ILogger<SqliteDatabase>>()));
-        services.TryAddSingleton<SqliteEventLog>();
-        services.TryAddSingleton<IEventLog>(sp => sp.GetRequiredService<SqliteEventLog>());
-        services.TryAddSingleton<ITenantDirectory, SqliteTenantDirectory>();
-        services.TryAddSingleton<IAnomalyStore, SqliteAnomalyStore>();
-        return services;
-    }
-
-    private static SqliteDatabase SqliteDatabaseFor(BillingWatchOptions options) =>
-        new(Path.Combine(options.DataDir, "billingwatch.db"), options.Storage.BusyTimeoutMs, Microsoft.Extensions.Logging.Abstractions.NullLogger<SqliteDatabase>.Instance);
-
-    private sealed class SchemaMigrationParticipant(SqliteDatabase database) : ILifecycleParticipant<ISiloLifecycle>
+    private sealed class SchemaMigrationParticipant(IStorageSchema schema) : ILifecycleParticipant<ISiloLifecycle>
     {
         public void Participate(ISiloLifecycle lifecycle) =>
-            lifecycle.Subscribe(nameof(SchemaMigrationParticipant), ServiceLifecycleStage.RuntimeInitialize, _ =>
-            {
-                database.Migrate();
-                return Task.CompletedTask;
-            });
+            lifecycle.Subscribe(nameof(SchemaMigrationParticipant), ServiceLifecycleStage.First, schema.MigrateAsync);
     }
 }

@@ -44,6 +44,17 @@ public sealed class ImportOptions
 
 public sealed class StorageOptions
 {
+    public const string Sqlite = "sqlite";
+    public const string Postgres = "postgres";
+
+    /// <summary>
+    /// <c>sqlite</c> (the embedded default: one process, a file in <see cref="BillingWatchOptions.DataDir"/>) or
+    /// <c>postgres</c> (a cluster: silos and front ends share <c>ConnectionStrings:BillingWatch</c>).
+    /// </summary>
+    public string Provider { get; set; } = Sqlite;
+
+    public bool IsPostgres => string.Equals(Provider, Postgres, StringComparison.OrdinalIgnoreCase);
+
     /// <summary>How long a write waits for a locked database before it fails (and the webhook answers 503).</summary>
     public int BusyTimeoutMs { get; set; } = 5000;
 }
@@ -57,6 +68,12 @@ public sealed class OrleansHostOptions
     public int SiloPort { get; set; } = 11111;
 
     public int GatewayPort { get; set; } = 30000;
+
+    /// <summary>
+    /// The host name or IP address other silos and clients reach this silo at (cluster mode). Unset: this
+    /// machine's loopback address, which is right only when every process runs on one machine.
+    /// </summary>
+    public string? AdvertisedHost { get; set; }
 }
 
 public sealed class WebhookOptions

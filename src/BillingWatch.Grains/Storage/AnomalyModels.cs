@@ -10,6 +10,16 @@ public static class AnomalyStatus
     public const string FalsePositive = "false_positive";
 
     public static bool IsValid(string? status) => status is Open or Acknowledged or Resolved or FalsePositive;
+
+    /// <summary>
+    /// The lifecycle: open and acknowledged anomalies can move anywhere; resolved and false positives are
+    /// final (setting the same final status again is allowed, so a retried request succeeds).
+    /// </summary>
+    public static bool CanMove(string current, string target) => target switch
+    {
+        Acknowledged => current is Open or Acknowledged,
+        _ => current is Open or Acknowledged || current == target,
+    };
 }
 
 public sealed record StoredAnomaly(

@@ -17,9 +17,12 @@ public sealed partial class TenantGrain(
     ITenantDirectory directory,
     IOptions<BillingWatchOptions> options,
     TimeProvider time,
-    ILogger<TenantGrain> logger) : Grain, ITenantGrain
+    ILogger<TenantGrain> logger) : Grain, ITenantGrain, IRemindable
 {
     private const int RecentIdsPerMode = 4096;
+
+    /// <summary>In cluster mode the wall-clock checks run from this durable reminder, wherever the tenant lives.</summary>
+    private const string DetectionTickReminder = "detection-tick";
 
     private readonly RecentEventIds _recentLive = new(RecentIdsPerMode);
     private readonly RecentEventIds _recentTest = new(RecentIdsPerMode);
@@ -60,6 +63,7 @@ public sealed partial class TenantGrain(
         await Lookup(TenantLookup.ForWebhookToken(S.WebhookTokenHash)).SetAsync(TenantId);
         await Lookup(TenantLookup.ForApiKey(S.ApiKeyHash)).SetAsync(TenantId);
         await directory.UpsertAsync(ToDirectoryEntry());
+        await EnsureTickReminderAsync();
         LogTenantCreated(logger, TenantId);
         return new TenantCreated(View(), apiKey);
     }
@@ -122,6 +126,11 @@ public sealed partial class TenantGrain(
         }
 
         await directory.RemoveAsync(TenantId);
+        if (UsesReminders && await this.GetReminder(DetectionTickReminder) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+
         LogTenantDeleted(logger, TenantId);
         return true;
     }
@@ -222,7 +231,26 @@ public sealed partial class TenantGrain(
         {
             _lastSequence = await eventLog.GetLastSequenceAsync(TenantId, cancellationToken);
             await StartDetectionAsync();
+            await EnsureTickReminderAsync();
         }
+    }
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) =>
+        reminderName == DetectionTickReminder && S.Exists ? TickAsync() : Task.CompletedTask;
+
+    private bool UsesReminders => options.Value.Storage.IsPostgres;
+
+    private async Task EnsureTickReminderAsync()
+    {
+        if (!UsesReminders)
+        {
+            return;
+        }
+
+        // Reminders are minute-granular. Registering on every activation (one small upsert) keeps the period
+        // in step with the configuration and re-creates a reminder lost with a restored database.
+        var period = TimeSpan.FromSeconds(Math.Max(60, options.Value.Detection.TickSeconds));
+        await this.RegisterOrUpdateReminder(DetectionTickReminder, period, period);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)

@@ -145,12 +145,7 @@ public sealed class SqliteAnomalyStore(SqliteDatabase database, TimeProvider tim
             return (StatusChange.NotFound, null);
         }
 
-        var allowed = status switch
-        {
-            AnomalyStatus.Acknowledged => current.Status is AnomalyStatus.Open or AnomalyStatus.Acknowledged,
-            _ => current.Status is AnomalyStatus.Open or AnomalyStatus.Acknowledged || current.Status == status,
-        };
-        if (!allowed)
+        if (!AnomalyStatus.CanMove(current.Status, status))
         {
             return (StatusChange.Conflict, current);
         }

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace BillingWatch.Storage.Sqlite;
 
 /// <summary>The embedded database file: connection strings and the project's own versioned schema.</summary>
-public sealed partial class SqliteDatabase(string path, int busyTimeoutMs, ILogger<SqliteDatabase> logger)
+public sealed partial class SqliteDatabase(string path, int busyTimeoutMs, ILogger<SqliteDatabase> logger) : IStorageSchema
 {
     private const string MigrationResourcePrefix = "migrations/Sqlite/";
 
@@ -34,6 +34,12 @@ public sealed partial class SqliteDatabase(string path, int busyTimeoutMs, ILogg
         }
 
         return connection;
+    }
+
+    public Task MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        Migrate();
+        return Task.CompletedTask;
     }
 
     /// <summary>

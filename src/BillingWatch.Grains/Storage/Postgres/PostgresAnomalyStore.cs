@@ -1,0 +1,201 @@
+using System.Text;
+using System.Text.Json;
+using BillingWatch.Detection;
+using Npgsql;
+
+namespace BillingWatch.Storage.Postgres;
+
+public sealed class PostgresAnomalyStore(PostgresDatabase database, TimeProvider time) : IAnomalyStore
+{
+    private const string Columns = "id, detector, subject, severity, status, livemode, title, message, detected_at, window_start, window_end, evidence, event_ids, raised_at, status_note, status_by, status_at";
+
+    public async Task InsertAsync(IReadOnlyList<RaisedAnomaly> anomalies)
+    {
+        if (anomalies.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await using var connection = await database.DataSource.OpenConnectionAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            var batch = new NpgsqlBatch(connection, transaction);
+            await using (batch)
+            {
+                var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+                foreach (var a in anomalies)
+                {
+                    var insert = new NpgsqlBatchCommand("""
+                        INSERT INTO anomalies (id, tenant_id, livemode, detector, subject, severity, status, title, message,
+                                               detected_at, window_start, window_end, evidence, event_ids, raised_at)
+                        VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9, $10, $11, $12, $13, $14)
+                        ON CONFLICT (id) DO NOTHING
+                        """);
+                    insert.Parameters.AddWithValue(a.Id);
+                    insert.Parameters.AddWithValue(a.TenantId);
+                    insert.Parameters.AddWithValue(a.Livemode);
+                    insert.Parameters.AddWithValue(a.Detector);
+                    insert.Parameters.AddWithValue(a.Subject);
+                    insert.Parameters.AddWithValue((short)a.Severity);
+                    insert.Parameters.AddWithValue(a.Title);
+                    insert.Parameters.AddWithValue(a.Message);
+                    insert.Parameters.AddWithValue(a.DetectedAt);
+                    insert.Parameters.AddWithValue(a.WindowStart);
+                    insert.Parameters.AddWithValue(a.WindowEnd);
+                    insert.Parameters.AddWithValue(a.EvidenceJson);
+                    insert.Parameters.AddWithValue(JsonSerializer.Serialize(a.EventIds));
+                    insert.Parameters.AddWithValue(now);
+                    batch.BatchCommands.Add(insert);
+                }
+
+                await batch.ExecuteNonQueryAsync();
+            }
+
+            await transaction.CommitAsync();
+        }
+        catch (NpgsqlException ex)
+        {
+            throw new StorageUnavailableException("Anomalies could not be stored.", ex);
+        }
+    }
+
+    public async Task<AnomalyPage> ListAsync(string tenantId, AnomalyQuery query, CancellationToken cancellationToken = default)
+    {
+        await using var command = database.DataSource.CreateCommand();
+        var sql = new StringBuilder($"SELECT {Columns} FROM anomalies WHERE tenant_id = @tenant");
+        command.Parameters.AddWithValue("tenant", tenantId);
+        if (query.Detector is not null)
+        {
+            sql.Append(" AND detector = @detector");
+            command.Parameters.AddWithValue("detector", query.Detector);
+        }
+
+        if (query.Severity is Severity severity)
+        {
+            sql.Append(" AND severity = @severity");
+            command.Parameters.AddWithValue("severity", (short)severity);
+        }
+
+        if (query.Status is not null)
+        {
+            sql.Append(" AND status = @status");
+            command.Parameters.AddWithValue("status", query.Status);
+        }
+
+        if (query.Livemode is bool livemode)
+        {
+            sql.Append(" AND livemode = @livemode");
+            command.Parameters.AddWithValue("livemode", livemode);
+        }
+
+        if (query.Since is DateTime since)
+        {
+            sql.Append(" AND detected_at >= @since");
+            command.Parameters.AddWithValue("since", Seconds(since));
+        }
+
+        if (query.Until is DateTime until)
+        {
+            sql.Append(" AND detected_at < @until");
+            command.Parameters.AddWithValue("until", Seconds(until));
+        }
+
+        if (query.After is AnomalyCursor after)
+        {
+            sql.Append(" AND (detected_at, id) < (@afterDetected, @afterId)");
+            command.Parameters.AddWithValue("afterDetected", after.DetectedAt);
+            command.Parameters.AddWithValue("afterId", after.Id);
+        }
+
+        sql.Append(" ORDER BY detected_at DESC, id DESC LIMIT @limit");
+        command.Parameters.AddWithValue("limit", query.Limit + 1);
+        command.CommandText = sql.ToString();
+        var items = new List<StoredAnomaly>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                items.Add(Read(reader));
+            }
+        }
+
+        AnomalyCursor? next = null;
+        if (items.Count > query.Limit)
+        {
+            items.RemoveAt(items.Count - 1);
+            next = new AnomalyCursor(Seconds(items[^1].DetectedAt), items[^1].Id);
+        }
+
+        return new AnomalyPage(items, next);
+    }
+
+    public async Task<StoredAnomaly?> GetAsync(string tenantId, string id, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
+        return await GetAsync(connection, null, tenantId, id, forUpdate: false, cancellationToken);
+    }
+
+    public async Task<(StatusChange Result, StoredAnomaly? Anomaly)> SetStatusAsync(string tenantId, string id, string status, string? note, string? by, DateTime at)
+    {
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        var current = await GetAsync(connection, transaction, tenantId, id, forUpdate: true, CancellationToken.None);
+        if (current is null)
+        {
+            return (StatusChange.NotFound, null);
+        }
+
+        if (!AnomalyStatus.CanMove(current.Status, status))
+        {
+            return (StatusChange.Conflict, current);
+        }
+
+        await using (var update = new NpgsqlCommand(
+            "UPDATE anomalies SET status = $1, status_note = $2, status_by = $3, status_at = $4 WHERE tenant_id = $5 AND id = $6", connection, transaction))
+        {
+            update.Parameters.AddWithValue(status);
+            update.Parameters.Add(new NpgsqlParameter { Value = (object?)note ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            update.Parameters.Add(new NpgsqlParameter { Value = (object?)by ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            update.Parameters.AddWithValue(new DateTimeOffset(at, TimeSpan.Zero).ToUnixTimeMilliseconds());
+            update.Parameters.AddWithValue(tenantId);
+            update.Parameters.AddWithValue(id);
+            await update.ExecuteNonQueryAsync();
+        }
+
+        var changed = await GetAsync(connection, transaction, tenantId, id, forUpdate: false, CancellationToken.None);
+        await transaction.CommitAsync();
+        return (StatusChange.Changed, changed);
+    }
+
+    private static async Task<StoredAnomaly?> GetAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string tenantId, string id, bool forUpdate, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            $"SELECT {Columns} FROM anomalies WHERE tenant_id = $1 AND id = $2" + (forUpdate ? " FOR UPDATE" : string.Empty), connection, transaction);
+        command.Parameters.AddWithValue(tenantId);
+        command.Parameters.AddWithValue(id);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+    }
+
+    private static StoredAnomaly Read(NpgsqlDataReader r) => new(
+        r.GetString(0),
+        r.GetString(1),
+        r.GetString(2),
+        (Severity)r.GetInt16(3),
+        r.GetString(4),
+        r.GetBoolean(5),
+        r.GetString(6),
+        r.GetString(7),
+        DateTime.UnixEpoch.AddSeconds(r.GetInt64(8)),
+        DateTime.UnixEpoch.AddSeconds(r.GetInt64(9)),
+        DateTime.UnixEpoch.AddSeconds(r.GetInt64(10)),
+        r.GetString(11),
+        JsonSerializer.Deserialize<List<string>>(r.GetString(12)) ?? [],
+        DateTime.UnixEpoch.AddMilliseconds(r.GetInt64(13)),
+        r.IsDBNull(14) ? null : r.GetString(14),
+        r.IsDBNull(15) ? null : r.GetString(15),
+        r.IsDBNull(16) ? null : DateTime.UnixEpoch.AddMilliseconds(r.GetInt64(16)));
+
+    private static long Seconds(DateTime value) => (long)(value.ToUniversalTime() - DateTime.UnixEpoch).TotalSeconds;
+}

@@ -1,0 +1,109 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace BillingWatch.Storage.Postgres;
+
+/// <summary>
+/// The shared PostgreSQL database of a cluster: one pooled data source per process and the project's
+/// own versioned schema, applied under an advisory lock so that silos and front ends starting together
+/// apply each migration exactly once.
+/// </summary>
+public sealed partial class PostgresDatabase : IStorageSchema, IAsyncDisposable
+{
+    private const string MigrationResourcePrefix = "migrations/Postgres/";
+
+    /// <summary>An arbitrary constant shared by every BillingWatch process: "BWMIGRAT" as a 64-bit number.</summary>
+    private const long MigrationLockKey = 0x42574D4947524154;
+
+    private readonly ILogger<PostgresDatabase> _logger;
+
+    public PostgresDatabase(string connectionString, ILogger<PostgresDatabase> logger)
+    {
+        _logger = logger;
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        ConnectionString = builder.ConnectionString;
+        DataSource = NpgsqlDataSource.Create(builder);
+    }
+
+    public string ConnectionString { get; }
+
+    public NpgsqlDataSource DataSource { get; }
+
+    /// <summary>Applies every embedded migration not yet recorded. Safe to run from many processes at once.</summary>
+    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
+        await ExecuteAsync(connection, $"SELECT pg_advisory_lock({MigrationLockKey})", cancellationToken);
+        try
+        {
+            await ExecuteAsync(connection, """
+                CREATE TABLE IF NOT EXISTS schema_migrations
+                (
+                    version    integer     NOT NULL PRIMARY KEY,
+                    name       text        NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                )
+                """, cancellationToken);
+
+            var applied = new HashSet<int>();
+            await using (var read = new NpgsqlCommand("SELECT version FROM schema_migrations", connection))
+            await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    applied.Add(reader.GetInt32(0));
+                }
+            }
+
+            foreach (var (version, name, sql) in LoadMigrations().Where(m => !applied.Contains(m.Version)))
+            {
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                await using (var apply = new NpgsqlCommand(sql, connection, transaction))
+                {
+                    await apply.ExecuteNonQueryAsync(cancellationToken);
+                }
+
+                await using (var record = new NpgsqlCommand("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", connection, transaction))
+                {
+                    record.Parameters.AddWithValue(version);
+                    record.Parameters.AddWithValue(name);
+                    await record.ExecuteNonQueryAsync(cancellationToken);
+                }
+
+                await transaction.CommitAsync(cancellationToken);
+                LogMigrationApplied(_logger, version, name);
+            }
+        }
+        finally
+        {
+            await ExecuteAsync(connection, $"SELECT pg_advisory_unlock({MigrationLockKey})", CancellationToken.None);
+        }
+    }
+
+    public ValueTask DisposeAsync() => DataSource.DisposeAsync();
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static IEnumerable<(int Version, string Name, string Sql)> LoadMigrations()
+    {
+        var assembly = typeof(PostgresDatabase).Assembly;
+        foreach (var resource in assembly.GetManifestResourceNames()
+            .Where(n => n.StartsWith(MigrationResourcePrefix, StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal))
+        {
+            var name = resource[MigrationResourcePrefix.Length..^".sql".Length];
+            var version = int.Parse(name.AsSpan(0, name.IndexOf('_', StringComparison.Ordinal)), CultureInfo.InvariantCulture);
+            using var stream = assembly.GetManifestResourceStream(resource)!;
+            using var reader = new StreamReader(stream);
+            yield return (version, name, reader.ReadToEnd());
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Applied PostgreSQL schema migration {Version} ({Name})")]
+    private static partial void LogMigrationApplied(ILogger logger, int version, string name);
+}

@@ -1,0 +1,393 @@
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace BillingWatch.Storage.Postgres;
+
+/// <summary>
+/// The event log on PostgreSQL. Appends queue to one writer loop per process that inserts everything
+/// waiting with one statement in one transaction (group commit) and completes each append only after
+/// that commit. A failed commit fails every append in it; nothing is acknowledged.
+/// </summary>
+public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
+{
+    private const int MaxBatch = 1024;
+    private const string UniqueViolation = "23505";
+
+    private const string InsertBatchSql = """
+        INSERT INTO events (tenant_id, seq, event_id, livemode, type, created, received_at, imported, payload)
+        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::boolean[], $5::text[], $6::bigint[], $7::bigint[], $8::boolean[], $9::bytea[])
+        ON CONFLICT (tenant_id, event_id, livemode) DO NOTHING
+        RETURNING tenant_id, seq
+        """;
+
+    private readonly PostgresDatabase _database;
+    private readonly ILogger<PostgresEventLog> _logger;
+    private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(
+        new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+    private readonly Task _writer;
+
+    public PostgresEventLog(PostgresDatabase database, ILogger<PostgresEventLog> logger)
+    {
+        _database = database;
+        _logger = logger;
+        _writer = Task.Run(WriterLoopAsync);
+    }
+
+    public Task<AppendResult> AppendAsync(EventToAppend entry)
+    {
+        var pending = new PendingAppend(entry);
+        return _queue.Writer.TryWrite(pending)
+            ? pending.Task
+            : Task.FromException<AppendResult>(new StorageUnavailableException("The event log is shutting down."));
+    }
+
+    public Task<long> GetLastSequenceAsync(string tenantId, CancellationToken cancellationToken = default) =>
+        ReadingAsync(async () =>
+        {
+            await using var command = _database.DataSource.CreateCommand("SELECT COALESCE(MAX(seq), 0) FROM events WHERE tenant_id = $1");
+            command.Parameters.AddWithValue(tenantId);
+            return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+        });
+
+    public Task<EventPage> ListAsync(string tenantId, EventQuery query, CancellationToken cancellationToken = default) =>
+        ReadingAsync(async () =>
+        {
+            await using var command = _database.DataSource.CreateCommand();
+            var sql = new StringBuilder("SELECT seq, event_id, type, livemode, created, received_at FROM events WHERE tenant_id = @tenant");
+            command.Parameters.AddWithValue("tenant", tenantId);
+            if (query.Type is not null)
+            {
+                sql.Append(" AND type = @type");
+                command.Parameters.AddWithValue("type", query.Type);
+            }
+
+            if (query.Livemode is bool livemode)
+            {
+                sql.Append(" AND livemode = @livemode");
+                command.Parameters.AddWithValue("livemode", livemode);
+            }
+
+            if (query.Since is DateTime since)
+            {
+                sql.Append(" AND created >= @since");
+                command.Parameters.AddWithValue("since", ToUnixSeconds(since));
+            }
+
+            if (query.Until is DateTime until)
+            {
+                sql.Append(" AND created < @until");
+                command.Parameters.AddWithValue("until", ToUnixSeconds(until));
+            }
+
+            if (query.After is EventCursor after)
+            {
+                sql.Append(" AND (created, seq) < (@afterCreated, @afterSeq)");
+                command.Parameters.AddWithValue("afterCreated", after.CreatedUnixSeconds);
+                command.Parameters.AddWithValue("afterSeq", after.Sequence);
+            }
+
+            sql.Append(" ORDER BY created DESC, seq DESC LIMIT @limit");
+            command.Parameters.AddWithValue("limit", query.Limit + 1);
+            command.CommandText = sql.ToString();
+
+            var items = new List<EventSummary>(Math.Min(query.Limit + 1, 64));
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    items.Add(ReadSummary(reader));
+                }
+            }
+
+            EventCursor? next = null;
+            if (items.Count > query.Limit)
+            {
+                items.RemoveAt(items.Count - 1);
+                next = new EventCursor(ToUnixSeconds(items[^1].Created), items[^1].Sequence);
+            }
+
+            return new EventPage(items, next);
+        });
+
+    public Task<StoredEvent?> GetAsync(string tenantId, string eventId, bool? livemode, CancellationToken cancellationToken = default) =>
+        ReadingAsync(async () =>
+        {
+            await using var command = _database.DataSource.CreateCommand(livemode is null
+                ? "SELECT seq, event_id, type, livemode, created, received_at, payload FROM events WHERE tenant_id = $1 AND event_id = $2 ORDER BY livemode DESC LIMIT 1"
+                : "SELECT seq, event_id, type, livemode, created, received_at, payload FROM events WHERE tenant_id = $1 AND event_id = $2 AND livemode = $3");
+            command.Parameters.AddWithValue(tenantId);
+            command.Parameters.AddWithValue(eventId);
+            if (livemode is bool mode)
+            {
+                command.Parameters.AddWithValue(mode);
+            }
+
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            return await reader.ReadAsync(cancellationToken)
+                ? new StoredEvent(ReadSummary(reader), reader.GetFieldValue<byte[]>(6))
+                : null;
+        });
+
+    public Task<IReadOnlyList<LoggedEvent>> ReadAfterAsync(string tenantId, long afterSequence, int maxCount, CancellationToken cancellationToken = default) =>
+        ReadingAsync<IReadOnlyList<LoggedEvent>>(async () =>
+        {
+            await using var command = _database.DataSource.CreateCommand(
+                "SELECT seq, livemode, imported, received_at, payload FROM events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
+            command.Parameters.AddWithValue(tenantId);
+            command.Parameters.AddWithValue(afterSequence);
+            command.Parameters.AddWithValue(maxCount);
+            var events = new List<LoggedEvent>();
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                events.Add(new LoggedEvent(reader.GetInt64(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetInt64(3), reader.GetFieldValue<byte[]>(4)));
+            }
+
+            return events;
+        });
+
+    public Task<EventMetrics> MetricsAsync(string tenantId, DateTime since, bool? livemode, CancellationToken cancellationToken = default) =>
+        ReadingAsync(async () =>
+        {
+            await using var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken);
+            var mode = livemode is null ? string.Empty : " AND livemode = @livemode";
+            void Bind(NpgsqlCommand command)
+            {
+                command.Parameters.AddWithValue("tenant", tenantId);
+                command.Parameters.AddWithValue("since", ToUnixSeconds(since));
+                if (livemode is bool m)
+                {
+                    command.Parameters.AddWithValue("livemode", m);
+                }
+            }
+
+            var byType = new Dictionary<string, long>(StringComparer.Ordinal);
+            long total = 0;
+            long? last = null;
+            await using (var command = new NpgsqlCommand($"SELECT type, COUNT(*), MAX(created) FROM events WHERE tenant_id = @tenant AND created >= @since{mode} GROUP BY type", connection))
+            {
+                Bind(command);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    byType[reader.GetString(0)] = reader.GetInt64(1);
+                    total += reader.GetInt64(1);
+                    last = Math.Max(last ?? 0, reader.GetInt64(2));
+                }
+            }
+
+            // Amounts live in the payload (json, not jsonb: json keeps any \u0000 a payload may carry).
+            async Task<Dictionary<string, long>> SumAsync(string type, string amount)
+            {
+                await using var command = new NpgsqlCommand(
+                    "SELECT lower(j->'data'->'object'->>'currency') AS currency, SUM(" + amount + ")::bigint " +
+                    "FROM (SELECT convert_from(payload, 'UTF8')::json AS j FROM events WHERE tenant_id = @tenant AND type = @type AND created >= @since" + mode + ") e " +
+                    "GROUP BY 1 HAVING lower(j->'data'->'object'->>'currency') IS NOT NULL",
+                    connection);
+                Bind(command);
+                command.Parameters.AddWithValue("type", type);
+                var sums = new Dictionary<string, long>(StringComparer.Ordinal);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    sums[reader.GetString(0)] = reader.IsDBNull(1) ? 0 : reader.GetInt64(1);
+                }
+
+                return sums;
+            }
+
+            const string Object = "(j->'data'->'object'->>";
+            var revenue = await SumAsync("charge.succeeded", Object + "'amount')::bigint");
+            foreach (var (currency, amount) in await SumAsync("invoice.paid", "CASE WHEN " + Object + "'paid_out_of_band') = 'true' THEN " + Object + "'amount_paid')::bigint ELSE 0 END"))
+            {
+                revenue[currency] = revenue.GetValueOrDefault(currency) + amount;
+            }
+
+            var refunds = await SumAsync("charge.refunded", Object + "'amount_refunded')::bigint - COALESCE((j->'data'->'previous_attributes'->>'amount_refunded')::bigint, 0)");
+            foreach (var key in revenue.Where(r => r.Value == 0).Select(r => r.Key).ToList())
+            {
+                revenue.Remove(key);
+            }
+
+            return new EventMetrics(
+                total,
+                byType,
+                byType.GetValueOrDefault("charge.succeeded"),
+                byType.GetValueOrDefault("charge.failed"),
+                byType.GetValueOrDefault("charge.refunded"),
+                refunds,
+                byType.GetValueOrDefault("charge.dispute.created"),
+                revenue,
+                last is long l ? DateTime.UnixEpoch.AddSeconds(l) : null);
+        });
+
+    public Task<long> CountAsync(string tenantId, CancellationToken cancellationToken = default) =>
+        ReadingAsync(async () =>
+        {
+            await using var command = _database.DataSource.CreateCommand("SELECT COUNT(*) FROM events WHERE tenant_id = $1");
+            command.Parameters.AddWithValue(tenantId);
+            return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+        });
+
+    public async Task<bool> IsWritableAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(2));
+            await using var command = _database.DataSource.CreateCommand("SELECT NOT pg_is_in_recovery()");
+            return (bool)(await command.ExecuteScalarAsync(timeout.Token))!;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _writer.WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+    }
+
+    private static async Task<T> ReadingAsync<T>(Func<Task<T>> read)
+    {
+        try
+        {
+            return await read();
+        }
+        catch (NpgsqlException ex)
+        {
+            throw new StorageUnavailableException("The event log could not be read.", ex);
+        }
+    }
+
+    private static EventSummary ReadSummary(NpgsqlDataReader reader) => new(
+        reader.GetInt64(0),
+        reader.GetString(1),
+        reader.GetString(2),
+        reader.GetBoolean(3),
+        DateTime.UnixEpoch.AddSeconds(reader.GetInt64(4)),
+        DateTime.UnixEpoch.AddMilliseconds(reader.GetInt64(5)));
+
+    private static long ToUnixSeconds(DateTime value) => (long)(value.ToUniversalTime() - DateTime.UnixEpoch).TotalSeconds;
+
+    private async Task WriterLoopAsync()
+    {
+        var reader = _queue.Reader;
+        var batch = new List<PendingAppend>(MaxBatch);
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (batch.Count < MaxBatch && reader.TryRead(out var pending))
+            {
+                batch.Add(pending);
+            }
+
+            await CommitBatchAsync(batch).ConfigureAwait(false);
+            batch.Clear();
+        }
+    }
+
+    private async Task CommitBatchAsync(List<PendingAppend> batch)
+    {
+        try
+        {
+            var accepted = await InsertAsync(batch).ConfigureAwait(false);
+            foreach (var pending in batch)
+            {
+                pending.Complete(accepted.Contains((pending.Entry.TenantId, pending.Entry.Sequence)) ? AppendResult.Accepted : AppendResult.Duplicate);
+            }
+        }
+        catch (PostgresException ex) when (ex.SqlState == UniqueViolation && batch.Count > 1)
+        {
+            // A sequence clash (two activations of one tenant for a moment) must not fail the other
+            // tenants' events in the batch: retry them one by one, so only the clashing append fails.
+            foreach (var pending in batch)
+            {
+                await CommitBatchAsync([pending]).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            LogCommitFailed(_logger, ex, batch.Count);
+            if (ex is not PostgresException)
+            {
+                // The server went away: drop pooled connections so the next batch does not fail on a dead one.
+                _database.DataSource.Clear();
+            }
+
+            var failure = new StorageUnavailableException("The event log could not commit.", ex);
+            foreach (var pending in batch)
+            {
+                pending.Fail(failure);
+            }
+        }
+    }
+
+    private async Task<HashSet<(string, long)>> InsertAsync(List<PendingAppend> batch)
+    {
+        var count = batch.Count;
+        var tenants = new string[count];
+        var sequences = new long[count];
+        var ids = new string[count];
+        var modes = new bool[count];
+        var types = new string[count];
+        var created = new long[count];
+        var received = new long[count];
+        var imported = new bool[count];
+        var payloads = new byte[count][];
+        for (var i = 0; i < count; i++)
+        {
+            var e = batch[i].Entry;
+            tenants[i] = e.TenantId;
+            sequences[i] = e.Sequence;
+            ids[i] = e.EventId;
+            modes[i] = e.Livemode;
+            types[i] = e.Type;
+            created[i] = e.CreatedUnixSeconds;
+            received[i] = e.ReceivedAtUnixMs;
+            imported[i] = e.Imported;
+            payloads[i] = e.Payload;
+        }
+
+        await using var connection = await _database.DataSource.OpenConnectionAsync().ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
+        await using var command = new NpgsqlCommand(InsertBatchSql, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = tenants, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = sequences, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ids, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<bool[]> { TypedValue = modes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Boolean });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = types, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = created, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = received, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+        command.Parameters.Add(new NpgsqlParameter<bool[]> { TypedValue = imported, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Boolean });
+        command.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = payloads, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
+
+        var accepted = new HashSet<(string, long)>(count);
+        await using (var reader = await command.ExecuteReaderAsync().ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                accepted.Add((reader.GetString(0), reader.GetInt64(1)));
+            }
+        }
+
+        await transaction.CommitAsync().ConfigureAwait(false);
+        return accepted;
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Event log commit of {Count} events failed; none was acknowledged")]
+    private static partial void LogCommitFailed(ILogger logger, Exception exception, int count);
+
+    private sealed class PendingAppend(EventToAppend entry) : TaskCompletionSource<AppendResult>(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public EventToAppend Entry { get; } = entry;
+
+        public void Complete(AppendResult result) => TrySetResult(result);
+
+        public void Fail(Exception exception) => TrySetException(exception);
+    }
+}

@@ -1,0 +1,70 @@
+using BillingWatch.Configuration;
+using BillingWatch.Storage;
+using BillingWatch.Storage.Postgres;
+using BillingWatch.Storage.Sqlite;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace BillingWatch.Silo;
+
+public static class StorageServiceExtensions
+{
+    /// <summary>The name of the connection string a cluster shares (<c>ConnectionStrings__BillingWatch</c>).</summary>
+    public const string ConnectionStringName = "BillingWatch";
+
+    public static BillingWatchOptions ReadBillingWatchOptions(this IConfiguration configuration)
+    {
+        var options = configuration.GetSection(BillingWatchOptions.Section).Get<BillingWatchOptions>() ?? new BillingWatchOptions();
+        if (!options.Storage.IsPostgres && !string.Equals(options.Storage.Provider, StorageOptions.Sqlite, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException($"BillingWatch:Storage:Provider must be '{StorageOptions.Sqlite}' or '{StorageOptions.Postgres}'.");
+        }
+
+        return options;
+    }
+
+    /// <summary>The PostgreSQL connection string; required in cluster mode.</summary>
+    public static string PostgresConnectionString(this IConfiguration configuration) =>
+        configuration.GetConnectionString(ConnectionStringName) is { Length: > 0 } connectionString
+            ? connectionString
+            : throw new InvalidOperationException($"BillingWatch:Storage:Provider is postgres but ConnectionStrings:{ConnectionStringName} is not set.");
+
+    /// <summary>
+    /// The storage services shared by silos and (for queries) front ends: the event log, the anomaly store,
+    /// the tenant directory and the schema, on SQLite or PostgreSQL as configured.
+    /// </summary>
+    public static IServiceCollection AddBillingWatchStorage(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<BillingWatchOptions>().Bind(configuration.GetSection(BillingWatchOptions.Section));
+        services.TryAddSingleton(TimeProvider.System);
+        if (configuration.ReadBillingWatchOptions().Storage.IsPostgres)
+        {
+            var connectionString = configuration.PostgresConnectionString();
+            services.TryAddSingleton(sp => new PostgresDatabase(connectionString, sp.GetRequiredService<ILogger<PostgresDatabase>>()));
+            services.TryAddSingleton<IStorageSchema>(sp => sp.GetRequiredService<PostgresDatabase>());
+            services.TryAddSingleton<PostgresEventLog>();
+            services.TryAddSingleton<IEventLog>(sp => sp.GetRequiredService<PostgresEventLog>());
+            services.TryAddSingleton<ITenantDirectory, PostgresTenantDirectory>();
+            services.TryAddSingleton<IAnomalyStore, PostgresAnomalyStore>();
+        }
+        else
+        {
+            services.TryAddSingleton(sp => new SqliteDatabase(
+                SqlitePath(sp.GetRequiredService<IOptions<BillingWatchOptions>>().Value),
+                sp.GetRequiredService<IOptions<BillingWatchOptions>>().Value.Storage.BusyTimeoutMs,
+                sp.GetRequiredService<ILogger<SqliteDatabase>>()));
+            services.TryAddSingleton<IStorageSchema>(sp => sp.GetRequiredService<SqliteDatabase>());
+            services.TryAddSingleton<SqliteEventLog>();
+            services.TryAddSingleton<IEventLog>(sp => sp.GetRequiredService<SqliteEventLog>());
+            services.TryAddSingleton<ITenantDirectory, SqliteTenantDirectory>();
+            services.TryAddSingleton<IAnomalyStore, SqliteAnomalyStore>();
+        }
+
+        return services;
+    }
+
+    internal static string SqlitePath(BillingWatchOptions options) => Path.Combine(options.DataDir, "billingwatch.db");
+}

@@ -1,0 +1,285 @@
+using System.Text;
+using BillingWatch.Detection;
+using BillingWatch.Storage;
+using BillingWatch.Storage.Postgres;
+using BillingWatch.Storage.Sqlite;
+using BillingWatch.Tests.Fixtures;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace BillingWatch.Tests.Storage;
+
+/// <summary>The back ends behind the storage interfaces, as the rest of the code sees them.</summary>
+public sealed record StorageUnderTest(IEventLog Events, IAnomalyStore Anomalies, ITenantDirectory Tenants, Func<ValueTask> Dispose);
+
+/// <summary>
+/// One contract for the event log, the anomaly store and the tenant directory, run against SQLite and
+/// PostgreSQL alike: both back ends must give the same answers to the same calls.
+/// </summary>
+public abstract class StorageContractTests : IAsyncLifetime
+{
+    private StorageUnderTest _storage = null!;
+
+    private IEventLog Events => _storage.Events;
+
+    private IAnomalyStore Anomalies => _storage.Anomalies;
+
+    public async Task InitializeAsync() => _storage = await CreateAsync();
+
+    public async Task DisposeAsync() => await _storage.Dispose();
+
+    protected abstract Task<StorageUnderTest> CreateAsync();
+
+    [Fact]
+    public async Task An_event_is_stored_once_per_tenant_mode_and_id()
+    {
+        Assert.Equal(AppendResult.Accepted, await Events.AppendAsync(Entry("tn_a", 1, "evt_1", livemode: false)));
+        Assert.Equal(AppendResult.Duplicate, await Events.AppendAsync(Entry("tn_a", 2, "evt_1", livemode: false)));
+        Assert.Equal(AppendResult.Accepted, await Events.AppendAsync(Entry("tn_a", 3, "evt_1", livemode: true)));
+        Assert.Equal(AppendResult.Accepted, await Events.AppendAsync(Entry("tn_b", 1, "evt_1", livemode: false)));
+
+        Assert.Equal(2, await Events.CountAsync("tn_a"));
+        Assert.Equal(1, await Events.CountAsync("tn_b"));
+        Assert.Equal(3, await Events.GetLastSequenceAsync("tn_a"));
+        Assert.Equal(0, await Events.GetLastSequenceAsync("tn_nobody"));
+    }
+
+    [Fact]
+    public async Task Concurrent_appends_share_commits_and_each_gets_its_own_answer()
+    {
+        // 400 appends at once, a quarter of them repeats of an earlier id: the answers must say exactly which.
+        var appends = Enumerable.Range(1, 400)
+            .Select(i => Events.AppendAsync(Entry("tn_c", i, i % 4 == 0 ? $"evt_{i - 1}" : $"evt_{i}", livemode: false)))
+            .ToArray();
+        var results = await Task.WhenAll(appends);
+
+        Assert.Equal(300, results.Count(r => r == AppendResult.Accepted));
+        Assert.Equal(100, results.Count(r => r == AppendResult.Duplicate));
+        Assert.Equal(300, await Events.CountAsync("tn_c"));
+        var replayed = await Events.ReadAfterAsync("tn_c", 0, 1000);
+        Assert.Equal(300, replayed.Count);
+        Assert.Equal(replayed.Select(e => e.Sequence).Order(), replayed.Select(e => e.Sequence));
+        Assert.DoesNotContain(replayed, e => e.Sequence % 4 == 0);
+    }
+
+    [Fact]
+    public async Task Payloads_and_flags_come_back_exactly_as_stored()
+    {
+        var payload = Encoding.UTF8.GetBytes("{\"id\":\"evt_x\",\"note\":\"caf\u00e9 \\u0000 \ud83d\ude00\"}");
+        await Events.AppendAsync(Entry("tn_p", 7, "evt_x", livemode: true, payload: payload, imported: true, created: 1_700_000_123, received: 1_700_000_456_789));
+
+        var replayed = Assert.Single(await Events.ReadAfterAsync("tn_p", 6, 10));
+        Assert.Equal(7, replayed.Sequence);
+        Assert.True(replayed.Livemode);
+        Assert.True(replayed.Imported);
+        Assert.Equal(1_700_000_456_789, replayed.ReceivedAtUnixMs);
+        Assert.Equal(payload, replayed.Payload);
+        Assert.Empty(await Events.ReadAfterAsync("tn_p", 7, 10));
+
+        var stored = await Events.GetAsync("tn_p", "evt_x", livemode: null);
+        Assert.NotNull(stored);
+        Assert.Equal(payload, stored.Payload);
+        Assert.Equal(DateTime.UnixEpoch.AddSeconds(1_700_000_123), stored.Summary.Created);
+        Assert.Equal(DateTime.UnixEpoch.AddMilliseconds(1_700_000_456_789), stored.Summary.ReceivedAt);
+        Assert.Null(await Events.GetAsync("tn_other", "evt_x", livemode: null));
+    }
+
+    [Fact]
+    public async Task Get_without_a_mode_prefers_the_live_event()
+    {
+        await Events.AppendAsync(Entry("tn_g", 1, "evt_same", livemode: false, type: "charge.failed"));
+        await Events.AppendAsync(Entry("tn_g", 2, "evt_same", livemode: true, type: "charge.succeeded"));
+
+        Assert.Equal("charge.succeeded", (await Events.GetAsync("tn_g", "evt_same", null))!.Summary.Type);
+        Assert.Equal("charge.failed", (await Events.GetAsync("tn_g", "evt_same", false))!.Summary.Type);
+    }
+
+    [Fact]
+    public async Task Listing_filters_orders_newest_first_and_pages_with_a_cursor()
+    {
+        for (var i = 1; i <= 25; i++)
+        {
+            await Events.AppendAsync(Entry("tn_l", i, $"evt_{i}", livemode: i % 5 != 0, type: i % 2 == 0 ? "charge.failed" : "charge.succeeded", created: 1_700_000_000 + (i / 2)));
+        }
+
+        var seen = new List<EventSummary>();
+        EventCursor? cursor = null;
+        do
+        {
+            var page = await Events.ListAsync("tn_l", new EventQuery(null, null, null, null, 7, cursor));
+            seen.AddRange(page.Items);
+            cursor = page.Next;
+        }
+        while (cursor is not null);
+
+        Assert.Equal(25, seen.Count);
+        Assert.Equal(25, seen.Select(e => e.EventId).Distinct().Count());
+        Assert.Equal(seen.OrderByDescending(e => e.Created).ThenByDescending(e => e.Sequence).Select(e => e.Sequence), seen.Select(e => e.Sequence));
+
+        var failedLive = await Events.ListAsync("tn_l", new EventQuery("charge.failed", true, null, null, 100, null));
+        Assert.Equal(10, failedLive.Items.Count);
+        Assert.All(failedLive.Items, e => Assert.True(e.Type == "charge.failed" && e.Livemode));
+
+        var window = await Events.ListAsync("tn_l", new EventQuery(null, null, DateTime.UnixEpoch.AddSeconds(1_700_000_003), DateTime.UnixEpoch.AddSeconds(1_700_000_005), 100, null));
+        Assert.Equal([9, 8, 7, 6], window.Items.Select(e => e.Sequence));
+        Assert.Null(window.Next);
+        Assert.Empty((await Events.ListAsync("tn_other", new EventQuery(null, null, null, null, 100, null))).Items);
+    }
+
+    [Fact]
+    public async Task Metrics_count_types_and_sum_amounts_per_currency()
+    {
+        var since = DateTime.UnixEpoch.AddSeconds(1_700_000_000);
+        await Events.AppendAsync(Entry("tn_m", 1, "evt_1", false, type: "charge.succeeded", payload: Charge("charge.succeeded", 1500, "usd")));
+        await Events.AppendAsync(Entry("tn_m", 2, "evt_2", false, type: "charge.succeeded", payload: Charge("charge.succeeded", 2500, "USD")));
+        await Events.AppendAsync(Entry("tn_m", 3, "evt_3", false, type: "charge.succeeded", payload: Charge("charge.succeeded", 700, "eur")));
+        await Events.AppendAsync(Entry("tn_m", 4, "evt_4", false, type: "charge.failed", payload: Charge("charge.failed", 999, "usd")));
+        await Events.AppendAsync(Entry("tn_m", 5, "evt_5", false, type: "charge.refunded", payload: Encoding.UTF8.GetBytes(
+            "{\"data\":{\"object\":{\"amount\":2500,\"amount_refunded\":2000,\"currency\":\"usd\"},\"previous_attributes\":{\"amount_refunded\":500}}}")));
+        await Events.AppendAsync(Entry("tn_m", 6, "evt_6", false, type: "invoice.paid", payload: Encoding.UTF8.GetBytes(
+            "{\"data\":{\"object\":{\"amount_paid\":4000,\"paid_out_of_band\":true,\"currency\":\"usd\"}}}")));
+        await Events.AppendAsync(Entry("tn_m", 7, "evt_7", false, type: "invoice.paid", payload: Encoding.UTF8.GetBytes(
+            "{\"data\":{\"object\":{\"amount_paid\":9000,\"paid_out_of_band\":false,\"currency\":\"usd\"}}}")));
+        await Events.AppendAsync(Entry("tn_m", 8, "evt_8", true, type: "charge.succeeded", payload: Charge("charge.succeeded", 100_000, "usd")));
+        await Events.AppendAsync(Entry("tn_m", 9, "evt_9", false, type: "charge.succeeded", payload: Charge("charge.succeeded", 5, "usd"), created: 1_600_000_000));
+
+        var metrics = await Events.MetricsAsync("tn_m", since, livemode: false);
+
+        Assert.Equal(7, metrics.Total);
+        Assert.Equal(3, metrics.ChargesSucceeded);
+        Assert.Equal(1, metrics.ChargesFailed);
+        Assert.Equal(1, metrics.Refunds);
+        Assert.Equal(new Dictionary<string, long> { ["usd"] = 8000, ["eur"] = 700 }, metrics.Revenue);
+        Assert.Equal(new Dictionary<string, long> { ["usd"] = 1500 }, metrics.RefundAmount);
+        Assert.Equal(DateTime.UnixEpoch.AddSeconds(1_700_000_000), metrics.LastEventAt);
+        Assert.Equal(8, (await Events.MetricsAsync("tn_m", since, livemode: null)).Total);
+        Assert.Equal(0, (await Events.MetricsAsync("tn_other", since, livemode: null)).Total);
+    }
+
+    [Fact]
+    public async Task Anomalies_are_inserted_once_listed_with_filters_and_paged()
+    {
+        var raised = Enumerable.Range(0, 12).Select(i => Anomaly("tn_an", $"cus_{i}", detectedAt: 1_700_000_000 + (i / 3), detector: i % 2 == 0 ? "card_testing" : "refund_spike")).ToList();
+        await Anomalies.InsertAsync(raised);
+        await Anomalies.InsertAsync(raised.Take(5).ToList());
+        await Anomalies.InsertAsync([Anomaly("tn_other", "cus_0", 1_700_000_000, "card_testing")]);
+
+        var seen = new List<StoredAnomaly>();
+        AnomalyCursor? cursor = null;
+        do
+        {
+            var page = await Anomalies.ListAsync("tn_an", new AnomalyQuery(null, null, null, null, null, null, 5, cursor));
+            seen.AddRange(page.Items);
+            cursor = page.Next;
+        }
+        while (cursor is not null);
+
+        Assert.Equal(12, seen.Count);
+        Assert.Equal(raised.Select(a => a.Id).Order(StringComparer.Ordinal), seen.Select(a => a.Id).Order(StringComparer.Ordinal));
+        Assert.Equal(seen.OrderByDescending(a => a.DetectedAt).ThenByDescending(a => a.Id, StringComparer.Ordinal).Select(a => a.Id), seen.Select(a => a.Id));
+        Assert.All(seen, a => Assert.Equal(AnomalyStatus.Open, a.Status));
+
+        var cardTesting = await Anomalies.ListAsync("tn_an", new AnomalyQuery("card_testing", Severity.High, AnomalyStatus.Open, false, null, null, 100, null));
+        Assert.Equal(6, cardTesting.Items.Count);
+        var one = await Anomalies.GetAsync("tn_an", raised[3].Id);
+        Assert.NotNull(one);
+        Assert.Equal(["evt_a", "evt_b"], one.EventIds);
+        Assert.Equal("{\"count\":3}", one.EvidenceJson);
+        Assert.Null(await Anomalies.GetAsync("tn_other", raised[3].Id));
+    }
+
+    [Fact]
+    public async Task Status_changes_follow_the_lifecycle_and_stay_within_the_tenant()
+    {
+        var anomaly = Anomaly("tn_s", "cus_1", 1_700_000_000, "card_testing");
+        await Anomalies.InsertAsync([anomaly]);
+        var at = new DateTime(2026, 11, 27, 12, 0, 0, DateTimeKind.Utc);
+
+        Assert.Equal(StatusChange.NotFound, (await Anomalies.SetStatusAsync("tn_other", anomaly.Id, AnomalyStatus.Resolved, null, null, at)).Result);
+        var acknowledged = await Anomalies.SetStatusAsync("tn_s", anomaly.Id, AnomalyStatus.Acknowledged, "looking", "ops@example.com", at);
+        Assert.Equal(StatusChange.Changed, acknowledged.Result);
+        Assert.Equal("looking", acknowledged.Anomaly!.StatusNote);
+        Assert.Equal("ops@example.com", acknowledged.Anomaly.StatusBy);
+        Assert.Equal(at, acknowledged.Anomaly.StatusAt);
+
+        Assert.Equal(StatusChange.Changed, (await Anomalies.SetStatusAsync("tn_s", anomaly.Id, AnomalyStatus.Resolved, null, null, at)).Result);
+        var reopened = await Anomalies.SetStatusAsync("tn_s", anomaly.Id, AnomalyStatus.Acknowledged, null, null, at);
+        Assert.Equal(StatusChange.Conflict, reopened.Result);
+        Assert.Equal(AnomalyStatus.Resolved, reopened.Anomaly!.Status);
+        Assert.Null((await Anomalies.GetAsync("tn_s", anomaly.Id))!.StatusNote);
+    }
+
+    [Fact]
+    public async Task The_tenant_directory_upserts_lists_and_removes()
+    {
+        var created = new DateTime(2026, 1, 2, 3, 4, 5, 678, DateTimeKind.Utc);
+        await _storage.Tenants.UpsertAsync(new TenantDirectoryEntry("tn_1", "One", "whk_1", created));
+        await _storage.Tenants.UpsertAsync(new TenantDirectoryEntry("tn_2", "Two", "whk_2", created.AddSeconds(1)));
+        await _storage.Tenants.UpsertAsync(new TenantDirectoryEntry("tn_1", "One renamed", "whk_1b", created.AddDays(9)));
+
+        var listed = await _storage.Tenants.ListAsync();
+        Assert.Equal([new TenantDirectoryEntry("tn_1", "One renamed", "whk_1b", created), new TenantDirectoryEntry("tn_2", "Two", "whk_2", created.AddSeconds(1))], listed);
+
+        await _storage.Tenants.RemoveAsync("tn_1");
+        Assert.Equal(["tn_2"], (await _storage.Tenants.ListAsync()).Select(t => t.Id));
+    }
+
+    [Fact]
+    public async Task The_event_log_reports_itself_writable()
+    {
+        Assert.True(await Events.IsWritableAsync());
+    }
+
+    private static EventToAppend Entry(string tenant, long sequence, string id, bool livemode, string type = "charge.succeeded", byte[]? payload = null, bool imported = false, long created = 1_700_000_000, long received = 1_700_000_000_000) =>
+        new(tenant, sequence, id, type, livemode, created, received, payload ?? Encoding.UTF8.GetBytes($"{{\"id\":\"{id}\"}}"), imported);
+
+    private static byte[] Charge(string type, long amount, string currency) =>
+        Encoding.UTF8.GetBytes($"{{\"type\":\"{type}\",\"data\":{{\"object\":{{\"amount\":{amount},\"currency\":\"{currency}\"}}}}}}");
+
+    private static RaisedAnomaly Anomaly(string tenant, string subject, long detectedAt, string detector) => new(
+        RaisedAnomaly.IdFor(tenant, false, detector, subject, detectedAt),
+        tenant,
+        false,
+        detector,
+        subject,
+        Severity.High,
+        "Title",
+        "Message",
+        detectedAt,
+        detectedAt - 60,
+        detectedAt,
+        "{\"count\":3}",
+        ["evt_a", "evt_b"]);
+}
+
+public sealed class SqliteStorageContractTests : StorageContractTests
+{
+    protected override Task<StorageUnderTest> CreateAsync()
+    {
+        var dir = TestData.NewDirectory();
+        var database = new SqliteDatabase(Path.Combine(dir, "billingwatch.db"), 5000, NullLogger<SqliteDatabase>.Instance);
+        database.Migrate();
+        var events = new SqliteEventLog(database, NullLogger<SqliteEventLog>.Instance);
+        return Task.FromResult(new StorageUnderTest(events, new SqliteAnomalyStore(database, TimeProvider.System), new SqliteTenantDirectory(database), () =>
+        {
+            events.Dispose();
+            TestData.TryDelete(dir);
+            return ValueTask.CompletedTask;
+        }));
+    }
+}
+
+public sealed class PostgresStorageContractTests : StorageContractTests
+{
+    protected override async Task<StorageUnderTest> CreateAsync()
+    {
+        var server = await PostgresServer.Shared;
+        var database = new PostgresDatabase(await server.CreateDatabaseAsync("contract"), NullLogger<PostgresDatabase>.Instance);
+        await database.MigrateAsync();
+        var events = new PostgresEventLog(database, NullLogger<PostgresEventLog>.Instance);
+        return new StorageUnderTest(events, new PostgresAnomalyStore(database, TimeProvider.System), new PostgresTenantDirectory(database), async () =>
+        {
+            await events.DisposeAsync();
+            await database.DisposeAsync();
+        });
+    }
+}
