@@ -1,7 +1,37 @@
-using BillingWatch.Silo;
+using BillingWatch.Silo.Health;
 
-// A stand-alone silo (no HTTP front door). The embedded default runs the same configuration
-// inside BillingWatch.Api; cluster deployments run this host N times.
-var builder = Host.CreateApplicationBuilder(args);
-builder.UseOrleans(silo => silo.AddBillingWatchSilo(builder.Configuration));
-await builder.Build().RunAsync();
+namespace BillingWatch.Silo;
+
+// A stand-alone silo: cluster deployments run this host N times behind M API front ends. It serves only
+// /health/live and /health/ready (ASPNETCORE_URLS, default http://127.0.0.1:5090) for orchestrators.
+internal static class SiloProgram
+{
+    public static void Main(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        var options = builder.Configuration.ReadBillingWatchOptions();
+        if (string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.ServerUrlsKey]))
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:5090");
+        }
+
+        foreach (var category in (string[])["Orleans", "Microsoft.AspNetCore"])
+        {
+            if (builder.Configuration[$"Logging:LogLevel:{category}"] is null)
+            {
+                builder.Logging.AddFilter(category, LogLevel.Warning);
+            }
+        }
+
+        builder.UseOrleans(silo => silo.AddBillingWatchSilo(builder.Configuration));
+        builder.Services.AddBillingWatchHealthChecks();
+
+        // Graceful stop: the silo hands its grains off (each tenant writes its detection snapshot) and the event
+        // log commits what is queued before the process exits.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownDrainSeconds));
+
+        var app = builder.Build();
+        app.MapBillingWatchHealth();
+        app.Run();
+    }
+}

@@ -22,6 +22,12 @@ public sealed partial class AdminKeyStore
             return;
         }
 
+        if (options.Value.Storage.IsPostgres)
+        {
+            // Front ends of a cluster share no folder: a generated key would differ between them.
+            throw new InvalidOperationException("BillingWatch__AdminKey must be set when BillingWatch__Storage__Provider is postgres.");
+        }
+
         var path = Path.GetFullPath(Path.Combine(options.Value.DataDir, "admin.key"));
         if (File.Exists(path))
         {

@@ -1,9 +1,10 @@
 using BillingWatch.Api.Admin;
 using BillingWatch.Api.Auth;
-using BillingWatch.Api.Health;
+using BillingWatch.Silo.Health;
 using BillingWatch.Api.Problems;
 using BillingWatch.Api.Tenant;
 using BillingWatch.Api.Webhooks;
+using BillingWatch.Configuration;
 using BillingWatch.Silo;
 
 namespace BillingWatch.Api.Hosting;
@@ -34,7 +35,22 @@ internal static class BillingWatchApi
             }
         }
 
-        builder.UseOrleans(silo => silo.AddBillingWatchSilo(config));
+        var options = config.ReadBillingWatchOptions();
+        if (options.IsFrontend)
+        {
+            builder.AddBillingWatchFrontend(options);
+        }
+        else if (!string.Equals(options.Role, BillingWatchOptions.StandaloneRole, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException($"BillingWatch:Role must be '{BillingWatchOptions.StandaloneRole}' or '{BillingWatchOptions.FrontendRole}'.");
+        }
+        else
+        {
+            builder.UseOrleans(silo => silo.AddBillingWatchSilo(config));
+        }
+
+        // Stop accepting, then let in-flight webhooks finish (their grain calls and commits) before exiting.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownDrainSeconds));
 
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
         {

@@ -34,7 +34,7 @@ internal sealed partial class StorageExceptionHandler(ILogger<StorageExceptionHa
 
     internal static bool IsUnavailable(Exception exception) => exception switch
     {
-        StorageUnavailableException or SqliteException or TimeoutException or Orleans.Runtime.OrleansException or Orleans.Storage.InconsistentStateException => true,
+        StorageUnavailableException or SqliteException or Npgsql.NpgsqlException or TimeoutException or Orleans.Runtime.OrleansException or Orleans.Storage.InconsistentStateException => true,
         AggregateException aggregate => aggregate.InnerExceptions.Any(IsUnavailable),
         _ => exception.InnerException is not null && IsUnavailable(exception.InnerException),
     };

@@ -11,8 +11,22 @@ public sealed class BillingWatchOptions
     /// <summary>The admin API key; generated into <c>{DataDir}/admin.key</c> when unset.</summary>
     public string? AdminKey { get; set; }
 
+    /// <summary>
+    /// <c>standalone</c> (default): the API process hosts a silo too. <c>frontend</c>: the API is a stateless
+    /// Orleans client of a cluster of stand-alone silos (requires <c>Storage:Provider=postgres</c>).
+    /// </summary>
+    public string Role { get; set; } = StandaloneRole;
+
+    public const string StandaloneRole = "standalone";
+    public const string FrontendRole = "frontend";
+
+    public bool IsFrontend => string.Equals(Role, FrontendRole, StringComparison.OrdinalIgnoreCase);
+
     /// <summary>The public base URL used to build webhook URLs; the request's own origin when unset.</summary>
     public string? PublicBaseUrl { get; set; }
+
+    /// <summary>On shutdown, how long in-flight requests (and a silo's queued commits) get to finish.</summary>
+    public int ShutdownDrainSeconds { get; set; } = 30;
 
     public StorageOptions Storage { get; set; } = new();
 

@@ -5,7 +5,9 @@ using System.Text.Json;
 using BillingWatch.Storage;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 
 namespace BillingWatch.Tests.Fixtures;
@@ -50,6 +52,12 @@ public class BillingWatchApp : WebApplicationFactory<Program>
     public bool DeleteDataOnDispose { get; init; } = true;
 
     public IEventLog EventLog => Services.GetRequiredService<IEventLog>();
+
+    /// <summary>
+    /// For a front end of an in-process test cluster: the cluster's own client replaces the Orleans client
+    /// the front end would start (TestingHost silos are reachable only through their in-memory transport).
+    /// </summary>
+    public IClusterClient? ClusterClient { get; init; }
 
     public HttpClient Admin()
     {
@@ -96,6 +104,27 @@ public class BillingWatchApp : WebApplicationFactory<Program>
         }
 
         builder.ConfigureLogging(logging => logging.AddProvider(Logs));
+        if (ClusterClient is { } client)
+        {
+            builder.ConfigureTestServices(services =>
+            {
+                foreach (var orleansHostedService in services.Where(d => d.ServiceType == typeof(Microsoft.Extensions.Hosting.IHostedService) && IsOrleans(d)).ToList())
+                {
+                    services.Remove(orleansHostedService);
+                }
+
+                services.RemoveAll<IClusterClient>();
+                services.RemoveAll<IGrainFactory>();
+                services.AddSingleton(client);
+                services.AddSingleton<IGrainFactory>(client);
+            });
+        }
+    }
+
+    private static bool IsOrleans(ServiceDescriptor descriptor)
+    {
+        var type = descriptor.ImplementationType ?? descriptor.ImplementationFactory?.Method.DeclaringType ?? descriptor.ImplementationInstance?.GetType();
+        return type?.Namespace?.StartsWith("Orleans", StringComparison.Ordinal) == true;
     }
 
     protected override void Dispose(bool disposing)

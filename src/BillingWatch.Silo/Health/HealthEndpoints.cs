@@ -1,10 +1,18 @@
 using BillingWatch.Storage;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace BillingWatch.Api.Health;
+namespace BillingWatch.Silo.Health;
 
-internal static class HealthEndpoints
+/// <summary>
+/// /health/live (the process answers) and /health/ready (the event log takes writes and the cluster has an
+/// active silo), for the API front ends and the stand-alone silos alike.
+/// </summary>
+public static class HealthEndpoints
 {
     public static IServiceCollection AddBillingWatchHealthChecks(this IServiceCollection services)
     {
