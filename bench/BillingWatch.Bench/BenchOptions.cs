@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace BillingWatch.Bench;
 
-internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples, bool DetectorsOff = false)
+internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples, bool DetectorsOff = false, string? Postgres = null)
 {
     public const string Usage = """
         usage: dotnet run -c Release --project bench/BillingWatch.Bench -- [options]
@@ -14,9 +14,11 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
           --payload B       approximate body size for --mix charges (default 1200)
           --detectors off   disable all fourteen detectors for every tenant (to measure what detection costs)
           --query-samples Q after the load, time Q event-list and Q anomaly-list queries (default 200)
-          --url U           target a running BillingWatch instead of starting the embedded default
+          --url U[,U2...]   target a running BillingWatch instead of starting the embedded default;
+                            several URLs (front ends of a cluster) are used in turn, request by request
           --admin-key K     admin key for --url
           --data DIR        data folder for the started instance (default: a new temp folder)
+          --postgres CS     with --url: count the rows stored in this PostgreSQL database after the load
         """;
 
     public static BenchOptions? Parse(string[] args)
@@ -38,6 +40,7 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
                 "--url" => o with { Url = Next() },
                 "--admin-key" => o with { AdminKey = Next() },
                 "--data" => o with { DataDir = Next() },
+                "--postgres" => o with { Postgres = Next() },
                 _ => null,
             };
             if (o is null)

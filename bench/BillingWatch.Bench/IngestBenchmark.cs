@@ -16,31 +16,32 @@ internal static class IngestBenchmark
         var dataDir = options.DataDir ?? Path.Combine(Path.GetTempPath(), "billingwatch-bench", Guid.NewGuid().ToString("N"));
         var adminKey = options.AdminKey ?? "bwadmin_bench_" + Guid.NewGuid().ToString("N");
         EmbeddedServer? server = null;
-        Uri baseAddress;
+        Uri[] baseAddresses;
         if (options.Url is null)
         {
             server = await EmbeddedServer.StartAsync(dataDir, adminKey);
-            baseAddress = server.BaseAddress;
+            baseAddresses = [server.BaseAddress];
         }
         else
         {
-            baseAddress = new Uri(options.Url);
+            baseAddresses = options.Url.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(u => new Uri(u)).ToArray();
         }
 
+        var clients = baseAddresses.Select(address => new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+        {
+            BaseAddress = address,
+            Timeout = TimeSpan.FromSeconds(60),
+        }).ToArray();
         try
         {
-            using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
-            {
-                BaseAddress = baseAddress,
-                Timeout = TimeSpan.FromSeconds(60),
-            };
+            var http = clients[0];
             var tenants = await CreateTenantsAsync(http, adminKey, options.Tenants, options.DetectorsOff);
-            Console.WriteLine($"tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}, mix: {(options.Realistic ? "realistic (traffic generator)" : $"charge.succeeded ≈ {options.PayloadBytes} B")}, target: {baseAddress}");
+            Console.WriteLine($"tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}, mix: {(options.Realistic ? "realistic (traffic generator)" : $"charge.succeeded ≈ {options.PayloadBytes} B")}, target: {string.Join(", ", baseAddresses.Select(a => a.ToString()))}");
 
             var preparing = Stopwatch.StartNew();
             var source = new EventSource(options.Events, tenants.Length, options.PayloadBytes, options.Realistic);
             Console.WriteLine($"bodies prepared: {options.Events} ({source.TotalBytes / options.Events} B average) in {preparing.Elapsed.TotalSeconds:F1} s");
-            var result = await DriveAsync(http, tenants, source, options);
+            var result = await DriveAsync(clients, tenants, source, options);
             result.Print();
             if (options.QuerySamples > 0)
             {
@@ -57,11 +58,25 @@ internal static class IngestBenchmark
                     return 1;
                 }
             }
+            else if (options.Postgres is not null)
+            {
+                var stored = await CountPostgresRowsAsync(options.Postgres, tenants.Select(t => t.Id).ToArray());
+                Console.WriteLine($"rows stored: {stored}   2xx accepted: {result.Accepted}   {(stored == result.Accepted ? "EQUAL" : "MISMATCH")}");
+                if (stored != result.Accepted)
+                {
+                    return 1;
+                }
+            }
 
             return 0;
         }
         finally
         {
+            foreach (var client in clients)
+            {
+                client.Dispose();
+            }
+
             if (server is not null)
             {
                 await server.DisposeAsync();
@@ -117,7 +132,7 @@ internal static class IngestBenchmark
         return tenants;
     }
 
-    private static async Task<BenchResult> DriveAsync(HttpClient http, BenchTenant[] tenants, EventSource source, BenchOptions options)
+    private static async Task<BenchResult> DriveAsync(HttpClient[] clients, BenchTenant[] tenants, EventSource source, BenchOptions options)
     {
         var latencyTicks = new long[options.Events];
         var completedAt = new long[options.Events];
@@ -151,7 +166,7 @@ internal static class IngestBenchmark
                 int status;
                 try
                 {
-                    using var response = await http.SendAsync(request);
+                    using var response = await clients[i % clients.Length].SendAsync(request);
                     status = (int)response.StatusCode;
                     if (status == 200)
                     {
@@ -194,6 +209,14 @@ internal static class IngestBenchmark
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT COUNT(*) FROM events";
         return (long)command.ExecuteScalar()!;
+    }
+
+    private static async Task<long> CountPostgresRowsAsync(string connectionString, string[] tenantIds)
+    {
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(connectionString);
+        await using var command = dataSource.CreateCommand("SELECT COUNT(*) FROM events WHERE tenant_id = ANY($1)");
+        command.Parameters.AddWithValue(tenantIds);
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     private sealed record BenchTenant(string Id, string Token, byte[] Secret, string ApiKey);
