@@ -130,7 +130,7 @@ public sealed class LocalClusterProcessTests : IAsyncLifetime
     private async Task<string> ScriptAsync(params string[] arguments)
     {
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(RepositoryRoot(), "scripts", "cluster-local.sh"));
+        start.ArgumentList.Add(Path.Combine(TestData.RepositoryRoot(), "scripts", "cluster-local.sh"));
         foreach (var argument in arguments.Concat(["--state", _state]))
         {
             start.ArgumentList.Add(argument);
@@ -145,16 +145,6 @@ public sealed class LocalClusterProcessTests : IAsyncLifetime
         return output;
     }
 
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "BillingWatch.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("BillingWatch.sln not found above the test binaries.");
-    }
 
     private sealed record TestTenantRef(string Id, string WebhookToken, string Secret);
 }

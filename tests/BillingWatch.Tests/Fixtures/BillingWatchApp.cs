@@ -149,6 +149,18 @@ public sealed record TestTenant(BillingWatchApp App, string Id, string WebhookTo
 
 public static class TestData
 {
+    /// <summary>The checkout the tests were built from (where BillingWatch.sln is).</summary>
+    public static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "BillingWatch.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new InvalidOperationException("BillingWatch.sln not found above the test binaries.");
+    }
+
     public static string NewDirectory()
     {
         var dir = Path.Combine(Path.GetTempPath(), "billingwatch-tests", Guid.NewGuid().ToString("N"));

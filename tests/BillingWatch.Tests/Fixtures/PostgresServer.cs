@@ -36,6 +36,7 @@ public sealed class PostgresServer : IAsyncDisposable
 
     public static async Task<PostgresServer> StartNewAsync()
     {
+        RemoveStaleServers();
         var root = Path.Combine(Path.GetTempPath(), "bw-pg-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(root);
         if (IsRoot)
@@ -100,6 +101,18 @@ public sealed class PostgresServer : IAsyncDisposable
     }
 
     private static bool IsRoot => Environment.UserName == "root";
+
+    /// <summary>Folders of earlier runs whose server is no longer running (a test host killed before its clean-up).</summary>
+    private static void RemoveStaleServers()
+    {
+        foreach (var dir in Directory.EnumerateDirectories(Path.GetTempPath(), "bw-pg-*"))
+        {
+            if (!File.Exists(Path.Combine(dir, "data", "postmaster.pid")) && Directory.GetLastWriteTimeUtc(dir) < DateTime.UtcNow.AddMinutes(-1))
+            {
+                TestData.TryDelete(dir);
+            }
+        }
+    }
 
     private static async Task RunAsync(string program, IReadOnlyList<string> arguments, bool asPostgres = true)
     {
