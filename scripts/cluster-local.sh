@@ -6,6 +6,7 @@
 #
 #   scripts/cluster-local.sh start [--silos 3] [--frontends 2] [--state DIR] [--no-build]
 #   scripts/cluster-local.sh status [--state DIR]
+#   scripts/cluster-local.sh cpu [--state DIR]       CPU seconds used so far by each process (for benchmarks)
 #   scripts/cluster-local.sh stop [--state DIR] [--keep]      (--keep leaves the database folder)
 #
 # After start, DIR/cluster.env holds FRONTENDS (space-separated URLs), ADMIN_KEY, CONNECTION_STRING and
@@ -33,12 +34,13 @@ as_postgres() {
   if [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# A loopback port nothing listens on and no earlier call of this run handed out.
+# A loopback port nothing listens on and no earlier call of this run handed out, below Linux's ephemeral
+# range (32768+) so that no outgoing connection of another process can be given it meanwhile.
 taken=" "
 free_port() {
   local port
   while true; do
-    port=$(( (RANDOM % 20000) + 20000 ))
+    port=$(( (RANDOM % 11000) + 21000 ))
     case "$taken" in *" $port "*) continue ;; esac
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       taken="$taken$port "
@@ -59,7 +61,6 @@ wait_ready() { # url name pid
 }
 
 start() {
-  if [ -f "$env_file" ]; then echo "already started ($env_file); stop it first" >&2; exit 1; fi
   if [ "$build" = 1 ]; then
     dotnet build -c Release --nologo -v quiet src/BillingWatch.Api/BillingWatch.Api.csproj >/dev/null
   fi
@@ -135,6 +136,23 @@ status() {
   done
 }
 
+cpu() {
+  [ -f "$env_file" ] || { echo "not started"; exit 1; }
+  local ticks; ticks=$(getconf CLK_TCK)
+  grep -o '^[A-Z_0-9]*_PID=[0-9]*' "$env_file" | while IFS== read -r name pid; do
+    if [ -r "/proc/$pid/stat" ]; then
+      awk -v n="${name%_PID}" -v t="$ticks" '{ printf "%s %.1f\n", n, ($14 + $15) / t }' "/proc/$pid/stat"
+    fi
+  done
+  local pg_total=0
+  for pid in $(pgrep -u postgres -f "" 2>/dev/null); do
+    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$state/pg" || [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$state/pg/data" ]; then
+      pg_total=$((pg_total + $(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pid/stat")))
+    fi
+  done
+  awk -v v="$pg_total" -v t="$ticks" 'BEGIN { printf "POSTGRES %.1f\n", v / t }'
+}
+
 stop() {
   if [ -f "$env_file" ]; then
     # shellcheck disable=SC1090
@@ -158,8 +176,14 @@ stop() {
 }
 
 case "$command" in
-  start) start ;;
+  start)
+    if [ -f "$env_file" ]; then echo "already started ($env_file); stop it first" >&2; exit 1; fi
+    # A start that fails half way stops what it started, so no process or server is left behind.
+    trap 'code=$?; if [ "$code" -ne 0 ]; then keep=0; stop >/dev/null 2>&1; echo "start failed; everything it started was stopped" >&2; fi' EXIT
+    start
+    trap - EXIT ;;
   status) status ;;
+  cpu) cpu ;;
   stop) stop ;;
-  *) sed -n '2,11p' "$0"; exit 2 ;;
+  *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

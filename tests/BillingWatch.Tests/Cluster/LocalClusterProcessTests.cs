@@ -14,6 +14,7 @@ namespace BillingWatch.Tests.Cluster;
 /// is killed with SIGKILL and, later, one front end is stopped gracefully (SIGTERM): every event that got
 /// a 200 is in the database, and the stopped front end answered everything it had accepted.
 /// </summary>
+[Collection(nameof(LocalClusterProcessTests))]
 public sealed class LocalClusterProcessTests : IAsyncLifetime
 {
     private readonly string _state = Path.Combine(Path.GetTempPath(), "bw-cluster-" + Guid.NewGuid().ToString("N")[..10]);
@@ -148,3 +149,7 @@ public sealed class LocalClusterProcessTests : IAsyncLifetime
 
     private sealed record TestTenantRef(string Id, string WebhookToken, string Secret);
 }
+
+/// <summary>Five processes and a PostgreSQL server on two cores: run alone, after the parallel tests, so that ports and CPU are not fought over.</summary>
+[CollectionDefinition(nameof(LocalClusterProcessTests), DisableParallelization = true)]
+public sealed class LocalClusterProcessCollection;
