@@ -1,11 +1,11 @@
 using BillingWatch.Api.Admin;
 using BillingWatch.Api.Auth;
-using BillingWatch.Silo.Health;
 using BillingWatch.Api.Problems;
 using BillingWatch.Api.Tenant;
 using BillingWatch.Api.Webhooks;
 using BillingWatch.Configuration;
 using BillingWatch.Silo;
+using BillingWatch.Silo.Health;
 
 namespace BillingWatch.Api.Hosting;
 
