@@ -88,7 +88,10 @@ start() {
     echo "ADMIN_KEY=$admin_key"
   } >"$env_file"
 
-  local common=(env BillingWatch__Storage__Provider=postgres "ConnectionStrings__BillingWatch=$connection"
+  # Five .NET processes share this machine's cores: workstation GC and no thread-pool spinning keep them
+  # from burning CPU waiting on each other (on real hardware each process has cores of its own).
+  local common=(env DOTNET_gcServer=0 DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0
+    BillingWatch__Storage__Provider=postgres "ConnectionStrings__BillingWatch=$connection"
     BillingWatch__AdminKey="$admin_key" BillingWatch__Orleans__ClusterId=local BillingWatch__Orleans__ServiceId=billingwatch)
   for i in $(seq 1 "$silos"); do
     local silo_port gateway_port health_port

@@ -60,6 +60,7 @@ internal static class BillingWatchApi
         builder.Services.AddExceptionHandler<StorageExceptionHandler>();
         builder.Services.AddSingleton<AdminKeyStore>();
         builder.Services.AddSingleton<ApiKeyAuthentication>();
+        builder.Services.AddSingleton<WebhookRoutes>();
         builder.Services.AddBillingWatchHealthChecks();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, WebhookJsonContext.Default));
         return builder;

@@ -22,15 +22,14 @@ internal static partial class WebhookEndpoints
         string token,
         HttpContext context,
         IGrainFactory grains,
+        WebhookRoutes routes,
         IOptions<BillingWatchOptions> options,
         TimeProvider time,
         ILogger<WebhookLog> logger)
     {
         var receivedAt = time.GetUtcNow();
         var tokenHash = Secrets.IsWellFormedWebhookToken(token) ? Secrets.Hash(token) : null;
-        var tenantId = tokenHash is null
-            ? null
-            : await grains.GetGrain<ITenantLookupGrain>(TenantLookup.ForWebhookToken(tokenHash)).GetTenantIdAsync();
+        var tenantId = tokenHash is null ? null : await routes.ResolveAsync(grains, tokenHash);
         if (tenantId is null)
         {
             await NotFoundAsync(context);
@@ -66,6 +65,7 @@ internal static partial class WebhookEndpoints
                 await context.Response.WriteAsJsonAsync(new WebhookAck("duplicate", outcome.EventId!), WebhookJsonContext.Default.WebhookAck);
                 break;
             case WebhookStatus.NotFound:
+                routes.Forget(tokenHash!);
                 await NotFoundAsync(context);
                 break;
             case WebhookStatus.InvalidSignature:

@@ -48,7 +48,7 @@ public readonly record struct EventCursor(long CreatedUnixSeconds, long Sequence
 public sealed record EventPage(IReadOnlyList<EventSummary> Items, EventCursor? Next);
 
 /// <summary>Storage refused or failed a write; nothing of the write is acknowledged.</summary>
-public sealed class StorageUnavailableException : Exception
+public class StorageUnavailableException : Exception
 {
     public StorageUnavailableException()
         : base("Storage is unavailable.")
@@ -61,6 +61,29 @@ public sealed class StorageUnavailableException : Exception
     }
 
     public StorageUnavailableException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}
+
+/// <summary>
+/// The sequence number was already used for this tenant: a second activation of the tenant wrote first
+/// (for a moment two can exist while the cluster settles). Nothing was stored; the activation that got
+/// this must reload its sequence before it appends again.
+/// </summary>
+public sealed class SequenceConflictException : StorageUnavailableException
+{
+    public SequenceConflictException()
+        : base("The tenant's event sequence moved on elsewhere.")
+    {
+    }
+
+    public SequenceConflictException(string message)
+        : base(message)
+    {
+    }
+
+    public SequenceConflictException(string message, Exception inner)
         : base(message, inner)
     {
     }

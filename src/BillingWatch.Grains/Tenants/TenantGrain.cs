@@ -5,10 +5,14 @@ using BillingWatch.Ingest;
 using BillingWatch.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Placement;
 using Orleans.Runtime;
 
 namespace BillingWatch.Tenants;
 
+// Tenants are the unit of work: spread them evenly. (Orleans' default, resource-optimised placement,
+// put every tenant created in a burst on the one silo that looked least busy at that moment.)
+[RandomPlacement]
 public sealed partial class TenantGrain(
     [PersistentState("tenant", StorageNames.Grains)] IPersistentState<TenantState> state,
     [PersistentState("detection", StorageNames.Grains)] IPersistentState<DetectionState> detectionState,
@@ -441,6 +445,13 @@ public sealed partial class TenantGrain(
             }
 
             return new WebhookOutcome(WebhookStatus.Duplicate, envelope.Id);
+        }
+        catch (SequenceConflictException)
+        {
+            // Another activation of this tenant appended meanwhile: this one's sequence is stale. Step
+            // aside; the next delivery activates afresh and reloads the sequence from the log.
+            this.DeactivateOnIdle();
+            return StorageUnavailable(envelope.Id);
         }
         catch (StorageUnavailableException)
         {

@@ -1,4 +1,5 @@
 using Orleans.Concurrency;
+using Orleans.Placement;
 using Orleans.Runtime;
 
 namespace BillingWatch.Tenants;
@@ -32,6 +33,8 @@ public static class TenantLookup
     public static string ForApiKey(byte[] keyHash) => "key-" + Convert.ToHexStringLower(keyHash);
 }
 
+// A lookup is one small read on the way in: keep it on the silo whose gateway received the request.
+[PreferLocalPlacement]
 public sealed class TenantLookupGrain(
     [PersistentState("tenantLookup", StorageNames.Grains)] IPersistentState<TenantLookupState> state) : Grain, ITenantLookupGrain
 {

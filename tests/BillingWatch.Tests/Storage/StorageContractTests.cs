@@ -224,6 +224,23 @@ public abstract class StorageContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_sequence_clash_fails_only_that_append()
+    {
+        Assert.Equal(AppendResult.Accepted, await Events.AppendAsync(Entry("tn_x", 1, "evt_a", livemode: false)));
+
+        // Issued together, so they usually share one commit: the clash must not take the others down.
+        var clash = Events.AppendAsync(Entry("tn_x", 1, "evt_b", livemode: false));
+        var otherTenant = Events.AppendAsync(Entry("tn_y", 1, "evt_c", livemode: false));
+        var next = Events.AppendAsync(Entry("tn_x", 2, "evt_d", livemode: false));
+
+        await Assert.ThrowsAsync<SequenceConflictException>(() => clash);
+        Assert.Equal(AppendResult.Accepted, await otherTenant);
+        Assert.Equal(AppendResult.Accepted, await next);
+        Assert.Equal(["evt_a", "evt_d"], (await Events.ListAsync("tn_x", new EventQuery(null, null, null, null, 10, null))).Items.Select(e => e.EventId).Order());
+        Assert.Equal(1, await Events.CountAsync("tn_y"));
+    }
+
+    [Fact]
     public async Task The_event_log_reports_itself_writable()
     {
         Assert.True(await Events.IsWritableAsync());
@@ -265,6 +282,54 @@ public sealed class SqliteStorageContractTests : StorageContractTests
             TestData.TryDelete(dir);
             return ValueTask.CompletedTask;
         }));
+    }
+}
+
+public sealed class PostgresMigrationTests
+{
+    /// <summary>Every query key Orleans 10.4.2's ADO.NET clustering, reminder and grain-storage providers require.</summary>
+    private static readonly string[] OrleansQueryKeys =
+    [
+        "CleanupDefunctSiloEntriesKey", "ClearStorageKey", "DeleteMembershipTableEntriesKey", "DeleteReminderRowKey", "DeleteReminderRowsKey",
+        "GatewaysQueryKey", "InsertMembershipKey", "InsertMembershipVersionKey", "MembershipReadAllKey", "MembershipReadRowKey",
+        "ReadFromStorageKey", "ReadRangeRows1Key", "ReadRangeRows2Key", "ReadReminderRowKey", "ReadReminderRowsKey",
+        "UpdateIAmAlivetimeKey", "UpdateMembershipKey", "UpsertReminderRowKey", "WriteToStorageKey",
+    ];
+
+    [Fact]
+    public async Task Processes_starting_at_once_apply_each_migration_once()
+    {
+        var connectionString = await (await PostgresServer.Shared).CreateDatabaseAsync("migrate");
+        var databases = Enumerable.Range(0, 4).Select(_ => new PostgresDatabase(connectionString, NullLogger<PostgresDatabase>.Instance)).ToList();
+        await Task.WhenAll(databases.Select(d => d.MigrateAsync()));
+        await databases[0].MigrateAsync();
+
+        await using var versions = databases[0].DataSource.CreateCommand("SELECT version, COUNT(*) FROM schema_migrations GROUP BY version ORDER BY version");
+        var applied = new List<(int Version, long Count)>();
+        await using (var reader = await versions.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                applied.Add((reader.GetInt32(0), reader.GetInt64(1)));
+            }
+        }
+
+        Assert.Equal([(1, 1L), (2, 1L)], applied);
+        await using var keys = databases[0].DataSource.CreateCommand("SELECT QueryKey FROM OrleansQuery ORDER BY QueryKey");
+        var stored = new List<string>();
+        await using (var reader = await keys.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                stored.Add(reader.GetString(0));
+            }
+        }
+
+        Assert.Equal(OrleansQueryKeys.Order(StringComparer.Ordinal), stored.Order(StringComparer.Ordinal));
+        foreach (var database in databases)
+        {
+            await database.DisposeAsync();
+        }
     }
 }
 

@@ -22,6 +22,13 @@ public sealed partial class PostgresDatabase : IStorageSchema, IAsyncDisposable
     {
         _logger = logger;
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (builder.MaxAutoPrepare == 0)
+        {
+            // The same few statements run all the time (the batch insert above all): keep them prepared
+            // on each pooled connection instead of parsing and planning them on every commit.
+            builder.MaxAutoPrepare = 32;
+        }
+
         ConnectionString = builder.ConnectionString;
         DataSource = NpgsqlDataSource.Create(builder);
     }

@@ -310,6 +310,11 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
                 await CommitBatchAsync([pending]).ConfigureAwait(false);
             }
         }
+        catch (PostgresException ex) when (ex.SqlState == UniqueViolation)
+        {
+            LogSequenceConflict(_logger, batch[0].Entry.TenantId, batch[0].Entry.Sequence);
+            batch[0].Fail(new SequenceConflictException("The tenant's event sequence moved on elsewhere.", ex));
+        }
         catch (Exception ex)
         {
             LogCommitFailed(_logger, ex, batch.Count);
@@ -378,6 +383,9 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
         await transaction.CommitAsync().ConfigureAwait(false);
         return accepted;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sequence {Sequence} of tenant {TenantId} was already used; the append failed and the tenant reloads its sequence")]
+    private static partial void LogSequenceConflict(ILogger logger, string tenantId, long sequence);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Event log commit of {Count} events failed; none was acknowledged")]
     private static partial void LogCommitFailed(ILogger logger, Exception exception, int count);

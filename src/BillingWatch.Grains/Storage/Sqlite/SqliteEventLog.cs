@@ -12,6 +12,7 @@ namespace BillingWatch.Storage.Sqlite;
 public sealed partial class SqliteEventLog : IEventLog, IDisposable
 {
     private const int MaxBatch = 1024;
+    private const int SqliteConstraint = 19;
 
     /// <summary>Above this the WAL is reset by the writer itself (see <see cref="Checkpoint"/>).</summary>
     private const long MaxWalBytes = 64L * 1024 * 1024;
@@ -361,6 +362,20 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
 
             Interlocked.Increment(ref _commitsSinceCheckpoint);
         }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteConstraint && batch.Count > 1)
+        {
+            // A sequence clash (two activations of one tenant for a moment) must not fail the other
+            // tenants' events in the batch: retry them one by one, so only the clashing append fails.
+            foreach (var pending in batch)
+            {
+                CommitBatch([pending]);
+            }
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteConstraint)
+        {
+            LogSequenceConflict(_logger, batch[0].Entry.TenantId, batch[0].Entry.Sequence);
+            batch[0].Fail(new SequenceConflictException("The tenant's event sequence moved on elsewhere.", ex));
+        }
         catch (Exception ex)
         {
             LogCommitFailed(_logger, ex, batch.Count);
@@ -476,6 +491,9 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         _connection?.Dispose();
         _connection = null;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sequence {Sequence} of tenant {TenantId} was already used; the append failed and the tenant reloads its sequence")]
+    private static partial void LogSequenceConflict(ILogger logger, string tenantId, long sequence);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Event log commit of {Count} events failed; none was acknowledged")]
     private static partial void LogCommitFailed(ILogger logger, Exception exception, int count);

@@ -1,8 +1,8 @@
 -- The append-only event log, with the same semantics as the SQLite one: seq per tenant assigned by the
 -- tenant's single grain activation, unique (tenant, event id, livemode), payload exactly as received.
+-- No surrogate key: (tenant_id, seq) is the primary key, one index fewer to maintain on every insert.
 CREATE TABLE IF NOT EXISTS events
 (
-    id          bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     tenant_id   text    NOT NULL,
     seq         bigint  NOT NULL,
     event_id    text    NOT NULL,
@@ -11,10 +11,10 @@ CREATE TABLE IF NOT EXISTS events
     created     bigint  NOT NULL, -- unix seconds, event time
     received_at bigint  NOT NULL, -- unix milliseconds, arrival time
     imported    boolean NOT NULL DEFAULT false,
-    payload     bytea   NOT NULL
+    payload     bytea   NOT NULL,
+    PRIMARY KEY (tenant_id, seq)
 );
 
-CREATE UNIQUE INDEX IF NOT EXISTS ux_events_seq ON events (tenant_id, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS ux_events_event_id ON events (tenant_id, event_id, livemode);
 CREATE INDEX IF NOT EXISTS ix_events_created ON events (tenant_id, created, seq);
 CREATE INDEX IF NOT EXISTS ix_events_type_created ON events (tenant_id, type, created, seq);

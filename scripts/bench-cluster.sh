@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The cluster benchmark of docs/PERFORMANCE.md in one run: the embedded default (SQLite), then the local
+# PostgreSQL cluster with 1 and with 3 silos (two front ends each), the same load against each, with the
+# CPU seconds every process used during the load.
+# Usage: scripts/bench-cluster.sh [events] [tenants] ["silo counts", default "1 3"] [skip-embedded]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+events="${1:-200000}"; tenants="${2:-100}"; silo_counts="${3:-1 3}"
+state="${TMPDIR:-/tmp}/billingwatch-bench-cluster"
+bench=(dotnet bench/BillingWatch.Bench/bin/Release/net10.0/BillingWatch.Bench.dll --events "$events" --tenants "$tenants" --concurrency 32 --query-samples 200)
+
+dotnet build -c Release --nologo -v quiet bench/BillingWatch.Bench/BillingWatch.Bench.csproj >/dev/null
+if [ "${4:-}" != "skip-embedded" ]; then
+  echo "== embedded default (SQLite, one process)"
+  "${bench[@]}"
+fi
+
+for silos in $silo_counts; do
+  echo "== PostgreSQL cluster: $silos silo(s), 2 front ends"
+  scripts/cluster-local.sh start --no-build --silos "$silos" --frontends 2 --state "$state" | tail -n 1
+  # shellcheck disable=SC1091
+  source "$state/cluster.env"
+  scripts/cluster-local.sh cpu --state "$state" >"$state/cpu-before"
+  "${bench[@]}" --url "${FRONTENDS// /,}" --admin-key "$ADMIN_KEY" --postgres "$CONNECTION_STRING" || true
+  scripts/cluster-local.sh cpu --state "$state" >"$state/cpu-after"
+  echo "CPU seconds during the run:"
+  paste "$state/cpu-before" "$state/cpu-after" | awk '{ printf "  %-12s %6.1f\n", $1, $4 - $2 }'
+  scripts/cluster-local.sh stop --state "$state" >/dev/null
+done
