@@ -1,4 +1,5 @@
 using BillingWatch.Configuration;
+using BillingWatch.Silo.Alerts;
 using BillingWatch.Storage;
 using BillingWatch.Storage.Sqlite;
 using Microsoft.Extensions.Configuration;
@@ -80,6 +81,8 @@ public static class SiloHostingExtensions
             // Without a reminder table the wall clock is a background service in the (single) silo.
             silo.Services.AddHostedService<DetectionClock>();
         }
+
+        silo.Services.AddBillingWatchAlertDispatcher();
 
         // The schema must exist before clustering, reminders and grain storage read their queries.
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SchemaMigrationParticipant>();

@@ -1,3 +1,4 @@
+using BillingWatch.Alerts;
 using BillingWatch.Configuration;
 using BillingWatch.Storage;
 using BillingWatch.Storage.Postgres;
@@ -49,6 +50,7 @@ public static class StorageServiceExtensions
             services.TryAddSingleton<IEventLog>(sp => sp.GetRequiredService<PostgresEventLog>());
             services.TryAddSingleton<ITenantDirectory, PostgresTenantDirectory>();
             services.TryAddSingleton<IAnomalyStore, PostgresAnomalyStore>();
+            services.TryAddSingleton<IAlertStore, PostgresAlertStore>();
         }
         else
         {
@@ -61,6 +63,7 @@ public static class StorageServiceExtensions
             services.TryAddSingleton<IEventLog>(sp => sp.GetRequiredService<SqliteEventLog>());
             services.TryAddSingleton<ITenantDirectory, SqliteTenantDirectory>();
             services.TryAddSingleton<IAnomalyStore, SqliteAnomalyStore>();
+            services.TryAddSingleton<IAlertStore, SqliteAlertStore>();
         }
 
         return services;

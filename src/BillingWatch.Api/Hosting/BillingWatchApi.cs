@@ -1,4 +1,5 @@
 using BillingWatch.Api.Admin;
+using BillingWatch.Api.Alerts;
 using BillingWatch.Api.Auth;
 using BillingWatch.Api.Problems;
 using BillingWatch.Api.Tenant;
@@ -85,6 +86,7 @@ internal static class BillingWatchApi
         api.MapAnomalies();
         api.MapMetrics();
         api.MapDetectors();
+        api.MapAlerts();
         return app;
     }
 }

@@ -1,5 +1,6 @@
 using BillingWatch.Configuration;
 using BillingWatch.Silo;
+using BillingWatch.Silo.Alerts;
 using BillingWatch.Storage;
 using Orleans.Configuration;
 
@@ -20,6 +21,7 @@ internal static partial class FrontendHosting
 
         var connectionString = builder.Configuration.PostgresConnectionString();
         builder.Services.AddBillingWatchStorage(builder.Configuration);
+        builder.Services.AddBillingWatchAlertSender();
 
         // Registered before the Orleans client so the schema (including the gateway query) exists when it starts.
         builder.Services.AddHostedService<SchemaMigration>();

@@ -27,7 +27,7 @@ internal static class AnomalyEndpoints
         return api;
     }
 
-    private static async Task<Results<Ok<Page<AnomalyResponse>>, ProblemHttpResult>> ListAsync(TenantIdentity tenant, HttpRequest request, IAnomalyStore store, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<Page<AnomalyView>>, ProblemHttpResult>> ListAsync(TenantIdentity tenant, HttpRequest request, IAnomalyStore store, CancellationToken cancellationToken)
     {
         if (ParseQuery(request, out var query) is { } error)
         {
@@ -35,7 +35,7 @@ internal static class AnomalyEndpoints
         }
 
         var page = await store.ListAsync(tenant.TenantId, query, cancellationToken);
-        return TypedResults.Ok(new Page<AnomalyResponse>(page.Items.Select(AnomalyResponse.From).ToList(), page.Next is { } next ? AnomalyCursorCodec.Encode(next) : null));
+        return TypedResults.Ok(new Page<AnomalyView>(page.Items.Select(AnomalyView.From).ToList(), page.Next is { } next ? AnomalyCursorCodec.Encode(next) : null));
     }
 
     private static async Task CsvAsync(TenantIdentity tenant, HttpContext context, IAnomalyStore store, CancellationToken cancellationToken)
@@ -72,13 +72,13 @@ internal static class AnomalyEndpoints
         }
     }
 
-    private static async Task<Results<Ok<AnomalyResponse>, ProblemHttpResult>> GetAsync(string id, TenantIdentity tenant, IAnomalyStore store, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<AnomalyView>, ProblemHttpResult>> GetAsync(string id, TenantIdentity tenant, IAnomalyStore store, CancellationToken cancellationToken)
     {
         var anomaly = await store.GetAsync(tenant.TenantId, id, cancellationToken);
-        return anomaly is null ? ApiProblem.NotFound("No anomaly with this id exists for this tenant.") : TypedResults.Ok(AnomalyResponse.From(anomaly));
+        return anomaly is null ? ApiProblem.NotFound("No anomaly with this id exists for this tenant.") : TypedResults.Ok(AnomalyView.From(anomaly));
     }
 
-    private static async Task<Results<Ok<AnomalyResponse>, ProblemHttpResult>> ChangeAsync(string id, string status, TenantIdentity tenant, StatusRequest? body, IAnomalyStore store, TimeProvider time)
+    private static async Task<Results<Ok<AnomalyView>, ProblemHttpResult>> ChangeAsync(string id, string status, TenantIdentity tenant, StatusRequest? body, IAnomalyStore store, TimeProvider time)
     {
         if (body?.Note is { Length: > 2000 })
         {
@@ -93,7 +93,7 @@ internal static class AnomalyEndpoints
         var (result, anomaly) = await store.SetStatusAsync(tenant.TenantId, id, status, body?.Note, body?.By ?? "api", time.GetUtcNow().UtcDateTime);
         return result switch
         {
-            StatusChange.Changed => TypedResults.Ok(AnomalyResponse.From(anomaly!)),
+            StatusChange.Changed => TypedResults.Ok(AnomalyView.From(anomaly!)),
             StatusChange.NotFound => ApiProblem.NotFound("No anomaly with this id exists for this tenant."),
             _ => ApiProblem.Create(StatusCodes.Status409Conflict, "status-conflict", "The anomaly cannot move to this status.", $"The anomaly is {anomaly!.Status}; it cannot become {status}."),
         };
@@ -164,32 +164,6 @@ internal static class AnomalyEndpoints
 }
 
 internal sealed record StatusRequest(string? Note, string? By);
-
-internal sealed record AnomalyResponse(
-    string Id,
-    string Detector,
-    string Severity,
-    string Status,
-    bool Livemode,
-    string Title,
-    string Message,
-    string Subject,
-    DateTime DetectedAt,
-    DateTime WindowStart,
-    DateTime WindowEnd,
-    JsonElement Evidence,
-    IReadOnlyList<string> EventIds,
-    DateTime RaisedAt,
-    string? StatusNote,
-    string? StatusChangedBy,
-    DateTime? StatusChangedAt)
-{
-    public static AnomalyResponse From(StoredAnomaly a)
-    {
-        using var evidence = JsonDocument.Parse(a.EvidenceJson);
-        return new(a.Id, a.Detector, a.Severity.ToApi(), a.Status, a.Livemode, a.Title, a.Message, a.Subject, a.DetectedAt, a.WindowStart, a.WindowEnd, evidence.RootElement.Clone(), a.EventIds, a.RaisedAt, a.StatusNote, a.StatusBy, a.StatusAt);
-    }
-}
 
 internal static class AnomalyCursorCodec
 {

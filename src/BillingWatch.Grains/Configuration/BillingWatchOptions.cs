@@ -39,6 +39,53 @@ public sealed class BillingWatchOptions
     public DetectionOptions Detection { get; set; } = new();
 
     public ImportOptions Import { get; set; } = new();
+
+    public AlertOptions Alerts { get; set; } = new();
+}
+
+public sealed class AlertOptions
+{
+    /// <summary>Allow alert targets on loopback, link-local and private networks (self-hosted receivers, tests).</summary>
+    public bool AllowPrivateTargets { get; set; }
+
+    /// <summary>How often an idle dispatcher looks for due deliveries.</summary>
+    public double PollSeconds { get; set; } = 2;
+
+    /// <summary>How long a dispatcher owns a delivery it took; a dispatcher that dies gives it up after this.</summary>
+    public int LeaseSeconds { get; set; } = 60;
+
+    /// <summary>The time limit of one attempt.</summary>
+    public int AttemptTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>The first retry delay; it doubles per attempt (with jitter) up to <see cref="MaxBackoffSeconds"/>.</summary>
+    public double InitialBackoffSeconds { get; set; } = 10;
+
+    public double MaxBackoffSeconds { get; set; } = 3600;
+
+    /// <summary>A delivery not delivered this long after it was queued is marked failed.</summary>
+    public double GiveUpAfterHours { get; set; } = 24;
+
+    /// <summary>Deliveries a dispatcher sends at once.</summary>
+    public int Concurrency { get; set; } = 16;
+
+    public SmtpOptions Smtp { get; set; } = new();
+}
+
+/// <summary>The deployment's outgoing mail server for e-mail channels.</summary>
+public sealed class SmtpOptions
+{
+    public string? Host { get; set; }
+
+    public int Port { get; set; } = 587;
+
+    /// <summary>STARTTLS before authenticating (System.Net.Mail does not speak implicit TLS on 465).</summary>
+    public bool UseTls { get; set; } = true;
+
+    public string? Username { get; set; }
+
+    public string? Password { get; set; }
+
+    public string From { get; set; } = "billingwatch@localhost";
 }
 
 public sealed class DetectionOptions

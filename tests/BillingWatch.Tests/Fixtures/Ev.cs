@@ -7,7 +7,7 @@ public static class Ev
 {
     public const long T0 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
-    public static string Charge(long at, bool failed = false, long amount = 2000, string currency = "usd", string customer = "cus_A", string? fingerprint = null, string? invoice = null, string? intent = null) =>
+    public static string Charge(long at, bool failed = false, long amount = 2000, string currency = "usd", string customer = "cus_A", string? fingerprint = null, string? invoice = null, string? intent = null, bool livemode = false) =>
         StripeEvents.Envelope(failed ? "charge.failed" : "charge.succeeded", new JsonObject
         {
             ["id"] = "ch_" + Guid.NewGuid().ToString("N")[..20],
@@ -19,7 +19,7 @@ public static class Ev
             ["invoice"] = invoice,
             ["payment_intent"] = intent ?? "pi_" + Guid.NewGuid().ToString("N")[..20],
             ["payment_method_details"] = new JsonObject { ["card"] = new JsonObject { ["fingerprint"] = fingerprint ?? "fp_" + customer } },
-        }, created: at);
+        }, created: at, livemode: livemode);
 
     public static string PaymentIntentFailed(long at, long amount = 100, string customer = "cus_A", string fingerprint = "fp_x") =>
         StripeEvents.Envelope("payment_intent.payment_failed", new JsonObject

@@ -1,4 +1,5 @@
 using System.Text;
+using BillingWatch.Alerts;
 using BillingWatch.Detection;
 using BillingWatch.Storage;
 using BillingWatch.Storage.Postgres;
@@ -9,7 +10,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace BillingWatch.Tests.Storage;
 
 /// <summary>The back ends behind the storage interfaces, as the rest of the code sees them.</summary>
-public sealed record StorageUnderTest(IEventLog Events, IAnomalyStore Anomalies, ITenantDirectory Tenants, Func<ValueTask> Dispose);
+public sealed record StorageUnderTest(IEventLog Events, IAnomalyStore Anomalies, ITenantDirectory Tenants, IAlertStore Alerts, Func<ValueTask> Dispose);
 
 /// <summary>
 /// One contract for the event log, the anomaly store and the tenant directory, run against SQLite and
@@ -241,6 +242,84 @@ public abstract class StorageContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_new_anomaly_queues_one_delivery_per_matching_channel_and_a_replay_queues_none()
+    {
+        var now = new DateTime(2026, 11, 27, 12, 0, 0, DateTimeKind.Utc);
+        await _storage.Alerts.CreateChannelAsync(Channel("ach_all", "tn_o", now));
+        await _storage.Alerts.CreateChannelAsync(Channel("ach_refunds", "tn_o", now) with { Detectors = ["refund_spike"] });
+        await _storage.Alerts.CreateChannelAsync(Channel("ach_live", "tn_o", now) with { Livemode = true });
+        await _storage.Alerts.CreateChannelAsync(Channel("ach_critical", "tn_o", now) with { MinSeverity = Severity.Critical });
+        await _storage.Alerts.CreateChannelAsync(Channel("ach_other", "tn_other", now));
+
+        var anomaly = Anomaly("tn_o", "cus_1", 1_700_000_000, "card_testing");
+        await Anomalies.InsertAsync([anomaly]);
+        await Anomalies.InsertAsync([anomaly]);
+
+        var deliveries = (await _storage.Alerts.ListDeliveriesAsync("tn_o", new AlertDeliveryQuery(null, null, 100, null))).Items;
+        var delivery = Assert.Single(deliveries);
+        Assert.Equal(("ach_all", anomaly.Id, AlertDeliveryStatus.Pending, 0), (delivery.ChannelId, delivery.AnomalyId, delivery.Status, delivery.Attempts));
+        Assert.Equal(AlertDeliveryStatus.IdFor(anomaly.Id, "ach_all"), delivery.Id);
+        Assert.Empty((await _storage.Alerts.ListDeliveriesAsync("tn_other", new AlertDeliveryQuery(null, null, 100, null))).Items);
+        Assert.Equal(["ach_all", "ach_critical", "ach_live", "ach_refunds"], (await _storage.Alerts.ListChannelsAsync("tn_o")).Select(c => c.Id));
+        Assert.Null(await _storage.Alerts.GetChannelAsync("tn_other", "ach_all"));
+    }
+
+    [Fact]
+    public async Task Each_due_delivery_goes_to_one_dispatcher_and_another_resumes_it_when_the_lease_expires()
+    {
+        var now = DateTimeOffset.UtcNow;
+        await _storage.Alerts.CreateChannelAsync(Channel("ach_c", "tn_c", now.UtcDateTime));
+        await _storage.Tenants.UpsertAsync(new TenantDirectoryEntry("tn_c", "Claim Co", "whk", now.UtcDateTime));
+        await Anomalies.InsertAsync(Enumerable.Range(0, 40).Select(i => Anomaly("tn_c", $"cus_{i}", 1_700_000_000 + i, "card_testing")).ToList());
+
+        var claims = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => _storage.Alerts.ClaimDueAsync($"dispatcher-{i}", now.AddSeconds(1), TimeSpan.FromSeconds(30), 40)));
+        var claimed = claims.SelectMany(c => c.Select(d => d.Id)).ToList();
+        Assert.Equal(40, claimed.Count);
+        Assert.Equal(40, claimed.Distinct().Count());
+        var sample = claims.SelectMany(c => c).First();
+        Assert.Equal("Claim Co", sample.TenantName);
+        Assert.Equal("ach_c", sample.Channel.Id);
+        Assert.Equal("card_testing", sample.Anomaly.Detector);
+
+        Assert.Empty(await _storage.Alerts.ClaimDueAsync("dispatcher-5", now.AddSeconds(10), TimeSpan.FromSeconds(30), 100));
+
+        // dispatcher-0 died: after its lease another one takes its deliveries, and its late report is refused.
+        var resumed = await _storage.Alerts.ClaimDueAsync("dispatcher-5", now.AddSeconds(40), TimeSpan.FromSeconds(30), 100);
+        Assert.Equal(40, resumed.Count);
+        var first = claims[0].Count > 0 ? claims[0][0].Id : claims.First(c => c.Count > 0)[0].Id;
+        var owner = claims[0].Count > 0 ? "dispatcher-0" : $"dispatcher-{Array.FindIndex(claims, c => c.Count > 0)}";
+        Assert.False(await _storage.Alerts.RecordAttemptAsync(first, owner, new AlertAttemptResult(AlertDeliveryStatus.Delivered, 200, null, 0), now.AddSeconds(41)));
+        Assert.True(await _storage.Alerts.RecordAttemptAsync(first, "dispatcher-5", new AlertAttemptResult(AlertDeliveryStatus.Delivered, 200, null, 0), now.AddSeconds(41)));
+        var retry = resumed.First(d => d.Id != first).Id;
+        Assert.True(await _storage.Alerts.RecordAttemptAsync(retry, "dispatcher-5", new AlertAttemptResult(AlertDeliveryStatus.Pending, 503, "HTTP 503", now.AddSeconds(100).ToUnixTimeMilliseconds()), now.AddSeconds(41)));
+
+        var log = (await _storage.Alerts.ListDeliveriesAsync("tn_c", new AlertDeliveryQuery(null, null, 100, null))).Items.ToDictionary(d => d.Id);
+        Assert.Equal((AlertDeliveryStatus.Delivered, 1, 200), (log[first].Status, log[first].Attempts, log[first].LastStatusCode!.Value));
+        Assert.NotNull(log[first].DeliveredAt);
+        Assert.Equal((AlertDeliveryStatus.Pending, 1, "HTTP 503"), (log[retry].Status, log[retry].Attempts, log[retry].LastError));
+        Assert.Equal(now.AddSeconds(100).UtcDateTime, log[retry].NextAttemptAt!.Value, TimeSpan.FromMilliseconds(1));
+
+        // Not due before its next attempt time; due after.
+        Assert.DoesNotContain(await _storage.Alerts.ClaimDueAsync("dispatcher-6", now.AddSeconds(80), TimeSpan.FromSeconds(30), 100), d => d.Id == retry);
+        Assert.Contains(await _storage.Alerts.ClaimDueAsync("dispatcher-6", now.AddSeconds(101), TimeSpan.FromSeconds(30), 100), d => d.Id == retry);
+    }
+
+    [Fact]
+    public async Task Deleting_a_channel_ends_its_pending_deliveries_as_failed()
+    {
+        var now = DateTime.UtcNow;
+        await _storage.Alerts.CreateChannelAsync(Channel("ach_gone", "tn_d", now));
+        await Anomalies.InsertAsync([Anomaly("tn_d", "cus_1", 1_700_000_000, "card_testing")]);
+
+        Assert.False(await _storage.Alerts.DeleteChannelAsync("tn_other", "ach_gone"));
+        Assert.True(await _storage.Alerts.DeleteChannelAsync("tn_d", "ach_gone"));
+
+        var delivery = Assert.Single((await _storage.Alerts.ListDeliveriesAsync("tn_d", new AlertDeliveryQuery(null, AlertDeliveryStatus.Failed, 100, null))).Items);
+        Assert.Equal("channel deleted", delivery.LastError);
+        Assert.Empty(await _storage.Alerts.ClaimDueAsync("d", DateTimeOffset.UtcNow.AddMinutes(1), TimeSpan.FromSeconds(30), 10));
+    }
+
+    [Fact]
     public async Task The_event_log_reports_itself_writable()
     {
         Assert.True(await Events.IsWritableAsync());
@@ -248,6 +327,9 @@ public abstract class StorageContractTests : IAsyncLifetime
 
     private static EventToAppend Entry(string tenant, long sequence, string id, bool livemode, string type = "charge.succeeded", byte[]? payload = null, bool imported = false, long created = 1_700_000_000, long received = 1_700_000_000_000) =>
         new(tenant, sequence, id, type, livemode, created, received, payload ?? Encoding.UTF8.GetBytes($"{{\"id\":\"{id}\"}}"), imported);
+
+    private static AlertChannel Channel(string id, string tenant, DateTime createdAt) =>
+        new(id, tenant, AlertChannelKinds.Webhook, id, "https://example.com/" + id, "whsec_c2VjcmV0", Severity.Low, null, null, DateTime.UnixEpoch.AddMilliseconds(new DateTimeOffset(createdAt).ToUnixTimeMilliseconds()));
 
     private static byte[] Charge(string type, long amount, string currency) =>
         Encoding.UTF8.GetBytes($"{{\"type\":\"{type}\",\"data\":{{\"object\":{{\"amount\":{amount},\"currency\":\"{currency}\"}}}}}}");
@@ -276,7 +358,7 @@ public sealed class SqliteStorageContractTests : StorageContractTests
         var database = new SqliteDatabase(Path.Combine(dir, "billingwatch.db"), 5000, NullLogger<SqliteDatabase>.Instance);
         database.Migrate();
         var events = new SqliteEventLog(database, NullLogger<SqliteEventLog>.Instance);
-        return Task.FromResult(new StorageUnderTest(events, new SqliteAnomalyStore(database, TimeProvider.System), new SqliteTenantDirectory(database), () =>
+        return Task.FromResult(new StorageUnderTest(events, new SqliteAnomalyStore(database, TimeProvider.System), new SqliteTenantDirectory(database), new SqliteAlertStore(database), () =>
         {
             events.Dispose();
             TestData.TryDelete(dir);
@@ -314,7 +396,7 @@ public sealed class PostgresMigrationTests
             }
         }
 
-        Assert.Equal([(1, 1L), (2, 1L)], applied);
+        Assert.Equal([(1, 1L), (2, 1L), (3, 1L)], applied);
         await using var keys = databases[0].DataSource.CreateCommand("SELECT QueryKey FROM OrleansQuery ORDER BY QueryKey");
         var stored = new List<string>();
         await using (var reader = await keys.ExecuteReaderAsync())
@@ -341,7 +423,7 @@ public sealed class PostgresStorageContractTests : StorageContractTests
         var database = new PostgresDatabase(await server.CreateDatabaseAsync("contract"), NullLogger<PostgresDatabase>.Instance);
         await database.MigrateAsync();
         var events = new PostgresEventLog(database, NullLogger<PostgresEventLog>.Instance);
-        return new StorageUnderTest(events, new PostgresAnomalyStore(database, TimeProvider.System), new PostgresTenantDirectory(database), async () =>
+        return new StorageUnderTest(events, new PostgresAnomalyStore(database, TimeProvider.System), new PostgresTenantDirectory(database), new PostgresAlertStore(database), async () =>
         {
             await events.DisposeAsync();
             await database.DisposeAsync();

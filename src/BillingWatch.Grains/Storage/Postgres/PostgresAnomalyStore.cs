@@ -20,38 +20,38 @@ public sealed class PostgresAnomalyStore(PostgresDatabase database, TimeProvider
         {
             await using var connection = await database.DataSource.OpenConnectionAsync();
             await using var transaction = await connection.BeginTransactionAsync();
-            var batch = new NpgsqlBatch(connection, transaction);
-            await using (batch)
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            var stored = new List<RaisedAnomaly>(anomalies.Count);
+            foreach (var a in anomalies)
             {
-                var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-                foreach (var a in anomalies)
+                await using var insert = new NpgsqlCommand("""
+                    INSERT INTO anomalies (id, tenant_id, livemode, detector, subject, severity, status, title, message,
+                                           detected_at, window_start, window_end, evidence, event_ids, raised_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9, $10, $11, $12, $13, $14)
+                    ON CONFLICT (id) DO NOTHING
+                    """, connection, transaction);
+                insert.Parameters.AddWithValue(a.Id);
+                insert.Parameters.AddWithValue(a.TenantId);
+                insert.Parameters.AddWithValue(a.Livemode);
+                insert.Parameters.AddWithValue(a.Detector);
+                insert.Parameters.AddWithValue(a.Subject);
+                insert.Parameters.AddWithValue((short)a.Severity);
+                insert.Parameters.AddWithValue(a.Title);
+                insert.Parameters.AddWithValue(a.Message);
+                insert.Parameters.AddWithValue(a.DetectedAt);
+                insert.Parameters.AddWithValue(a.WindowStart);
+                insert.Parameters.AddWithValue(a.WindowEnd);
+                insert.Parameters.AddWithValue(a.EvidenceJson);
+                insert.Parameters.AddWithValue(JsonSerializer.Serialize(a.EventIds));
+                insert.Parameters.AddWithValue(now);
+                if (await insert.ExecuteNonQueryAsync() == 1)
                 {
-                    var insert = new NpgsqlBatchCommand("""
-                        INSERT INTO anomalies (id, tenant_id, livemode, detector, subject, severity, status, title, message,
-                                               detected_at, window_start, window_end, evidence, event_ids, raised_at)
-                        VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9, $10, $11, $12, $13, $14)
-                        ON CONFLICT (id) DO NOTHING
-                        """);
-                    insert.Parameters.AddWithValue(a.Id);
-                    insert.Parameters.AddWithValue(a.TenantId);
-                    insert.Parameters.AddWithValue(a.Livemode);
-                    insert.Parameters.AddWithValue(a.Detector);
-                    insert.Parameters.AddWithValue(a.Subject);
-                    insert.Parameters.AddWithValue((short)a.Severity);
-                    insert.Parameters.AddWithValue(a.Title);
-                    insert.Parameters.AddWithValue(a.Message);
-                    insert.Parameters.AddWithValue(a.DetectedAt);
-                    insert.Parameters.AddWithValue(a.WindowStart);
-                    insert.Parameters.AddWithValue(a.WindowEnd);
-                    insert.Parameters.AddWithValue(a.EvidenceJson);
-                    insert.Parameters.AddWithValue(JsonSerializer.Serialize(a.EventIds));
-                    insert.Parameters.AddWithValue(now);
-                    batch.BatchCommands.Add(insert);
+                    stored.Add(a);
                 }
-
-                await batch.ExecuteNonQueryAsync();
             }
 
+            // The outbox: deliveries for the new anomalies commit with them, or not at all.
+            await PostgresAlertStore.EnqueueAsync(connection, transaction, stored, now);
             await transaction.CommitAsync();
         }
         catch (NpgsqlException ex)
@@ -168,7 +168,7 @@ public sealed class PostgresAnomalyStore(PostgresDatabase database, TimeProvider
         return (StatusChange.Changed, changed);
     }
 
-    private static async Task<StoredAnomaly?> GetAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string tenantId, string id, bool forUpdate, CancellationToken cancellationToken)
+    internal static async Task<StoredAnomaly?> GetAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string tenantId, string id, bool forUpdate, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(
             $"SELECT {Columns} FROM anomalies WHERE tenant_id = $1 AND id = $2" + (forUpdate ? " FOR UPDATE" : string.Empty), connection, transaction);

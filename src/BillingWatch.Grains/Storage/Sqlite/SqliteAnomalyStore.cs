@@ -30,6 +30,7 @@ public sealed class SqliteAnomalyStore(SqliteDatabase database, TimeProvider tim
                 ON CONFLICT (id) DO NOTHING
                 """;
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            var stored = new List<RaisedAnomaly>(anomalies.Count);
             foreach (var a in anomalies)
             {
                 insert.Parameters.Clear();
@@ -47,9 +48,14 @@ public sealed class SqliteAnomalyStore(SqliteDatabase database, TimeProvider tim
                 insert.Parameters.AddWithValue("$evidence", a.EvidenceJson);
                 insert.Parameters.AddWithValue("$events", JsonSerializer.Serialize(a.EventIds));
                 insert.Parameters.AddWithValue("$raised", now);
-                await insert.ExecuteNonQueryAsync();
+                if (await insert.ExecuteNonQueryAsync() == 1)
+                {
+                    stored.Add(a);
+                }
             }
 
+            // The outbox: deliveries for the new anomalies commit with them, or not at all.
+            await SqliteAlertStore.EnqueueAsync(connection, transaction, stored, now);
             await transaction.CommitAsync();
         }
         catch (SqliteException ex)
@@ -168,7 +174,7 @@ public sealed class SqliteAnomalyStore(SqliteDatabase database, TimeProvider tim
         return (StatusChange.Changed, changed);
     }
 
-    private static async Task<StoredAnomaly?> GetAsync(SqliteConnection connection, SqliteTransaction? transaction, string tenantId, string id, CancellationToken cancellationToken)
+    internal static async Task<StoredAnomaly?> GetAsync(SqliteConnection connection, SqliteTransaction? transaction, string tenantId, string id, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;

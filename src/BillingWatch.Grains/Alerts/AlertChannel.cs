@@ -1,0 +1,118 @@
+using System.Security.Cryptography;
+using System.Text;
+using BillingWatch.Detection;
+using BillingWatch.Storage;
+
+namespace BillingWatch.Alerts;
+
+public static class AlertChannelKinds
+{
+    public const string Webhook = "webhook";
+    public const string Slack = "slack";
+    public const string Discord = "discord";
+    public const string Email = "email";
+
+    public static bool IsValid(string? kind) => kind is Webhook or Slack or Discord or Email;
+
+    public static bool TargetsUrl(string kind) => kind is Webhook or Slack or Discord;
+}
+
+/// <summary>
+/// Where a tenant's anomalies are sent, and which of them. <see cref="Target"/> (a URL that may carry a
+/// token, or an e-mail address) and <see cref="SigningSecret"/> are secrets: stored, never shown again.
+/// </summary>
+public sealed record AlertChannel(
+    string Id,
+    string TenantId,
+    string Kind,
+    string Name,
+    string Target,
+    string? SigningSecret,
+    Severity MinSeverity,
+    IReadOnlyList<string>? Detectors,
+    bool? Livemode,
+    DateTime CreatedAt)
+{
+    public bool Matches(RaisedAnomaly anomaly) =>
+        anomaly.TenantId == TenantId
+        && anomaly.Severity >= MinSeverity
+        && (Detectors is null || Detectors.Contains(anomaly.Detector, StringComparer.Ordinal))
+        && (Livemode is null || Livemode == anomaly.Livemode);
+
+    public static string NewId() => "ach_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(10));
+
+    /// <summary>A Standard Webhooks secret: "whsec_" and 32 random bytes in base64.</summary>
+    public static string NewSigningSecret() => "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+}
+
+public static class AlertDeliveryStatus
+{
+    public const string Pending = "pending";
+    public const string Delivered = "delivered";
+    public const string Failed = "failed";
+
+    public static bool IsValid(string? status) => status is Pending or Delivered or Failed;
+
+    /// <summary>Stable per (anomaly, channel): a re-raised anomaly queues nothing new, and receivers can deduplicate on it.</summary>
+    public static string IdFor(string anomalyId, string channelId) =>
+        "ad_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(anomalyId + "|" + channelId)))[..24];
+}
+
+/// <summary>One row of the delivery log.</summary>
+public sealed record AlertDeliveryView(
+    string Id,
+    string ChannelId,
+    string AnomalyId,
+    string Status,
+    int Attempts,
+    int? LastStatusCode,
+    string? LastError,
+    DateTime? NextAttemptAt,
+    DateTime CreatedAt,
+    DateTime? DeliveredAt);
+
+public sealed record AlertDeliveryQuery(string? ChannelId, string? Status, int Limit, AlertDeliveryCursor? After);
+
+/// <summary>Position after the last row of a page: (created_at in ms, id).</summary>
+public readonly record struct AlertDeliveryCursor(long CreatedAtMs, string Id);
+
+public sealed record AlertDeliveryPage(IReadOnlyList<AlertDeliveryView> Items, AlertDeliveryCursor? Next);
+
+/// <summary>A delivery a dispatcher has leased, with everything needed to send it.</summary>
+public sealed record DueAlertDelivery(
+    string Id,
+    int Attempts,
+    DateTime CreatedAt,
+    AlertChannel Channel,
+    string TenantName,
+    StoredAnomaly Anomaly);
+
+/// <summary>The outcome of one attempt: <see cref="Status"/> is pending (retry at <see cref="NextAttemptAtMs"/>), delivered or failed.</summary>
+public sealed record AlertAttemptResult(string Status, int? StatusCode, string? Error, long NextAttemptAtMs);
+
+/// <summary>
+/// Channels and the alert outbox. Deliveries are queued by the anomaly store in the transaction that
+/// stores their anomaly; dispatchers lease due ones (one dispatcher per delivery at a time, across
+/// processes), send, and record the attempt only while they still hold the lease.
+/// </summary>
+public interface IAlertStore
+{
+    Task CreateChannelAsync(AlertChannel channel);
+
+    Task<IReadOnlyList<AlertChannel>> ListChannelsAsync(string tenantId, CancellationToken cancellationToken = default);
+
+    Task<AlertChannel?> GetChannelAsync(string tenantId, string channelId, CancellationToken cancellationToken = default);
+
+    /// <summary>Replaces name, target, filters (never the id, kind or secret); false when not found.</summary>
+    Task<bool> UpdateChannelAsync(AlertChannel channel);
+
+    /// <summary>Deletes the channel; its pending deliveries end as failed ("channel deleted").</summary>
+    Task<bool> DeleteChannelAsync(string tenantId, string channelId);
+
+    Task<AlertDeliveryPage> ListDeliveriesAsync(string tenantId, AlertDeliveryQuery query, CancellationToken cancellationToken = default);
+
+    Task<IReadOnlyList<DueAlertDelivery>> ClaimDueAsync(string owner, DateTimeOffset now, TimeSpan lease, int max, CancellationToken cancellationToken = default);
+
+    /// <summary>Records an attempt if <paramref name="owner"/> still holds the lease; false when it lost it.</summary>
+    Task<bool> RecordAttemptAsync(string deliveryId, string owner, AlertAttemptResult result, DateTimeOffset now);
+}

@@ -1,0 +1,259 @@
+using System.Text;
+using System.Text.Json;
+using BillingWatch.Alerts;
+using BillingWatch.Detection;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace BillingWatch.Storage.Postgres;
+
+public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
+{
+    private const string ChannelColumns = "id, tenant_id, kind, name, target, signing_secret, min_severity, detectors, livemode, created_at";
+    private const string DeliveryColumns = "id, channel_id, anomaly_id, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at";
+
+    public async Task CreateChannelAsync(AlertChannel channel)
+    {
+        await using var command = database.DataSource.CreateCommand(
+            $"INSERT INTO alert_channels ({ChannelColumns}) VALUES (@id, @tenant, @kind, @name, @target, @secret, @severity, @detectors, @livemode, @created)");
+        BindChannel(command, channel);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public async Task<IReadOnlyList<AlertChannel>> ListChannelsAsync(string tenantId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
+        return await ChannelsAsync(connection, null, [tenantId], cancellationToken);
+    }
+
+    public async Task<AlertChannel?> GetChannelAsync(string tenantId, string channelId, CancellationToken cancellationToken = default) =>
+        (await ListChannelsAsync(tenantId, cancellationToken)).FirstOrDefault(c => c.Id == channelId);
+
+    public async Task<bool> UpdateChannelAsync(AlertChannel channel)
+    {
+        await using var command = database.DataSource.CreateCommand("""
+            UPDATE alert_channels SET name = @name, target = @target, min_severity = @severity, detectors = @detectors, livemode = @livemode
+            WHERE tenant_id = @tenant AND id = @id
+            """);
+        BindChannel(command, channel);
+        return await command.ExecuteNonQueryAsync() == 1;
+    }
+
+    public async Task<bool> DeleteChannelAsync(string tenantId, string channelId)
+    {
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using (var delete = new NpgsqlCommand("DELETE FROM alert_channels WHERE tenant_id = $1 AND id = $2", connection, transaction))
+        {
+            delete.Parameters.AddWithValue(tenantId);
+            delete.Parameters.AddWithValue(channelId);
+            if (await delete.ExecuteNonQueryAsync() != 1)
+            {
+                return false;
+            }
+        }
+
+        await using (var fail = new NpgsqlCommand(
+            "UPDATE alert_deliveries SET status = 'failed', last_error = 'channel deleted', lease_owner = NULL, lease_until = NULL WHERE channel_id = $1 AND status = 'pending'",
+            connection,
+            transaction))
+        {
+            fail.Parameters.AddWithValue(channelId);
+            await fail.ExecuteNonQueryAsync();
+        }
+
+        await transaction.CommitAsync();
+        return true;
+    }
+
+    public async Task<AlertDeliveryPage> ListDeliveriesAsync(string tenantId, AlertDeliveryQuery query, CancellationToken cancellationToken = default)
+    {
+        await using var command = database.DataSource.CreateCommand();
+        var sql = new StringBuilder($"SELECT {DeliveryColumns} FROM alert_deliveries WHERE tenant_id = @tenant");
+        command.Parameters.AddWithValue("tenant", tenantId);
+        if (query.ChannelId is not null)
+        {
+            sql.Append(" AND channel_id = @channel");
+            command.Parameters.AddWithValue("channel", query.ChannelId);
+        }
+
+        if (query.Status is not null)
+        {
+            sql.Append(" AND status = @status");
+            command.Parameters.AddWithValue("status", query.Status);
+        }
+
+        if (query.After is AlertDeliveryCursor after)
+        {
+            sql.Append(" AND (created_at, id) < (@afterCreated, @afterId)");
+            command.Parameters.AddWithValue("afterCreated", after.CreatedAtMs);
+            command.Parameters.AddWithValue("afterId", after.Id);
+        }
+
+        sql.Append(" ORDER BY created_at DESC, id DESC LIMIT @limit");
+        command.Parameters.AddWithValue("limit", query.Limit + 1);
+        command.CommandText = sql.ToString();
+        var items = new List<AlertDeliveryView>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                items.Add(new AlertDeliveryView(
+                    reader.GetString(0),
+                    reader.GetString(1),
+                    reader.GetString(2),
+                    reader.GetString(3),
+                    reader.GetInt32(4),
+                    reader.IsDBNull(5) ? null : reader.GetInt32(5),
+                    reader.IsDBNull(6) ? null : reader.GetString(6),
+                    reader.GetString(3) == AlertDeliveryStatus.Pending ? FromMs(reader.GetInt64(7)) : null,
+                    FromMs(reader.GetInt64(8)),
+                    reader.IsDBNull(9) ? null : FromMs(reader.GetInt64(9))));
+            }
+        }
+
+        AlertDeliveryCursor? next = null;
+        if (items.Count > query.Limit)
+        {
+            items.RemoveAt(items.Count - 1);
+            next = new AlertDeliveryCursor(new DateTimeOffset(items[^1].CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds(), items[^1].Id);
+        }
+
+        return new AlertDeliveryPage(items, next);
+    }
+
+    public async Task<IReadOnlyList<DueAlertDelivery>> ClaimDueAsync(string owner, DateTimeOffset now, TimeSpan lease, int max, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var claimed = new List<(string Id, string Tenant, string Channel, string Anomaly, int Attempts, long Created)>();
+
+        // SKIP LOCKED: dispatchers of other silos claiming at the same moment take other rows, never these.
+        await using (var claim = new NpgsqlCommand("""
+            UPDATE alert_deliveries SET lease_owner = @owner, lease_until = @until
+            WHERE id IN (SELECT id FROM alert_deliveries
+                         WHERE status = 'pending' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until < @now)
+                         ORDER BY next_attempt_at LIMIT @max
+                         FOR UPDATE SKIP LOCKED)
+            RETURNING id, tenant_id, channel_id, anomaly_id, attempts, created_at
+            """, connection, transaction))
+        {
+            claim.Parameters.AddWithValue("owner", owner);
+            claim.Parameters.AddWithValue("until", (now + lease).ToUnixTimeMilliseconds());
+            claim.Parameters.AddWithValue("now", now.ToUnixTimeMilliseconds());
+            claim.Parameters.AddWithValue("max", max);
+            await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                claimed.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4), reader.GetInt64(5)));
+            }
+        }
+
+        var due = new List<DueAlertDelivery>(claimed.Count);
+        foreach (var c in claimed)
+        {
+            var channel = (await ChannelsAsync(connection, transaction, [c.Tenant], cancellationToken)).FirstOrDefault(ch => ch.Id == c.Channel);
+            var anomaly = await PostgresAnomalyStore.GetAsync(connection, transaction, c.Tenant, c.Anomaly, forUpdate: false, cancellationToken);
+            if (channel is not null && anomaly is not null)
+            {
+                await using var name = new NpgsqlCommand("SELECT name FROM tenants WHERE id = $1", connection, transaction);
+                name.Parameters.AddWithValue(c.Tenant);
+                var tenantName = await name.ExecuteScalarAsync(cancellationToken) as string ?? c.Tenant;
+                due.Add(new DueAlertDelivery(c.Id, c.Attempts, FromMs(c.Created), channel, tenantName, anomaly));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return due;
+    }
+
+    public async Task<bool> RecordAttemptAsync(string deliveryId, string owner, AlertAttemptResult result, DateTimeOffset now)
+    {
+        await using var command = database.DataSource.CreateCommand("""
+            UPDATE alert_deliveries
+            SET status = @status, attempts = attempts + 1, last_status_code = @code, last_error = @error,
+                next_attempt_at = @next, delivered_at = CASE WHEN @status = 'delivered' THEN @now ELSE NULL END,
+                lease_owner = NULL, lease_until = NULL
+            WHERE id = @id AND lease_owner = @owner AND status = 'pending'
+            """);
+        command.Parameters.AddWithValue("status", result.Status);
+        command.Parameters.Add(new NpgsqlParameter("code", NpgsqlDbType.Integer) { Value = (object?)result.StatusCode ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("error", NpgsqlDbType.Text) { Value = (object?)result.Error ?? DBNull.Value });
+        command.Parameters.AddWithValue("next", result.NextAttemptAtMs);
+        command.Parameters.AddWithValue("now", now.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("id", deliveryId);
+        command.Parameters.AddWithValue("owner", owner);
+        return await command.ExecuteNonQueryAsync() == 1;
+    }
+
+    /// <summary>
+    /// Queues a delivery for every channel that matches each newly stored anomaly, inside the caller's
+    /// transaction (the one that stores the anomalies): both commit, or neither.
+    /// </summary>
+    internal static async Task EnqueueAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RaisedAnomaly> stored, long nowMs)
+    {
+        if (stored.Count == 0)
+        {
+            return;
+        }
+
+        var channels = await ChannelsAsync(connection, transaction, stored.Select(a => a.TenantId).Distinct().ToList(), CancellationToken.None);
+        foreach (var anomaly in stored)
+        {
+            foreach (var channel in channels.Where(c => c.Matches(anomaly)))
+            {
+                await using var insert = new NpgsqlCommand("""
+                    INSERT INTO alert_deliveries (id, tenant_id, channel_id, anomaly_id, status, next_attempt_at, created_at)
+                    VALUES ($1, $2, $3, $4, 'pending', $5, $5)
+                    ON CONFLICT (id) DO NOTHING
+                    """, connection, transaction);
+                insert.Parameters.AddWithValue(AlertDeliveryStatus.IdFor(anomaly.Id, channel.Id));
+                insert.Parameters.AddWithValue(anomaly.TenantId);
+                insert.Parameters.AddWithValue(channel.Id);
+                insert.Parameters.AddWithValue(anomaly.Id);
+                insert.Parameters.AddWithValue(nowMs);
+                await insert.ExecuteNonQueryAsync();
+            }
+        }
+    }
+
+    private static async Task<List<AlertChannel>> ChannelsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyList<string> tenantIds, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"SELECT {ChannelColumns} FROM alert_channels WHERE tenant_id = ANY($1) ORDER BY created_at, id", connection, transaction);
+        command.Parameters.AddWithValue(tenantIds.ToArray());
+        var channels = new List<AlertChannel>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            channels.Add(new AlertChannel(
+                reader.GetString(0),
+                reader.GetString(1),
+                reader.GetString(2),
+                reader.GetString(3),
+                reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5),
+                (Severity)reader.GetInt16(6),
+                reader.IsDBNull(7) ? null : JsonSerializer.Deserialize<List<string>>(reader.GetString(7)),
+                reader.IsDBNull(8) ? null : reader.GetBoolean(8),
+                FromMs(reader.GetInt64(9))));
+        }
+
+        return channels;
+    }
+
+    private static void BindChannel(NpgsqlCommand command, AlertChannel channel)
+    {
+        command.Parameters.AddWithValue("id", channel.Id);
+        command.Parameters.AddWithValue("tenant", channel.TenantId);
+        command.Parameters.AddWithValue("kind", channel.Kind);
+        command.Parameters.AddWithValue("name", channel.Name);
+        command.Parameters.AddWithValue("target", channel.Target);
+        command.Parameters.Add(new NpgsqlParameter("secret", NpgsqlDbType.Text) { Value = (object?)channel.SigningSecret ?? DBNull.Value });
+        command.Parameters.AddWithValue("severity", (short)channel.MinSeverity);
+        command.Parameters.Add(new NpgsqlParameter("detectors", NpgsqlDbType.Text) { Value = channel.Detectors is null ? DBNull.Value : JsonSerializer.Serialize(channel.Detectors) });
+        command.Parameters.Add(new NpgsqlParameter("livemode", NpgsqlDbType.Boolean) { Value = channel.Livemode is bool mode ? mode : DBNull.Value });
+        command.Parameters.AddWithValue("created", new DateTimeOffset(channel.CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds());
+    }
+
+    private static DateTime FromMs(long ms) => DateTime.UnixEpoch.AddMilliseconds(ms);
+}

@@ -1,0 +1,276 @@
+using System.Text;
+using System.Text.Json;
+using BillingWatch.Alerts;
+using BillingWatch.Detection;
+using Microsoft.Data.Sqlite;
+
+namespace BillingWatch.Storage.Sqlite;
+
+public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
+{
+    private const string ChannelColumns = "id, tenant_id, kind, name, target, signing_secret, min_severity, detectors, livemode, created_at";
+    private const string DeliveryColumns = "id, channel_id, anomaly_id, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at";
+
+    public async Task CreateChannelAsync(AlertChannel channel)
+    {
+        await using var connection = database.Open();
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"INSERT INTO alert_channels ({ChannelColumns}) VALUES ($id, $tenant, $kind, $name, $target, $secret, $severity, $detectors, $livemode, $created)";
+        BindChannel(command, channel);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public async Task<IReadOnlyList<AlertChannel>> ListChannelsAsync(string tenantId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = database.Open();
+        return await ChannelsAsync(connection, null, [tenantId], cancellationToken);
+    }
+
+    public async Task<AlertChannel?> GetChannelAsync(string tenantId, string channelId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = database.Open();
+        return (await ChannelsAsync(connection, null, [tenantId], cancellationToken)).FirstOrDefault(c => c.Id == channelId);
+    }
+
+    public async Task<bool> UpdateChannelAsync(AlertChannel channel)
+    {
+        await using var connection = database.Open();
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            UPDATE alert_channels SET name = $name, target = $target, min_severity = $severity, detectors = $detectors, livemode = $livemode
+            WHERE tenant_id = $tenant AND id = $id
+            """;
+        BindChannel(command, channel);
+        return await command.ExecuteNonQueryAsync() == 1;
+    }
+
+    public async Task<bool> DeleteChannelAsync(string tenantId, string channelId)
+    {
+        await using var connection = database.Open();
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
+        await using var delete = connection.CreateCommand();
+        delete.Transaction = transaction;
+        delete.CommandText = "DELETE FROM alert_channels WHERE tenant_id = $tenant AND id = $id";
+        delete.Parameters.AddWithValue("$tenant", tenantId);
+        delete.Parameters.AddWithValue("$id", channelId);
+        if (await delete.ExecuteNonQueryAsync() != 1)
+        {
+            return false;
+        }
+
+        await using var fail = connection.CreateCommand();
+        fail.Transaction = transaction;
+        fail.CommandText = "UPDATE alert_deliveries SET status = 'failed', last_error = 'channel deleted', lease_owner = NULL, lease_until = NULL WHERE channel_id = $id AND status = 'pending'";
+        fail.Parameters.AddWithValue("$id", channelId);
+        await fail.ExecuteNonQueryAsync();
+        await transaction.CommitAsync();
+        return true;
+    }
+
+    public async Task<AlertDeliveryPage> ListDeliveriesAsync(string tenantId, AlertDeliveryQuery query, CancellationToken cancellationToken = default)
+    {
+        await using var connection = database.Open();
+        await using var command = connection.CreateCommand();
+        var sql = new StringBuilder($"SELECT {DeliveryColumns} FROM alert_deliveries WHERE tenant_id = $tenant");
+        command.Parameters.AddWithValue("$tenant", tenantId);
+        if (query.ChannelId is not null)
+        {
+            sql.Append(" AND channel_id = $channel");
+            command.Parameters.AddWithValue("$channel", query.ChannelId);
+        }
+
+        if (query.Status is not null)
+        {
+            sql.Append(" AND status = $status");
+            command.Parameters.AddWithValue("$status", query.Status);
+        }
+
+        if (query.After is AlertDeliveryCursor after)
+        {
+            sql.Append(" AND (created_at, id) < ($afterCreated, $afterId)");
+            command.Parameters.AddWithValue("$afterCreated", after.CreatedAtMs);
+            command.Parameters.AddWithValue("$afterId", after.Id);
+        }
+
+        sql.Append(" ORDER BY created_at DESC, id DESC LIMIT $limit");
+        command.Parameters.AddWithValue("$limit", query.Limit + 1);
+        command.CommandText = sql.ToString();
+        var items = new List<AlertDeliveryView>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                items.Add(new AlertDeliveryView(
+                    reader.GetString(0),
+                    reader.GetString(1),
+                    reader.GetString(2),
+                    reader.GetString(3),
+                    reader.GetInt32(4),
+                    reader.IsDBNull(5) ? null : reader.GetInt32(5),
+                    reader.IsDBNull(6) ? null : reader.GetString(6),
+                    reader.GetString(3) == AlertDeliveryStatus.Pending ? FromMs(reader.GetInt64(7)) : null,
+                    FromMs(reader.GetInt64(8)),
+                    reader.IsDBNull(9) ? null : FromMs(reader.GetInt64(9))));
+            }
+        }
+
+        AlertDeliveryCursor? next = null;
+        if (items.Count > query.Limit)
+        {
+            items.RemoveAt(items.Count - 1);
+            next = new AlertDeliveryCursor(new DateTimeOffset(items[^1].CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds(), items[^1].Id);
+        }
+
+        return new AlertDeliveryPage(items, next);
+    }
+
+    public async Task<IReadOnlyList<DueAlertDelivery>> ClaimDueAsync(string owner, DateTimeOffset now, TimeSpan lease, int max, CancellationToken cancellationToken = default)
+    {
+        await using var connection = database.Open();
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        var claimed = new List<(string Id, string Tenant, string Channel, string Anomaly, int Attempts, long Created)>();
+        await using (var claim = connection.CreateCommand())
+        {
+            claim.Transaction = transaction;
+            claim.CommandText = """
+                UPDATE alert_deliveries SET lease_owner = $owner, lease_until = $until
+                WHERE id IN (SELECT id FROM alert_deliveries
+                             WHERE status = 'pending' AND next_attempt_at <= $now AND (lease_until IS NULL OR lease_until < $now)
+                             ORDER BY next_attempt_at LIMIT $max)
+                RETURNING id, tenant_id, channel_id, anomaly_id, attempts, created_at
+                """;
+            claim.Parameters.AddWithValue("$owner", owner);
+            claim.Parameters.AddWithValue("$until", (now + lease).ToUnixTimeMilliseconds());
+            claim.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+            claim.Parameters.AddWithValue("$max", max);
+            await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                claimed.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4), reader.GetInt64(5)));
+            }
+        }
+
+        var due = new List<DueAlertDelivery>(claimed.Count);
+        foreach (var c in claimed)
+        {
+            var channel = (await ChannelsAsync(connection, transaction, [c.Tenant], cancellationToken)).FirstOrDefault(ch => ch.Id == c.Channel);
+            var anomaly = await SqliteAnomalyStore.GetAsync(connection, transaction, c.Tenant, c.Anomaly, cancellationToken);
+            if (channel is not null && anomaly is not null)
+            {
+                due.Add(new DueAlertDelivery(c.Id, c.Attempts, FromMs(c.Created), channel, await TenantNameAsync(connection, transaction, c.Tenant, cancellationToken), anomaly));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return due;
+    }
+
+    public async Task<bool> RecordAttemptAsync(string deliveryId, string owner, AlertAttemptResult result, DateTimeOffset now)
+    {
+        await using var connection = database.Open();
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            UPDATE alert_deliveries
+            SET status = $status, attempts = attempts + 1, last_status_code = $code, last_error = $error,
+                next_attempt_at = $next, delivered_at = CASE WHEN $status = 'delivered' THEN $now ELSE NULL END,
+                lease_owner = NULL, lease_until = NULL
+            WHERE id = $id AND lease_owner = $owner AND status = 'pending'
+            """;
+        command.Parameters.AddWithValue("$status", result.Status);
+        command.Parameters.AddWithValue("$code", (object?)result.StatusCode ?? DBNull.Value);
+        command.Parameters.AddWithValue("$error", (object?)result.Error ?? DBNull.Value);
+        command.Parameters.AddWithValue("$next", result.NextAttemptAtMs);
+        command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$id", deliveryId);
+        command.Parameters.AddWithValue("$owner", owner);
+        return await command.ExecuteNonQueryAsync() == 1;
+    }
+
+    /// <summary>
+    /// Queues a delivery for every channel that matches each newly stored anomaly, inside the caller's
+    /// transaction (the one that stores the anomalies): both commit, or neither.
+    /// </summary>
+    internal static async Task EnqueueAsync(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<RaisedAnomaly> stored, long nowMs)
+    {
+        if (stored.Count == 0)
+        {
+            return;
+        }
+
+        var channels = await ChannelsAsync(connection, transaction, stored.Select(a => a.TenantId).Distinct().ToList(), CancellationToken.None);
+        await using var insert = connection.CreateCommand();
+        insert.Transaction = transaction;
+        insert.CommandText = """
+            INSERT INTO alert_deliveries (id, tenant_id, channel_id, anomaly_id, status, next_attempt_at, created_at)
+            VALUES ($id, $tenant, $channel, $anomaly, 'pending', $now, $now)
+            ON CONFLICT (id) DO NOTHING
+            """;
+        foreach (var anomaly in stored)
+        {
+            foreach (var channel in channels.Where(c => c.Matches(anomaly)))
+            {
+                insert.Parameters.Clear();
+                insert.Parameters.AddWithValue("$id", AlertDeliveryStatus.IdFor(anomaly.Id, channel.Id));
+                insert.Parameters.AddWithValue("$tenant", anomaly.TenantId);
+                insert.Parameters.AddWithValue("$channel", channel.Id);
+                insert.Parameters.AddWithValue("$anomaly", anomaly.Id);
+                insert.Parameters.AddWithValue("$now", nowMs);
+                await insert.ExecuteNonQueryAsync();
+            }
+        }
+    }
+
+    private static async Task<List<AlertChannel>> ChannelsAsync(SqliteConnection connection, SqliteTransaction? transaction, IReadOnlyList<string> tenantIds, CancellationToken cancellationToken)
+    {
+        var channels = new List<AlertChannel>();
+        foreach (var tenantId in tenantIds)
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = $"SELECT {ChannelColumns} FROM alert_channels WHERE tenant_id = $tenant ORDER BY created_at, id";
+            command.Parameters.AddWithValue("$tenant", tenantId);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                channels.Add(new AlertChannel(
+                    reader.GetString(0),
+                    reader.GetString(1),
+                    reader.GetString(2),
+                    reader.GetString(3),
+                    reader.GetString(4),
+                    reader.IsDBNull(5) ? null : reader.GetString(5),
+                    (Severity)reader.GetInt32(6),
+                    reader.IsDBNull(7) ? null : JsonSerializer.Deserialize<List<string>>(reader.GetString(7)),
+                    reader.IsDBNull(8) ? null : reader.GetInt64(8) != 0,
+                    FromMs(reader.GetInt64(9))));
+            }
+        }
+
+        return channels;
+    }
+
+    private static async Task<string> TenantNameAsync(SqliteConnection connection, SqliteTransaction transaction, string tenantId, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT name FROM tenants WHERE id = $id";
+        command.Parameters.AddWithValue("$id", tenantId);
+        return await command.ExecuteScalarAsync(cancellationToken) as string ?? tenantId;
+    }
+
+    private static void BindChannel(SqliteCommand command, AlertChannel channel)
+    {
+        command.Parameters.AddWithValue("$id", channel.Id);
+        command.Parameters.AddWithValue("$tenant", channel.TenantId);
+        command.Parameters.AddWithValue("$kind", channel.Kind);
+        command.Parameters.AddWithValue("$name", channel.Name);
+        command.Parameters.AddWithValue("$target", channel.Target);
+        command.Parameters.AddWithValue("$secret", (object?)channel.SigningSecret ?? DBNull.Value);
+        command.Parameters.AddWithValue("$severity", (int)channel.MinSeverity);
+        command.Parameters.AddWithValue("$detectors", channel.Detectors is null ? DBNull.Value : JsonSerializer.Serialize(channel.Detectors));
+        command.Parameters.AddWithValue("$livemode", channel.Livemode is bool mode ? (mode ? 1 : 0) : DBNull.Value);
+        command.Parameters.AddWithValue("$created", new DateTimeOffset(channel.CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds());
+    }
+
+    private static DateTime FromMs(long ms) => DateTime.UnixEpoch.AddMilliseconds(ms);
+}

@@ -1,0 +1,45 @@
+using BillingWatch.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Polly;
+
+namespace BillingWatch.Silo.Alerts;
+
+public static class AlertServiceExtensions
+{
+    /// <summary>The alert sender and its HTTP client: no redirects, public targets only (unless allowed), a bounded attempt.</summary>
+    public static IServiceCollection AddBillingWatchAlertSender(this IServiceCollection services)
+    {
+        services.TryAddSingleton<AlertSender>();
+        services.AddHttpClient(AlertSender.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(sp =>
+            {
+                var options = sp.GetRequiredService<IOptions<BillingWatchOptions>>();
+                return new SocketsHttpHandler
+                {
+                    AllowAutoRedirect = false,
+                    UseCookies = false,
+                    PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+                    ConnectTimeout = TimeSpan.FromSeconds(options.Value.Alerts.AttemptTimeoutSeconds),
+                    ConnectCallback = AlertTargetPolicy.ConnectCallback(() => options.Value.Alerts.AllowPrivateTargets),
+                };
+            })
+            .AddResilienceHandler("alert-attempt", (pipeline, context) =>
+            {
+                // One attempt, bounded; retries are the outbox's (durable) job, not an in-memory loop.
+                var options = context.ServiceProvider.GetRequiredService<IOptions<BillingWatchOptions>>().Value;
+                pipeline.AddTimeout(TimeSpan.FromSeconds(options.Alerts.AttemptTimeoutSeconds));
+            });
+        return services;
+    }
+
+    /// <summary>The sender plus the outbox dispatcher (silos only).</summary>
+    public static IServiceCollection AddBillingWatchAlertDispatcher(this IServiceCollection services)
+    {
+        services.AddBillingWatchAlertSender();
+        services.TryAddSingleton<AlertDispatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<AlertDispatcher>());
+        return services;
+    }
+}
