@@ -60,14 +60,20 @@ public sealed class PostgresCluster : IAsyncDisposable
     }
 
     /// <summary>A stateless API front end of this cluster (Role=frontend), started at once.</summary>
-    public BillingWatchApp AddFrontEnd()
+    public BillingWatchApp AddFrontEnd(IDictionary<string, string?>? settings = null)
     {
-        var frontEnd = new BillingWatchApp(TestData.NewDirectory(), new Dictionary<string, string?>
+        var values = new Dictionary<string, string?>
         {
             ["BillingWatch:Role"] = "frontend",
             ["BillingWatch:Storage:Provider"] = "postgres",
             ["ConnectionStrings:BillingWatch"] = ConnectionString,
-        })
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            values[key] = value;
+        }
+
+        var frontEnd = new BillingWatchApp(TestData.NewDirectory(), values)
         {
             ClusterClient = Cluster.Client,
         };
