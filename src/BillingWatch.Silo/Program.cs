@@ -1,4 +1,5 @@
 using BillingWatch.Silo.Health;
+using BillingWatch.Silo.Telemetry;
 
 namespace BillingWatch.Silo;
 
@@ -25,6 +26,7 @@ internal static class SiloProgram
 
         builder.UseOrleans(silo => silo.AddBillingWatchSilo(builder.Configuration));
         builder.Services.AddBillingWatchHealthChecks();
+        builder.Services.AddBillingWatchTelemetry(builder.Configuration, "billingwatch-silo");
 
         // Graceful stop: the silo hands its grains off (each tenant writes its detection snapshot) and the event
         // log commits what is queued before the process exits.
@@ -32,6 +34,7 @@ internal static class SiloProgram
 
         var app = builder.Build();
         app.MapBillingWatchHealth();
+        app.MapBillingWatchMetrics();
         app.Run();
     }
 }

@@ -5,6 +5,7 @@ using BillingWatch.Storage.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using Orleans.Hosting;
 using Orleans.Runtime;
 
@@ -83,6 +84,9 @@ public static class SiloHostingExtensions
         }
 
         silo.Services.AddBillingWatchAlertDispatcher();
+
+        // Orleans' dashboard grains; the API serves the dashboard at /orleans behind the admin key.
+        silo.AddDashboard();
 
         // The schema must exist before clustering, reminders and grain storage read their queries.
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SchemaMigrationParticipant>();

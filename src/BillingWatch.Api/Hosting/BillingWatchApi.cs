@@ -1,12 +1,14 @@
 using BillingWatch.Api.Admin;
 using BillingWatch.Api.Alerts;
 using BillingWatch.Api.Auth;
+using BillingWatch.Api.Docs;
 using BillingWatch.Api.Problems;
 using BillingWatch.Api.Tenant;
 using BillingWatch.Api.Webhooks;
 using BillingWatch.Configuration;
 using BillingWatch.Silo;
 using BillingWatch.Silo.Health;
+using BillingWatch.Silo.Telemetry;
 
 namespace BillingWatch.Api.Hosting;
 
@@ -63,6 +65,8 @@ internal static class BillingWatchApi
         builder.Services.AddSingleton<ApiKeyAuthentication>();
         builder.Services.AddSingleton<WebhookRoutes>();
         builder.Services.AddBillingWatchHealthChecks();
+        builder.Services.AddBillingWatchOpenApi();
+        builder.Services.AddBillingWatchTelemetry(config, "billingwatch-api");
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, WebhookJsonContext.Default));
         return builder;
     }
@@ -74,10 +78,13 @@ internal static class BillingWatchApi
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.MapAdminOrleansDashboard();
         app.UseRouting();
         app.UseKeyAuthentication();
 
         app.MapBillingWatchHealth();
+        app.MapBillingWatchDocs();
+        app.MapBillingWatchMetrics();
         app.MapWebhooks();
         var api = app.MapGroup("/api/v1");
         api.MapTenantAdmin();
@@ -87,6 +94,7 @@ internal static class BillingWatchApi
         api.MapMetrics();
         api.MapDetectors();
         api.MapAlerts();
+        api.MapDemo();
         return app;
     }
 }

@@ -3,6 +3,7 @@ using BillingWatch.Silo;
 using BillingWatch.Silo.Alerts;
 using BillingWatch.Storage;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 
 namespace BillingWatch.Api.Hosting;
 
@@ -38,6 +39,7 @@ internal static partial class FrontendHosting
                 o.ConnectionString = connectionString;
             });
             client.UseConnectionRetryFilter<RetryUntilStopped>();
+            client.AddDashboard();
         });
         return builder;
     }

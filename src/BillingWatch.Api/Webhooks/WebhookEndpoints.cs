@@ -1,6 +1,7 @@
 using System.Buffers;
 using BillingWatch.Api.Problems;
 using BillingWatch.Configuration;
+using BillingWatch.Observability;
 using BillingWatch.Tenants;
 using Microsoft.Extensions.Options;
 
@@ -27,11 +28,32 @@ internal static partial class WebhookEndpoints
         TimeProvider time,
         ILogger<WebhookLog> logger)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            await HandleAsync(token, context, grains, routes, options, time, logger);
+        }
+        finally
+        {
+            BillingWatchMetrics.WebhookHandled(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        }
+    }
+
+    private static async Task HandleAsync(
+        string token,
+        HttpContext context,
+        IGrainFactory grains,
+        WebhookRoutes routes,
+        IOptions<BillingWatchOptions> options,
+        TimeProvider time,
+        ILogger<WebhookLog> logger)
+    {
         var receivedAt = time.GetUtcNow();
         var tokenHash = Secrets.IsWellFormedWebhookToken(token) ? Secrets.Hash(token) : null;
         var tenantId = tokenHash is null ? null : await routes.ResolveAsync(grains, tokenHash);
         if (tenantId is null)
         {
+            BillingWatchMetrics.EventRejected("not_found");
             await NotFoundAsync(context);
             return;
         }
@@ -40,6 +62,7 @@ internal static partial class WebhookEndpoints
         var body = await ReadBodyAsync(context.Request, maxBytes, context.RequestAborted);
         if (body is null)
         {
+            BillingWatchMetrics.EventRejected("too_large");
             await ApiProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "payload-too-large", "The body is too large.", $"Webhook bodies are limited to {maxBytes} bytes.");
             return;
         }
@@ -59,27 +82,34 @@ internal static partial class WebhookEndpoints
         switch (outcome.Status)
         {
             case WebhookStatus.Accepted:
+                BillingWatchMetrics.EventAccepted();
                 await context.Response.WriteAsJsonAsync(new WebhookAck("accepted", outcome.EventId!), WebhookJsonContext.Default.WebhookAck);
                 break;
             case WebhookStatus.Duplicate:
+                BillingWatchMetrics.EventDuplicate();
                 await context.Response.WriteAsJsonAsync(new WebhookAck("duplicate", outcome.EventId!), WebhookJsonContext.Default.WebhookAck);
                 break;
             case WebhookStatus.NotFound:
+                BillingWatchMetrics.EventRejected("not_found");
                 routes.Forget(tokenHash!);
                 await NotFoundAsync(context);
                 break;
             case WebhookStatus.InvalidSignature:
+                BillingWatchMetrics.EventRejected("signature");
                 LogRejected(logger, tenantId, "signature");
                 await ApiProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-signature", "The Stripe-Signature header does not verify.", outcome.Detail);
                 break;
             case WebhookStatus.InvalidBody:
+                BillingWatchMetrics.EventRejected("body");
                 LogRejected(logger, tenantId, "body");
                 await ApiProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-event", "The body is not a Stripe event.", outcome.Detail);
                 break;
             case WebhookStatus.RateLimited:
+                BillingWatchMetrics.EventRejected("rate_limited");
                 await ApiProblem.WriteAsync(context, StatusCodes.Status429TooManyRequests, "rate-limited", "This endpoint is over its rate limit.", "Retry after the number of seconds in the Retry-After header.", outcome.RetryAfterSeconds);
                 break;
             default:
+                BillingWatchMetrics.EventRejected("unavailable");
                 await ApiProblem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "storage-unavailable", "The event was not stored.", outcome.Detail, outcome.RetryAfterSeconds);
                 break;
         }

@@ -41,6 +41,14 @@ public sealed class BillingWatchOptions
     public ImportOptions Import { get; set; } = new();
 
     public AlertOptions Alerts { get; set; } = new();
+
+    public TelemetryOptions Telemetry { get; set; } = new();
+}
+
+public sealed class TelemetryOptions
+{
+    /// <summary>An OTLP collector (e.g. http://otel-collector:4317) to push metrics and traces to; Prometheus scraping of /metrics works without it.</summary>
+    public string? OtlpEndpoint { get; set; }
 }
 
 public sealed class AlertOptions

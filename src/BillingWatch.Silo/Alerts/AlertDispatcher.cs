@@ -109,6 +109,12 @@ public sealed partial class AlertDispatcher(
             LogAttemptFailed(logger, delivery.Id, delivery.Channel.Id, delivery.Attempts + 1, outcome.Error ?? "failed", status);
         }
 
+        BillingWatch.Observability.BillingWatchMetrics.AlertAttempt(result.Status switch
+        {
+            AlertDeliveryStatus.Delivered => "delivered",
+            AlertDeliveryStatus.Failed => "failed",
+            _ => "retry",
+        });
         try
         {
             if (!await store.RecordAttemptAsync(delivery.Id, _owner, result, now))

@@ -53,6 +53,10 @@ public sealed class PostgresAnomalyStore(PostgresDatabase database, TimeProvider
             // The outbox: deliveries for the new anomalies commit with them, or not at all.
             await PostgresAlertStore.EnqueueAsync(connection, transaction, stored, now);
             await transaction.CommitAsync();
+            foreach (var a in stored)
+            {
+                BillingWatch.Observability.BillingWatchMetrics.AnomalyRaised(a.Detector, a.Severity.ToApi());
+            }
         }
         catch (NpgsqlException ex)
         {

@@ -293,9 +293,11 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
 
     private async Task CommitBatchAsync(List<PendingAppend> batch)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             var accepted = await InsertAsync(batch).ConfigureAwait(false);
+            BillingWatch.Observability.BillingWatchMetrics.Committed(batch.Count, started);
             foreach (var pending in batch)
             {
                 pending.Complete(accepted.Contains((pending.Entry.TenantId, pending.Entry.Sequence)) ? AppendResult.Accepted : AppendResult.Duplicate);

@@ -57,6 +57,10 @@ public sealed class SqliteAnomalyStore(SqliteDatabase database, TimeProvider tim
             // The outbox: deliveries for the new anomalies commit with them, or not at all.
             await SqliteAlertStore.EnqueueAsync(connection, transaction, stored, now);
             await transaction.CommitAsync();
+            foreach (var a in stored)
+            {
+                BillingWatch.Observability.BillingWatchMetrics.AnomalyRaised(a.Detector, a.Severity.ToApi());
+            }
         }
         catch (SqliteException ex)
         {

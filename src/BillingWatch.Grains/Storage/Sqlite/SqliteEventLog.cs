@@ -330,6 +330,7 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
 
     private void CommitBatch(List<PendingAppend> batch)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             var insert = EnsureInsertCommand();
@@ -354,6 +355,8 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
 
                 transaction.Commit();
             }
+
+            BillingWatch.Observability.BillingWatchMetrics.Committed(batch.Count, started);
 
             foreach (var pending in batch)
             {

@@ -1,0 +1,51 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace BillingWatch.Observability;
+
+/// <summary>
+/// The project's own meter ("BillingWatch"), exported with the ASP.NET Core, runtime and Orleans meters
+/// (Prometheus at /metrics, OTLP when configured). Tags are low-cardinality on purpose: no tenant ids.
+/// </summary>
+public static class BillingWatchMetrics
+{
+    public const string MeterName = "BillingWatch";
+
+    private static readonly Meter Meter = new(MeterName, "1.0");
+
+    private static readonly Counter<long> Accepted = Meter.CreateCounter<long>("billingwatch.events.accepted", "{event}", "Webhook and imported events stored for the first time.");
+    private static readonly Counter<long> Duplicates = Meter.CreateCounter<long>("billingwatch.events.duplicate", "{event}", "Events already stored (Stripe retries, re-imports).");
+    private static readonly Counter<long> Rejected = Meter.CreateCounter<long>("billingwatch.events.rejected", "{event}", "Webhook deliveries refused, by reason (signature, body, not_found, too_large, rate_limited, unavailable).");
+    private static readonly Counter<long> RateLimited = Meter.CreateCounter<long>("billingwatch.webhooks.rate_limited", "{delivery}", "Webhook deliveries answered 429.");
+    private static readonly Histogram<double> IngestDuration = Meter.CreateHistogram<double>("billingwatch.ingest.duration", "s", "Time from a webhook's arrival to its answer.");
+    private static readonly Counter<long> Anomalies = Meter.CreateCounter<long>("billingwatch.anomalies.raised", "{anomaly}", "Anomalies stored, by detector and severity.");
+    private static readonly Counter<long> AlertDeliveries = Meter.CreateCounter<long>("billingwatch.alerts.deliveries", "{attempt}", "Alert delivery attempts, by outcome (delivered, retry, failed).");
+    private static readonly Histogram<int> CommitBatch = Meter.CreateHistogram<int>("billingwatch.eventlog.batch_size", "{event}", "Events per event-log commit (group commit).");
+    private static readonly Histogram<double> CommitDuration = Meter.CreateHistogram<double>("billingwatch.eventlog.commit.duration", "s", "Time of one event-log commit.");
+
+    public static void EventAccepted() => Accepted.Add(1);
+
+    public static void EventDuplicate() => Duplicates.Add(1);
+
+    public static void EventRejected(string reason)
+    {
+        Rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        if (reason == "rate_limited")
+        {
+            RateLimited.Add(1);
+        }
+    }
+
+    public static void WebhookHandled(TimeSpan elapsed) => IngestDuration.Record(elapsed.TotalSeconds);
+
+    public static void AnomalyRaised(string detector, string severity) =>
+        Anomalies.Add(1, new KeyValuePair<string, object?>("detector", detector), new KeyValuePair<string, object?>("severity", severity));
+
+    public static void AlertAttempt(string outcome) => AlertDeliveries.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    public static void Committed(int events, long startTimestamp)
+    {
+        CommitBatch.Record(events);
+        CommitDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
+    }
+}
