@@ -10,7 +10,53 @@ internal static class MetricsEndpoints
     public static RouteGroupBuilder MapMetrics(this RouteGroupBuilder api)
     {
         api.MapGet("/metrics", GetAsync).RequireTenantKey().WithTags("Metrics");
+        api.MapGet("/metrics/series", SeriesAsync).RequireTenantKey().WithTags("Metrics");
         return api;
+    }
+
+    /// <summary>
+    /// The dashboard's charts: per hour over 24 h, per day over 7 d and 30 d (UTC), every bucket present
+    /// (zeros included) so a chart needs no gap handling.
+    /// </summary>
+    private static async Task<Results<Ok<SeriesResponse>, ProblemHttpResult>> SeriesAsync(TenantIdentity tenant, HttpRequest request, IEventLog eventLog, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var window = request.Query["window"].ToString() is { Length: > 0 } w ? w : "24h";
+        (int Buckets, int Seconds)? shape = window switch
+        {
+            "24h" => (24, 3600),
+            "7d" => (7, 86_400),
+            "30d" => (30, 86_400),
+            _ => null,
+        };
+        if (shape is not { } s)
+        {
+            return ApiProblem.BadRequest("window must be 24h, 7d or 30d.");
+        }
+
+        if (QueryParameters.Livemode(request.Query["livemode"], out var livemode) is { } error)
+        {
+            return ApiProblem.BadRequest(error);
+        }
+
+        var now = time.GetUtcNow().ToUnixTimeSeconds();
+        var first = ((now / s.Seconds) - s.Buckets + 1) * s.Seconds;
+        var found = (await eventLog.SeriesAsync(tenant.TenantId, DateTime.UnixEpoch.AddSeconds(first), s.Seconds, livemode, cancellationToken))
+            .ToDictionary(b => b.StartUnixSeconds);
+        var points = new List<SeriesPoint>(s.Buckets);
+        for (var start = first; start <= now; start += s.Seconds)
+        {
+            var b = found.GetValueOrDefault(start);
+            var charges = (b?.ChargesSucceeded ?? 0) + (b?.ChargesFailed ?? 0);
+            points.Add(new SeriesPoint(
+                DateTime.UnixEpoch.AddSeconds(start),
+                b?.Events ?? 0,
+                b?.ChargesSucceeded ?? 0,
+                b?.ChargesFailed ?? 0,
+                charges == 0 ? 0 : Math.Round((double)b!.ChargesFailed / charges, 4),
+                b?.Revenue ?? new Dictionary<string, long>()));
+        }
+
+        return TypedResults.Ok(new SeriesResponse(window, s.Seconds, points));
     }
 
     private static async Task<Results<Ok<MetricsResponse>, ProblemHttpResult>> GetAsync(TenantIdentity tenant, HttpRequest request, IEventLog eventLog, TimeProvider time, CancellationToken cancellationToken)
@@ -51,6 +97,10 @@ internal static class MetricsEndpoints
             m.LastEventAt));
     }
 }
+
+internal sealed record SeriesResponse(string Window, int BucketSeconds, IReadOnlyList<SeriesPoint> Buckets);
+
+internal sealed record SeriesPoint(DateTime Start, long Events, long ChargesSucceeded, long ChargesFailed, double FailureRate, IReadOnlyDictionary<string, long> Revenue);
 
 internal sealed record MetricsResponse(string Window, EventCounts Events, ChargeCounts Charges, RefundCounts Refunds, DisputeCounts Disputes, IReadOnlyDictionary<string, long> Revenue, DateTime? LastEventAt);
 

@@ -30,6 +30,9 @@ public sealed record EventSummary(
 /// <summary>One event log row for replay into the detectors.</summary>
 public sealed record LoggedEvent(long Sequence, bool Livemode, bool Imported, long ReceivedAtUnixMs, byte[] Payload);
 
+/// <summary>One bucket of a tenant's event time series: counts and succeeded-charge amounts per currency.</summary>
+public sealed record SeriesBucket(long StartUnixSeconds, long Events, long ChargesSucceeded, long ChargesFailed, IReadOnlyDictionary<string, long> Revenue);
+
 /// <summary>A stored event with its raw payload exactly as received.</summary>
 public sealed record StoredEvent(EventSummary Summary, byte[] Payload);
 

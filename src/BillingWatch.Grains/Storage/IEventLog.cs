@@ -23,6 +23,9 @@ public interface IEventLog
 
     Task<long> CountAsync(string tenantId, CancellationToken cancellationToken = default);
 
+    /// <summary>Counts and card revenue per time bucket of event time, oldest first; empty buckets are left out.</summary>
+    Task<IReadOnlyList<SeriesBucket>> SeriesAsync(string tenantId, DateTime since, int bucketSeconds, bool? livemode, CancellationToken cancellationToken = default);
+
     /// <summary>True when a write transaction could be started now.</summary>
     Task<bool> IsWritableAsync(CancellationToken cancellationToken = default);
 }

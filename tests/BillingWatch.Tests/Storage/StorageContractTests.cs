@@ -157,6 +157,28 @@ public abstract class StorageContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_series_counts_events_charges_and_card_revenue_per_bucket()
+    {
+        const long Hour = 1_700_002_800; // a whole hour in unix seconds
+        await Events.AppendAsync(Entry("tn_ts", 1, "evt_1", false, type: "charge.succeeded", payload: Charge("charge.succeeded", 1000, "usd"), created: Hour + 10));
+        await Events.AppendAsync(Entry("tn_ts", 2, "evt_2", false, type: "charge.failed", payload: Charge("charge.failed", 500, "usd"), created: Hour + 20));
+        await Events.AppendAsync(Entry("tn_ts", 3, "evt_3", false, type: "charge.succeeded", payload: Charge("charge.succeeded", 700, "EUR"), created: Hour + 3600 + 5));
+        await Events.AppendAsync(Entry("tn_ts", 4, "evt_4", false, type: "customer.created", created: Hour + 3600 + 6));
+        await Events.AppendAsync(Entry("tn_ts", 5, "evt_5", true, type: "charge.succeeded", payload: Charge("charge.succeeded", 9999, "usd"), created: Hour + 30));
+        await Events.AppendAsync(Entry("tn_ts", 6, "evt_6", false, type: "charge.succeeded", payload: Charge("charge.succeeded", 1, "usd"), created: Hour - 1));
+
+        var series = await Events.SeriesAsync("tn_ts", DateTime.UnixEpoch.AddSeconds(Hour), 3600, livemode: false);
+
+        Assert.Equal(2, series.Count);
+        Assert.Equal((Hour, 2L, 1L, 1L), (series[0].StartUnixSeconds, series[0].Events, series[0].ChargesSucceeded, series[0].ChargesFailed));
+        Assert.Equal(new Dictionary<string, long> { ["usd"] = 1000 }, series[0].Revenue);
+        Assert.Equal((Hour + 3600, 2L, 1L, 0L), (series[1].StartUnixSeconds, series[1].Events, series[1].ChargesSucceeded, series[1].ChargesFailed));
+        Assert.Equal(new Dictionary<string, long> { ["eur"] = 700 }, series[1].Revenue);
+        Assert.Equal(3, (await Events.SeriesAsync("tn_ts", DateTime.UnixEpoch.AddSeconds(Hour), 3600, livemode: null))[0].Events);
+        Assert.Empty(await Events.SeriesAsync("tn_other", DateTime.UnixEpoch.AddSeconds(Hour), 3600, livemode: null));
+    }
+
+    [Fact]
     public async Task Anomalies_are_inserted_once_listed_with_filters_and_paged()
     {
         var raised = Enumerable.Range(0, 12).Select(i => Anomaly("tn_an", $"cus_{i}", detectedAt: 1_700_000_000 + (i / 3), detector: i % 2 == 0 ? "card_testing" : "refund_spike")).ToList();

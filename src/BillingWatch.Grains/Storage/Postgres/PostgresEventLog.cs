@@ -224,6 +224,57 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
                 last is long l ? DateTime.UnixEpoch.AddSeconds(l) : null);
         });
 
+    public Task<IReadOnlyList<SeriesBucket>> SeriesAsync(string tenantId, DateTime since, int bucketSeconds, bool? livemode, CancellationToken cancellationToken = default) =>
+        ReadingAsync<IReadOnlyList<SeriesBucket>>(async () =>
+        {
+            await using var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken);
+            var mode = livemode is null ? string.Empty : " AND livemode = @livemode";
+            void Bind(NpgsqlCommand command)
+            {
+                command.Parameters.AddWithValue("tenant", tenantId);
+                command.Parameters.AddWithValue("since", ToUnixSeconds(since));
+                command.Parameters.AddWithValue("bucket", (long)bucketSeconds);
+                if (livemode is bool m)
+                {
+                    command.Parameters.AddWithValue("livemode", m);
+                }
+            }
+
+            var revenue = new Dictionary<long, Dictionary<string, long>>();
+            await using (var command = new NpgsqlCommand(
+                "SELECT bucket, currency, SUM(amount)::bigint FROM (SELECT (created / @bucket) * @bucket AS bucket, " +
+                "lower(j->'data'->'object'->>'currency') AS currency, (j->'data'->'object'->>'amount')::bigint AS amount " +
+                $"FROM (SELECT created, convert_from(payload, 'UTF8')::json AS j FROM events WHERE tenant_id = @tenant AND type = 'charge.succeeded' AND created >= @since{mode}) e) c " +
+                "WHERE currency IS NOT NULL GROUP BY bucket, currency",
+                connection))
+            {
+                Bind(command);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    var byCurrency = revenue.TryGetValue(reader.GetInt64(0), out var existing) ? existing : revenue[reader.GetInt64(0)] = new Dictionary<string, long>(StringComparer.Ordinal);
+                    byCurrency[reader.GetString(1)] = reader.IsDBNull(2) ? 0 : reader.GetInt64(2);
+                }
+            }
+
+            var buckets = new List<SeriesBucket>();
+            await using (var command = new NpgsqlCommand(
+                "SELECT (created / @bucket) * @bucket AS bucket, COUNT(*), COUNT(*) FILTER (WHERE type = 'charge.succeeded'), COUNT(*) FILTER (WHERE type = 'charge.failed') " +
+                $"FROM events WHERE tenant_id = @tenant AND created >= @since{mode} GROUP BY bucket ORDER BY bucket",
+                connection))
+            {
+                Bind(command);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    var start = reader.GetInt64(0);
+                    buckets.Add(new SeriesBucket(start, reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), revenue.GetValueOrDefault(start) ?? new Dictionary<string, long>()));
+                }
+            }
+
+            return buckets;
+        });
+
     public Task<long> CountAsync(string tenantId, CancellationToken cancellationToken = default) =>
         ReadingAsync(async () =>
         {

@@ -250,6 +250,55 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
     }
 
 
+    public async Task<IReadOnlyList<SeriesBucket>> SeriesAsync(string tenantId, DateTime since, int bucketSeconds, bool? livemode, CancellationToken cancellationToken = default)
+    {
+        await using var connection = _database.Open();
+        var mode = livemode is null ? string.Empty : " AND livemode = $livemode";
+        void Bind(SqliteCommand command)
+        {
+            command.Parameters.AddWithValue("$tenant", tenantId);
+            command.Parameters.AddWithValue("$since", ToUnixSeconds(since));
+            command.Parameters.AddWithValue("$bucket", bucketSeconds);
+            if (livemode is bool m)
+            {
+                command.Parameters.AddWithValue("$livemode", m ? 1 : 0);
+            }
+        }
+
+        var revenue = new Dictionary<long, Dictionary<string, long>>();
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText =
+                "SELECT (created / $bucket) * $bucket, lower(json_extract(CAST(payload AS TEXT), '$.data.object.currency')) AS currency, " +
+                "SUM(json_extract(CAST(payload AS TEXT), '$.data.object.amount')) FROM events " +
+                $"WHERE tenant_id = $tenant AND type = 'charge.succeeded' AND created >= $since{mode} GROUP BY 1, 2 HAVING currency IS NOT NULL";
+            Bind(command);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var byCurrency = revenue.TryGetValue(reader.GetInt64(0), out var existing) ? existing : revenue[reader.GetInt64(0)] = new Dictionary<string, long>(StringComparer.Ordinal);
+                byCurrency[reader.GetString(1)] = reader.IsDBNull(2) ? 0 : reader.GetInt64(2);
+            }
+        }
+
+        var buckets = new List<SeriesBucket>();
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText =
+                "SELECT (created / $bucket) * $bucket AS bucket, COUNT(*), SUM(type = 'charge.succeeded'), SUM(type = 'charge.failed') FROM events " +
+                $"WHERE tenant_id = $tenant AND created >= $since{mode} GROUP BY bucket ORDER BY bucket";
+            Bind(command);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var start = reader.GetInt64(0);
+                buckets.Add(new SeriesBucket(start, reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), revenue.GetValueOrDefault(start) ?? new Dictionary<string, long>()));
+            }
+        }
+
+        return buckets;
+    }
+
     public async Task<long> CountAsync(string tenantId, CancellationToken cancellationToken = default)
     {
         await using var connection = _database.Open();
