@@ -1,6 +1,7 @@
 using BillingWatch.Api.Admin;
 using BillingWatch.Api.Alerts;
 using BillingWatch.Api.Auth;
+using BillingWatch.Api.Dashboard;
 using BillingWatch.Api.Docs;
 using BillingWatch.Api.Problems;
 using BillingWatch.Api.Tenant;
@@ -85,6 +86,7 @@ internal static class BillingWatchApi
         app.MapBillingWatchHealth();
         app.MapBillingWatchDocs();
         app.MapBillingWatchMetrics();
+        app.MapDashboard();
         app.MapWebhooks();
         var api = app.MapGroup("/api/v1");
         api.MapTenantAdmin();

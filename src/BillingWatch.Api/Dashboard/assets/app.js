@@ -1,0 +1,354 @@
+// BillingWatch dashboard: plain JavaScript, no external requests. The key lives in sessionStorage only.
+"use strict";
+(() => {
+  const main = document.getElementById("main");
+  const nav = document.getElementById("nav");
+  const store = window.sessionStorage;
+  const SEVERITIES = ["low", "medium", "high", "critical"];
+
+  const key = () => store.getItem("bw.key");
+  const role = () => store.getItem("bw.role");
+
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (value === undefined || value === null || value === false) continue;
+      if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else if (name === "text") node.textContent = value;
+      else node.setAttribute(name, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  class ApiError extends Error {
+    constructor(status, problem) { super(problem?.detail || problem?.title || `HTTP ${status}`); this.status = status; }
+  }
+
+  async function api(path, options = {}) {
+    const response = await fetch(path, {
+      method: options.method || "GET",
+      headers: { "Authorization": `Bearer ${options.key || key()}`, ...(options.body ? { "Content-Type": "application/json" } : {}) },
+      body: options.body ? JSON.stringify(options.body) : undefined,
+    });
+    if (response.status === 401 && !options.key) { signOut(); throw new ApiError(401, { detail: "Signed out: the key is no longer valid." }); }
+    const text = await response.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!response.ok) throw new ApiError(response.status, data);
+    return data;
+  }
+
+  const when = (iso) => iso ? new Date(iso).toLocaleString() : "—";
+  const money = (minor, currency) => `${(minor / 100).toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 })} ${currency.toUpperCase()}`;
+  const severity = (s) => el("span", { class: `sev ${s}`, text: s });
+  const alertBox = (kind, message) => el("p", { class: kind, role: kind === "error" ? "alert" : "status", text: message });
+
+  function render(title, ...content) {
+    main.replaceChildren(el("h1", { text: title }), ...content);
+    document.title = `${title} · BillingWatch`;
+    main.focus();
+  }
+
+  function signOut() {
+    store.removeItem("bw.key");
+    store.removeItem("bw.role");
+    location.hash = "#/signin";
+  }
+
+  // ---------------------------------------------------------------- sign in
+  function signIn() {
+    nav.hidden = true;
+    const input = el("input", { id: "key", type: "password", autocomplete: "off", required: true, "aria-describedby": "key-help" });
+    const message = el("div");
+    const form = el("form", { class: "panel", onsubmit: async (e) => {
+      e.preventDefault();
+      const candidate = input.value.trim();
+      message.replaceChildren();
+      try {
+        if (candidate.startsWith("bwadmin_")) { await api("/api/v1/tenants", { key: candidate }); store.setItem("bw.role", "admin"); }
+        else { await api("/api/v1/detectors", { key: candidate }); store.setItem("bw.role", "tenant"); }
+        store.setItem("bw.key", candidate);
+        location.hash = role() === "admin" ? "#/admin" : "#/overview";
+      } catch (err) {
+        message.replaceChildren(alertBox("error", err.status === 401 || err.status === 403 ? "That key was not accepted." : err.message));
+      }
+    } },
+      el("label", { for: "key" }, "API key or admin key", input),
+      el("p", { id: "key-help", class: "muted", text: "Your tenant's API key (bwk_…) or the deployment's admin key (bwadmin_…). It is kept in this browser tab only." }),
+      el("button", { type: "submit", text: "Sign in" }),
+      message);
+    render("Sign in", form);
+    input.focus();
+  }
+
+  // ---------------------------------------------------------------- charts (inline SVG)
+  function barChart(points, value, label) {
+    const width = 600, height = 160, pad = 22;
+    const max = Math.max(1, ...points.map(value));
+    const w = (width - pad) / Math.max(1, points.length);
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("class", "chart");
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", label);
+    points.forEach((p, i) => {
+      const h = (value(p) / max) * (height - pad);
+      const rect = document.createElementNS(svg.namespaceURI, "rect");
+      rect.setAttribute("class", "bar");
+      rect.setAttribute("x", String(pad + i * w + 1));
+      rect.setAttribute("y", String(height - pad - h));
+      rect.setAttribute("width", String(Math.max(1, w - 2)));
+      rect.setAttribute("height", String(h));
+      const tip = document.createElementNS(svg.namespaceURI, "title");
+      tip.textContent = `${when(p.start)}: ${value(p)}`;
+      rect.append(tip);
+      svg.append(rect);
+    });
+    const top = document.createElementNS(svg.namespaceURI, "text");
+    top.setAttribute("x", "0"); top.setAttribute("y", "10"); top.textContent = String(max);
+    svg.append(top);
+    return svg;
+  }
+
+  function lineChart(points, value, label) {
+    const width = 600, height = 160, pad = 22;
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("class", "chart");
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", label);
+    const step = (width - pad) / Math.max(1, points.length - 1);
+    const path = points.map((p, i) => `${i === 0 ? "M" : "L"}${(pad + i * step).toFixed(1)},${(height - pad - value(p) * (height - pad)).toFixed(1)}`).join(" ");
+    const line = document.createElementNS(svg.namespaceURI, "path");
+    line.setAttribute("class", "line");
+    line.setAttribute("d", path || "M0,0");
+    svg.append(line);
+    const top = document.createElementNS(svg.namespaceURI, "text");
+    top.setAttribute("x", "0"); top.setAttribute("y", "10"); top.textContent = "100%";
+    svg.append(top);
+    return svg;
+  }
+
+  // ---------------------------------------------------------------- overview
+  async function overview(params) {
+    const windowName = params.get("window") || "24h";
+    const mode = params.get("mode") || "all";
+    const livemode = mode === "all" ? "" : `&livemode=${mode === "live"}`;
+    const controls = el("form", { class: "controls", onchange: (e) => {
+      const form = e.currentTarget;
+      location.hash = `#/overview?window=${form.window.value}&mode=${form.mode.value}`;
+    } },
+      el("label", {}, "Period", el("select", { name: "window" }, ...["24h", "7d", "30d"].map((w) => el("option", { value: w, selected: w === windowName }, w === "24h" ? "Last 24 hours" : w === "7d" ? "Last 7 days" : "Last 30 days")))),
+      el("label", {}, "Mode", el("select", { name: "mode" }, ...[["all", "Live and test"], ["live", "Live"], ["test", "Test"]].map(([v, t]) => el("option", { value: v, selected: v === mode }, t)))));
+    render("Overview", controls, el("p", { class: "muted", text: "Loading…" }));
+    const [metrics, series, open] = await Promise.all([
+      api(`/api/v1/metrics?window=${windowName}${livemode}`),
+      api(`/api/v1/metrics/series?window=${windowName}${livemode}`),
+      api(`/api/v1/anomalies?status=open&limit=500${livemode}`),
+    ]);
+    if (metrics.events.total === 0 && open.items.length === 0) {
+      render("Overview", controls, el("div", { class: "panel empty" },
+        el("p", { text: "No events yet in this period." }),
+        el("p", { text: "Point a Stripe webhook endpoint (Dashboard → Developers → Webhooks) at the webhook URL you were given when this tenant was created, put its signing secret into BillingWatch, and events will appear here within seconds. Or backfill with POST /api/v1/events/import." })));
+      return;
+    }
+
+    const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, open.items.filter((a) => a.severity === s).length]));
+    const webhookIssues = open.items.filter((a) => a.detector === "webhook_lag" || a.detector === "webhook_silence");
+    const revenue = Object.entries(metrics.revenue);
+    const cards = el("div", { class: "cards" },
+      el("div", { class: "card" }, el("div", { class: "label", text: "Events" }), el("div", { class: "value", text: metrics.events.total.toLocaleString() })),
+      el("div", { class: "card" }, el("div", { class: "label", text: "Charges" }), el("div", { class: "value", text: (metrics.charges.succeeded + metrics.charges.failed).toLocaleString() })),
+      el("div", { class: "card" }, el("div", { class: "label", text: "Charge failure rate" }), el("div", { class: "value", text: `${(metrics.charges.failureRate * 100).toFixed(1)} %` })),
+      el("div", { class: "card" }, el("div", { class: "label", text: "Revenue" }), el("div", { class: "value", text: revenue.length ? revenue.map(([c, v]) => money(v, c)).join(" · ") : "—" })),
+      el("div", { class: "card" }, el("div", { class: "label", text: "Open anomalies" }), el("div", { class: "value" }, ...SEVERITIES.filter((s) => bySeverity[s]).map((s) => el("span", {}, severity(s), ` ${bySeverity[s]} `)), open.items.length ? null : "none")),
+      el("div", { class: "card" }, el("div", { class: "label", text: "Last event received" }), el("div", { class: "value", text: when(metrics.lastEventAt) })),
+      el("div", { class: "card" }, el("div", { class: "label", text: "Webhook health" }), el("div", { class: "value", text: webhookIssues.length ? `${webhookIssues.length} open issue(s)` : "healthy" })));
+
+    const currencies = [...new Set(series.buckets.flatMap((b) => Object.keys(b.revenue)))].sort();
+    const revenueTable = el("table", {},
+      el("thead", {}, el("tr", {}, el("th", { text: series.bucketSeconds === 3600 ? "Hour" : "Day" }), ...currencies.map((c) => el("th", { text: c.toUpperCase() })))),
+      el("tbody", {}, ...series.buckets.filter((b) => Object.keys(b.revenue).length).map((b) =>
+        el("tr", {}, el("td", { text: series.bucketSeconds === 3600 ? when(b.start) : new Date(b.start).toLocaleDateString(undefined, { timeZone: "UTC" }) }), ...currencies.map((c) => el("td", { text: b.revenue[c] ? money(b.revenue[c], c) : "—" }))))));
+    render("Overview", controls, cards,
+      el("div", { class: "row" },
+        el("section", { class: "panel" }, el("h2", { text: "Event volume" }), barChart(series.buckets, (b) => b.events, "Events per period")),
+        el("section", { class: "panel" }, el("h2", { text: "Charge failure rate" }), lineChart(series.buckets, (b) => b.failureRate, "Charge failure rate per period"))),
+      el("section", { class: "panel" }, el("h2", { text: "Card revenue by currency" }), currencies.length ? revenueTable : el("p", { class: "muted", text: "No succeeded charges in this period." })));
+  }
+
+  // ---------------------------------------------------------------- anomalies
+  async function anomalies(params) {
+    const detectors = await api("/api/v1/detectors");
+    const filters = ["detector", "severity", "status", "since"].map((f) => [f, params.get(f) || ""]);
+    const query = filters.filter(([, v]) => v).map(([k, v]) => `&${k}=${encodeURIComponent(v)}`).join("");
+    const form = el("form", { class: "controls", onsubmit: (e) => {
+      e.preventDefault();
+      const data = new FormData(e.currentTarget);
+      location.hash = "#/anomalies?" + [...data.entries()].filter(([, v]) => v).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
+    } },
+      el("label", {}, "Detector", el("select", { name: "detector" }, el("option", { value: "", text: "Any" }), ...detectors.map((d) => el("option", { value: d.name, selected: d.name === params.get("detector") }, d.name)))),
+      el("label", {}, "Severity", el("select", { name: "severity" }, el("option", { value: "", text: "Any" }), ...SEVERITIES.map((s) => el("option", { value: s, selected: s === params.get("severity") }, s)))),
+      el("label", {}, "Status", el("select", { name: "status" }, el("option", { value: "", text: "Any" }), ...["open", "acknowledged", "resolved", "false_positive"].map((s) => el("option", { value: s, selected: s === params.get("status") }, s)))),
+      el("label", {}, "Since", el("input", { type: "date", name: "since", value: params.get("since") || "" })),
+      el("button", { type: "submit", text: "Filter" }));
+    const page = await api(`/api/v1/anomalies?limit=200${query}`);
+    const body = page.items.length
+      ? el("table", {},
+          el("thead", {}, el("tr", {}, el("th", { text: "Detected" }), el("th", { text: "Severity" }), el("th", { text: "Detector" }), el("th", { text: "Title" }), el("th", { text: "Status" }), el("th", { class: "hide-sm", text: "Mode" }))),
+          el("tbody", {}, ...page.items.map((a) => el("tr", {},
+            el("td", { text: when(a.detectedAt) }), el("td", {}, severity(a.severity)), el("td", { text: a.detector }),
+            el("td", {}, el("a", { href: `#/anomaly/${a.id}`, text: a.title })), el("td", { text: a.status, "data-status": a.id }), el("td", { class: "hide-sm", text: a.livemode ? "live" : "test" })))))
+      : el("p", { class: "empty", text: "No anomalies match. That is good news." });
+    render("Anomalies", form, el("div", { class: "panel" }, body));
+  }
+
+  async function anomaly(id) {
+    const a = await api(`/api/v1/anomalies/${encodeURIComponent(id)}`);
+    const note = el("textarea", { id: "note", rows: 2, placeholder: "What did you find? (optional)" });
+    const message = el("div");
+    const act = (action, label, done) => el("button", { type: "button", class: "secondary", onclick: async () => {
+      try {
+        await api(`/api/v1/anomalies/${encodeURIComponent(id)}/${action}`, { method: "POST", body: { note: note.value || undefined, by: "dashboard" } });
+        await anomaly(id);
+        main.prepend(alertBox("success", `Marked ${done}.`));
+      } catch (err) { message.replaceChildren(alertBox("error", err.message)); }
+    } }, label);
+    const payload = el("pre", { hidden: true, id: "payload" });
+    const events = el("ul", {}, ...a.eventIds.map((eventId) => el("li", {}, el("a", { href: "#", onclick: async (e) => {
+      e.preventDefault();
+      const ev = await api(`/api/v1/events/${encodeURIComponent(eventId)}?livemode=${a.livemode}`);
+      payload.hidden = false;
+      payload.textContent = JSON.stringify(ev, null, 2);
+    } }, eventId))));
+    render(a.title,
+      el("div", { class: "panel" },
+        el("p", {}, severity(a.severity), ` ${a.detector} · ${a.livemode ? "live" : "test"} mode · status `, el("strong", { id: "status", text: a.status })),
+        el("p", { text: a.message }),
+        el("p", { class: "muted", text: `Detected ${when(a.detectedAt)} · window ${when(a.windowStart)} – ${when(a.windowEnd)} · subject ${a.subject}` }),
+        a.statusNote ? el("p", { text: `Note: ${a.statusNote} (${a.statusChangedBy}, ${when(a.statusChangedAt)})` }) : null,
+        el("label", { for: "note" }, "Note", note),
+        el("div", { class: "controls" }, act("acknowledge", "Acknowledge", "acknowledged"), act("resolve", "Resolve", "resolved"), act("false-positive", "False positive", "a false positive")),
+        message),
+      el("section", { class: "panel" }, el("h2", { text: "Evidence" }), el("pre", { text: JSON.stringify(a.evidence, null, 2) })),
+      el("section", { class: "panel" }, el("h2", { text: `Events (${a.eventIds.length})` }), events, payload),
+      el("p", {}, el("a", { href: "#/anomalies", text: "← All anomalies" })));
+  }
+
+  // ---------------------------------------------------------------- detectors
+  async function detectors() {
+    const list = await api("/api/v1/detectors");
+    const rows = list.map((d) => {
+      const message = el("span", { "aria-live": "polite" });
+      const enabled = el("input", { type: "checkbox", checked: d.enabled, "aria-label": `${d.name} enabled` });
+      const inputs = Object.entries(d.settings).map(([name, value]) => el("label", {}, name, el("input", { type: "number", step: "any", name, value: String(value), "data-detector": d.name })));
+      const save = el("button", { type: "button", text: "Save", onclick: async () => {
+        message.replaceChildren();
+        const settings = {};
+        for (const label of inputs) {
+          const input = label.querySelector("input");
+          if (input.value === "" || Number.isNaN(Number(input.value))) { message.replaceChildren(alertBox("error", `${input.name} must be a number.`)); return; }
+          settings[input.name] = Number(input.value);
+        }
+        try {
+          await api(`/api/v1/detectors/${d.name}`, { method: "PUT", body: { enabled: enabled.checked, settings } });
+          message.replaceChildren(alertBox("success", "Saved."));
+        } catch (err) { message.replaceChildren(alertBox("error", err.message)); }
+      } });
+      return el("section", { class: "panel", id: `detector-${d.name}` },
+        el("h2", { text: d.name }), el("p", { class: "muted", text: d.description }),
+        el("label", { class: "inline" }, el("span", {}, enabled, " enabled")),
+        el("div", { class: "controls" }, ...inputs, save), message);
+    });
+    render("Detectors", ...rows);
+  }
+
+  // ---------------------------------------------------------------- alerts
+  async function alerts() {
+    const [channels, deliveries] = await Promise.all([api("/api/v1/alert-channels"), api("/api/v1/alert-deliveries?limit=100")]);
+    const message = el("div");
+    const form = el("form", { class: "controls", onsubmit: async (e) => {
+      e.preventDefault();
+      const data = Object.fromEntries(new FormData(e.currentTarget).entries());
+      try {
+        const created = await api("/api/v1/alert-channels", { method: "POST", body: data });
+        await alerts();
+        if (created.signingSecret) main.prepend(el("p", {}, "Signing secret (shown once): ", el("span", { class: "secret", text: created.signingSecret })));
+      } catch (err) { message.replaceChildren(alertBox("error", err.message)); }
+    } },
+      el("label", {}, "Kind", el("select", { name: "kind" }, ...["webhook", "slack", "discord", "email"].map((k) => el("option", { value: k }, k)))),
+      el("label", {}, "Name", el("input", { name: "name", required: true })),
+      el("label", {}, "URL or e-mail", el("input", { name: "target", required: true })),
+      el("label", {}, "Minimum severity", el("select", { name: "minSeverity" }, ...SEVERITIES.map((s) => el("option", { value: s }, s)))),
+      el("button", { type: "submit", text: "Add channel" }));
+    const table = channels.items.length
+      ? el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Name" }), el("th", { text: "Kind" }), el("th", { class: "hide-sm", text: "Target" }), el("th", { text: "Min. severity" }), el("th", { text: "" }))),
+          el("tbody", {}, ...channels.items.map((c) => {
+            const result = el("span");
+            return el("tr", {}, el("td", { text: c.name }), el("td", { text: c.kind }), el("td", { class: "hide-sm", text: c.target }), el("td", { text: c.minSeverity }),
+              el("td", {}, el("button", { type: "button", class: "secondary", text: "Send test", onclick: async () => {
+                const r = await api(`/api/v1/alert-channels/${c.id}/test`, { method: "POST" });
+                result.replaceChildren(alertBox(r.delivered ? "success" : "error", r.delivered ? " delivered" : ` failed: ${r.error}`));
+              } }), result));
+          })))
+      : el("p", { class: "empty", text: "No channels yet: anomalies are only visible here until you add one." });
+    const log = el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Created" }), el("th", { text: "Status" }), el("th", { text: "Attempts" }), el("th", { class: "hide-sm", text: "Last result" }), el("th", { class: "hide-sm", text: "Next attempt" }))),
+      el("tbody", {}, ...deliveries.items.map((d) => el("tr", {}, el("td", { text: when(d.createdAt) }), el("td", { text: d.status }), el("td", { text: d.attempts }),
+        el("td", { class: "hide-sm", text: d.lastError || (d.lastStatusCode ? `HTTP ${d.lastStatusCode}` : "—") }), el("td", { class: "hide-sm", text: when(d.nextAttemptAt) })))));
+    render("Alerts", el("section", { class: "panel" }, el("h2", { text: "Channels" }), table, form, message),
+      el("section", { class: "panel" }, el("h2", { text: "Deliveries" }), deliveries.items.length ? log : el("p", { class: "muted", text: "Nothing sent yet." })));
+  }
+
+  // ---------------------------------------------------------------- admin
+  async function admin() {
+    const tenants = await api("/api/v1/tenants");
+    const result = el("div");
+    const form = el("form", { class: "controls", onsubmit: async (e) => {
+      e.preventDefault();
+      const name = e.currentTarget.name.value.trim();
+      try {
+        const t = await api("/api/v1/tenants", { method: "POST", body: { name } });
+        await admin();
+        const copy = (text) => el("button", { type: "button", class: "secondary", text: "Copy", onclick: () => navigator.clipboard?.writeText(text) });
+        main.prepend(el("div", { class: "panel", id: "created" },
+          el("p", { class: "success", text: `Created ${t.name}. The API key is shown only now.` }),
+          el("p", {}, "Webhook URL: ", el("span", { class: "secret", id: "created-url", text: t.webhookUrl }), " ", copy(t.webhookUrl)),
+          el("p", {}, "API key: ", el("span", { class: "secret", id: "created-key", text: t.apiKey }), " ", copy(t.apiKey))));
+      } catch (err) { result.replaceChildren(alertBox("error", err.message)); }
+    } }, el("label", {}, "New tenant name", el("input", { name: "name", required: true, maxlength: 200 })), el("button", { type: "submit", text: "Create tenant" }));
+    const table = tenants.items.length
+      ? el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Name" }), el("th", { class: "hide-sm", text: "Id" }), el("th", { text: "Webhook URL" }), el("th", { class: "hide-sm", text: "Created" }))),
+          el("tbody", {}, ...tenants.items.map((t) => el("tr", {}, el("td", { text: t.name }), el("td", { class: "hide-sm", text: t.id }), el("td", { class: "secret", text: t.webhookUrl }), el("td", { class: "hide-sm", text: when(t.createdAt) })))))
+      : el("p", { class: "empty", text: "No tenants yet. Create one for each Stripe account." });
+    render("Tenants", el("div", { class: "panel" }, form, result), el("div", { class: "panel" }, table));
+  }
+
+  // ---------------------------------------------------------------- routing
+  async function route() {
+    const [path, query] = (location.hash.slice(1) || "/").split("?");
+    const params = new URLSearchParams(query || "");
+    if (!key()) { signIn(); return; }
+    nav.hidden = false;
+    for (const link of nav.querySelectorAll("a")) {
+      link.hidden = link.dataset.role !== role();
+      link.classList.toggle("active", path.startsWith(link.getAttribute("href").slice(1)));
+    }
+    try {
+      if (role() === "admin") { await admin(); return; }
+      if (path.startsWith("/anomaly/")) await anomaly(decodeURIComponent(path.slice("/anomaly/".length)));
+      else if (path === "/anomalies") await anomalies(params);
+      else if (path === "/detectors") await detectors();
+      else if (path === "/alerts") await alerts();
+      else await overview(params);
+    } catch (err) {
+      render("Something went wrong", alertBox("error", err.message));
+    }
+  }
+
+  document.getElementById("signout").addEventListener("click", signOut);
+  window.addEventListener("hashchange", route);
+  route();
+})();

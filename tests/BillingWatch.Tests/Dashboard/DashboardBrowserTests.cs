@@ -1,0 +1,158 @@
+
+
+using BillingWatch.Tests.Fixtures;
+using Microsoft.Playwright;
+
+namespace BillingWatch.Tests.Dashboard;
+
+/// <summary>
+/// The dashboard in a real browser: Debian's Chromium (installed by scripts/test.sh when missing, never
+/// downloaded) driven by Playwright against BillingWatch on real Kestrel, seeded with the demo tenant.
+/// Screenshots of each page go to screenshots/ under the test output folder.
+/// </summary>
+public sealed class DashboardBrowserTests : IAsyncLifetime
+{
+    private const string Chromium = "/usr/bin/chromium";
+    private static readonly string Screenshots = Path.Combine(AppContext.BaseDirectory, "screenshots");
+
+    private readonly string _dataDir = TestData.NewDirectory();
+    private BillingWatchProcess _server = null!;
+    private IPlaywright _playwright = null!;
+    private IBrowser _browser = null!;
+    private string _apiKey = null!;
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(Screenshots);
+        _server = await BillingWatchProcess.StartAsync(_dataDir);
+        using var admin = _server.Client(BillingWatchApp.AdminKey);
+        var demo = await HttpAssert.JsonAsync(await admin.PostAsync("/api/v1/demo?days=10", null), 201);
+        _apiKey = demo.GetProperty("apiKey").GetString()!;
+
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: scripts/test.sh installs Debian's chromium package");
+        _playwright = await Playwright.CreateAsync();
+        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _browser.DisposeAsync();
+        _playwright.Dispose();
+        await _server.DisposeAsync();
+        TestData.TryDelete(_dataDir);
+    }
+
+    [Fact]
+    public async Task A_tenant_signs_in_sees_the_overview_and_acknowledges_an_anomaly()
+    {
+        var page = await SignedInPageAsync(_apiKey, width: 1280);
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Overview");
+        await page.SelectOptionAsync("select[name=window]", "7d");
+        await Assertions.Expect(page.Locator(".card .label").First).ToHaveTextAsync("Events");
+        await Assertions.Expect(page.Locator("svg.chart").First).ToBeVisibleAsync();
+        await ShotAsync(page, "overview");
+
+        await page.ClickAsync("nav >> text=Anomalies");
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Anomalies");
+        var rows = page.Locator("table tbody tr");
+        await Assertions.Expect(rows.First).ToBeVisibleAsync();
+        Assert.True(await rows.CountAsync() >= 2, "the demo tenant's anomalies are listed");
+        await ShotAsync(page, "anomalies");
+
+        await page.SelectOptionAsync("select[name=detector]", "card_testing");
+        await page.ClickAsync("button:has-text('Filter')");
+        await page.Locator("table tbody tr a").First.ClickAsync();
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("open");
+        await page.FillAsync("#note", "Blocked the card BINs in Radar");
+        await page.ClickAsync("button:has-text('Acknowledge')");
+        await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("acknowledged");
+        await Assertions.Expect(page.Locator("main")).ToContainTextAsync("Blocked the card BINs in Radar");
+        await page.Locator("ul li a").First.ClickAsync();
+        await Assertions.Expect(page.Locator("#payload")).ToContainTextAsync("\"type\"");
+        await ShotAsync(page, "anomaly-detail");
+
+        // The same change through the API: the page did not only say it changed.
+        using var api = _server.Client(_apiKey);
+        var acknowledged = await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/anomalies?status=acknowledged&detector=card_testing"), 200);
+        Assert.Equal("Blocked the card BINs in Radar", acknowledged.GetProperty("items")[0].GetProperty("statusNote").GetString());
+    }
+
+    [Fact]
+    public async Task A_bad_detector_setting_shows_the_apis_validation_message_and_a_good_one_saves()
+    {
+        var page = await SignedInPageAsync(_apiKey, width: 1280);
+        await page.ClickAsync("nav >> text=Detectors");
+        var section = page.Locator("#detector-card_testing");
+        var setting = section.Locator("input[type=number]").First;
+        await setting.FillAsync("-5");
+        await section.Locator("button:has-text('Save')").ClickAsync();
+        var error = section.Locator("[role=alert]");
+        await Assertions.Expect(error).ToBeVisibleAsync();
+        Assert.Contains("card_testing", await error.TextContentAsync() ?? string.Empty);
+        await ShotAsync(page, "detectors-error");
+
+        await setting.FillAsync("12");
+        await section.Locator("button:has-text('Save')").ClickAsync();
+        await Assertions.Expect(section.Locator("[role=status]")).ToHaveTextAsync("Saved.");
+    }
+
+    [Fact]
+    public async Task An_admin_creates_a_tenant_and_sees_its_key_once()
+    {
+        var page = await SignedInPageAsync(BillingWatchApp.AdminKey, width: 1280);
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Tenants");
+        await Assertions.Expect(page.Locator("main")).ToContainTextAsync("Demo Store");
+        await page.FillAsync("input[name=name]", "Browser Co");
+        await page.ClickAsync("button:has-text('Create tenant')");
+        var key = page.Locator("#created-key");
+        await Assertions.Expect(key).ToContainTextAsync("bwk_");
+        await Assertions.Expect(page.Locator("#created-url")).ToContainTextAsync("/webhook/");
+        await ShotAsync(page, "admin-created");
+
+        // The key works, and it is not shown again.
+        using var api = _server.Client((await key.TextContentAsync())!.Trim());
+        Assert.Equal(200, (int)(await api.GetAsync("/api/v1/events")).StatusCode);
+        await page.ReloadAsync();
+        await Assertions.Expect(page.Locator("main")).ToContainTextAsync("Browser Co");
+        Assert.Equal(0, await page.Locator("#created-key").CountAsync());
+        await page.ClickAsync("#signout");
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Sign in");
+        Assert.Null(await page.EvaluateAsync<string?>("sessionStorage.getItem('bw.key')"));
+    }
+
+    [Fact]
+    public async Task The_overview_fits_a_phone_and_a_wrong_key_is_refused()
+    {
+        var page = await _browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 390, Height = 844 } });
+        await page.GotoAsync(_server.BaseAddress.ToString());
+        await page.FillAsync("#key", "bwk_not_a_real_key_000000000000000000000000");
+        await page.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(page.Locator("[role=alert]")).ToHaveTextAsync("That key was not accepted.");
+
+        await page.FillAsync("#key", _apiKey);
+        await page.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(page.Locator(".card").First).ToBeVisibleAsync();
+        var overflow = await page.EvaluateAsync<int>("document.documentElement.scrollWidth - window.innerWidth");
+        Assert.True(overflow <= 1, $"the page is {overflow}px wider than the phone");
+        await ShotAsync(page, "overview-phone");
+    }
+
+    private async Task<IPage> SignedInPageAsync(string key, int width)
+    {
+        var page = await _browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = width, Height = 900 } });
+        await page.GotoAsync(_server.BaseAddress.ToString());
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Sign in");
+        await page.FillAsync("#key", key);
+        await page.ClickAsync("button[type=submit]");
+        await Assertions.Expect(page.Locator("#nav")).ToBeVisibleAsync();
+        return page;
+    }
+
+    private static Task ShotAsync(IPage page, string name) =>
+        page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, name + ".png"), FullPage = true });
+}
