@@ -30,6 +30,10 @@ internal static class BillingWatchApi
         // Request paths carry webhook tokens: the categories that log paths stay at Warning whatever
         // the configuration says. Orleans' start-up option dumps are quiet unless configured otherwise.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+
+        // Scope fields (TenantId, EventId, DeliveryId) go with every line; Logging__Console__FormatterName=json makes them JSON.
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.SimpleConsoleFormatterOptions>(o => o.IncludeScopes = true);
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.JsonConsoleFormatterOptions>(o => o.IncludeScopes = true);
         builder.Logging.AddFilter("Microsoft.AspNetCore.Routing", LogLevel.Warning);
         foreach (var category in (string[])["Orleans", "Polly", "Microsoft.AspNetCore"])
         {
@@ -97,6 +101,7 @@ internal static class BillingWatchApi
         api.MapDetectors();
         api.MapAlerts();
         api.MapDemo();
+        api.MapSelf();
         return app;
     }
 }

@@ -67,6 +67,8 @@ internal static partial class WebhookEndpoints
             return;
         }
 
+        // Structured fields for every log line of this delivery (never the token, body or signature).
+        using var tenantScope = logger.BeginScope(new Dictionary<string, object> { ["TenantId"] = tenantId });
         var delivery = new WebhookDelivery(tokenHash!, context.Request.Headers["Stripe-Signature"].ToString(), body, receivedAt);
         WebhookOutcome outcome;
         try
@@ -79,6 +81,7 @@ internal static partial class WebhookEndpoints
             outcome = new WebhookOutcome(WebhookStatus.StorageUnavailable, Detail: "The event could not be stored; it was not acknowledged.", RetryAfterSeconds: options.Value.Webhooks.StorageRetryAfterSeconds);
         }
 
+        using var eventScope = outcome.EventId is { } eventId ? logger.BeginScope(new Dictionary<string, object> { ["EventId"] = eventId }) : null;
         switch (outcome.Status)
         {
             case WebhookStatus.Accepted:
@@ -110,6 +113,7 @@ internal static partial class WebhookEndpoints
                 break;
             default:
                 BillingWatchMetrics.EventRejected("unavailable");
+                LogNotStored(logger, tenantId);
                 await ApiProblem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "storage-unavailable", "The event was not stored.", outcome.Detail, outcome.RetryAfterSeconds);
                 break;
         }
@@ -186,6 +190,9 @@ internal static partial class WebhookEndpoints
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Webhook for tenant {TenantId} rejected: {Reason}")]
     private static partial void LogRejected(ILogger logger, string tenantId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook for tenant {TenantId} answered 503: the event log did not commit it")]
+    private static partial void LogNotStored(ILogger logger, string tenantId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook for tenant {TenantId} answered 503: {ExceptionType}")]
     private static partial void LogUnavailable(ILogger logger, string tenantId, string exceptionType);

@@ -92,6 +92,12 @@ public sealed partial class AlertDispatcher(
 
     private async Task DeliverAsync(DueAlertDelivery delivery, CancellationToken stoppingToken)
     {
+        using var scope = logger.BeginScope(new Dictionary<string, object>
+        {
+            ["TenantId"] = delivery.Channel.TenantId,
+            ["DeliveryId"] = delivery.Id,
+            ["AnomalyId"] = delivery.Anomaly.Id,
+        });
         var o = options.Value.Alerts;
         var outcome = await sender.SendAsync(delivery.Channel, delivery.Id, delivery.TenantName, delivery.Anomaly, stoppingToken);
         var now = time.GetUtcNow();

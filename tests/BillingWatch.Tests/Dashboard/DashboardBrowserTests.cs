@@ -126,6 +126,22 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_new_tenant_without_events_is_shown_how_to_connect_stripe()
+    {
+        using var admin = _server.Client(BillingWatchApp.AdminKey);
+        var created = await HttpAssert.JsonAsync(await admin.PostAsync("/api/v1/tenants", System.Net.Http.Json.JsonContent.Create(new { name = "Empty Co" })), 201);
+        var page = await SignedInPageAsync(created.GetProperty("apiKey").GetString()!, width: 1280);
+
+        await Assertions.Expect(page.Locator("#empty")).ToContainTextAsync("No events yet");
+        await Assertions.Expect(page.Locator("#webhook-url")).ToHaveTextAsync(created.GetProperty("webhookUrl").GetString()!);
+        await ShotAsync(page, "overview-empty");
+        await page.ClickAsync("nav >> text=Anomalies");
+        await Assertions.Expect(page.Locator("main")).ToContainTextAsync("No anomalies match");
+        await page.ClickAsync("nav >> text=Alerts");
+        await Assertions.Expect(page.Locator("main")).ToContainTextAsync("No channels yet");
+    }
+
+    [Fact]
     public async Task The_overview_fits_a_phone_and_a_wrong_key_is_refused()
     {
         var page = await _browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 390, Height = 844 } });

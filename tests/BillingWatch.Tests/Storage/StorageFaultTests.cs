@@ -50,6 +50,10 @@ public sealed class StorageFaultTests : IAsyncLifetime
         }
 
         Assert.Null(await _app.EventLog.GetAsync(tenant.Id, StripeEvents.IdOf(duringFault), livemode: false));
+
+        // The warning carries the tenant and the event as structured scope fields.
+        Assert.Contains(_app.Logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("answered 503", StringComparison.Ordinal)
+            && l.Contains($"[TenantId={tenant.Id}]", StringComparison.Ordinal) && l.Contains($"[EventId={StripeEvents.IdOf(duringFault)}]", StringComparison.Ordinal));
         Assert.Equal(200, (int)(await client.GetAsync("/health/ready")).StatusCode);
 
         // Stripe retries the unacknowledged event: now it is accepted, not a duplicate.

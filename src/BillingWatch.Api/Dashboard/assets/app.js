@@ -46,7 +46,11 @@
   const severity = (s) => el("span", { class: `sev ${s}`, text: s });
   const alertBox = (kind, message) => el("p", { class: kind, role: kind === "error" ? "alert" : "status", text: message });
 
-  function render(title, ...content) {
+  // Every navigation bumps this; a page whose data arrives after the user moved on must not draw over the new one.
+  let current = 0;
+
+  function render(token, title, ...content) {
+    if (token !== current) return;
     main.replaceChildren(el("h1", { text: title }), ...content);
     document.title = `${title} · BillingWatch`;
     main.focus();
@@ -60,6 +64,7 @@
 
   // ---------------------------------------------------------------- sign in
   function signIn() {
+    const token = current;
     nav.hidden = true;
     const input = el("input", { id: "key", type: "password", autocomplete: "off", required: true, "aria-describedby": "key-help" });
     const message = el("div");
@@ -80,7 +85,7 @@
       el("p", { id: "key-help", class: "muted", text: "Your tenant's API key (bwk_…) or the deployment's admin key (bwadmin_…). It is kept in this browser tab only." }),
       el("button", { type: "submit", text: "Sign in" }),
       message);
-    render("Sign in", form);
+    render(token, "Sign in", form);
     input.focus();
   }
 
@@ -134,6 +139,7 @@
 
   // ---------------------------------------------------------------- overview
   async function overview(params) {
+    const token = current;
     const windowName = params.get("window") || "24h";
     const mode = params.get("mode") || "all";
     const livemode = mode === "all" ? "" : `&livemode=${mode === "live"}`;
@@ -143,16 +149,21 @@
     } },
       el("label", {}, "Period", el("select", { name: "window" }, ...["24h", "7d", "30d"].map((w) => el("option", { value: w, selected: w === windowName }, w === "24h" ? "Last 24 hours" : w === "7d" ? "Last 7 days" : "Last 30 days")))),
       el("label", {}, "Mode", el("select", { name: "mode" }, ...[["all", "Live and test"], ["live", "Live"], ["test", "Test"]].map(([v, t]) => el("option", { value: v, selected: v === mode }, t)))));
-    render("Overview", controls, el("p", { class: "muted", text: "Loading…" }));
+    render(token, "Overview", controls, el("p", { class: "muted", text: "Loading…" }));
     const [metrics, series, open] = await Promise.all([
       api(`/api/v1/metrics?window=${windowName}${livemode}`),
       api(`/api/v1/metrics/series?window=${windowName}${livemode}`),
       api(`/api/v1/anomalies?status=open&limit=500${livemode}`),
     ]);
     if (metrics.events.total === 0 && open.items.length === 0) {
-      render("Overview", controls, el("div", { class: "panel empty" },
-        el("p", { text: "No events yet in this period." }),
-        el("p", { text: "Point a Stripe webhook endpoint (Dashboard → Developers → Webhooks) at the webhook URL you were given when this tenant was created, put its signing secret into BillingWatch, and events will appear here within seconds. Or backfill with POST /api/v1/events/import." })));
+      const me = await api("/api/v1/tenant");
+      render(token, "Overview", controls, el("div", { class: "panel empty", id: "empty" },
+        el("p", { text: "No events yet in this period. Here is how to connect Stripe:" }),
+        el("p", {}, "1. In the Stripe Dashboard (Developers → Webhooks → Add endpoint) enter this URL: ", el("span", { class: "secret", id: "webhook-url", text: me.webhookUrl })),
+        el("p", { text: me.hasWebhookSecret
+          ? "2. The endpoint's signing secret is already set; events appear here within seconds of the first delivery."
+          : "2. Copy the endpoint's signing secret (whsec_…) and ask your BillingWatch admin to set it (PUT /api/v1/tenants/{id}/webhook-secret)." }),
+        el("p", { text: "Or backfill the last 30 days with POST /api/v1/events/import." })));
       return;
     }
 
@@ -173,7 +184,7 @@
       el("thead", {}, el("tr", {}, el("th", { text: series.bucketSeconds === 3600 ? "Hour" : "Day" }), ...currencies.map((c) => el("th", { text: c.toUpperCase() })))),
       el("tbody", {}, ...series.buckets.filter((b) => Object.keys(b.revenue).length).map((b) =>
         el("tr", {}, el("td", { text: series.bucketSeconds === 3600 ? when(b.start) : new Date(b.start).toLocaleDateString(undefined, { timeZone: "UTC" }) }), ...currencies.map((c) => el("td", { text: b.revenue[c] ? money(b.revenue[c], c) : "—" }))))));
-    render("Overview", controls, cards,
+    render(token, "Overview", controls, cards,
       el("div", { class: "row" },
         el("section", { class: "panel" }, el("h2", { text: "Event volume" }), barChart(series.buckets, (b) => b.events, "Events per period")),
         el("section", { class: "panel" }, el("h2", { text: "Charge failure rate" }), lineChart(series.buckets, (b) => b.failureRate, "Charge failure rate per period"))),
@@ -182,6 +193,7 @@
 
   // ---------------------------------------------------------------- anomalies
   async function anomalies(params) {
+    const token = current;
     const detectors = await api("/api/v1/detectors");
     const filters = ["detector", "severity", "status", "since"].map((f) => [f, params.get(f) || ""]);
     const query = filters.filter(([, v]) => v).map(([k, v]) => `&${k}=${encodeURIComponent(v)}`).join("");
@@ -203,10 +215,11 @@
             el("td", { text: when(a.detectedAt) }), el("td", {}, severity(a.severity)), el("td", { text: a.detector }),
             el("td", {}, el("a", { href: `#/anomaly/${a.id}`, text: a.title })), el("td", { text: a.status, "data-status": a.id }), el("td", { class: "hide-sm", text: a.livemode ? "live" : "test" })))))
       : el("p", { class: "empty", text: "No anomalies match. That is good news." });
-    render("Anomalies", form, el("div", { class: "panel" }, body));
+    render(token, "Anomalies", form, el("div", { class: "panel" }, body));
   }
 
   async function anomaly(id) {
+    const token = current;
     const a = await api(`/api/v1/anomalies/${encodeURIComponent(id)}`);
     const note = el("textarea", { id: "note", rows: 2, placeholder: "What did you find? (optional)" });
     const message = el("div");
@@ -224,7 +237,7 @@
       payload.hidden = false;
       payload.textContent = JSON.stringify(ev, null, 2);
     } }, eventId))));
-    render(a.title,
+    render(token, a.title,
       el("div", { class: "panel" },
         el("p", {}, severity(a.severity), ` ${a.detector} · ${a.livemode ? "live" : "test"} mode · status `, el("strong", { id: "status", text: a.status })),
         el("p", { text: a.message }),
@@ -240,6 +253,7 @@
 
   // ---------------------------------------------------------------- detectors
   async function detectors() {
+    const token = current;
     const list = await api("/api/v1/detectors");
     const rows = list.map((d) => {
       const message = el("span", { "aria-live": "polite" });
@@ -263,11 +277,12 @@
         el("label", { class: "inline" }, el("span", {}, enabled, " enabled")),
         el("div", { class: "controls" }, ...inputs, save), message);
     });
-    render("Detectors", ...rows);
+    render(token, "Detectors", ...rows);
   }
 
   // ---------------------------------------------------------------- alerts
   async function alerts() {
+    const token = current;
     const [channels, deliveries] = await Promise.all([api("/api/v1/alert-channels"), api("/api/v1/alert-deliveries?limit=100")]);
     const message = el("div");
     const form = el("form", { class: "controls", onsubmit: async (e) => {
@@ -298,12 +313,13 @@
     const log = el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Created" }), el("th", { text: "Status" }), el("th", { text: "Attempts" }), el("th", { class: "hide-sm", text: "Last result" }), el("th", { class: "hide-sm", text: "Next attempt" }))),
       el("tbody", {}, ...deliveries.items.map((d) => el("tr", {}, el("td", { text: when(d.createdAt) }), el("td", { text: d.status }), el("td", { text: d.attempts }),
         el("td", { class: "hide-sm", text: d.lastError || (d.lastStatusCode ? `HTTP ${d.lastStatusCode}` : "—") }), el("td", { class: "hide-sm", text: when(d.nextAttemptAt) })))));
-    render("Alerts", el("section", { class: "panel" }, el("h2", { text: "Channels" }), table, form, message),
+    render(token, "Alerts", el("section", { class: "panel" }, el("h2", { text: "Channels" }), table, form, message),
       el("section", { class: "panel" }, el("h2", { text: "Deliveries" }), deliveries.items.length ? log : el("p", { class: "muted", text: "Nothing sent yet." })));
   }
 
   // ---------------------------------------------------------------- admin
   async function admin() {
+    const token = current;
     const tenants = await api("/api/v1/tenants");
     const result = el("div");
     const form = el("form", { class: "controls", onsubmit: async (e) => {
@@ -323,11 +339,13 @@
       ? el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Name" }), el("th", { class: "hide-sm", text: "Id" }), el("th", { text: "Webhook URL" }), el("th", { class: "hide-sm", text: "Created" }))),
           el("tbody", {}, ...tenants.items.map((t) => el("tr", {}, el("td", { text: t.name }), el("td", { class: "hide-sm", text: t.id }), el("td", { class: "secret", text: t.webhookUrl }), el("td", { class: "hide-sm", text: when(t.createdAt) })))))
       : el("p", { class: "empty", text: "No tenants yet. Create one for each Stripe account." });
-    render("Tenants", el("div", { class: "panel" }, form, result), el("div", { class: "panel" }, table));
+    render(token, "Tenants", el("div", { class: "panel" }, form, result), el("div", { class: "panel" }, table));
   }
 
   // ---------------------------------------------------------------- routing
   async function route() {
+    current++;
+    const token = current;
     const [path, query] = (location.hash.slice(1) || "/").split("?");
     const params = new URLSearchParams(query || "");
     if (!key()) { signIn(); return; }
@@ -344,7 +362,7 @@
       else if (path === "/alerts") await alerts();
       else await overview(params);
     } catch (err) {
-      render("Something went wrong", alertBox("error", err.message));
+      render(token, "Something went wrong", alertBox("error", err.message));
     }
   }
 
