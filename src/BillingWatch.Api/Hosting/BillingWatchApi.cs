@@ -27,9 +27,11 @@ internal static class BillingWatchApi
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
-        // Request paths carry webhook tokens: the categories that log paths stay at Warning whatever
-        // the configuration says. Orleans' start-up option dumps are quiet unless configured otherwise.
-        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+        // Request paths carry webhook tokens. The hosting diagnostics category is off entirely: while any
+        // level of it is on, ASP.NET Core opens a RequestPath scope on every request, and scopes are
+        // written with every line. Routing stays at Warning whatever the configuration says. Orleans'
+        // start-up option dumps are quiet unless configured otherwise.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
 
         // Scope fields (TenantId, EventId, DeliveryId) go with every line; Logging__Console__FormatterName=json makes them JSON.
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.SimpleConsoleFormatterOptions>(o => o.IncludeScopes = true);

@@ -68,7 +68,7 @@ internal static partial class WebhookEndpoints
         }
 
         // Structured fields for every log line of this delivery (never the token, body or signature).
-        using var tenantScope = logger.BeginScope(new Dictionary<string, object> { ["TenantId"] = tenantId });
+        using var tenantScope = TenantScope(logger, tenantId);
         var delivery = new WebhookDelivery(tokenHash!, context.Request.Headers["Stripe-Signature"].ToString(), body, receivedAt);
         WebhookOutcome outcome;
         try
@@ -81,7 +81,7 @@ internal static partial class WebhookEndpoints
             outcome = new WebhookOutcome(WebhookStatus.StorageUnavailable, Detail: "The event could not be stored; it was not acknowledged.", RetryAfterSeconds: options.Value.Webhooks.StorageRetryAfterSeconds);
         }
 
-        using var eventScope = outcome.EventId is { } eventId ? logger.BeginScope(new Dictionary<string, object> { ["EventId"] = eventId }) : null;
+        using var eventScope = outcome.EventId is { } eventId ? EventScope(logger, eventId) : null;
         switch (outcome.Status)
         {
             case WebhookStatus.Accepted:
@@ -187,6 +187,10 @@ internal static partial class WebhookEndpoints
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    private static readonly Func<ILogger, string, IDisposable?> TenantScope = LoggerMessage.DefineScope<string>("Tenant {TenantId}");
+
+    private static readonly Func<ILogger, string, IDisposable?> EventScope = LoggerMessage.DefineScope<string>("Event {EventId}");
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Webhook for tenant {TenantId} rejected: {Reason}")]
     private static partial void LogRejected(ILogger logger, string tenantId, string reason);

@@ -99,6 +99,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await setting.FillAsync("12");
         await section.Locator("button:has-text('Save')").ClickAsync();
         await Assertions.Expect(section.Locator("[role=status]")).ToHaveTextAsync("Saved.");
+        await ShotAsync(page, "detectors");
     }
 
     [Fact]
@@ -139,6 +140,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await Assertions.Expect(page.Locator("main")).ToContainTextAsync("No anomalies match");
         await page.ClickAsync("nav >> text=Alerts");
         await Assertions.Expect(page.Locator("main")).ToContainTextAsync("No channels yet");
+        await ShotAsync(page, "alerts-empty");
     }
 
     [Fact]

@@ -37,7 +37,7 @@ public sealed class CapturedLogs : ILoggerProvider, ISupportExternalScope
                 {
                     if (scope is IEnumerable<KeyValuePair<string, object>> pairs)
                     {
-                        foreach (var (name, value) in pairs)
+                        foreach (var (name, value) in pairs.Where(p => p.Key != "{OriginalFormat}"))
                         {
                             builder.Append('[').Append(name).Append('=').Append(value).Append(']');
                         }
