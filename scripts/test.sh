@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # The dashboard's browser tests drive Debian's Chromium (never a downloaded browser): install it when missing.
 if [ ! -x /usr/bin/chromium ]; then
   echo "installing Debian's chromium package for the browser tests"
+  export DEBIAN_FRONTEND=noninteractive
   apt_get() { if [ "$(id -u)" = "0" ]; then apt-get "$@"; else sudo -n apt-get "$@"; fi; }
   { apt_get install -y --no-install-recommends chromium || { apt_get update && apt_get install -y --no-install-recommends chromium; }; } >/dev/null 2>&1 \
     || echo "could not install chromium: the browser tests will fail"

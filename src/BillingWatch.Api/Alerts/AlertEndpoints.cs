@@ -133,13 +133,13 @@ internal static class AlertEndpoints
             return ApiProblem.BadRequest(limitError);
         }
 
-        if (DecodeCursor(q["cursor"], out var cursor) is { } cursorError)
+        if (PairCursor.Decode(q["cursor"], (at, id) => new AlertDeliveryCursor(at, id), out var cursor) is { } cursorError)
         {
             return ApiProblem.BadRequest(cursorError);
         }
 
         var page = await store.ListDeliveriesAsync(tenant.TenantId, new AlertDeliveryQuery(channel.Length > 0 ? channel : null, status.Length > 0 ? status : null, limit, cursor), cancellationToken);
-        return TypedResults.Ok(new Page<AlertDeliveryView>(page.Items, page.Next is { } next ? EncodeCursor(next) : null));
+        return TypedResults.Ok(new Page<AlertDeliveryView>(page.Items, page.Next is { } next ? PairCursor.Encode(next.CreatedAtMs, next.Id) : null));
     }
 
     private static async Task<string?> ValidateAsync(string kind, ChannelRequest body, bool allowPrivate, CancellationToken cancellationToken)
@@ -178,34 +178,6 @@ internal static class AlertEndpoints
         body.MinSeverity is not null && SeverityNames.TryParse(body.MinSeverity, out var severity) ? severity : Severity.Low;
 
     private static ProblemHttpResult NotFound() => ApiProblem.NotFound("No alert channel with this id exists for this tenant.");
-
-    private static string EncodeCursor(AlertDeliveryCursor cursor) =>
-        WebEncoders.Base64UrlEncode(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{cursor.CreatedAtMs}:{cursor.Id}")));
-
-    private static string? DecodeCursor(string? value, out AlertDeliveryCursor? cursor)
-    {
-        cursor = null;
-        if (string.IsNullOrEmpty(value))
-        {
-            return null;
-        }
-
-        try
-        {
-            var text = Encoding.UTF8.GetString(WebEncoders.Base64UrlDecode(value));
-            var colon = text.IndexOf(':', StringComparison.Ordinal);
-            if (colon > 0 && long.TryParse(text.AsSpan(0, colon), NumberStyles.None, CultureInfo.InvariantCulture, out var created) && text.Length > colon + 1)
-            {
-                cursor = new AlertDeliveryCursor(created, text[(colon + 1)..]);
-                return null;
-            }
-        }
-        catch (FormatException)
-        {
-        }
-
-        return "cursor is not a cursor this API returned.";
-    }
 }
 
 internal sealed record ChannelRequest(string? Kind, string? Name, string? Target, string? MinSeverity, IReadOnlyList<string>? Detectors, bool? Livemode);

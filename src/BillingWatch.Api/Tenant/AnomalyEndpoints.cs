@@ -35,7 +35,7 @@ internal static class AnomalyEndpoints
         }
 
         var page = await store.ListAsync(tenant.TenantId, query, cancellationToken);
-        return TypedResults.Ok(new Page<AnomalyView>(page.Items.Select(AnomalyView.From).ToList(), page.Next is { } next ? AnomalyCursorCodec.Encode(next) : null));
+        return TypedResults.Ok(new Page<AnomalyView>(page.Items.Select(AnomalyView.From).ToList(), page.Next is { } next ? PairCursor.Encode(next.DetectedAt, next.Id) : null));
     }
 
     private static async Task CsvAsync(TenantIdentity tenant, HttpContext context, IAnomalyStore store, CancellationToken cancellationToken)
@@ -133,7 +133,7 @@ internal static class AnomalyEndpoints
             QueryParameters.Livemode(q["livemode"], out var livemode),
             QueryParameters.Time(q["since"], "since", out var since),
             QueryParameters.Time(q["until"], "until", out var until),
-            AnomalyCursorCodec.Decode(q["cursor"], out var cursor),
+            PairCursor.Decode(q["cursor"], (at, id) => new AnomalyCursor(at, id), out var cursor),
         };
         if (errors.FirstOrDefault(e => e is not null) is { } error)
         {
@@ -164,34 +164,3 @@ internal static class AnomalyEndpoints
 }
 
 internal sealed record StatusRequest(string? Note, string? By);
-
-internal static class AnomalyCursorCodec
-{
-    public static string Encode(AnomalyCursor cursor) =>
-        WebEncoders.Base64UrlEncode(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{cursor.DetectedAt}:{cursor.Id}")));
-
-    public static string? Decode(string? value, out AnomalyCursor? cursor)
-    {
-        cursor = null;
-        if (string.IsNullOrEmpty(value))
-        {
-            return null;
-        }
-
-        try
-        {
-            var text = Encoding.UTF8.GetString(WebEncoders.Base64UrlDecode(value));
-            var colon = text.IndexOf(':', StringComparison.Ordinal);
-            if (colon > 0 && long.TryParse(text.AsSpan(0, colon), NumberStyles.None, CultureInfo.InvariantCulture, out var detected) && text.Length > colon + 1)
-            {
-                cursor = new AnomalyCursor(detected, text[(colon + 1)..]);
-                return null;
-            }
-        }
-        catch (FormatException)
-        {
-        }
-
-        return "cursor is not a cursor this API returned.";
-    }
-}

@@ -87,6 +87,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
     {
         var page = await SignedInPageAsync(_apiKey, width: 1280);
         await page.ClickAsync("nav >> text=Detectors");
+        await ExpectHeadingAsync(page, "Detectors");
         var section = page.Locator("#detector-card_testing");
         var setting = section.Locator("input[type=number]").First;
         await setting.FillAsync("-5");
@@ -160,9 +161,25 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await ShotAsync(page, "overview-phone");
     }
 
+    /// <summary>Waits for a page's heading; on failure says what the page showed instead, and what the server logged.</summary>
+    private async Task ExpectHeadingAsync(IPage page, string heading)
+    {
+        try
+        {
+            await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync(heading, new LocatorAssertionsToHaveTextOptions { Timeout = 60_000 });
+        }
+        catch (PlaywrightException ex)
+        {
+            await ShotAsync(page, "failed-" + heading.ToLowerInvariant());
+            var output = _server.Output;
+            throw new InvalidOperationException($"expected '{heading}', the page shows: {await page.Locator("main").InnerTextAsync()}\nserver log tail:\n{output[Math.Max(0, output.Length - 3000)..]}", ex);
+        }
+    }
+
     private async Task<IPage> SignedInPageAsync(string key, int width)
     {
         var page = await _browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = width, Height = 900 } });
+        page.SetDefaultTimeout(60_000);
         await page.GotoAsync(_server.BaseAddress.ToString());
         await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Sign in");
         await page.FillAsync("#key", key);

@@ -9,13 +9,10 @@ namespace BillingWatch.Storage.Postgres;
 
 public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
 {
-    private const string ChannelColumns = "id, tenant_id, kind, name, target, signing_secret, min_severity, detectors, livemode, created_at";
-    private const string DeliveryColumns = "id, channel_id, anomaly_id, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at";
-
     public async Task CreateChannelAsync(AlertChannel channel)
     {
         await using var command = database.DataSource.CreateCommand(
-            $"INSERT INTO alert_channels ({ChannelColumns}) VALUES (@id, @tenant, @kind, @name, @target, @secret, @severity, @detectors, @livemode, @created)");
+            $"INSERT INTO alert_channels ({StorageRows.ChannelColumns}) VALUES (@id, @tenant, @kind, @name, @target, @secret, @severity, @detectors, @livemode, @created)");
         BindChannel(command, channel);
         await command.ExecuteNonQueryAsync();
     }
@@ -69,7 +66,7 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
     public async Task<AlertDeliveryPage> ListDeliveriesAsync(string tenantId, AlertDeliveryQuery query, CancellationToken cancellationToken = default)
     {
         await using var command = database.DataSource.CreateCommand();
-        var sql = new StringBuilder($"SELECT {DeliveryColumns} FROM alert_deliveries WHERE tenant_id = @tenant");
+        var sql = new StringBuilder($"SELECT {StorageRows.DeliveryColumns} FROM alert_deliveries WHERE tenant_id = @tenant");
         command.Parameters.AddWithValue("tenant", tenantId);
         if (query.ChannelId is not null)
         {
@@ -98,28 +95,11 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                items.Add(new AlertDeliveryView(
-                    reader.GetString(0),
-                    reader.GetString(1),
-                    reader.GetString(2),
-                    reader.GetString(3),
-                    reader.GetInt32(4),
-                    reader.IsDBNull(5) ? null : reader.GetInt32(5),
-                    reader.IsDBNull(6) ? null : reader.GetString(6),
-                    reader.GetString(3) == AlertDeliveryStatus.Pending ? FromMs(reader.GetInt64(7)) : null,
-                    FromMs(reader.GetInt64(8)),
-                    reader.IsDBNull(9) ? null : FromMs(reader.GetInt64(9))));
+                items.Add(StorageRows.Delivery(reader));
             }
         }
 
-        AlertDeliveryCursor? next = null;
-        if (items.Count > query.Limit)
-        {
-            items.RemoveAt(items.Count - 1);
-            next = new AlertDeliveryCursor(new DateTimeOffset(items[^1].CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds(), items[^1].Id);
-        }
-
-        return new AlertDeliveryPage(items, next);
+        return new AlertDeliveryPage(items, StorageRows.TrimPage(items, query.Limit, d => new AlertDeliveryCursor(new DateTimeOffset(d.CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds(), d.Id)));
     }
 
     public async Task<IReadOnlyList<DueAlertDelivery>> ClaimDueAsync(string owner, DateTimeOffset now, TimeSpan lease, int max, CancellationToken cancellationToken = default)
@@ -159,7 +139,7 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
                 await using var name = new NpgsqlCommand("SELECT name FROM tenants WHERE id = $1", connection, transaction);
                 name.Parameters.AddWithValue(c.Tenant);
                 var tenantName = await name.ExecuteScalarAsync(cancellationToken) as string ?? c.Tenant;
-                due.Add(new DueAlertDelivery(c.Id, c.Attempts, FromMs(c.Created), channel, tenantName, anomaly));
+                due.Add(new DueAlertDelivery(c.Id, c.Attempts, StorageRows.Milliseconds(c.Created), channel, tenantName, anomaly));
             }
         }
 
@@ -219,23 +199,13 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
 
     private static async Task<List<AlertChannel>> ChannelsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyList<string> tenantIds, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand($"SELECT {ChannelColumns} FROM alert_channels WHERE tenant_id = ANY($1) ORDER BY created_at, id", connection, transaction);
+        await using var command = new NpgsqlCommand($"SELECT {StorageRows.ChannelColumns} FROM alert_channels WHERE tenant_id = ANY($1) ORDER BY created_at, id", connection, transaction);
         command.Parameters.AddWithValue(tenantIds.ToArray());
         var channels = new List<AlertChannel>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            channels.Add(new AlertChannel(
-                reader.GetString(0),
-                reader.GetString(1),
-                reader.GetString(2),
-                reader.GetString(3),
-                reader.GetString(4),
-                reader.IsDBNull(5) ? null : reader.GetString(5),
-                (Severity)reader.GetInt16(6),
-                reader.IsDBNull(7) ? null : JsonSerializer.Deserialize<List<string>>(reader.GetString(7)),
-                reader.IsDBNull(8) ? null : reader.GetBoolean(8),
-                FromMs(reader.GetInt64(9))));
+            channels.Add(StorageRows.Channel(reader));
         }
 
         return channels;
@@ -254,6 +224,4 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
         command.Parameters.Add(new NpgsqlParameter("livemode", NpgsqlDbType.Boolean) { Value = channel.Livemode is bool mode ? mode : DBNull.Value });
         command.Parameters.AddWithValue("created", new DateTimeOffset(channel.CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds());
     }
-
-    private static DateTime FromMs(long ms) => DateTime.UnixEpoch.AddMilliseconds(ms);
 }

@@ -56,7 +56,7 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
         ReadingAsync(async () =>
         {
             await using var command = _database.DataSource.CreateCommand();
-            var sql = new StringBuilder("SELECT seq, event_id, type, livemode, created, received_at FROM events WHERE tenant_id = @tenant");
+            var sql = new StringBuilder($"SELECT {StorageRows.SummaryColumns} FROM events WHERE tenant_id = @tenant");
             command.Parameters.AddWithValue("tenant", tenantId);
             if (query.Type is not null)
             {
@@ -98,26 +98,19 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
             {
                 while (await reader.ReadAsync(cancellationToken))
                 {
-                    items.Add(ReadSummary(reader));
+                    items.Add(StorageRows.Summary(reader));
                 }
             }
 
-            EventCursor? next = null;
-            if (items.Count > query.Limit)
-            {
-                items.RemoveAt(items.Count - 1);
-                next = new EventCursor(ToUnixSeconds(items[^1].Created), items[^1].Sequence);
-            }
-
-            return new EventPage(items, next);
+            return new EventPage(items, StorageRows.TrimPage(items, query.Limit, e => new EventCursor(StorageRows.ToUnixSeconds(e.Created), e.Sequence)));
         });
 
     public Task<StoredEvent?> GetAsync(string tenantId, string eventId, bool? livemode, CancellationToken cancellationToken = default) =>
         ReadingAsync(async () =>
         {
             await using var command = _database.DataSource.CreateCommand(livemode is null
-                ? "SELECT seq, event_id, type, livemode, created, received_at, payload FROM events WHERE tenant_id = $1 AND event_id = $2 ORDER BY livemode DESC LIMIT 1"
-                : "SELECT seq, event_id, type, livemode, created, received_at, payload FROM events WHERE tenant_id = $1 AND event_id = $2 AND livemode = $3");
+                ? $"SELECT {StorageRows.SummaryColumns}, payload FROM events WHERE tenant_id = $1 AND event_id = $2 ORDER BY livemode DESC LIMIT 1"
+                : $"SELECT {StorageRows.SummaryColumns}, payload FROM events WHERE tenant_id = $1 AND event_id = $2 AND livemode = $3");
             command.Parameters.AddWithValue(tenantId);
             command.Parameters.AddWithValue(eventId);
             if (livemode is bool mode)
@@ -127,7 +120,7 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
 
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             return await reader.ReadAsync(cancellationToken)
-                ? new StoredEvent(ReadSummary(reader), reader.GetFieldValue<byte[]>(6))
+                ? new StoredEvent(StorageRows.Summary(reader), reader.GetFieldValue<byte[]>(6))
                 : null;
         });
 
@@ -315,14 +308,6 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
             throw new StorageUnavailableException("The event log could not be read.", ex);
         }
     }
-
-    private static EventSummary ReadSummary(NpgsqlDataReader reader) => new(
-        reader.GetInt64(0),
-        reader.GetString(1),
-        reader.GetString(2),
-        reader.GetBoolean(3),
-        DateTime.UnixEpoch.AddSeconds(reader.GetInt64(4)),
-        DateTime.UnixEpoch.AddMilliseconds(reader.GetInt64(5)));
 
     private static long ToUnixSeconds(DateTime value) => (long)(value.ToUniversalTime() - DateTime.UnixEpoch).TotalSeconds;
 

@@ -8,14 +8,11 @@ namespace BillingWatch.Storage.Sqlite;
 
 public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
 {
-    private const string ChannelColumns = "id, tenant_id, kind, name, target, signing_secret, min_severity, detectors, livemode, created_at";
-    private const string DeliveryColumns = "id, channel_id, anomaly_id, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at";
-
     public async Task CreateChannelAsync(AlertChannel channel)
     {
         await using var connection = database.Open();
         await using var command = connection.CreateCommand();
-        command.CommandText = $"INSERT INTO alert_channels ({ChannelColumns}) VALUES ($id, $tenant, $kind, $name, $target, $secret, $severity, $detectors, $livemode, $created)";
+        command.CommandText = $"INSERT INTO alert_channels ({StorageRows.ChannelColumns}) VALUES ($id, $tenant, $kind, $name, $target, $secret, $severity, $detectors, $livemode, $created)";
         BindChannel(command, channel);
         await command.ExecuteNonQueryAsync();
     }
@@ -71,7 +68,7 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
     {
         await using var connection = database.Open();
         await using var command = connection.CreateCommand();
-        var sql = new StringBuilder($"SELECT {DeliveryColumns} FROM alert_deliveries WHERE tenant_id = $tenant");
+        var sql = new StringBuilder($"SELECT {StorageRows.DeliveryColumns} FROM alert_deliveries WHERE tenant_id = $tenant");
         command.Parameters.AddWithValue("$tenant", tenantId);
         if (query.ChannelId is not null)
         {
@@ -100,28 +97,11 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                items.Add(new AlertDeliveryView(
-                    reader.GetString(0),
-                    reader.GetString(1),
-                    reader.GetString(2),
-                    reader.GetString(3),
-                    reader.GetInt32(4),
-                    reader.IsDBNull(5) ? null : reader.GetInt32(5),
-                    reader.IsDBNull(6) ? null : reader.GetString(6),
-                    reader.GetString(3) == AlertDeliveryStatus.Pending ? FromMs(reader.GetInt64(7)) : null,
-                    FromMs(reader.GetInt64(8)),
-                    reader.IsDBNull(9) ? null : FromMs(reader.GetInt64(9))));
+                items.Add(StorageRows.Delivery(reader));
             }
         }
 
-        AlertDeliveryCursor? next = null;
-        if (items.Count > query.Limit)
-        {
-            items.RemoveAt(items.Count - 1);
-            next = new AlertDeliveryCursor(new DateTimeOffset(items[^1].CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds(), items[^1].Id);
-        }
-
-        return new AlertDeliveryPage(items, next);
+        return new AlertDeliveryPage(items, StorageRows.TrimPage(items, query.Limit, d => new AlertDeliveryCursor(new DateTimeOffset(d.CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds(), d.Id)));
     }
 
     public async Task<IReadOnlyList<DueAlertDelivery>> ClaimDueAsync(string owner, DateTimeOffset now, TimeSpan lease, int max, CancellationToken cancellationToken = default)
@@ -157,7 +137,7 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
             var anomaly = await SqliteAnomalyStore.GetAsync(connection, transaction, c.Tenant, c.Anomaly, cancellationToken);
             if (channel is not null && anomaly is not null)
             {
-                due.Add(new DueAlertDelivery(c.Id, c.Attempts, FromMs(c.Created), channel, await TenantNameAsync(connection, transaction, c.Tenant, cancellationToken), anomaly));
+                due.Add(new DueAlertDelivery(c.Id, c.Attempts, StorageRows.Milliseconds(c.Created), channel, await TenantNameAsync(connection, transaction, c.Tenant, cancellationToken), anomaly));
             }
         }
 
@@ -227,22 +207,12 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
         {
             await using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = $"SELECT {ChannelColumns} FROM alert_channels WHERE tenant_id = $tenant ORDER BY created_at, id";
+            command.CommandText = $"SELECT {StorageRows.ChannelColumns} FROM alert_channels WHERE tenant_id = $tenant ORDER BY created_at, id";
             command.Parameters.AddWithValue("$tenant", tenantId);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                channels.Add(new AlertChannel(
-                    reader.GetString(0),
-                    reader.GetString(1),
-                    reader.GetString(2),
-                    reader.GetString(3),
-                    reader.GetString(4),
-                    reader.IsDBNull(5) ? null : reader.GetString(5),
-                    (Severity)reader.GetInt32(6),
-                    reader.IsDBNull(7) ? null : JsonSerializer.Deserialize<List<string>>(reader.GetString(7)),
-                    reader.IsDBNull(8) ? null : reader.GetInt64(8) != 0,
-                    FromMs(reader.GetInt64(9))));
+                channels.Add(StorageRows.Channel(reader));
             }
         }
 
@@ -271,6 +241,4 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
         command.Parameters.AddWithValue("$livemode", channel.Livemode is bool mode ? (mode ? 1 : 0) : DBNull.Value);
         command.Parameters.AddWithValue("$created", new DateTimeOffset(channel.CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds());
     }
-
-    private static DateTime FromMs(long ms) => DateTime.UnixEpoch.AddMilliseconds(ms);
 }

@@ -7,8 +7,6 @@ namespace BillingWatch.Storage.Sqlite;
 
 public sealed class SqliteAnomalyStore(SqliteDatabase database, TimeProvider time) : IAnomalyStore
 {
-    private const string Columns = "id, detector, subject, severity, status, livemode, title, message, detected_at, window_start, window_end, evidence, event_ids, raised_at, status_note, status_by, status_at";
-
     public async Task InsertAsync(IReadOnlyList<RaisedAnomaly> anomalies)
     {
         if (anomalies.Count == 0)
@@ -72,7 +70,7 @@ public sealed class SqliteAnomalyStore(SqliteDatabase database, TimeProvider tim
     {
         await using var connection = database.Open();
         await using var command = connection.CreateCommand();
-        var sql = new StringBuilder($"SELECT {Columns} FROM anomalies WHERE tenant_id = $tenant");
+        var sql = new StringBuilder($"SELECT {StorageRows.AnomalyColumns} FROM anomalies WHERE tenant_id = $tenant");
         command.Parameters.AddWithValue("$tenant", tenantId);
         if (query.Detector is not null)
         {
@@ -101,13 +99,13 @@ public sealed class SqliteAnomalyStore(SqliteDatabase database, TimeProvider tim
         if (query.Since is DateTime since)
         {
             sql.Append(" AND detected_at >= $since");
-            command.Parameters.AddWithValue("$since", Seconds(since));
+            command.Parameters.AddWithValue("$since", StorageRows.ToUnixSeconds(since));
         }
 
         if (query.Until is DateTime until)
         {
             sql.Append(" AND detected_at < $until");
-            command.Parameters.AddWithValue("$until", Seconds(until));
+            command.Parameters.AddWithValue("$until", StorageRows.ToUnixSeconds(until));
         }
 
         if (query.After is AnomalyCursor after)
@@ -125,18 +123,11 @@ public sealed class SqliteAnomalyStore(SqliteDatabase database, TimeProvider tim
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                items.Add(Read(reader));
+                items.Add(StorageRows.Anomaly(reader));
             }
         }
 
-        AnomalyCursor? next = null;
-        if (items.Count > query.Limit)
-        {
-            items.RemoveAt(items.Count - 1);
-            next = new AnomalyCursor(Seconds(items[^1].DetectedAt), items[^1].Id);
-        }
-
-        return new AnomalyPage(items, next);
+        return new AnomalyPage(items, StorageRows.TrimPage(items, query.Limit, a => new AnomalyCursor(StorageRows.ToUnixSeconds(a.DetectedAt), a.Id)));
     }
 
     public async Task<StoredAnomaly?> GetAsync(string tenantId, string id, CancellationToken cancellationToken = default)
@@ -182,31 +173,11 @@ public sealed class SqliteAnomalyStore(SqliteDatabase database, TimeProvider tim
     {
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = $"SELECT {Columns} FROM anomalies WHERE tenant_id = $tenant AND id = $id";
+        command.CommandText = $"SELECT {StorageRows.AnomalyColumns} FROM anomalies WHERE tenant_id = $tenant AND id = $id";
         command.Parameters.AddWithValue("$tenant", tenantId);
         command.Parameters.AddWithValue("$id", id);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+        return await reader.ReadAsync(cancellationToken) ? StorageRows.Anomaly(reader) : null;
     }
 
-    private static StoredAnomaly Read(SqliteDataReader r) => new(
-        r.GetString(0),
-        r.GetString(1),
-        r.GetString(2),
-        (Severity)r.GetInt32(3),
-        r.GetString(4),
-        r.GetInt64(5) != 0,
-        r.GetString(6),
-        r.GetString(7),
-        DateTime.UnixEpoch.AddSeconds(r.GetInt64(8)),
-        DateTime.UnixEpoch.AddSeconds(r.GetInt64(9)),
-        DateTime.UnixEpoch.AddSeconds(r.GetInt64(10)),
-        r.GetString(11),
-        JsonSerializer.Deserialize<List<string>>(r.GetString(12)) ?? [],
-        DateTime.UnixEpoch.AddMilliseconds(r.GetInt64(13)),
-        r.IsDBNull(14) ? null : r.GetString(14),
-        r.IsDBNull(15) ? null : r.GetString(15),
-        r.IsDBNull(16) ? null : DateTime.UnixEpoch.AddMilliseconds(r.GetInt64(16)));
-
-    private static long Seconds(DateTime value) => (long)(value.ToUniversalTime() - DateTime.UnixEpoch).TotalSeconds;
 }

@@ -70,7 +70,7 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         await using var connection = _database.Open();
         await using var command = connection.CreateCommand();
         var sql = new System.Text.StringBuilder(
-            "SELECT seq, event_id, type, livemode, created, received_at FROM events WHERE tenant_id = $tenant");
+            $"SELECT {StorageRows.SummaryColumns} FROM events WHERE tenant_id = $tenant");
         command.Parameters.AddWithValue("$tenant", tenantId);
         if (query.Type is not null)
         {
@@ -112,19 +112,11 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                items.Add(ReadSummary(reader));
+                items.Add(StorageRows.Summary(reader));
             }
         }
 
-        EventCursor? next = null;
-        if (items.Count > query.Limit)
-        {
-            items.RemoveAt(items.Count - 1);
-            var last = items[^1];
-            next = new EventCursor(ToUnixSeconds(last.Created), last.Sequence);
-        }
-
-        return new EventPage(items, next);
+        return new EventPage(items, StorageRows.TrimPage(items, query.Limit, e => new EventCursor(StorageRows.ToUnixSeconds(e.Created), e.Sequence)));
     }
 
     public async Task<StoredEvent?> GetAsync(string tenantId, string eventId, bool? livemode, CancellationToken cancellationToken = default)
@@ -132,8 +124,8 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         await using var connection = _database.Open();
         await using var command = connection.CreateCommand();
         command.CommandText = livemode is null
-            ? "SELECT seq, event_id, type, livemode, created, received_at, payload FROM events WHERE tenant_id = $tenant AND event_id = $id ORDER BY livemode DESC LIMIT 1"
-            : "SELECT seq, event_id, type, livemode, created, received_at, payload FROM events WHERE tenant_id = $tenant AND event_id = $id AND livemode = $livemode";
+            ? $"SELECT {StorageRows.SummaryColumns}, payload FROM events WHERE tenant_id = $tenant AND event_id = $id ORDER BY livemode DESC LIMIT 1"
+            : $"SELECT {StorageRows.SummaryColumns}, payload FROM events WHERE tenant_id = $tenant AND event_id = $id AND livemode = $livemode";
         command.Parameters.AddWithValue("$tenant", tenantId);
         command.Parameters.AddWithValue("$id", eventId);
         if (livemode is bool mode)
@@ -147,7 +139,7 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
             return null;
         }
 
-        return new StoredEvent(ReadSummary(reader), (byte[])reader.GetValue(6));
+        return new StoredEvent(StorageRows.Summary(reader), (byte[])reader.GetValue(6));
     }
 
     public async Task<IReadOnlyList<LoggedEvent>> ReadAfterAsync(string tenantId, long afterSequence, int maxCount, CancellationToken cancellationToken = default)
@@ -338,14 +330,6 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         CloseConnection();
         Checkpoint();
     }
-
-    private static EventSummary ReadSummary(SqliteDataReader reader) => new(
-        reader.GetInt64(0),
-        reader.GetString(1),
-        reader.GetString(2),
-        reader.GetInt64(3) != 0,
-        DateTime.UnixEpoch.AddSeconds(reader.GetInt64(4)),
-        DateTime.UnixEpoch.AddMilliseconds(reader.GetInt64(5)));
 
     private static long ToUnixSeconds(DateTime value) => (long)(value.ToUniversalTime() - DateTime.UnixEpoch).TotalSeconds;
 

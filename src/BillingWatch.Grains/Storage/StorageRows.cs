@@ -1,0 +1,88 @@
+using System.Data.Common;
+using System.Text.Json;
+using BillingWatch.Alerts;
+using BillingWatch.Detection;
+
+namespace BillingWatch.Storage;
+
+/// <summary>
+/// Row readers shared by the SQLite and PostgreSQL stores: both select the same columns in the same
+/// order, and DbDataReader reads SQLite's integer flags and PostgreSQL's booleans and smallints alike.
+/// </summary>
+internal static class StorageRows
+{
+    public const string AnomalyColumns = "id, detector, subject, severity, status, livemode, title, message, detected_at, window_start, window_end, evidence, event_ids, raised_at, status_note, status_by, status_at";
+    public const string SummaryColumns = "seq, event_id, type, livemode, created, received_at";
+    public const string ChannelColumns = "id, tenant_id, kind, name, target, signing_secret, min_severity, detectors, livemode, created_at";
+    public const string DeliveryColumns = "id, channel_id, anomaly_id, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at";
+
+    public static StoredAnomaly Anomaly(DbDataReader r) => new(
+        r.GetString(0),
+        r.GetString(1),
+        r.GetString(2),
+        (Severity)r.GetInt32(3),
+        r.GetString(4),
+        r.GetBoolean(5),
+        r.GetString(6),
+        r.GetString(7),
+        Seconds(r.GetInt64(8)),
+        Seconds(r.GetInt64(9)),
+        Seconds(r.GetInt64(10)),
+        r.GetString(11),
+        JsonSerializer.Deserialize<List<string>>(r.GetString(12)) ?? [],
+        Milliseconds(r.GetInt64(13)),
+        r.IsDBNull(14) ? null : r.GetString(14),
+        r.IsDBNull(15) ? null : r.GetString(15),
+        r.IsDBNull(16) ? null : Milliseconds(r.GetInt64(16)));
+
+    public static EventSummary Summary(DbDataReader r) => new(
+        r.GetInt64(0),
+        r.GetString(1),
+        r.GetString(2),
+        r.GetBoolean(3),
+        Seconds(r.GetInt64(4)),
+        Milliseconds(r.GetInt64(5)));
+
+    public static AlertChannel Channel(DbDataReader r) => new(
+        r.GetString(0),
+        r.GetString(1),
+        r.GetString(2),
+        r.GetString(3),
+        r.GetString(4),
+        r.IsDBNull(5) ? null : r.GetString(5),
+        (Severity)r.GetInt32(6),
+        r.IsDBNull(7) ? null : JsonSerializer.Deserialize<List<string>>(r.GetString(7)),
+        r.IsDBNull(8) ? null : r.GetBoolean(8),
+        Milliseconds(r.GetInt64(9)));
+
+    public static AlertDeliveryView Delivery(DbDataReader r) => new(
+        r.GetString(0),
+        r.GetString(1),
+        r.GetString(2),
+        r.GetString(3),
+        r.GetInt32(4),
+        r.IsDBNull(5) ? null : r.GetInt32(5),
+        r.IsDBNull(6) ? null : r.GetString(6),
+        r.GetString(3) == AlertDeliveryStatus.Pending ? Milliseconds(r.GetInt64(7)) : null,
+        Milliseconds(r.GetInt64(8)),
+        r.IsDBNull(9) ? null : Milliseconds(r.GetInt64(9)));
+
+    /// <summary>Lists read one row past the limit: drop it and return the cursor of the last row kept.</summary>
+    public static TCursor? TrimPage<TItem, TCursor>(List<TItem> items, int limit, Func<TItem, TCursor> cursorOf)
+        where TCursor : struct
+    {
+        if (items.Count <= limit)
+        {
+            return null;
+        }
+
+        items.RemoveAt(items.Count - 1);
+        return cursorOf(items[^1]);
+    }
+
+    public static DateTime Seconds(long unixSeconds) => DateTime.UnixEpoch.AddSeconds(unixSeconds);
+
+    public static DateTime Milliseconds(long unixMilliseconds) => DateTime.UnixEpoch.AddMilliseconds(unixMilliseconds);
+
+    public static long ToUnixSeconds(DateTime value) => (long)(value.ToUniversalTime() - DateTime.UnixEpoch).TotalSeconds;
+}
