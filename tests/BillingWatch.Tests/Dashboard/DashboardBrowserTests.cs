@@ -145,6 +145,30 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_anomaly_list_loads_more_than_one_page()
+    {
+        using var admin = _server.Client(BillingWatchApp.AdminKey);
+        var created = await HttpAssert.JsonAsync(await admin.PostAsync("/api/v1/tenants", System.Net.Http.Json.JsonContent.Create(new { name = "Refunds Co" })), 201);
+        var key = created.GetProperty("apiKey").GetString()!;
+        using var api = _server.Client(key);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+        // 105 large refunds: each is its own "Large refund" anomaly (and the customer's total one more).
+        await DetectionApi.ImportAsync(api, Enumerable.Range(0, 105).Select(i => StripeEvents.ChargeRefunded(amount: 60_000, refunded: 60_000, created: now - 3600 + i)));
+        var total = (await DetectionApi.AllAnomaliesAsync(api)).Count;
+        Assert.InRange(total, 106, 200);
+        var page = await SignedInPageAsync(key, width: 1280);
+        await page.ClickAsync("nav >> text=Anomalies");
+        await ExpectHeadingAsync(page, "Anomalies");
+
+        var rows = page.Locator("table tbody tr");
+        await Assertions.Expect(rows).ToHaveCountAsync(100);
+        await page.ClickAsync("button:has-text('Load more')");
+        await Assertions.Expect(rows).ToHaveCountAsync(total);
+        await Assertions.Expect(page.Locator("button:has-text('Load more')")).ToBeHiddenAsync();
+    }
+
+    [Fact]
     public async Task The_overview_fits_a_phone_and_a_wrong_key_is_refused()
     {
         var page = await _browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 390, Height = 844 } });

@@ -207,13 +207,22 @@
       el("label", {}, "Status", el("select", { name: "status" }, el("option", { value: "", text: "Any" }), ...["open", "acknowledged", "resolved", "false_positive"].map((s) => el("option", { value: s, selected: s === params.get("status") }, s)))),
       el("label", {}, "Since", el("input", { type: "date", name: "since", value: params.get("since") || "" })),
       el("button", { type: "submit", text: "Filter" }));
-    const page = await api(`/api/v1/anomalies?limit=200${query}`);
+    const row = (a) => el("tr", {},
+      el("td", { text: when(a.detectedAt) }), el("td", {}, severity(a.severity)), el("td", { text: a.detector }),
+      el("td", {}, el("a", { href: `#/anomaly/${a.id}`, text: a.title })), el("td", { text: a.status, "data-status": a.id }), el("td", { class: "hide-sm", text: a.livemode ? "live" : "test" }));
+    const page = await api(`/api/v1/anomalies?limit=100${query}`);
+    const rows = el("tbody", {}, ...page.items.map(row));
+    let cursor = page.nextCursor;
+    const more = el("button", { type: "button", class: "secondary", hidden: !cursor, text: "Load more", onclick: async () => {
+      const next = await api(`/api/v1/anomalies?limit=100${query}&cursor=${encodeURIComponent(cursor)}`);
+      rows.append(...next.items.map(row));
+      cursor = next.nextCursor;
+      more.hidden = !cursor;
+    } });
     const body = page.items.length
-      ? el("table", {},
+      ? el("div", {}, el("table", {},
           el("thead", {}, el("tr", {}, el("th", { text: "Detected" }), el("th", { text: "Severity" }), el("th", { text: "Detector" }), el("th", { text: "Title" }), el("th", { text: "Status" }), el("th", { class: "hide-sm", text: "Mode" }))),
-          el("tbody", {}, ...page.items.map((a) => el("tr", {},
-            el("td", { text: when(a.detectedAt) }), el("td", {}, severity(a.severity)), el("td", { text: a.detector }),
-            el("td", {}, el("a", { href: `#/anomaly/${a.id}`, text: a.title })), el("td", { text: a.status, "data-status": a.id }), el("td", { class: "hide-sm", text: a.livemode ? "live" : "test" })))))
+          rows), more)
       : el("p", { class: "empty", text: "No anomalies match. That is good news." });
     render(token, "Anomalies", form, el("div", { class: "panel" }, body));
   }
