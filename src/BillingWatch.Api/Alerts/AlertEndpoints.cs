@@ -56,7 +56,8 @@ internal static class AlertEndpoints
             MinSeverity(body),
             body.Detectors?.Distinct(StringComparer.Ordinal).ToList(),
             body.Livemode,
-            DateTime.UnixEpoch.AddMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds()));
+            DateTime.UnixEpoch.AddMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds()),
+            body.Digest ?? false);
         await store.CreateChannelAsync(channel);
         return TypedResults.Created($"/api/v1/alert-channels/{channel.Id}", ChannelCreated.From(channel));
     }
@@ -97,6 +98,7 @@ internal static class AlertEndpoints
             MinSeverity = MinSeverity(body),
             Detectors = body.Detectors?.Distinct(StringComparer.Ordinal).ToList(),
             Livemode = body.Livemode,
+            Digest = body.Digest ?? false,
         };
         return await store.UpdateChannelAsync(updated) ? TypedResults.Ok(ChannelView.From(updated)) : NotFound();
     }
@@ -164,6 +166,11 @@ internal static class AlertEndpoints
             return "detectors must be a non-empty list of detector names (GET /api/v1/detectors), or absent for all.";
         }
 
+        if (body.Digest == true && kind != AlertChannelKinds.Email)
+        {
+            return "digest is for email channels only.";
+        }
+
         if (kind == AlertChannelKinds.Email)
         {
             return MailAddress.TryCreate(body.Target.Trim(), out var address) && address.Address == body.Target.Trim()
@@ -180,17 +187,17 @@ internal static class AlertEndpoints
     private static ProblemHttpResult NotFound() => ApiProblem.NotFound("No alert channel with this id exists for this tenant.");
 }
 
-internal sealed record ChannelRequest(string? Kind, string? Name, string? Target, string? MinSeverity, IReadOnlyList<string>? Detectors, bool? Livemode);
+internal sealed record ChannelRequest(string? Kind, string? Name, string? Target, string? MinSeverity, IReadOnlyList<string>? Detectors, bool? Livemode, bool? Digest);
 
 internal sealed record ChannelList(IReadOnlyList<ChannelView> Items);
 
 internal sealed record TestResult(bool Delivered, int? StatusCode, string? Error);
 
 /// <summary>A channel as the API shows it: never the signing secret; Slack and Discord URLs (which are the secret) redacted.</summary>
-internal sealed record ChannelView(string Id, string Kind, string Name, string Target, string MinSeverity, IReadOnlyList<string>? Detectors, bool? Livemode, DateTime CreatedAt)
+internal sealed record ChannelView(string Id, string Kind, string Name, string Target, string MinSeverity, IReadOnlyList<string>? Detectors, bool? Livemode, DateTime CreatedAt, bool Digest)
 {
     public static ChannelView From(AlertChannel c) =>
-        new(c.Id, c.Kind, c.Name, Redact(c.Kind, c.Target), c.MinSeverity.ToApi(), c.Detectors, c.Livemode, c.CreatedAt);
+        new(c.Id, c.Kind, c.Name, Redact(c.Kind, c.Target), c.MinSeverity.ToApi(), c.Detectors, c.Livemode, c.CreatedAt, c.Digest);
 
     /// <summary>Slack and Discord webhook URLs are credentials: only the host is shown. Webhook URLs lose their query string.</summary>
     internal static string Redact(string kind, string target)
@@ -207,11 +214,11 @@ internal sealed record ChannelView(string Id, string Kind, string Name, string T
 }
 
 /// <summary>The answer to creating a channel: the only time a webhook channel's signing secret is shown.</summary>
-internal sealed record ChannelCreated(string Id, string Kind, string Name, string Target, string MinSeverity, IReadOnlyList<string>? Detectors, bool? Livemode, DateTime CreatedAt, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SigningSecret)
+internal sealed record ChannelCreated(string Id, string Kind, string Name, string Target, string MinSeverity, IReadOnlyList<string>? Detectors, bool? Livemode, DateTime CreatedAt, bool Digest, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SigningSecret)
 {
     public static ChannelCreated From(AlertChannel c)
     {
         var view = ChannelView.From(c);
-        return new(view.Id, view.Kind, view.Name, view.Target, view.MinSeverity, view.Detectors, view.Livemode, view.CreatedAt, c.SigningSecret);
+        return new(view.Id, view.Kind, view.Name, view.Target, view.MinSeverity, view.Detectors, view.Livemode, view.CreatedAt, view.Digest, c.SigningSecret);
     }
 }

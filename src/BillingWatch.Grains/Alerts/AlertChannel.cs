@@ -31,7 +31,8 @@ public sealed record AlertChannel(
     Severity MinSeverity,
     IReadOnlyList<string>? Detectors,
     bool? Livemode,
-    DateTime CreatedAt)
+    DateTime CreatedAt,
+    bool Digest = false)
 {
     public bool Matches(RaisedAnomaly anomaly) =>
         anomaly.TenantId == TenantId
@@ -44,6 +45,9 @@ public sealed record AlertChannel(
     /// <summary>A Standard Webhooks secret: "whsec_" and 32 random bytes in base64.</summary>
     public static string NewSigningSecret() => "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 }
+
+/// <summary>Anomalies of one day for a digest: how many per detector and severity.</summary>
+public sealed record DigestLine(string Detector, Severity Severity, long Count);
 
 public static class AlertDeliveryStatus
 {
@@ -115,4 +119,16 @@ public interface IAlertStore
 
     /// <summary>Records an attempt if <paramref name="owner"/> still holds the lease; false when it lost it.</summary>
     Task<bool> RecordAttemptAsync(string deliveryId, string owner, AlertAttemptResult result, DateTimeOffset now);
+
+    /// <summary>Every channel, of every tenant, that asked for a daily digest.</summary>
+    Task<IReadOnlyList<AlertChannel>> ListDigestChannelsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Takes the (channel, day) digest for this sender; false when another sender took it first.</summary>
+    Task<bool> TryClaimDigestAsync(string channelId, long dayStartUnixSeconds, DateTimeOffset now);
+
+    /// <summary>Gives a claimed digest back after a failed send, so the next round tries again.</summary>
+    Task ReleaseDigestAsync(string channelId, long dayStartUnixSeconds);
+
+    /// <summary>Anomalies a tenant raised (wall clock) in [from, to), counted per detector and severity.</summary>
+    Task<IReadOnlyList<DigestLine>> CountRaisedAsync(string tenantId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default);
 }

@@ -76,6 +76,12 @@ public sealed class AlertOptions
     /// <summary>Deliveries a dispatcher sends at once.</summary>
     public int Concurrency { get; set; } = 16;
 
+    /// <summary>The UTC hour after which yesterday's digest goes to e-mail channels that asked for one.</summary>
+    public int DigestHourUtc { get; set; } = 6;
+
+    /// <summary>How often silos check whether a digest is due.</summary>
+    public int DigestCheckMinutes { get; set; } = 10;
+
     public SmtpOptions Smtp { get; set; } = new();
 }
 

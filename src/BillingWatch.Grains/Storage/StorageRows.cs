@@ -13,7 +13,7 @@ internal static class StorageRows
 {
     public const string AnomalyColumns = "id, detector, subject, severity, status, livemode, title, message, detected_at, window_start, window_end, evidence, event_ids, raised_at, status_note, status_by, status_at";
     public const string SummaryColumns = "seq, event_id, type, livemode, created, received_at";
-    public const string ChannelColumns = "id, tenant_id, kind, name, target, signing_secret, min_severity, detectors, livemode, created_at";
+    public const string ChannelColumns = "id, tenant_id, kind, name, target, signing_secret, min_severity, detectors, livemode, created_at, digest";
     public const string DeliveryColumns = "id, channel_id, anomaly_id, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at";
 
     public static StoredAnomaly Anomaly(DbDataReader r) => new(
@@ -53,7 +53,8 @@ internal static class StorageRows
         (Severity)r.GetInt32(6),
         r.IsDBNull(7) ? null : JsonSerializer.Deserialize<List<string>>(r.GetString(7)),
         r.IsDBNull(8) ? null : r.GetBoolean(8),
-        Milliseconds(r.GetInt64(9)));
+        Milliseconds(r.GetInt64(9)),
+        r.GetBoolean(10));
 
     public static AlertDeliveryView Delivery(DbDataReader r) => new(
         r.GetString(0),

@@ -82,6 +82,40 @@ public sealed class AlertSender(IHttpClientFactory clients, IOptions<BillingWatc
         return new AlertSendOutcome(false, status, $"HTTP {status}", retryAfter is { Ticks: > 0 } ? retryAfter : null);
     }
 
+    /// <summary>The daily digest of an e-mail channel: yesterday's anomalies counted per detector and severity.</summary>
+    public async Task<AlertSendOutcome> SendDigestAsync(AlertChannel channel, string tenantName, DateOnly day, IReadOnlyList<DigestLine> lines, CancellationToken cancellationToken)
+    {
+        var total = lines.Sum(l => l.Count);
+        var subject = $"[BillingWatch] Daily digest for {tenantName}: {total} anomal{(total == 1 ? "y" : "ies")} on {day:yyyy-MM-dd}";
+        var text = new StringBuilder().Append(CultureInfo.InvariantCulture, $"{subject}\n\n");
+        var html = new StringBuilder().Append(CultureInfo.InvariantCulture, $"<h2>{WebUtility.HtmlEncode(subject)}</h2>");
+        if (lines.Count == 0)
+        {
+            text.Append("No anomalies were raised that day.");
+            html.Append("<p>No anomalies were raised that day.</p>");
+        }
+        else
+        {
+            html.Append("<table><tr><th>Detector</th><th>Severity</th><th>Count</th></tr>");
+            foreach (var line in lines)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"{line.Detector}  {line.Severity.ToApi()}  {line.Count}\n");
+                html.Append(CultureInfo.InvariantCulture, $"<tr><td>{WebUtility.HtmlEncode(line.Detector)}</td><td>{line.Severity.ToApi()}</td><td>{line.Count}</td></tr>");
+            }
+
+            html.Append("</table>");
+        }
+
+        try
+        {
+            return await SendMailAsync(channel.Target, subject, text.ToString(), html.ToString(), cancellationToken);
+        }
+        catch (Exception ex) when (ex is SmtpException or IOException or TimeoutException or TaskCanceledException)
+        {
+            return new AlertSendOutcome(false, null, Describe(ex));
+        }
+    }
+
     /// <summary>Standard Webhooks: base64 HMAC-SHA256 of "{id}.{timestamp}.{body}" keyed with the secret's base64 part.</summary>
     public static string Sign(string secret, string id, string timestamp, byte[] body)
     {
@@ -93,7 +127,10 @@ public sealed class AlertSender(IHttpClientFactory clients, IOptions<BillingWatc
         return Convert.ToBase64String(HMACSHA256.HashData(key, signed));
     }
 
-    private async Task<AlertSendOutcome> SendEmailAsync(AlertChannel channel, string tenantName, StoredAnomaly? anomaly, CancellationToken cancellationToken)
+    private Task<AlertSendOutcome> SendEmailAsync(AlertChannel channel, string tenantName, StoredAnomaly? anomaly, CancellationToken cancellationToken) =>
+        SendMailAsync(channel.Target, Subject(tenantName, anomaly), Text(tenantName, anomaly, markdownLinks: false), Html(tenantName, anomaly), cancellationToken);
+
+    private async Task<AlertSendOutcome> SendMailAsync(string to, string subject, string text, string html, CancellationToken cancellationToken)
     {
         var smtp = options.Value.Alerts.Smtp;
         if (string.IsNullOrWhiteSpace(smtp.Host))
@@ -101,17 +138,17 @@ public sealed class AlertSender(IHttpClientFactory clients, IOptions<BillingWatc
             return new AlertSendOutcome(false, null, "no SMTP server is configured (BillingWatch__Alerts__Smtp__Host)");
         }
 
-        using var message = new MailMessage(smtp.From, channel.Target)
+        using var message = new MailMessage(smtp.From, to)
         {
-            Subject = Subject(tenantName, anomaly),
+            Subject = subject,
             SubjectEncoding = Encoding.UTF8,
             BodyEncoding = Encoding.UTF8,
-            Body = Text(tenantName, anomaly, markdownLinks: false),
+            Body = text,
             BodyTransferEncoding = System.Net.Mime.TransferEncoding.QuotedPrintable,
         };
-        var html = AlternateView.CreateAlternateViewFromString(Html(tenantName, anomaly), Encoding.UTF8, "text/html");
-        html.TransferEncoding = System.Net.Mime.TransferEncoding.QuotedPrintable;
-        message.AlternateViews.Add(html);
+        var htmlView = AlternateView.CreateAlternateViewFromString(html, Encoding.UTF8, "text/html");
+        htmlView.TransferEncoding = System.Net.Mime.TransferEncoding.QuotedPrintable;
+        message.AlternateViews.Add(htmlView);
         using var client = new SmtpClient(smtp.Host, smtp.Port)
         {
             EnableSsl = smtp.UseTls,

@@ -34,12 +34,14 @@ public static class AlertServiceExtensions
         return services;
     }
 
-    /// <summary>The sender plus the outbox dispatcher (silos only).</summary>
+    /// <summary>The sender plus the outbox dispatcher and the daily digest (silos only).</summary>
     public static IServiceCollection AddBillingWatchAlertDispatcher(this IServiceCollection services)
     {
         services.AddBillingWatchAlertSender();
         services.TryAddSingleton<AlertDispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<AlertDispatcher>());
+        services.TryAddSingleton<AlertDigestService>();
+        services.AddHostedService(sp => sp.GetRequiredService<AlertDigestService>());
         return services;
     }
 }

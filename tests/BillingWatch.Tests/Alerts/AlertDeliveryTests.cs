@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using BillingWatch.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace BillingWatch.Tests.Alerts;
 
@@ -145,6 +146,33 @@ public sealed class AlertDeliveryTests : IAsyncLifetime
         Assert.Contains("Tenant: Mail Co", raw);
         Assert.Contains("https://billing.example.com/api/v1/anomalies/an_", raw);
         await AlertTestKit.WaitForDeliveriesAsync(api, d => d.Count == 1 && d[0].GetProperty("status").GetString() == "delivered");
+    }
+
+    [Fact]
+    public async Task An_email_channel_can_take_a_daily_digest_sent_once_by_one_sender()
+    {
+        var tenant = await _app.CreateTenantAsync("Digest Co");
+        using var api = tenant.Api();
+        var digest = await AlertTestKit.CreateChannelAsync(api, new { kind = "email", name = "daily", target = "daily@example.com", detectors = CardTesting, digest = true });
+        Assert.True(digest.GetProperty("digest").GetBoolean());
+        await AlertTestKit.CreateChannelAsync(api, new { kind = "slack", name = "no", target = _receiver.Url("/x"), digest = true }, 400);
+        await AlertTestKit.RaiseCardTestingAsync(tenant);
+        await AlertTestKit.WaitForDeliveriesAsync(api, d => d.Count == 1 && d[0].GetProperty("status").GetString() == "delivered");
+        var immediate = _smtp.Messages.Count;
+
+        // Tomorrow after the digest hour, today's anomalies are yesterday's: exactly one digest, even if asked twice.
+        var digests = _app.Services.GetRequiredService<BillingWatch.Silo.Alerts.AlertDigestService>();
+        var tomorrow = new DateTimeOffset(DateTime.UtcNow.Date.AddDays(1).AddHours(7), TimeSpan.Zero);
+        Assert.Equal(0, await digests.SendDueAsync(tomorrow.AddHours(-2), CancellationToken.None));
+        var sent = await digests.SendDueAsync(tomorrow, CancellationToken.None);
+        Assert.True(sent >= 1);
+        Assert.Equal(0, await digests.SendDueAsync(tomorrow.AddMinutes(10), CancellationToken.None));
+
+        var mail = _smtp.Messages.Skip(immediate).Single(m => m.To.Contains("daily@example.com") && m.Raw.Contains("Daily digest", StringComparison.Ordinal));
+        var raw = mail.Raw.Replace("=\r\n", string.Empty, StringComparison.Ordinal);
+        Assert.Contains($"Subject: [BillingWatch] Daily digest for Digest Co: 1 anomaly on {DateTime.UtcNow:yyyy-MM-dd}", raw);
+        Assert.Contains("card_testing  critical  1", raw);
+        Assert.DoesNotContain("charge_failure_spike", raw);
     }
 
     [Fact]

@@ -327,6 +327,31 @@ public abstract class StorageContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_daily_digest_is_claimed_once_per_channel_and_day_and_counts_by_detector_and_severity()
+    {
+        var now = DateTimeOffset.UtcNow;
+        await _storage.Alerts.CreateChannelAsync(Channel("ach_dg", "tn_dg", now.UtcDateTime) with { Kind = AlertChannelKinds.Email, Target = "ops@example.com", Digest = true });
+        await _storage.Alerts.CreateChannelAsync(Channel("ach_nodg", "tn_dg", now.UtcDateTime));
+        await Anomalies.InsertAsync([
+            Anomaly("tn_dg", "cus_1", 1_700_000_000, "card_testing"),
+            Anomaly("tn_dg", "cus_2", 1_700_000_001, "card_testing"),
+            Anomaly("tn_dg", "cus_3", 1_700_000_002, "refund_spike"),
+            Anomaly("tn_other", "cus_1", 1_700_000_000, "card_testing")]);
+
+        Assert.Equal(["ach_dg"], (await _storage.Alerts.ListDigestChannelsAsync()).Select(c => c.Id));
+        Assert.True((await _storage.Alerts.GetChannelAsync("tn_dg", "ach_dg"))!.Digest);
+        Assert.True(await _storage.Alerts.TryClaimDigestAsync("ach_dg", 1_764_201_600, now));
+        Assert.False(await _storage.Alerts.TryClaimDigestAsync("ach_dg", 1_764_201_600, now));
+        Assert.True(await _storage.Alerts.TryClaimDigestAsync("ach_dg", 1_764_288_000, now));
+        await _storage.Alerts.ReleaseDigestAsync("ach_dg", 1_764_201_600);
+        Assert.True(await _storage.Alerts.TryClaimDigestAsync("ach_dg", 1_764_201_600, now));
+
+        var lines = await _storage.Alerts.CountRaisedAsync("tn_dg", now.AddMinutes(-5), now.AddMinutes(5));
+        Assert.Equal([new DigestLine("card_testing", Severity.High, 2), new DigestLine("refund_spike", Severity.High, 1)], lines);
+        Assert.Empty(await _storage.Alerts.CountRaisedAsync("tn_dg", now.AddDays(-2), now.AddDays(-1)));
+    }
+
+    [Fact]
     public async Task Deleting_a_channel_ends_its_pending_deliveries_as_failed()
     {
         var now = DateTime.UtcNow;
@@ -418,7 +443,7 @@ public sealed class PostgresMigrationTests
             }
         }
 
-        Assert.Equal([(1, 1L), (2, 1L), (3, 1L)], applied);
+        Assert.Equal([(1, 1L), (2, 1L), (3, 1L), (4, 1L)], applied);
         await using var keys = databases[0].DataSource.CreateCommand("SELECT QueryKey FROM OrleansQuery ORDER BY QueryKey");
         var stored = new List<string>();
         await using (var reader = await keys.ExecuteReaderAsync())

@@ -12,7 +12,7 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
     public async Task CreateChannelAsync(AlertChannel channel)
     {
         await using var command = database.DataSource.CreateCommand(
-            $"INSERT INTO alert_channels ({StorageRows.ChannelColumns}) VALUES (@id, @tenant, @kind, @name, @target, @secret, @severity, @detectors, @livemode, @created)");
+            $"INSERT INTO alert_channels ({StorageRows.ChannelColumns}) VALUES (@id, @tenant, @kind, @name, @target, @secret, @severity, @detectors, @livemode, @created, @digest)");
         BindChannel(command, channel);
         await command.ExecuteNonQueryAsync();
     }
@@ -29,7 +29,7 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
     public async Task<bool> UpdateChannelAsync(AlertChannel channel)
     {
         await using var command = database.DataSource.CreateCommand("""
-            UPDATE alert_channels SET name = @name, target = @target, min_severity = @severity, detectors = @detectors, livemode = @livemode
+            UPDATE alert_channels SET name = @name, target = @target, min_severity = @severity, detectors = @detectors, livemode = @livemode, digest = @digest
             WHERE tenant_id = @tenant AND id = @id
             """);
         BindChannel(command, channel);
@@ -166,6 +166,53 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
         return await command.ExecuteNonQueryAsync() == 1;
     }
 
+    public async Task<IReadOnlyList<AlertChannel>> ListDigestChannelsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = database.DataSource.CreateCommand($"SELECT {StorageRows.ChannelColumns} FROM alert_channels WHERE digest ORDER BY id");
+        var channels = new List<AlertChannel>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            channels.Add(StorageRows.Channel(reader));
+        }
+
+        return channels;
+    }
+
+    public async Task<bool> TryClaimDigestAsync(string channelId, long dayStartUnixSeconds, DateTimeOffset now)
+    {
+        await using var command = database.DataSource.CreateCommand("INSERT INTO alert_digests (channel_id, day, sent_at) VALUES ($1, $2, $3) ON CONFLICT (channel_id, day) DO NOTHING");
+        command.Parameters.AddWithValue(channelId);
+        command.Parameters.AddWithValue(dayStartUnixSeconds);
+        command.Parameters.AddWithValue(now.ToUnixTimeMilliseconds());
+        return await command.ExecuteNonQueryAsync() == 1;
+    }
+
+    public async Task ReleaseDigestAsync(string channelId, long dayStartUnixSeconds)
+    {
+        await using var command = database.DataSource.CreateCommand("DELETE FROM alert_digests WHERE channel_id = $1 AND day = $2");
+        command.Parameters.AddWithValue(channelId);
+        command.Parameters.AddWithValue(dayStartUnixSeconds);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public async Task<IReadOnlyList<DigestLine>> CountRaisedAsync(string tenantId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)
+    {
+        await using var command = database.DataSource.CreateCommand(
+            "SELECT detector, severity, COUNT(*) FROM anomalies WHERE tenant_id = $1 AND raised_at >= $2 AND raised_at < $3 GROUP BY detector, severity ORDER BY detector, severity DESC");
+        command.Parameters.AddWithValue(tenantId);
+        command.Parameters.AddWithValue(from.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue(to.ToUnixTimeMilliseconds());
+        var lines = new List<DigestLine>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            lines.Add(new DigestLine(reader.GetString(0), (Severity)reader.GetInt16(1), reader.GetInt64(2)));
+        }
+
+        return lines;
+    }
+
     /// <summary>
     /// Queues a delivery for every channel that matches each newly stored anomaly, inside the caller's
     /// transaction (the one that stores the anomalies): both commit, or neither.
@@ -223,5 +270,6 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
         command.Parameters.Add(new NpgsqlParameter("detectors", NpgsqlDbType.Text) { Value = channel.Detectors is null ? DBNull.Value : JsonSerializer.Serialize(channel.Detectors) });
         command.Parameters.Add(new NpgsqlParameter("livemode", NpgsqlDbType.Boolean) { Value = channel.Livemode is bool mode ? mode : DBNull.Value });
         command.Parameters.AddWithValue("created", new DateTimeOffset(channel.CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("digest", channel.Digest);
     }
 }

@@ -12,7 +12,7 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
     {
         await using var connection = database.Open();
         await using var command = connection.CreateCommand();
-        command.CommandText = $"INSERT INTO alert_channels ({StorageRows.ChannelColumns}) VALUES ($id, $tenant, $kind, $name, $target, $secret, $severity, $detectors, $livemode, $created)";
+        command.CommandText = $"INSERT INTO alert_channels ({StorageRows.ChannelColumns}) VALUES ($id, $tenant, $kind, $name, $target, $secret, $severity, $detectors, $livemode, $created, $digest)";
         BindChannel(command, channel);
         await command.ExecuteNonQueryAsync();
     }
@@ -34,7 +34,7 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
         await using var connection = database.Open();
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            UPDATE alert_channels SET name = $name, target = $target, min_severity = $severity, detectors = $detectors, livemode = $livemode
+            UPDATE alert_channels SET name = $name, target = $target, min_severity = $severity, detectors = $detectors, livemode = $livemode, digest = $digest
             WHERE tenant_id = $tenant AND id = $id
             """;
         BindChannel(command, channel);
@@ -166,6 +166,60 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
         return await command.ExecuteNonQueryAsync() == 1;
     }
 
+    public async Task<IReadOnlyList<AlertChannel>> ListDigestChannelsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = database.Open();
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {StorageRows.ChannelColumns} FROM alert_channels WHERE digest = 1 ORDER BY id";
+        var channels = new List<AlertChannel>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            channels.Add(StorageRows.Channel(reader));
+        }
+
+        return channels;
+    }
+
+    public async Task<bool> TryClaimDigestAsync(string channelId, long dayStartUnixSeconds, DateTimeOffset now)
+    {
+        await using var connection = database.Open();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "INSERT INTO alert_digests (channel_id, day, sent_at) VALUES ($channel, $day, $now) ON CONFLICT (channel_id, day) DO NOTHING";
+        command.Parameters.AddWithValue("$channel", channelId);
+        command.Parameters.AddWithValue("$day", dayStartUnixSeconds);
+        command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+        return await command.ExecuteNonQueryAsync() == 1;
+    }
+
+    public async Task ReleaseDigestAsync(string channelId, long dayStartUnixSeconds)
+    {
+        await using var connection = database.Open();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "DELETE FROM alert_digests WHERE channel_id = $channel AND day = $day";
+        command.Parameters.AddWithValue("$channel", channelId);
+        command.Parameters.AddWithValue("$day", dayStartUnixSeconds);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public async Task<IReadOnlyList<DigestLine>> CountRaisedAsync(string tenantId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)
+    {
+        await using var connection = database.Open();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT detector, severity, COUNT(*) FROM anomalies WHERE tenant_id = $tenant AND raised_at >= $from AND raised_at < $to GROUP BY detector, severity ORDER BY detector, severity DESC";
+        command.Parameters.AddWithValue("$tenant", tenantId);
+        command.Parameters.AddWithValue("$from", from.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$to", to.ToUnixTimeMilliseconds());
+        var lines = new List<DigestLine>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            lines.Add(new DigestLine(reader.GetString(0), (Severity)reader.GetInt32(1), reader.GetInt64(2)));
+        }
+
+        return lines;
+    }
+
     /// <summary>
     /// Queues a delivery for every channel that matches each newly stored anomaly, inside the caller's
     /// transaction (the one that stores the anomalies): both commit, or neither.
@@ -240,5 +294,6 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
         command.Parameters.AddWithValue("$detectors", channel.Detectors is null ? DBNull.Value : JsonSerializer.Serialize(channel.Detectors));
         command.Parameters.AddWithValue("$livemode", channel.Livemode is bool mode ? (mode ? 1 : 0) : DBNull.Value);
         command.Parameters.AddWithValue("$created", new DateTimeOffset(channel.CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$digest", channel.Digest ? 1 : 0);
     }
 }
