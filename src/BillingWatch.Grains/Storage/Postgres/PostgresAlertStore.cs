@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using BillingWatch.Alerts;
 using BillingWatch.Detection;
@@ -66,40 +65,7 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
     public async Task<AlertDeliveryPage> ListDeliveriesAsync(string tenantId, AlertDeliveryQuery query, CancellationToken cancellationToken = default)
     {
         await using var command = database.DataSource.CreateCommand();
-        var sql = new StringBuilder($"SELECT {StorageRows.DeliveryColumns} FROM alert_deliveries WHERE tenant_id = @tenant");
-        command.Parameters.AddWithValue("tenant", tenantId);
-        if (query.ChannelId is not null)
-        {
-            sql.Append(" AND channel_id = @channel");
-            command.Parameters.AddWithValue("channel", query.ChannelId);
-        }
-
-        if (query.Status is not null)
-        {
-            sql.Append(" AND status = @status");
-            command.Parameters.AddWithValue("status", query.Status);
-        }
-
-        if (query.After is AlertDeliveryCursor after)
-        {
-            sql.Append(" AND (created_at, id) < (@afterCreated, @afterId)");
-            command.Parameters.AddWithValue("afterCreated", after.CreatedAtMs);
-            command.Parameters.AddWithValue("afterId", after.Id);
-        }
-
-        sql.Append(" ORDER BY created_at DESC, id DESC LIMIT @limit");
-        command.Parameters.AddWithValue("limit", query.Limit + 1);
-        command.CommandText = sql.ToString();
-        var items = new List<AlertDeliveryView>();
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                items.Add(StorageRows.Delivery(reader));
-            }
-        }
-
-        return new AlertDeliveryPage(items, StorageRows.TrimPage(items, query.Limit, d => new AlertDeliveryCursor(new DateTimeOffset(d.CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds(), d.Id)));
+        return await StorageQueries.ListDeliveriesAsync(command, tenantId, query, cancellationToken);
     }
 
     public async Task<IReadOnlyList<DueAlertDelivery>> ClaimDueAsync(string owner, DateTimeOffset now, TimeSpan lease, int max, CancellationToken cancellationToken = default)

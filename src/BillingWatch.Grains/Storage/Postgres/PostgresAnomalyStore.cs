@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using BillingWatch.Detection;
 using Npgsql;
@@ -65,64 +64,7 @@ public sealed class PostgresAnomalyStore(PostgresDatabase database, TimeProvider
     public async Task<AnomalyPage> ListAsync(string tenantId, AnomalyQuery query, CancellationToken cancellationToken = default)
     {
         await using var command = database.DataSource.CreateCommand();
-        var sql = new StringBuilder($"SELECT {StorageRows.AnomalyColumns} FROM anomalies WHERE tenant_id = @tenant");
-        command.Parameters.AddWithValue("tenant", tenantId);
-        if (query.Detector is not null)
-        {
-            sql.Append(" AND detector = @detector");
-            command.Parameters.AddWithValue("detector", query.Detector);
-        }
-
-        if (query.Severity is Severity severity)
-        {
-            sql.Append(" AND severity = @severity");
-            command.Parameters.AddWithValue("severity", (short)severity);
-        }
-
-        if (query.Status is not null)
-        {
-            sql.Append(" AND status = @status");
-            command.Parameters.AddWithValue("status", query.Status);
-        }
-
-        if (query.Livemode is bool livemode)
-        {
-            sql.Append(" AND livemode = @livemode");
-            command.Parameters.AddWithValue("livemode", livemode);
-        }
-
-        if (query.Since is DateTime since)
-        {
-            sql.Append(" AND detected_at >= @since");
-            command.Parameters.AddWithValue("since", StorageRows.ToUnixSeconds(since));
-        }
-
-        if (query.Until is DateTime until)
-        {
-            sql.Append(" AND detected_at < @until");
-            command.Parameters.AddWithValue("until", StorageRows.ToUnixSeconds(until));
-        }
-
-        if (query.After is AnomalyCursor after)
-        {
-            sql.Append(" AND (detected_at, id) < (@afterDetected, @afterId)");
-            command.Parameters.AddWithValue("afterDetected", after.DetectedAt);
-            command.Parameters.AddWithValue("afterId", after.Id);
-        }
-
-        sql.Append(" ORDER BY detected_at DESC, id DESC LIMIT @limit");
-        command.Parameters.AddWithValue("limit", query.Limit + 1);
-        command.CommandText = sql.ToString();
-        var items = new List<StoredAnomaly>();
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                items.Add(StorageRows.Anomaly(reader));
-            }
-        }
-
-        return new AnomalyPage(items, StorageRows.TrimPage(items, query.Limit, a => new AnomalyCursor(StorageRows.ToUnixSeconds(a.DetectedAt), a.Id)));
+        return await StorageQueries.ListAnomaliesAsync(command, tenantId, query, cancellationToken);
     }
 
     public async Task<StoredAnomaly?> GetAsync(string tenantId, string id, CancellationToken cancellationToken = default)

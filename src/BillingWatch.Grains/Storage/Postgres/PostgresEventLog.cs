@@ -1,4 +1,3 @@
-using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -56,53 +55,7 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
         ReadingAsync(async () =>
         {
             await using var command = _database.DataSource.CreateCommand();
-            var sql = new StringBuilder($"SELECT {StorageRows.SummaryColumns} FROM events WHERE tenant_id = @tenant");
-            command.Parameters.AddWithValue("tenant", tenantId);
-            if (query.Type is not null)
-            {
-                sql.Append(" AND type = @type");
-                command.Parameters.AddWithValue("type", query.Type);
-            }
-
-            if (query.Livemode is bool livemode)
-            {
-                sql.Append(" AND livemode = @livemode");
-                command.Parameters.AddWithValue("livemode", livemode);
-            }
-
-            if (query.Since is DateTime since)
-            {
-                sql.Append(" AND created >= @since");
-                command.Parameters.AddWithValue("since", ToUnixSeconds(since));
-            }
-
-            if (query.Until is DateTime until)
-            {
-                sql.Append(" AND created < @until");
-                command.Parameters.AddWithValue("until", ToUnixSeconds(until));
-            }
-
-            if (query.After is EventCursor after)
-            {
-                sql.Append(" AND (created, seq) < (@afterCreated, @afterSeq)");
-                command.Parameters.AddWithValue("afterCreated", after.CreatedUnixSeconds);
-                command.Parameters.AddWithValue("afterSeq", after.Sequence);
-            }
-
-            sql.Append(" ORDER BY created DESC, seq DESC LIMIT @limit");
-            command.Parameters.AddWithValue("limit", query.Limit + 1);
-            command.CommandText = sql.ToString();
-
-            var items = new List<EventSummary>(Math.Min(query.Limit + 1, 64));
-            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-            {
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    items.Add(StorageRows.Summary(reader));
-                }
-            }
-
-            return new EventPage(items, StorageRows.TrimPage(items, query.Limit, e => new EventCursor(StorageRows.ToUnixSeconds(e.Created), e.Sequence)));
+            return await StorageQueries.ListEventsAsync(command, tenantId, query, cancellationToken);
         });
 
     public Task<StoredEvent?> GetAsync(string tenantId, string eventId, bool? livemode, CancellationToken cancellationToken = default) =>
