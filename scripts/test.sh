@@ -14,7 +14,18 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 results="$(mktemp -d)"
-trap 'rm -rf "$results"' EXIT
+# Throwaway PostgreSQL servers of this run are named after it; whatever a killed test host leaves running
+# is stopped when the script ends.
+export BILLINGWATCH_TEST_RUN="run$$"
+stop_leftover_postgres() {
+  for data in "${TMPDIR:-/tmp}"/bw-pg-"$BILLINGWATCH_TEST_RUN"-*/data; do
+    [ -d "$data" ] || continue
+    if [ "$(id -u)" = "0" ]; then runuser -u postgres -- pg_ctl -D "$data" -m immediate stop >/dev/null 2>&1
+    else pg_ctl -D "$data" -m immediate stop >/dev/null 2>&1; fi
+    rm -rf "$(dirname "$data")"
+  done
+}
+trap 'stop_leftover_postgres; rm -rf "$results"' EXIT
 
 dotnet test BillingWatch.sln -c Release --nologo \
   --logger "console;verbosity=normal" --logger "trx" --results-directory "$results" 2>&1 | tee "$results/console.log"

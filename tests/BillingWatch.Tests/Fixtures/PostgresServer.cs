@@ -37,7 +37,9 @@ public sealed class PostgresServer : IAsyncDisposable
     public static async Task<PostgresServer> StartNewAsync()
     {
         RemoveStaleServers();
-        var root = Path.Combine(Path.GetTempPath(), "bw-pg-" + Guid.NewGuid().ToString("N")[..12]);
+        // The test script names its run, so that it can stop whatever a killed test host left running.
+        var run = Environment.GetEnvironmentVariable("BILLINGWATCH_TEST_RUN") is { Length: > 0 } name ? name : "local";
+        var root = Path.Combine(Path.GetTempPath(), $"bw-pg-{run}-{Guid.NewGuid().ToString("N")[..12]}");
         Directory.CreateDirectory(root);
         if (IsRoot)
         {
