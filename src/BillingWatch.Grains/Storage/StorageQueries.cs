@@ -69,6 +69,117 @@ internal static class StorageQueries
         return new AlertDeliveryPage(items, StorageRows.TrimPage(items, query.Limit, d => new AlertDeliveryCursor(new DateTimeOffset(d.CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds(), d.Id)));
     }
 
+    /// <summary>Counts by type and, per currency, card revenue (plus invoices paid out of band) and refunded amounts.</summary>
+    public static async Task<EventMetrics> MetricsAsync(DbConnection connection, PayloadJson json, string tenantId, DateTime since, bool? livemode, CancellationToken cancellationToken)
+    {
+        var byType = new Dictionary<string, long>(StringComparer.Ordinal);
+        long total = 0;
+        long? last = null;
+        await using (var command = EventsCommand(connection, tenantId, since, livemode, out var where))
+        {
+            command.CommandText = $"SELECT type, COUNT(*), MAX(created) FROM events WHERE {where} GROUP BY type";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                byType[reader.GetString(0)] = reader.GetInt64(1);
+                total += reader.GetInt64(1);
+                last = Math.Max(last ?? 0, reader.GetInt64(2));
+            }
+        }
+
+        async Task<Dictionary<string, long>> SumAsync(string type, string amount)
+        {
+            await using var command = EventsCommand(connection, tenantId, since, livemode, out var where);
+            Bind(command, "@type", type);
+            command.CommandText = $"SELECT {json.Currency}, CAST(SUM({amount}) AS BIGINT) FROM events{json.Join} WHERE {where} AND type = @type GROUP BY 1 HAVING {json.Currency} IS NOT NULL";
+            var sums = new Dictionary<string, long>(StringComparer.Ordinal);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                sums[reader.GetString(0)] = reader.IsDBNull(1) ? 0 : reader.GetInt64(1);
+            }
+
+            return sums;
+        }
+
+        var revenue = await SumAsync("charge.succeeded", json.Integer("data", "object", "amount"));
+        var outOfBand = $"CASE WHEN {json.IsTrue(json.Text(["data", "object", "paid_out_of_band"]))} THEN {json.Integer("data", "object", "amount_paid")} ELSE 0 END";
+        foreach (var (currency, amount) in await SumAsync("invoice.paid", outOfBand))
+        {
+            revenue[currency] = revenue.GetValueOrDefault(currency) + amount;
+        }
+
+        var refunds = await SumAsync("charge.refunded", $"{json.Integer("data", "object", "amount_refunded")} - COALESCE({json.Integer("data", "previous_attributes", "amount_refunded")}, 0)");
+        foreach (var key in revenue.Where(r => r.Value == 0).Select(r => r.Key).ToList())
+        {
+            revenue.Remove(key);
+        }
+
+        return new EventMetrics(
+            total,
+            byType,
+            byType.GetValueOrDefault("charge.succeeded"),
+            byType.GetValueOrDefault("charge.failed"),
+            byType.GetValueOrDefault("charge.refunded"),
+            refunds,
+            byType.GetValueOrDefault("charge.dispute.created"),
+            revenue,
+            last is long l ? StorageRows.Seconds(l) : null);
+    }
+
+    /// <summary>Counts and card revenue per bucket of event time, oldest first; empty buckets are left out.</summary>
+    public static async Task<IReadOnlyList<SeriesBucket>> SeriesAsync(DbConnection connection, PayloadJson json, string tenantId, DateTime since, int bucketSeconds, bool? livemode, CancellationToken cancellationToken)
+    {
+        var revenue = new Dictionary<long, Dictionary<string, long>>();
+        await using (var command = EventsCommand(connection, tenantId, since, livemode, out var where))
+        {
+            Bind(command, "@bucket", (long)bucketSeconds);
+            command.CommandText =
+                $"SELECT (created / @bucket) * @bucket, {json.Currency}, CAST(SUM({json.Integer("data", "object", "amount")}) AS BIGINT) " +
+                $"FROM events{json.Join} WHERE {where} AND type = 'charge.succeeded' GROUP BY 1, 2 HAVING {json.Currency} IS NOT NULL";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var byCurrency = revenue.TryGetValue(reader.GetInt64(0), out var existing) ? existing : revenue[reader.GetInt64(0)] = new Dictionary<string, long>(StringComparer.Ordinal);
+                byCurrency[reader.GetString(1)] = reader.IsDBNull(2) ? 0 : reader.GetInt64(2);
+            }
+        }
+
+        var buckets = new List<SeriesBucket>();
+        await using (var command = EventsCommand(connection, tenantId, since, livemode, out var where))
+        {
+            Bind(command, "@bucket", (long)bucketSeconds);
+            command.CommandText =
+                "SELECT (created / @bucket) * @bucket AS bucket, COUNT(*), " +
+                "CAST(SUM(CASE WHEN type = 'charge.succeeded' THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(CASE WHEN type = 'charge.failed' THEN 1 ELSE 0 END) AS BIGINT) " +
+                $"FROM events WHERE {where} GROUP BY 1 ORDER BY 1";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var start = reader.GetInt64(0);
+                buckets.Add(new SeriesBucket(start, reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), revenue.GetValueOrDefault(start) ?? new Dictionary<string, long>()));
+            }
+        }
+
+        return buckets;
+    }
+
+    /// <summary>A command over one tenant's events since a time, in one mode or both; <paramref name="where"/> is its condition.</summary>
+    private static DbCommand EventsCommand(DbConnection connection, string tenantId, DateTime since, bool? livemode, out string where)
+    {
+        var command = connection.CreateCommand();
+        Bind(command, "@tenant", tenantId);
+        Bind(command, "@since", StorageRows.ToUnixSeconds(since));
+        where = "tenant_id = @tenant AND created >= @since";
+        if (livemode is bool mode)
+        {
+            Bind(command, "@livemode", mode);
+            where += " AND livemode = @livemode";
+        }
+
+        return command;
+    }
+
     private static void Filter(DbCommand command, StringBuilder sql, string condition, string name, object? value)
     {
         if (value is not null)

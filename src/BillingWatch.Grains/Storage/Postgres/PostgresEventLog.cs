@@ -99,126 +99,14 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
         ReadingAsync(async () =>
         {
             await using var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken);
-            var mode = livemode is null ? string.Empty : " AND livemode = @livemode";
-            void Bind(NpgsqlCommand command)
-            {
-                command.Parameters.AddWithValue("tenant", tenantId);
-                command.Parameters.AddWithValue("since", ToUnixSeconds(since));
-                if (livemode is bool m)
-                {
-                    command.Parameters.AddWithValue("livemode", m);
-                }
-            }
-
-            var byType = new Dictionary<string, long>(StringComparer.Ordinal);
-            long total = 0;
-            long? last = null;
-            await using (var command = new NpgsqlCommand($"SELECT type, COUNT(*), MAX(created) FROM events WHERE tenant_id = @tenant AND created >= @since{mode} GROUP BY type", connection))
-            {
-                Bind(command);
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    byType[reader.GetString(0)] = reader.GetInt64(1);
-                    total += reader.GetInt64(1);
-                    last = Math.Max(last ?? 0, reader.GetInt64(2));
-                }
-            }
-
-            // Amounts live in the payload (json, not jsonb: json keeps any \u0000 a payload may carry).
-            async Task<Dictionary<string, long>> SumAsync(string type, string amount)
-            {
-                await using var command = new NpgsqlCommand(
-                    "SELECT lower(j->'data'->'object'->>'currency') AS currency, SUM(" + amount + ")::bigint " +
-                    "FROM (SELECT convert_from(payload, 'UTF8')::json AS j FROM events WHERE tenant_id = @tenant AND type = @type AND created >= @since" + mode + ") e " +
-                    "GROUP BY 1 HAVING lower(j->'data'->'object'->>'currency') IS NOT NULL",
-                    connection);
-                Bind(command);
-                command.Parameters.AddWithValue("type", type);
-                var sums = new Dictionary<string, long>(StringComparer.Ordinal);
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    sums[reader.GetString(0)] = reader.IsDBNull(1) ? 0 : reader.GetInt64(1);
-                }
-
-                return sums;
-            }
-
-            const string Object = "(j->'data'->'object'->>";
-            var revenue = await SumAsync("charge.succeeded", Object + "'amount')::bigint");
-            foreach (var (currency, amount) in await SumAsync("invoice.paid", "CASE WHEN " + Object + "'paid_out_of_band') = 'true' THEN " + Object + "'amount_paid')::bigint ELSE 0 END"))
-            {
-                revenue[currency] = revenue.GetValueOrDefault(currency) + amount;
-            }
-
-            var refunds = await SumAsync("charge.refunded", Object + "'amount_refunded')::bigint - COALESCE((j->'data'->'previous_attributes'->>'amount_refunded')::bigint, 0)");
-            foreach (var key in revenue.Where(r => r.Value == 0).Select(r => r.Key).ToList())
-            {
-                revenue.Remove(key);
-            }
-
-            return new EventMetrics(
-                total,
-                byType,
-                byType.GetValueOrDefault("charge.succeeded"),
-                byType.GetValueOrDefault("charge.failed"),
-                byType.GetValueOrDefault("charge.refunded"),
-                refunds,
-                byType.GetValueOrDefault("charge.dispute.created"),
-                revenue,
-                last is long l ? DateTime.UnixEpoch.AddSeconds(l) : null);
+            return await StorageQueries.MetricsAsync(connection, PayloadJson.Postgres, tenantId, since, livemode, cancellationToken);
         });
 
     public Task<IReadOnlyList<SeriesBucket>> SeriesAsync(string tenantId, DateTime since, int bucketSeconds, bool? livemode, CancellationToken cancellationToken = default) =>
-        ReadingAsync<IReadOnlyList<SeriesBucket>>(async () =>
+        ReadingAsync(async () =>
         {
             await using var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken);
-            var mode = livemode is null ? string.Empty : " AND livemode = @livemode";
-            void Bind(NpgsqlCommand command)
-            {
-                command.Parameters.AddWithValue("tenant", tenantId);
-                command.Parameters.AddWithValue("since", ToUnixSeconds(since));
-                command.Parameters.AddWithValue("bucket", (long)bucketSeconds);
-                if (livemode is bool m)
-                {
-                    command.Parameters.AddWithValue("livemode", m);
-                }
-            }
-
-            var revenue = new Dictionary<long, Dictionary<string, long>>();
-            await using (var command = new NpgsqlCommand(
-                "SELECT bucket, currency, SUM(amount)::bigint FROM (SELECT (created / @bucket) * @bucket AS bucket, " +
-                "lower(j->'data'->'object'->>'currency') AS currency, (j->'data'->'object'->>'amount')::bigint AS amount " +
-                $"FROM (SELECT created, convert_from(payload, 'UTF8')::json AS j FROM events WHERE tenant_id = @tenant AND type = 'charge.succeeded' AND created >= @since{mode}) e) c " +
-                "WHERE currency IS NOT NULL GROUP BY bucket, currency",
-                connection))
-            {
-                Bind(command);
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    var byCurrency = revenue.TryGetValue(reader.GetInt64(0), out var existing) ? existing : revenue[reader.GetInt64(0)] = new Dictionary<string, long>(StringComparer.Ordinal);
-                    byCurrency[reader.GetString(1)] = reader.IsDBNull(2) ? 0 : reader.GetInt64(2);
-                }
-            }
-
-            var buckets = new List<SeriesBucket>();
-            await using (var command = new NpgsqlCommand(
-                "SELECT (created / @bucket) * @bucket AS bucket, COUNT(*), COUNT(*) FILTER (WHERE type = 'charge.succeeded'), COUNT(*) FILTER (WHERE type = 'charge.failed') " +
-                $"FROM events WHERE tenant_id = @tenant AND created >= @since{mode} GROUP BY bucket ORDER BY bucket",
-                connection))
-            {
-                Bind(command);
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    var start = reader.GetInt64(0);
-                    buckets.Add(new SeriesBucket(start, reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), revenue.GetValueOrDefault(start) ?? new Dictionary<string, long>()));
-                }
-            }
-
-            return buckets;
+            return await StorageQueries.SeriesAsync(connection, PayloadJson.Postgres, tenantId, since, bucketSeconds, livemode, cancellationToken);
         });
 
     public Task<long> CountAsync(string tenantId, CancellationToken cancellationToken = default) =>
@@ -261,8 +149,6 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
             throw new StorageUnavailableException("The event log could not be read.", ex);
         }
     }
-
-    private static long ToUnixSeconds(DateTime value) => (long)(value.ToUniversalTime() - DateTime.UnixEpoch).TotalSeconds;
 
     private async Task WriterLoopAsync()
     {

@@ -123,125 +123,14 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
     public async Task<EventMetrics> MetricsAsync(string tenantId, DateTime since, bool? livemode, CancellationToken cancellationToken = default)
     {
         await using var connection = _database.Open();
-        var mode = livemode is null ? string.Empty : " AND livemode = $livemode";
-        void Bind(SqliteCommand command)
-        {
-            command.Parameters.AddWithValue("$tenant", tenantId);
-            command.Parameters.AddWithValue("$since", ToUnixSeconds(since));
-            if (livemode is bool m)
-            {
-                command.Parameters.AddWithValue("$livemode", m ? 1 : 0);
-            }
-        }
-
-        var byType = new Dictionary<string, long>(StringComparer.Ordinal);
-        long total = 0;
-        long? last = null;
-        await using (var command = connection.CreateCommand())
-        {
-            command.CommandText = $"SELECT type, COUNT(*), MAX(created) FROM events WHERE tenant_id = $tenant AND created >= $since{mode} GROUP BY type";
-            Bind(command);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                byType[reader.GetString(0)] = reader.GetInt64(1);
-                total += reader.GetInt64(1);
-                last = Math.Max(last ?? 0, reader.GetInt64(2));
-            }
-        }
-
-        // Amounts live in the payload: read them with SQLite's JSON functions, per currency.
-        async Task<Dictionary<string, long>> SumAsync(string type, string amount)
-        {
-            await using var command = connection.CreateCommand();
-            command.CommandText =
-                "SELECT lower(json_extract(CAST(payload AS TEXT), '$.data.object.currency')) AS currency, SUM(" + amount + ") " +
-                "FROM events WHERE tenant_id = $tenant AND type = $type AND created >= $since" + mode + " GROUP BY currency HAVING currency IS NOT NULL";
-            Bind(command);
-            command.Parameters.AddWithValue("$type", type);
-            var sums = new Dictionary<string, long>(StringComparer.Ordinal);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                sums[reader.GetString(0)] = reader.IsDBNull(1) ? 0 : reader.GetInt64(1);
-            }
-
-            return sums;
-        }
-
-        const string Json = "json_extract(CAST(payload AS TEXT), ";
-        var revenue = await SumAsync("charge.succeeded", Json + "'$.data.object.amount')");
-        foreach (var (currency, amount) in await SumAsync("invoice.paid", "CASE WHEN " + Json + "'$.data.object.paid_out_of_band') THEN " + Json + "'$.data.object.amount_paid') ELSE 0 END"))
-        {
-            revenue[currency] = revenue.GetValueOrDefault(currency) + amount;
-        }
-
-        var refunds = await SumAsync("charge.refunded", Json + "'$.data.object.amount_refunded') - COALESCE(" + Json + "'$.data.previous_attributes.amount_refunded'), 0)");
-        foreach (var key in revenue.Where(r => r.Value == 0).Select(r => r.Key).ToList())
-        {
-            revenue.Remove(key);
-        }
-
-        return new EventMetrics(
-            total,
-            byType,
-            byType.GetValueOrDefault("charge.succeeded"),
-            byType.GetValueOrDefault("charge.failed"),
-            byType.GetValueOrDefault("charge.refunded"),
-            refunds,
-            byType.GetValueOrDefault("charge.dispute.created"),
-            revenue,
-            last is long l ? DateTime.UnixEpoch.AddSeconds(l) : null);
+        return await StorageQueries.MetricsAsync(connection, PayloadJson.Sqlite, tenantId, since, livemode, cancellationToken);
     }
 
 
     public async Task<IReadOnlyList<SeriesBucket>> SeriesAsync(string tenantId, DateTime since, int bucketSeconds, bool? livemode, CancellationToken cancellationToken = default)
     {
         await using var connection = _database.Open();
-        var mode = livemode is null ? string.Empty : " AND livemode = $livemode";
-        void Bind(SqliteCommand command)
-        {
-            command.Parameters.AddWithValue("$tenant", tenantId);
-            command.Parameters.AddWithValue("$since", ToUnixSeconds(since));
-            command.Parameters.AddWithValue("$bucket", bucketSeconds);
-            if (livemode is bool m)
-            {
-                command.Parameters.AddWithValue("$livemode", m ? 1 : 0);
-            }
-        }
-
-        var revenue = new Dictionary<long, Dictionary<string, long>>();
-        await using (var command = connection.CreateCommand())
-        {
-            command.CommandText =
-                "SELECT (created / $bucket) * $bucket, lower(json_extract(CAST(payload AS TEXT), '$.data.object.currency')) AS currency, " +
-                "SUM(json_extract(CAST(payload AS TEXT), '$.data.object.amount')) FROM events " +
-                $"WHERE tenant_id = $tenant AND type = 'charge.succeeded' AND created >= $since{mode} GROUP BY 1, 2 HAVING currency IS NOT NULL";
-            Bind(command);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var byCurrency = revenue.TryGetValue(reader.GetInt64(0), out var existing) ? existing : revenue[reader.GetInt64(0)] = new Dictionary<string, long>(StringComparer.Ordinal);
-                byCurrency[reader.GetString(1)] = reader.IsDBNull(2) ? 0 : reader.GetInt64(2);
-            }
-        }
-
-        var buckets = new List<SeriesBucket>();
-        await using (var command = connection.CreateCommand())
-        {
-            command.CommandText =
-                "SELECT (created / $bucket) * $bucket AS bucket, COUNT(*), SUM(type = 'charge.succeeded'), SUM(type = 'charge.failed') FROM events " +
-                $"WHERE tenant_id = $tenant AND created >= $since{mode} GROUP BY bucket ORDER BY bucket";
-            Bind(command);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var start = reader.GetInt64(0);
-                buckets.Add(new SeriesBucket(start, reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), revenue.GetValueOrDefault(start) ?? new Dictionary<string, long>()));
-            }
-        }
-
-        return buckets;
+        return await StorageQueries.SeriesAsync(connection, PayloadJson.Sqlite, tenantId, since, bucketSeconds, livemode, cancellationToken);
     }
 
     public async Task<long> CountAsync(string tenantId, CancellationToken cancellationToken = default)
@@ -283,8 +172,6 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         CloseConnection();
         Checkpoint();
     }
-
-    private static long ToUnixSeconds(DateTime value) => (long)(value.ToUniversalTime() - DateTime.UnixEpoch).TotalSeconds;
 
     private void WriterLoop()
     {
