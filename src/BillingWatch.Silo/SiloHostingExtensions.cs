@@ -59,6 +59,7 @@ public static class SiloHostingExtensions
     {
         var options = configuration.ReadBillingWatchOptions();
         silo.Services.AddBillingWatchStorage(configuration);
+        silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(Math.Max(1, options.Orleans.ResponseTimeoutSeconds)));
         if (options.Storage.IsPostgres)
         {
             var connectionString = configuration.PostgresConnectionString();
@@ -84,6 +85,8 @@ public static class SiloHostingExtensions
         }
 
         silo.Services.AddBillingWatchAlertDispatcher();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, Security.StartupMaintenance>();
+        silo.Services.AddHostedService<Security.TenantPurgeService>();
 
         // Orleans' dashboard grains; the API serves the dashboard at /orleans behind the admin key.
         silo.AddDashboard();

@@ -1,5 +1,7 @@
 using BillingWatch.Alerts;
 using BillingWatch.Configuration;
+using BillingWatch.Security;
+using BillingWatch.Silo.Security;
 using BillingWatch.Storage;
 using BillingWatch.Storage.Postgres;
 using BillingWatch.Storage.Sqlite;
@@ -41,16 +43,21 @@ public static class StorageServiceExtensions
     {
         services.AddOptions<BillingWatchOptions>().Bind(configuration.GetSection(BillingWatchOptions.Section));
         services.TryAddSingleton(TimeProvider.System);
-        if (configuration.ReadBillingWatchOptions().Storage.IsPostgres)
+        var options = configuration.ReadBillingWatchOptions();
+        services.AddBillingWatchSecretProtection(options);
+        services.TryAddSingleton<StorageMaintenance>();
+        if (options.Storage.IsPostgres)
         {
             var connectionString = configuration.PostgresConnectionString();
             services.TryAddSingleton(sp => new PostgresDatabase(connectionString, sp.GetRequiredService<ILogger<PostgresDatabase>>()));
             services.TryAddSingleton<IStorageSchema>(sp => sp.GetRequiredService<PostgresDatabase>());
             services.TryAddSingleton<PostgresEventLog>();
             services.TryAddSingleton<IEventLog>(sp => sp.GetRequiredService<PostgresEventLog>());
-            services.TryAddSingleton<ITenantDirectory, PostgresTenantDirectory>();
+            services.TryAddSingleton<ITenantDirectory, TenantDirectory>();
             services.TryAddSingleton<IAnomalyStore, PostgresAnomalyStore>();
-            services.TryAddSingleton<IAlertStore, PostgresAlertStore>();
+            services.TryAddSingleton<PostgresAlertStore>();
+            services.TryAddSingleton<IAlertStore>(sp => new ProtectedAlertStore(sp.GetRequiredService<PostgresAlertStore>(), sp.GetRequiredService<ISecretProtector>()));
+            services.TryAddSingleton<IStorageConnections>(sp => sp.GetRequiredService<PostgresDatabase>());
         }
         else
         {
@@ -61,9 +68,11 @@ public static class StorageServiceExtensions
             services.TryAddSingleton<IStorageSchema>(sp => sp.GetRequiredService<SqliteDatabase>());
             services.TryAddSingleton<SqliteEventLog>();
             services.TryAddSingleton<IEventLog>(sp => sp.GetRequiredService<SqliteEventLog>());
-            services.TryAddSingleton<ITenantDirectory, SqliteTenantDirectory>();
+            services.TryAddSingleton<ITenantDirectory, TenantDirectory>();
             services.TryAddSingleton<IAnomalyStore, SqliteAnomalyStore>();
-            services.TryAddSingleton<IAlertStore, SqliteAlertStore>();
+            services.TryAddSingleton<SqliteAlertStore>();
+            services.TryAddSingleton<IAlertStore>(sp => new ProtectedAlertStore(sp.GetRequiredService<SqliteAlertStore>(), sp.GetRequiredService<ISecretProtector>()));
+            services.TryAddSingleton<IStorageConnections>(sp => sp.GetRequiredService<SqliteDatabase>());
         }
 
         return services;

@@ -42,6 +42,8 @@ internal static class DemoEndpoints
         var start = time.GetUtcNow().AddDays(-span);
         var events = new TrafficGenerator(profile, seed: Environment.TickCount).Generate(start, span, Incident.CardTesting | Incident.RefundSpike | Incident.RevenueDrop);
         var chunk = Math.Max(1, options.Value.Import.ChunkSize);
+        var importId = Guid.NewGuid().ToString("N");
+        await grain.BeginImportAsync(importId);
         long imported = 0;
         for (var i = 0; i < events.Count; i += chunk)
         {
@@ -49,7 +51,7 @@ internal static class DemoEndpoints
             imported += (await grain.ImportAsync(lines)).Accepted;
         }
 
-        await grain.CompleteImportAsync();
+        await grain.CompleteImportAsync(importId);
         var t = created.Tenant;
         return TypedResults.Created($"/api/v1/tenants/{t.Id}", new DemoTenantResponse(
             t.Id, t.Name, t.WebhookToken, TenantAdminEndpoints.WebhookUrl(context, options, t.WebhookToken), created.ApiKey, t.CreatedAt, imported, span));

@@ -3,6 +3,7 @@ using BillingWatch.Api.Problems;
 using BillingWatch.Configuration;
 using BillingWatch.Storage;
 using BillingWatch.Tenants;
+using BillingWatch.Validation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -11,7 +12,6 @@ namespace BillingWatch.Api.Admin;
 
 internal static class TenantAdminEndpoints
 {
-    private const int MaxNameLength = 200;
     private const int MaxSecretLength = 256;
     private const long MaxOverlapSeconds = 30L * 24 * 3600;
 
@@ -150,10 +150,7 @@ internal static class TenantAdminEndpoints
         return key is null ? TenantNotFound() : TypedResults.Ok(new RotatedApiKeyResponse(key));
     }
 
-    private static string? ValidateName(string? name) =>
-        string.IsNullOrWhiteSpace(name) ? "name must not be empty."
-        : name.Trim().Length > MaxNameLength ? $"name must be at most {MaxNameLength} characters."
-        : null;
+    private static string? ValidateName(string? name) => DisplayName.Validate(name);
 
     private static string? ValidateSecret(string secret) =>
         !secret.StartsWith(Secrets.StripeSecretPrefix, StringComparison.Ordinal) || secret.Length <= Secrets.StripeSecretPrefix.Length

@@ -4,11 +4,13 @@ using System.Text;
 using System.Text.Json.Serialization;
 using BillingWatch.Alerts;
 using BillingWatch.Api.Auth;
+using BillingWatch.Api.Docs;
 using BillingWatch.Api.Problems;
 using BillingWatch.Api.Tenant;
 using BillingWatch.Configuration;
 using BillingWatch.Detection;
 using BillingWatch.Silo.Alerts;
+using BillingWatch.Validation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
@@ -17,7 +19,6 @@ namespace BillingWatch.Api.Alerts;
 
 internal static class AlertEndpoints
 {
-    private const int MaxNameLength = 200;
     private const int MaxTargetLength = 2048;
 
     public static RouteGroupBuilder MapAlerts(this RouteGroupBuilder api)
@@ -29,7 +30,11 @@ internal static class AlertEndpoints
         channels.MapPut("/{id}", UpdateAsync);
         channels.MapDelete("/{id}", DeleteAsync);
         channels.MapPost("/{id}/test", TestAsync);
-        api.MapGet("/alert-deliveries", DeliveriesAsync).RequireTenantKey().WithTags("Alerts");
+        api.MapGet("/alert-deliveries", DeliveriesAsync).RequireTenantKey().WithTags("Alerts").WithQuery(
+            new QueryParameter("channel", "string", "Only deliveries to this channel id."),
+            new QueryParameter("status", "string", "Only deliveries in this state.", ["pending", "delivered", "failed"]),
+            QueryDocs.Limit,
+            QueryDocs.Cursor);
         return api;
     }
 
@@ -146,9 +151,9 @@ internal static class AlertEndpoints
 
     private static async Task<string?> ValidateAsync(string kind, ChannelRequest body, bool allowPrivate, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(body.Name) || body.Name.Length > MaxNameLength)
+        if (DisplayName.Validate(body.Name) is { } nameError)
         {
-            return $"name is required (at most {MaxNameLength} characters).";
+            return nameError;
         }
 
         if (string.IsNullOrWhiteSpace(body.Target) || body.Target.Length > MaxTargetLength)

@@ -1,4 +1,5 @@
 using BillingWatch.Configuration;
+using BillingWatch.Security;
 using BillingWatch.Tenants;
 using Microsoft.Extensions.Options;
 
@@ -36,15 +37,9 @@ public sealed partial class AdminKeyStore
             return;
         }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        PrivateFiles.EnsureFolder(Path.GetDirectoryName(path)!);
         var key = Secrets.NewAdminKey();
-        var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var writer = new StreamWriter(path, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), fileOptions))
+        using (var writer = new StreamWriter(PrivateFiles.Create(path), new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false)))
         {
             writer.Write(key);
         }

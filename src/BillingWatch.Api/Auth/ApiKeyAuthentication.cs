@@ -6,7 +6,7 @@ namespace BillingWatch.Api.Auth;
 /// The one place a bearer key becomes an identity. Tenant routes get their tenant only from here,
 /// never from a header, path or body.
 /// </summary>
-public sealed class ApiKeyAuthentication(IGrainFactory grains, AdminKeyStore adminKey)
+public sealed class ApiKeyAuthentication(IGrainFactory grains, TenantRoutes routes, AdminKeyStore adminKey)
 {
     public bool IsAdmin(HttpContext context) => Bearer(context) is { } key && adminKey.Matches(key);
 
@@ -19,14 +19,20 @@ public sealed class ApiKeyAuthentication(IGrainFactory grains, AdminKeyStore adm
         }
 
         var hash = Secrets.Hash(key!);
-        var tenantId = await grains.GetGrain<ITenantLookupGrain>(TenantLookup.ForApiKey(hash)).GetTenantIdAsync();
+        var tenantId = await routes.ResolveApiKeyAsync(hash);
         if (tenantId is null)
         {
             return null;
         }
 
-        // The lookup may lag a rotation; the tenant's own hash comparison is authoritative.
-        return await grains.GetGrain<ITenantGrain>(tenantId).IsApiKeyValidAsync(hash) ? tenantId : null;
+        // The route may lag a rotation; the tenant's own hash comparison is authoritative.
+        if (await grains.GetGrain<ITenantGrain>(tenantId).IsApiKeyValidAsync(hash))
+        {
+            return tenantId;
+        }
+
+        routes.ForgetApiKey(hash);
+        return null;
     }
 
     private static string? Bearer(HttpContext context)

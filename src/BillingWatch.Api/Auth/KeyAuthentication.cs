@@ -38,14 +38,25 @@ internal static class KeyAuthentication
     public static IApplicationBuilder UseKeyAuthentication(this IApplicationBuilder app) =>
         app.Use(async (context, next) =>
         {
-            var requirement = context.GetEndpoint()?.Metadata.GetMetadata<RequiresKey>();
+            var endpoint = context.GetEndpoint();
+            var requirement = endpoint?.Metadata.GetMetadata<RequiresKey>();
+            var auth = context.RequestServices.GetRequiredService<ApiKeyAuthentication>();
             if (requirement is null)
             {
+                // Every API route needs a key. When routing matched a path but rejects the method or the content
+                // type (its 405 and 415 endpoints carry no key requirement), the caller is still asked who they
+                // are first: 401 before 405 or 415.
+                if (endpoint is not null && context.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase)
+                    && !auth.IsAdmin(context) && await auth.ResolveTenantAsync(context) is null)
+                {
+                    await ChallengeAsync(context);
+                    return;
+                }
+
                 await next(context);
                 return;
             }
 
-            var auth = context.RequestServices.GetRequiredService<ApiKeyAuthentication>();
             if (requirement.Kind == KeyKind.Admin)
             {
                 if (auth.IsAdmin(context))

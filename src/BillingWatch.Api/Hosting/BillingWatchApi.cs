@@ -27,6 +27,15 @@ internal static class BillingWatchApi
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
+        // Kestrel answers requests over its own limits with bare responses. Its limits sit far above the
+        // documented ones, which RequestLimits enforces with problem bodies (414, 431).
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestLineSize = RequestLimits.KestrelLineBytes;
+            kestrel.Limits.MaxRequestHeadersTotalSize = RequestLimits.KestrelHeaderBytes;
+            kestrel.ConfigureEndpointDefaults(listen => listen.UseKestrelProblemBodies());
+        });
+
         // Request paths carry webhook tokens. The hosting diagnostics category is off entirely: while any
         // level of it is on, ASP.NET Core opens a RequestPath scope on every request, and scopes are
         // written with every line. Routing stays at Warning whatever the configuration says. Orleans'
@@ -70,7 +79,7 @@ internal static class BillingWatchApi
         builder.Services.AddExceptionHandler<StorageExceptionHandler>();
         builder.Services.AddSingleton<AdminKeyStore>();
         builder.Services.AddSingleton<ApiKeyAuthentication>();
-        builder.Services.AddSingleton<WebhookRoutes>();
+        builder.Services.AddSingleton<TenantRoutes>();
         builder.Services.AddBillingWatchHealthChecks();
         builder.Services.AddBillingWatchOpenApi();
         builder.Services.AddBillingWatchTelemetry(config, "billingwatch-api");
@@ -85,6 +94,7 @@ internal static class BillingWatchApi
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseRequestLimits();
         app.MapAdminOrleansDashboard();
         app.UseRouting();
         app.UseKeyAuthentication();

@@ -38,6 +38,7 @@ internal static partial class FrontendHosting
                 o.Invariant = SiloHostingExtensions.PostgresInvariant;
                 o.ConnectionString = connectionString;
             });
+            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(Math.Max(1, options.Orleans.ResponseTimeoutSeconds)));
             client.UseConnectionRetryFilter<RetryUntilStopped>();
             client.AddDashboard();
         });

@@ -23,7 +23,15 @@ internal sealed partial class StorageExceptionHandler(ILogger<StorageExceptionHa
 
         if (exception is BadHttpRequestException bad)
         {
-            await ApiProblem.WriteAsync(httpContext, bad.StatusCode, "invalid-request", "The request is invalid.", bad.Message);
+            await ApiProblem.WriteAsync(httpContext, bad.StatusCode, bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "payload-too-large" : "invalid-request", "The request is invalid.", bad.Message);
+            return true;
+        }
+
+        if (IsMalformedBody(exception))
+        {
+            // Kestrel reports some framing errors of a request body (an overflowing chunk size) as an IOException
+            // rather than a BadHttpRequestException: the client's fault all the same.
+            await ApiProblem.WriteAsync(httpContext, StatusCodes.Status400BadRequest, "malformed-request", "The request body is malformed.", "The body's framing (chunked encoding) is not valid HTTP/1.1.");
             return true;
         }
 
@@ -31,6 +39,9 @@ internal sealed partial class StorageExceptionHandler(ILogger<StorageExceptionHa
         await ApiProblem.WriteAsync(httpContext, StatusCodes.Status500InternalServerError, "internal", "An unexpected error occurred.", "The failure was logged with this request's trace id.");
         return true;
     }
+
+    internal static bool IsMalformedBody(Exception exception) =>
+        exception is IOException && string.Equals(exception.Source, "Microsoft.AspNetCore.Server.Kestrel.Core", StringComparison.Ordinal);
 
     internal static bool IsUnavailable(Exception exception) => exception switch
     {

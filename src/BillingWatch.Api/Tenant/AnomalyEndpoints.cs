@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using BillingWatch.Api.Auth;
+using BillingWatch.Api.Docs;
 using BillingWatch.Api.Problems;
 using BillingWatch.Detection;
 using BillingWatch.Storage;
@@ -18,14 +19,24 @@ internal static class AnomalyEndpoints
     public static RouteGroupBuilder MapAnomalies(this RouteGroupBuilder api)
     {
         var anomalies = api.MapGroup("/").RequireTenantKey().WithTags("Anomalies");
-        anomalies.MapGet("/anomalies", ListAsync);
-        anomalies.MapGet("/anomalies.csv", CsvAsync);
+        anomalies.MapGet("/anomalies", ListAsync).WithQuery([.. AnomalyFilters, QueryDocs.Limit, QueryDocs.Cursor]);
+        anomalies.MapGet("/anomalies.csv", CsvAsync).WithQuery(AnomalyFilters);
         anomalies.MapGet("/anomalies/{id}", GetAsync);
         anomalies.MapPost("/anomalies/{id}/acknowledge", (string id, TenantIdentity tenant, [FromBody] StatusRequest? body, IAnomalyStore store, TimeProvider time) => ChangeAsync(id, AnomalyStatus.Acknowledged, tenant, body, store, time));
         anomalies.MapPost("/anomalies/{id}/resolve", (string id, TenantIdentity tenant, [FromBody] StatusRequest? body, IAnomalyStore store, TimeProvider time) => ChangeAsync(id, AnomalyStatus.Resolved, tenant, body, store, time));
         anomalies.MapPost("/anomalies/{id}/false-positive", (string id, TenantIdentity tenant, [FromBody] StatusRequest? body, IAnomalyStore store, TimeProvider time) => ChangeAsync(id, AnomalyStatus.FalsePositive, tenant, body, store, time));
         return api;
     }
+
+    private static readonly QueryParameter[] AnomalyFilters =
+    [
+        new("detector", "string", "Only anomalies of this detector."),
+        new("severity", "string", "Only this severity or above.", ["low", "medium", "high", "critical"]),
+        new("status", "string", "Only anomalies in this status.", ["open", "acknowledged", "resolved", "false_positive"]),
+        QueryDocs.Livemode,
+        QueryDocs.Since,
+        QueryDocs.Until,
+    ];
 
     private static async Task<Results<Ok<Page<AnomalyView>>, ProblemHttpResult>> ListAsync(TenantIdentity tenant, HttpRequest request, IAnomalyStore store, CancellationToken cancellationToken)
     {

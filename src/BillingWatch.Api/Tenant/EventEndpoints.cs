@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using BillingWatch.Api.Auth;
+using BillingWatch.Api.Docs;
 using BillingWatch.Api.Problems;
 using BillingWatch.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -17,8 +18,9 @@ internal static class EventEndpoints
     public static RouteGroupBuilder MapEvents(this RouteGroupBuilder api)
     {
         var events = api.MapGroup("/events").RequireTenantKey().WithTags("Events");
-        events.MapGet("/", ListAsync);
-        events.MapGet("/{eventId}", GetAsync);
+        events.MapGet("/", ListAsync).WithQuery(
+            new QueryParameter("type", "string", "Only events of this Stripe type."), QueryDocs.Livemode, QueryDocs.Since, QueryDocs.Until, QueryDocs.Limit, QueryDocs.Cursor);
+        events.MapGet("/{eventId}", GetAsync).WithQuery(QueryDocs.Livemode);
         return api;
     }
 
@@ -59,9 +61,22 @@ internal static class EventEndpoints
             return ApiProblem.NotFound("No event with this id was received for this tenant.");
         }
 
-        using var payload = JsonDocument.Parse(stored.Payload);
         var s = stored.Summary;
-        return TypedResults.Ok(new EventResponse(s.EventId, s.Type, s.Livemode, s.Created, s.ReceivedAt, payload.RootElement.Clone()));
+        return TypedResults.Ok(new EventResponse(s.EventId, s.Type, s.Livemode, s.Created, s.ReceivedAt, ReadPayload(stored.Payload)));
+    }
+
+    /// <summary>The stored JSON as it came; a payload stored before the acceptance rule that cannot be parsed comes back as a string.</summary>
+    private static JsonElement ReadPayload(byte[] payload)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(payload, BillingWatch.Ingest.EventEnvelope.DocumentOptions);
+            return document.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            return JsonSerializer.SerializeToElement(System.Text.Encoding.UTF8.GetString(payload));
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using BillingWatch.Api.Auth;
+using BillingWatch.Api.Docs;
 using BillingWatch.Api.Problems;
 using BillingWatch.Configuration;
 using BillingWatch.Ingest;
 using BillingWatch.Tenants;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
 namespace BillingWatch.Api.Tenant;
@@ -20,7 +22,8 @@ internal static class ImportEndpoints
 
     public static RouteGroupBuilder MapImport(this RouteGroupBuilder api)
     {
-        api.MapPost("/events/import", ImportAsync).RequireTenantKey().WithTags("Events").DisableAntiforgery();
+        api.MapPost("/events/import", ImportAsync).RequireTenantKey().WithTags("Events").DisableAntiforgery()
+            .WithRawBody("application/x-ndjson", "One Stripe event per line (e.g. `stripe events list` output); blank lines are skipped.");
         return api;
     }
 
@@ -33,25 +36,60 @@ internal static class ImportEndpoints
             return;
         }
 
-        var spoolPath = Path.Combine(Path.GetTempPath(), $"billingwatch-import-{Guid.NewGuid():N}.ndjson");
+        // This route's own limit replaces the server-wide one (Kestrel's 30,000,000 bytes): the spool below
+        // stops at Import:MaxBodyBytes and answers with a problem body.
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+        {
+            bodySize.MaxRequestBodySize = null;
+        }
+
+        var grain = grains.GetGrain<ITenantGrain>(tenant.TenantId);
+        var importId = Guid.NewGuid().ToString("N");
+        if (!await grain.BeginImportAsync(importId))
+        {
+            await ApiProblem.WriteAsync(context, StatusCodes.Status409Conflict, "import-in-progress", "An import is already running for this tenant.", "Wait for it to finish, then send this one again.");
+            return;
+        }
+
+        try
+        {
+            await ImportBodyAsync(grain, importId, context, limits, time);
+        }
+        finally
+        {
+            await grain.CompleteImportAsync(importId);
+        }
+    }
+
+    private static async Task ImportBodyAsync(ITenantGrain grain, string importId, HttpContext context, BillingWatchOptions limits, TimeProvider time)
+    {
+        var spoolPath = Path.Combine(Path.GetTempPath(), $"billingwatch-import-{importId}.ndjson");
         await using var spool = new FileStream(spoolPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
         var spooled = new List<SpooledLine>();
-        var rejected = new List<ImportRejection>();
-        var fallbackCreated = time.GetUtcNow().ToUnixTimeSeconds();
+        var rejected = new ImportRejections(MaxReportedRejections);
+        var now = time.GetUtcNow().ToUnixTimeSeconds();
         var maxLine = limits.Webhooks.MaxBodyBytes;
+        var lineBuffer = new byte[Math.Min(maxLine, 64 * 1024)];
 
         var read = await SpoolAsync(context.Request.BodyReader, limits.Import.MaxBodyBytes, maxLine, (lineNumber, line) =>
         {
-            var bytes = line.ToArray();
-            if (!EventEnvelope.TryRead(bytes, fallbackCreated, out var envelope, out var error))
+            if (line.Length > lineBuffer.Length)
             {
-                rejected.Add(new ImportRejection(lineNumber, error!));
+                lineBuffer = new byte[Math.Min(maxLine, Math.Max(line.Length, lineBuffer.Length * 2))];
+            }
+
+            var length = (int)line.Length;
+            line.CopyTo(lineBuffer);
+            var bytes = lineBuffer.AsSpan(0, length);
+            if (!EventEnvelope.TryRead(bytes, now, out var envelope, out var error))
+            {
+                rejected.Add(lineNumber, error!);
                 return;
             }
 
-            spooled.Add(new SpooledLine(envelope.CreatedUnixSeconds, envelope.Id, lineNumber, spool.Position, bytes.Length));
+            spooled.Add(new SpooledLine(envelope.CreatedUnixSeconds, envelope.Id, lineNumber, spool.Position, length));
             spool.Write(bytes);
-        }, lineNumber => rejected.Add(new ImportRejection(lineNumber, $"The line is longer than {maxLine} bytes.")), context.RequestAborted);
+        }, lineNumber => rejected.Add(lineNumber, $"The line is longer than {maxLine} bytes."), context.RequestAborted);
         if (!read)
         {
             await TooLargeAsync(context, limits.Import.MaxBodyBytes);
@@ -62,7 +100,6 @@ internal static class ImportEndpoints
             : string.CompareOrdinal(a.Id, b.Id) is var byId and not 0 ? byId
             : a.LineNumber.CompareTo(b.LineNumber));
 
-        var grain = grains.GetGrain<ITenantGrain>(tenant.TenantId);
         int accepted = 0, duplicates = 0;
         await spool.FlushAsync(context.RequestAborted);
         foreach (var chunk in spooled.Chunk(Math.Max(1, limits.Import.ChunkSize)))
@@ -78,12 +115,13 @@ internal static class ImportEndpoints
             var result = await grain.ImportAsync(lines);
             accepted += result.Accepted;
             duplicates += result.Duplicates;
-            rejected.AddRange(result.Rejected);
+            foreach (var rejection in result.Rejected)
+            {
+                rejected.Add(rejection.Line, rejection.Error);
+            }
         }
 
-        await grain.CompleteImportAsync();
-        rejected.Sort((a, b) => a.Line.CompareTo(b.Line));
-        await context.Response.WriteAsJsonAsync(new ImportResponse(accepted, duplicates, rejected.Take(MaxReportedRejections).ToList(), rejected.Count));
+        await context.Response.WriteAsJsonAsync(new ImportResponse(accepted, duplicates, rejected.Kept(), rejected.Count));
     }
 
     /// <summary>
@@ -182,6 +220,38 @@ internal static class ImportEndpoints
         ApiProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "payload-too-large", "The import is too large.", $"An import body is limited to {max} bytes; split the file.");
 
     private readonly record struct SpooledLine(long Created, string Id, int LineNumber, long Offset, int Length);
+}
+
+/// <summary>Counts every rejected line but keeps only the first few for the answer: memory stays bounded whatever the input.</summary>
+internal sealed class ImportRejections(int keep)
+{
+    private readonly List<ImportRejection> _kept = [];
+
+    public int Count { get; private set; }
+
+    public void Add(int line, string error)
+    {
+        Count++;
+        if (_kept.Count < keep)
+        {
+            _kept.Add(new ImportRejection(line, error));
+            return;
+        }
+
+        // Keep the lowest line numbers: a later chunk may report a line that came before some kept ones.
+        var last = _kept.Count - 1;
+        if (line < _kept[last].Line)
+        {
+            _kept[last] = new ImportRejection(line, error);
+            _kept.Sort(static (a, b) => a.Line.CompareTo(b.Line));
+        }
+    }
+
+    public List<ImportRejection> Kept()
+    {
+        _kept.Sort(static (a, b) => a.Line.CompareTo(b.Line));
+        return _kept;
+    }
 }
 
 internal sealed record ImportResponse(int Accepted, int Duplicates, IReadOnlyList<ImportRejection> Rejected, int RejectedCount);

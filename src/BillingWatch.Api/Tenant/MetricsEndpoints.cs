@@ -1,4 +1,5 @@
 using BillingWatch.Api.Auth;
+using BillingWatch.Api.Docs;
 using BillingWatch.Api.Problems;
 using BillingWatch.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -9,8 +10,10 @@ internal static class MetricsEndpoints
 {
     public static RouteGroupBuilder MapMetrics(this RouteGroupBuilder api)
     {
-        api.MapGet("/metrics", GetAsync).RequireTenantKey().WithTags("Metrics");
-        api.MapGet("/metrics/series", SeriesAsync).RequireTenantKey().WithTags("Metrics");
+        api.MapGet("/metrics", GetAsync).RequireTenantKey().WithTags("Metrics")
+            .WithQuery(new QueryParameter("window", "string", "The period measured (default 24h).", ["1h", "24h", "7d", "30d"]), QueryDocs.Livemode);
+        api.MapGet("/metrics/series", SeriesAsync).RequireTenantKey().WithTags("Metrics")
+            .WithQuery(new QueryParameter("window", "string", "The period drawn: hourly points for 24h, daily for 7d and 30d (default 24h).", ["24h", "7d", "30d"]), QueryDocs.Livemode);
         return api;
     }
 

@@ -1,4 +1,6 @@
 using System.Buffers;
+using BillingWatch.Api.Auth;
+using BillingWatch.Api.Docs;
 using BillingWatch.Api.Problems;
 using BillingWatch.Configuration;
 using BillingWatch.Observability;
@@ -11,7 +13,8 @@ internal static partial class WebhookEndpoints
 {
     public static IEndpointRouteBuilder MapWebhooks(this IEndpointRouteBuilder routes)
     {
-        routes.MapPost("/webhook/{token}", ReceiveAsync).WithName("ReceiveStripeWebhook").DisableAntiforgery();
+        routes.MapPost("/webhook/{token}", ReceiveAsync).WithName("ReceiveStripeWebhook").DisableAntiforgery().WithTags("Webhooks")
+            .WithRawBody("application/json", "The Stripe event exactly as Stripe sent it, verified with the Stripe-Signature header.");
         return routes;
     }
 
@@ -23,7 +26,7 @@ internal static partial class WebhookEndpoints
         string token,
         HttpContext context,
         IGrainFactory grains,
-        WebhookRoutes routes,
+        TenantRoutes routes,
         IOptions<BillingWatchOptions> options,
         TimeProvider time,
         ILogger<WebhookLog> logger)
@@ -43,14 +46,14 @@ internal static partial class WebhookEndpoints
         string token,
         HttpContext context,
         IGrainFactory grains,
-        WebhookRoutes routes,
+        TenantRoutes routes,
         IOptions<BillingWatchOptions> options,
         TimeProvider time,
         ILogger<WebhookLog> logger)
     {
         var receivedAt = time.GetUtcNow();
         var tokenHash = Secrets.IsWellFormedWebhookToken(token) ? Secrets.Hash(token) : null;
-        var tenantId = tokenHash is null ? null : await routes.ResolveAsync(grains, tokenHash);
+        var tenantId = tokenHash is null ? null : await routes.ResolveWebhookTokenAsync(tokenHash);
         if (tenantId is null)
         {
             BillingWatchMetrics.EventRejected("not_found");
@@ -71,6 +74,7 @@ internal static partial class WebhookEndpoints
         using var tenantScope = TenantScope(logger, tenantId);
         var delivery = new WebhookDelivery(tokenHash!, context.Request.Headers["Stripe-Signature"].ToString(), body, receivedAt);
         WebhookOutcome outcome;
+        var loggedUnavailable = false;
         try
         {
             outcome = await grains.GetGrain<ITenantGrain>(tenantId).ReceiveWebhookAsync(delivery);
@@ -78,7 +82,8 @@ internal static partial class WebhookEndpoints
         catch (Exception ex) when (StorageExceptionHandler.IsUnavailable(ex))
         {
             LogUnavailable(logger, tenantId, ex.GetType().Name);
-            outcome = new WebhookOutcome(WebhookStatus.StorageUnavailable, Detail: "The event could not be stored; it was not acknowledged.", RetryAfterSeconds: options.Value.Webhooks.StorageRetryAfterSeconds);
+            outcome = new WebhookOutcome(WebhookStatus.StorageUnavailable, Detail: MayNotBeStored, RetryAfterSeconds: options.Value.Webhooks.StorageRetryAfterSeconds);
+            loggedUnavailable = true;
         }
 
         using var eventScope = outcome.EventId is { } eventId ? EventScope(logger, eventId) : null;
@@ -94,7 +99,7 @@ internal static partial class WebhookEndpoints
                 break;
             case WebhookStatus.NotFound:
                 BillingWatchMetrics.EventRejected("not_found");
-                routes.Forget(tokenHash!);
+                routes.ForgetWebhookToken(tokenHash!);
                 await NotFoundAsync(context);
                 break;
             case WebhookStatus.InvalidSignature:
@@ -113,11 +118,18 @@ internal static partial class WebhookEndpoints
                 break;
             default:
                 BillingWatchMetrics.EventRejected("unavailable");
-                LogNotStored(logger, tenantId);
-                await ApiProblem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "storage-unavailable", "The event was not stored.", outcome.Detail, outcome.RetryAfterSeconds);
+                if (!loggedUnavailable)
+                {
+                    LogNotStored(logger, tenantId);
+                }
+
+                await ApiProblem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "storage-unavailable", "The event may not have been stored.", outcome.Detail ?? MayNotBeStored, outcome.RetryAfterSeconds);
                 break;
         }
     }
+
+    /// <summary>A silo that died mid-call may have committed the event: the sender cannot know, and need not.</summary>
+    internal const string MayNotBeStored = "The event may not have been stored. Retrying the delivery is safe: an event that was stored is answered as a duplicate.";
 
     private static Task NotFoundAsync(HttpContext context) =>
         ApiProblem.WriteAsync(context, StatusCodes.Status404NotFound, "unknown-endpoint", "No webhook endpoint has this URL.", "The token is unknown, was rotated or its tenant was deleted.");
@@ -195,7 +207,7 @@ internal static partial class WebhookEndpoints
     [LoggerMessage(Level = LogLevel.Information, Message = "Webhook for tenant {TenantId} rejected: {Reason}")]
     private static partial void LogRejected(ILogger logger, string tenantId, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook for tenant {TenantId} answered 503: the event log did not commit it")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook for tenant {TenantId} answered 503: the event log did not confirm the commit")]
     private static partial void LogNotStored(ILogger logger, string tenantId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook for tenant {TenantId} answered 503: {ExceptionType}")]

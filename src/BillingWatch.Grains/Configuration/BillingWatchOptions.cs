@@ -43,6 +43,20 @@ public sealed class BillingWatchOptions
     public AlertOptions Alerts { get; set; } = new();
 
     public TelemetryOptions Telemetry { get; set; } = new();
+
+    public DataProtectionSettings DataProtection { get; set; } = new();
+}
+
+/// <summary>The key ring that encrypts secrets at rest (see docs/OPERATIONS.md, "Secrets at rest").</summary>
+public sealed class DataProtectionSettings
+{
+    /// <summary>A PKCS#12 certificate that encrypts the keys of the key ring (recommended in cluster mode).</summary>
+    public string? CertificatePath { get; set; }
+
+    public string? CertificatePassword { get; set; }
+
+    /// <summary>How long a key encrypts new secrets before the next one takes over; old keys keep decrypting.</summary>
+    public int KeyLifetimeDays { get; set; } = 90;
 }
 
 public sealed class TelemetryOptions
@@ -149,6 +163,12 @@ public sealed class OrleansHostOptions
     /// machine's loopback address, which is right only when every process runs on one machine.
     /// </summary>
     public string? AdvertisedHost { get; set; }
+
+    /// <summary>
+    /// How long a grain call may take before the caller gives up (Orleans' default is 30 s). A webhook sender
+    /// waits this long at most when the silo that held its tenant dies mid-call; the answer is then a 503.
+    /// </summary>
+    public int ResponseTimeoutSeconds { get; set; } = 10;
 }
 
 public sealed class WebhookOptions

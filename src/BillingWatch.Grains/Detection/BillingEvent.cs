@@ -1,4 +1,6 @@
 using System.Text.Json;
+using BillingWatch.Ingest;
+using BillingWatch.Observability;
 
 namespace BillingWatch.Detection;
 
@@ -65,17 +67,51 @@ public sealed record BillingEvent
     /// <summary>For <c>customer.subscription.updated</c>: what <c>previous_attributes</c> says changed.</summary>
     public PlanChange PlanChange { get; init; }
 
+    /// <summary>
+    /// Never throws: a stored payload that cannot be read (written before the acceptance rule, or odd in a
+    /// way no rule foresaw) becomes an event with only what is known, and is counted as unreadable.
+    /// </summary>
     public static BillingEvent Read(long sequence, ReadOnlyMemory<byte> payload, bool imported, long receivedUnixSeconds)
     {
-        using var document = JsonDocument.Parse(payload);
-        return Read(sequence, document.RootElement, imported, receivedUnixSeconds);
+        try
+        {
+            using var document = JsonDocument.Parse(payload, EventEnvelope.DocumentOptions);
+            return ReadFields(sequence, document.RootElement, imported, receivedUnixSeconds);
+        }
+        catch (Exception ex) when (ex is JsonException or ArgumentException or InvalidOperationException or OverflowException or FormatException)
+        {
+            BillingWatchMetrics.UnreadableEvent();
+            return new BillingEvent
+            {
+                Sequence = sequence,
+                Id = string.Empty,
+                Type = string.Empty,
+                Created = receivedUnixSeconds,
+                Livemode = false,
+                Imported = imported,
+                Received = receivedUnixSeconds,
+            };
+        }
     }
 
     public static BillingEvent Read(long sequence, JsonElement root, bool imported, long receivedUnixSeconds)
     {
+        try
+        {
+            return ReadFields(sequence, root, imported, receivedUnixSeconds);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or OverflowException or FormatException or ArgumentException)
+        {
+            BillingWatchMetrics.UnreadableEvent();
+            return new BillingEvent { Sequence = sequence, Id = string.Empty, Type = string.Empty, Created = receivedUnixSeconds, Livemode = false, Imported = imported, Received = receivedUnixSeconds };
+        }
+    }
+
+    private static BillingEvent ReadFields(long sequence, JsonElement root, bool imported, long receivedUnixSeconds)
+    {
         var type = Str(root, "type") ?? string.Empty;
         var created = root.TryGetProperty("created", out var c) && c.ValueKind == JsonValueKind.Number && c.TryGetInt64(out var cs)
-            ? cs
+            ? Math.Max(0, cs)
             : c.ValueKind == JsonValueKind.String && DateTimeOffset.TryParse(c.GetString(), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var ct)
                 ? ct.ToUnixTimeSeconds()
                 : receivedUnixSeconds;
@@ -178,7 +214,7 @@ public sealed record BillingEvent
                     price = Obj(item, "plan");
                 }
 
-                list.Add(new Item(Str(item, "id"), Long(item, "quantity") ?? 1, Long(price, "unit_amount") ?? Long(price, "amount") ?? 0));
+                list.Add(new Item(Str(item, "id"), Math.Clamp(Long(item, "quantity") ?? 1, 0, int.MaxValue), Long(price, "unit_amount") ?? Long(price, "amount") ?? 0));
             }
         }
 
@@ -194,7 +230,7 @@ public sealed record BillingEvent
         }
 
         var topPlan = Obj(subscription, "plan");
-        return (Str(topPlan, "interval"), (int)(Long(topPlan, "interval_count") ?? 1));
+        return (Str(topPlan, "interval"), Count(Long(topPlan, "interval_count")));
     }
 
     private static (string?, int) InvoiceInterval(JsonElement invoice) => ListInterval(Obj(invoice, "lines"));
@@ -210,7 +246,7 @@ public sealed record BillingEvent
                 var source = Str(recurring, "interval") is not null ? recurring : Obj(item, "plan");
                 if (Str(source, "interval") is { } interval)
                 {
-                    return (interval, (int)(Long(source, "interval_count") ?? 1));
+                    return (interval, Count(Long(source, "interval_count")));
                 }
             }
         }
@@ -236,6 +272,9 @@ public sealed record BillingEvent
 
         return Str(Obj(o, "card"), "fingerprint") ?? Str(Obj(o, "source"), "fingerprint");
     }
+
+    /// <summary>An interval count Stripe could have sent (1 to 3 years' worth of days); anything else counts as 1.</summary>
+    private static int Count(long? value) => value is >= 1 and <= 1100 ? (int)value : 1;
 
     private static JsonElement Obj(JsonElement e, string name) =>
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) ? v : default;

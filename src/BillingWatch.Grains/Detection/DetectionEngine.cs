@@ -1,4 +1,5 @@
 using System.Text.Json;
+using BillingWatch.Observability;
 
 namespace BillingWatch.Detection;
 
@@ -38,7 +39,14 @@ public sealed class DetectionEngine
             foreach (var (detector, settings) in _enabled)
             {
                 _context.Use(detector, settings);
-                detector.OnWatermark(previous, e.Created, State(detector), _context);
+                try
+                {
+                    detector.OnWatermark(previous, e.Created, State(detector), _context);
+                }
+                catch (Exception ex) when (IsDataFault(ex))
+                {
+                    BillingWatchMetrics.DetectorFault(detector.Name);
+                }
             }
         }
 
@@ -47,10 +55,22 @@ public sealed class DetectionEngine
             if (detector.Reads(e))
             {
                 _context.Use(detector, settings);
-                detector.Fold(e, State(detector), _context);
+                try
+                {
+                    detector.Fold(e, State(detector), _context);
+                }
+                catch (Exception ex) when (IsDataFault(ex))
+                {
+                    // Nothing after the commit may throw on data: an event a detector cannot judge is skipped
+                    // by that detector (and counted), never a reason for the tenant to stop activating.
+                    BillingWatchMetrics.DetectorFault(detector.Name);
+                }
             }
         }
     }
+
+    private static bool IsDataFault(Exception ex) =>
+        ex is ArithmeticException or ArgumentException or InvalidOperationException or FormatException or IndexOutOfRangeException or KeyNotFoundException;
 
     /// <summary>Wall-clock checks (silence) and closing of windows for a tenant that has gone quiet.</summary>
     public void OnWallClock(long now)
@@ -58,7 +78,14 @@ public sealed class DetectionEngine
         foreach (var (detector, settings) in _enabled)
         {
             _context.Use(detector, settings);
-            detector.OnWallClock(now, State(detector), _context);
+            try
+            {
+                detector.OnWallClock(now, State(detector), _context);
+            }
+            catch (Exception ex) when (IsDataFault(ex))
+            {
+                BillingWatchMetrics.DetectorFault(detector.Name);
+            }
         }
     }
 

@@ -3,27 +3,65 @@ using System.Text.Json;
 
 namespace BillingWatch.Ingest;
 
-/// <summary>The fields BillingWatch indexes, read from a Stripe event's raw JSON whatever its API version.</summary>
+/// <summary>
+/// The fields BillingWatch indexes, read from a Stripe event's raw JSON whatever its API version, and the one
+/// rule that decides whether a body is an event at all. Webhooks and imports use this rule alike, and every
+/// later reader of a stored payload reads with the same limits (<see cref="ReaderOptions"/>), so whatever was
+/// accepted can always be read again.
+/// </summary>
 public readonly record struct EventEnvelope(string Id, string Type, long CreatedUnixSeconds, bool Livemode)
 {
     public const int MaxIdLength = 255;
     public const int MaxTypeLength = 255;
 
+    /// <summary>JSON nesting accepted in an event, and used by every reader of a stored event.</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>How far ahead of the receiver's clock an event's <c>created</c> may be (clock skew).</summary>
+    public const long MaxFutureSeconds = 86_400;
+
+    public static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = MaxDepth };
+
+    public static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = MaxDepth };
+
+    [Flags]
+    private enum Seen
+    {
+        None = 0,
+        Id = 1,
+        Type = 2,
+        Created = 4,
+        Livemode = 8,
+        Object = 16,
+    }
+
     /// <summary>
-    /// Reads the top-level <c>id</c>, <c>type</c>, <c>created</c> and <c>livemode</c> of one JSON object and
-    /// checks the whole document is well-formed JSON. Snapshot events carry <c>created</c> as unix seconds,
-    /// thin <c>v2.core.event</c> notifications as an ISO-8601 string; a missing <c>created</c> falls back to
-    /// the arrival time and a missing <c>livemode</c> to test mode.
+    /// Applies the acceptance rule: one JSON object, nested at most <see cref="MaxDepth"/> levels; no
+    /// duplicate <c>id</c>, <c>type</c>, <c>created</c>, <c>livemode</c> or <c>object</c>; a string <c>id</c>
+    /// and <c>type</c> of 1–255 characters without control characters; <c>created</c> an integer from 0 to
+    /// <paramref name="nowUnixSeconds"/> + 1 day (thin <c>v2.core.event</c> notifications carry it as an
+    /// ISO-8601 string, held to the same range; when absent, the arrival time <paramref name="nowUnixSeconds"/>
+    /// is used); <c>livemode</c> a boolean when present (absent means test mode).
     /// </summary>
-    public static bool TryRead(ReadOnlySpan<byte> json, long fallbackCreatedUnixSeconds, out EventEnvelope envelope, out string? error)
+    public static bool TryRead(ReadOnlySpan<byte> json, long nowUnixSeconds, out EventEnvelope envelope, out string? error)
     {
         envelope = default;
         string? id = null, type = null;
         long? created = null;
         var livemode = false;
+        var seen = Seen.None;
+
+        // Most garbage is not even an object: say so without the cost of a reader exception.
+        var start = json.IndexOfAnyExcept(" \t\r\n"u8);
+        if (start < 0 || json[start] != (byte)'{')
+        {
+            error = "The body must be a JSON object.";
+            return false;
+        }
+
         try
         {
-            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 256 });
+            var reader = new Utf8JsonReader(json, ReaderOptions);
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
                 error = "The body must be a JSON object.";
@@ -32,30 +70,61 @@ public readonly record struct EventEnvelope(string Id, string Type, long Created
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("id"u8))
+                var field = reader.ValueTextEquals("id"u8) ? Seen.Id
+                    : reader.ValueTextEquals("type"u8) ? Seen.Type
+                    : reader.ValueTextEquals("created"u8) ? Seen.Created
+                    : reader.ValueTextEquals("livemode"u8) ? Seen.Livemode
+                    : reader.ValueTextEquals("object"u8) ? Seen.Object
+                    : Seen.None;
+                if (field != Seen.None && (seen & field) != 0)
                 {
-                    reader.Read();
-                    id = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                    error = $"The event has more than one \"{Name(field)}\".";
+                    return false;
                 }
-                else if (reader.ValueTextEquals("type"u8))
+
+                seen |= field;
+                reader.Read();
+                switch (field)
                 {
-                    reader.Read();
-                    type = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                }
-                else if (reader.ValueTextEquals("created"u8))
-                {
-                    reader.Read();
-                    created = ReadCreated(ref reader);
-                }
-                else if (reader.ValueTextEquals("livemode"u8))
-                {
-                    reader.Read();
-                    livemode = reader.TokenType == JsonTokenType.True;
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
+                    case Seen.Id:
+                        id = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        if (!IsName(id, MaxIdLength))
+                        {
+                            error = $"The event must have a string \"id\" of 1 to {MaxIdLength} characters without control characters.";
+                            return false;
+                        }
+
+                        break;
+                    case Seen.Type:
+                        type = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        if (!IsName(type, MaxTypeLength))
+                        {
+                            error = $"The event must have a string \"type\" of 1 to {MaxTypeLength} characters without control characters.";
+                            return false;
+                        }
+
+                        break;
+                    case Seen.Created:
+                        created = ReadCreated(ref reader);
+                        if (created is not { } value || value > nowUnixSeconds + MaxFutureSeconds)
+                        {
+                            error = "\"created\" must be an integer number of unix seconds from 0 to one day after now.";
+                            return false;
+                        }
+
+                        break;
+                    case Seen.Livemode:
+                        if (reader.TokenType is not (JsonTokenType.True or JsonTokenType.False))
+                        {
+                            error = "\"livemode\" must be true or false.";
+                            return false;
+                        }
+
+                        livemode = reader.TokenType == JsonTokenType.True;
+                        break;
+                    default:
+                        reader.Skip();
+                        break;
                 }
             }
 
@@ -65,26 +134,58 @@ public readonly record struct EventEnvelope(string Id, string Type, long Created
                 return false;
             }
         }
+        catch (JsonException ex) when (ex.Message.Contains("depth", StringComparison.OrdinalIgnoreCase))
+        {
+            error = $"The body is nested more than {MaxDepth} levels deep.";
+            return false;
+        }
         catch (JsonException)
         {
             error = "The body is not valid JSON.";
             return false;
         }
 
-        if (string.IsNullOrEmpty(id) || id.Length > MaxIdLength)
+        if (id is null)
         {
-            error = $"The event must have a string \"id\" of 1 to {MaxIdLength} characters.";
+            error = $"The event must have a string \"id\" of 1 to {MaxIdLength} characters without control characters.";
             return false;
         }
 
-        if (string.IsNullOrEmpty(type) || type.Length > MaxTypeLength)
+        if (type is null)
         {
-            error = $"The event must have a string \"type\" of 1 to {MaxTypeLength} characters.";
+            error = $"The event must have a string \"type\" of 1 to {MaxTypeLength} characters without control characters.";
             return false;
         }
 
-        envelope = new EventEnvelope(id, type, created ?? fallbackCreatedUnixSeconds, livemode);
+        envelope = new EventEnvelope(id, type, created ?? nowUnixSeconds, livemode);
         error = null;
+        return true;
+    }
+
+    private static string Name(Seen field) => field switch
+    {
+        Seen.Id => "id",
+        Seen.Type => "type",
+        Seen.Created => "created",
+        Seen.Livemode => "livemode",
+        _ => "object",
+    };
+
+    private static bool IsName(string? value, int maxLength)
+    {
+        if (string.IsNullOrEmpty(value) || value.Length > maxLength)
+        {
+            return false;
+        }
+
+        foreach (var c in value)
+        {
+            if (char.IsControl(c))
+            {
+                return false;
+            }
+        }
+
         return true;
     }
 
@@ -94,11 +195,9 @@ public readonly record struct EventEnvelope(string Id, string Type, long Created
         {
             case JsonTokenType.Number when reader.TryGetInt64(out var seconds) && seconds >= 0:
                 return seconds;
-            case JsonTokenType.String when DateTimeOffset.TryParse(reader.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at):
+            case JsonTokenType.String when DateTimeOffset.TryParse(reader.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
+                && at.ToUnixTimeSeconds() >= 0:
                 return at.ToUnixTimeSeconds();
-            case JsonTokenType.StartObject or JsonTokenType.StartArray:
-                reader.Skip();
-                return null;
             default:
                 return null;
         }

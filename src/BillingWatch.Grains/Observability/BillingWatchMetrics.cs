@@ -23,6 +23,13 @@ public static class BillingWatchMetrics
     private static readonly Histogram<int> CommitBatch = Meter.CreateHistogram<int>("billingwatch.eventlog.batch_size", "{event}", "Events per event-log commit (group commit).");
     private static readonly Histogram<double> CommitDuration = Meter.CreateHistogram<double>("billingwatch.eventlog.commit.duration", "s", "Time of one event-log commit.");
 
+    private static readonly Counter<long> Unreadable = Meter.CreateCounter<long>("billingwatch.events.unreadable", "{event}", "Stored events whose payload could not be read for detection; they count as events with no fields.");
+    private static readonly Counter<long> DetectorFaults = Meter.CreateCounter<long>("billingwatch.detectors.faults", "{event}", "Events a detector could not fold (odd values); the detector skips them, by detector.");
+
+    public static void UnreadableEvent() => Unreadable.Add(1);
+
+    public static void DetectorFault(string detector) => DetectorFaults.Add(1, new KeyValuePair<string, object?>("detector", detector));
+
     public static void EventAccepted() => Accepted.Add(1);
 
     public static void EventDuplicate() => Duplicates.Add(1);

@@ -91,7 +91,7 @@ internal static class StorageQueries
         {
             await using var command = EventsCommand(connection, tenantId, since, livemode, out var where);
             Bind(command, "@type", type);
-            command.CommandText = $"SELECT {json.Currency}, CAST(SUM({amount}) AS BIGINT) FROM events{json.Join} WHERE {where} AND type = @type GROUP BY 1 HAVING {json.Currency} IS NOT NULL";
+            command.CommandText = $"SELECT {json.Currency}, {json.Sum(amount)} FROM events{json.Join} WHERE {where} AND type = @type GROUP BY 1 HAVING {json.Currency} IS NOT NULL";
             var sums = new Dictionary<string, long>(StringComparer.Ordinal);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -135,7 +135,7 @@ internal static class StorageQueries
         {
             Bind(command, "@bucket", (long)bucketSeconds);
             command.CommandText =
-                $"SELECT (created / @bucket) * @bucket, {json.Currency}, CAST(SUM({json.Integer("data", "object", "amount")}) AS BIGINT) " +
+                $"SELECT (created / @bucket) * @bucket, {json.Currency}, {json.Sum(json.Integer("data", "object", "amount"))} " +
                 $"FROM events{json.Join} WHERE {where} AND type = 'charge.succeeded' GROUP BY 1, 2 HAVING {json.Currency} IS NOT NULL";
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -189,7 +189,7 @@ internal static class StorageQueries
         }
     }
 
-    private static void Bind(DbCommand command, string name, object value)
+    internal static void Bind(DbCommand command, string name, object value)
     {
         var parameter = command.CreateParameter();
         parameter.ParameterName = name;

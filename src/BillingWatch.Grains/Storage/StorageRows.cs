@@ -81,9 +81,15 @@ internal static class StorageRows
         return cursorOf(items[^1]);
     }
 
-    public static DateTime Seconds(long unixSeconds) => DateTime.UnixEpoch.AddSeconds(unixSeconds);
+    // Clamped to what DateTime can hold: a row written before the acceptance rule bounded "created" must
+    // still be readable.
+    private const long MaxUnixSeconds = 253_402_300_799;
+    private const long MinUnixSeconds = -62_135_596_800;
 
-    public static DateTime Milliseconds(long unixMilliseconds) => DateTime.UnixEpoch.AddMilliseconds(unixMilliseconds);
+    public static DateTime Seconds(long unixSeconds) => DateTime.UnixEpoch.AddSeconds(Math.Clamp(unixSeconds, MinUnixSeconds, MaxUnixSeconds));
+
+    public static DateTime Milliseconds(long unixMilliseconds) =>
+        DateTime.UnixEpoch.AddMilliseconds(Math.Clamp(unixMilliseconds, MinUnixSeconds * 1000, MaxUnixSeconds * 1000));
 
     public static long ToUnixSeconds(DateTime value) => (long)(value.ToUniversalTime() - DateTime.UnixEpoch).TotalSeconds;
 }

@@ -40,8 +40,20 @@ public interface ITenantGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<ImportResult> ImportAsync(IReadOnlyList<ImportLine> lines);
 
-    /// <summary>Ends an import: runs the wall-clock checks (closing days the import passed) and stores its anomalies.</summary>
-    Task CompleteImportAsync();
+    /// <summary>Writes this tenant's routes (token and key hashes) to the directory; used once when upgrading.</summary>
+    Task EnsureRoutedAsync();
+
+    /// <summary>
+    /// Claims the tenant's one import slot for <paramref name="importId"/>; false while another import holds it.
+    /// A claim nobody has used for two minutes (its front end died) lapses.
+    /// </summary>
+    Task<bool> BeginImportAsync(string importId);
+
+    /// <summary>
+    /// Ends an import: runs the wall-clock checks (closing days the import passed), stores its anomalies and
+    /// frees the import slot.
+    /// </summary>
+    Task CompleteImportAsync(string importId);
 
     /// <summary>The periodic wall-clock check: silence, lapses, and days a quiet tenant has left open.</summary>
     Task TickAsync();

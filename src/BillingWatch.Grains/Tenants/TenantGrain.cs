@@ -2,6 +2,7 @@ using System.Text;
 using BillingWatch.Configuration;
 using BillingWatch.Detection;
 using BillingWatch.Ingest;
+using BillingWatch.Security;
 using BillingWatch.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -19,6 +20,8 @@ public sealed partial class TenantGrain(
     IEventLog eventLog,
     IAnomalyStore anomalies,
     ITenantDirectory directory,
+    StorageMaintenance maintenance,
+    ISecretProtector protector,
     IOptions<BillingWatchOptions> options,
     TimeProvider time,
     ILogger<TenantGrain> logger) : Grain, ITenantGrain, IRemindable
@@ -38,8 +41,15 @@ public sealed partial class TenantGrain(
     // An import arrives as a series of chunks; between two of them the wall clock must still wait.
     private DateTimeOffset _importQuietUntil;
 
+    // At most one import per tenant at a time; the slot lapses when its holder stops sending chunks.
+    private string? _importSlot;
+
     // The last sequence handed out; loaded on activation (or creation) before any delivery is served.
     private long _lastSequence;
+
+    // The signing secrets in the clear, for this activation only: state holds them encrypted.
+    private string? _signingSecret;
+    private string? _previousSigningSecret;
 
     private string TenantId => this.GetPrimaryKeyString();
 
@@ -59,7 +69,7 @@ public sealed partial class TenantGrain(
         S.WebhookToken = token;
         S.WebhookTokenHash = Secrets.Hash(token);
         S.ApiKeyHash = Secrets.Hash(apiKey);
-        S.SigningSecret = webhookSecret;
+        S.SigningSecret = webhookSecret is null ? null : protector.Protect(webhookSecret);
         await WriteOrReloadAsync();
         _lastSequence = await eventLog.GetLastSequenceAsync(TenantId);
         await StartDetectionAsync();
@@ -130,6 +140,9 @@ public sealed partial class TenantGrain(
         }
 
         await directory.RemoveAsync(TenantId);
+        await maintenance.DeleteTenantAsync(TenantId);
+        _detection = null;
+        await detectionState.ClearStateAsync();
         if (UsesReminders && await this.GetReminder(DetectionTickReminder) is { } reminder)
         {
             await this.UnregisterReminder(reminder);
@@ -146,8 +159,14 @@ public sealed partial class TenantGrain(
             return false;
         }
 
+        if (_signingSecret is not null && string.Equals(_signingSecret, secret, StringComparison.Ordinal))
+        {
+            // A retried PUT of the secret already in force changes nothing (the previous secret's overlap stays).
+            return true;
+        }
+
         var now = time.GetUtcNow();
-        if (S.SigningSecret is not null && previousValidFor > TimeSpan.Zero && S.SigningSecret != secret)
+        if (S.SigningSecret is not null && previousValidFor > TimeSpan.Zero)
         {
             S.PreviousSigningSecret = S.SigningSecret;
             S.PreviousSecretExpiresAt = now + previousValidFor;
@@ -158,7 +177,7 @@ public sealed partial class TenantGrain(
             S.PreviousSecretExpiresAt = null;
         }
 
-        S.SigningSecret = secret;
+        S.SigningSecret = protector.Protect(secret);
         await WriteOrReloadAsync();
         LogSecretRotated(logger, TenantId, previousValidFor.TotalSeconds);
         return true;
@@ -195,6 +214,7 @@ public sealed partial class TenantGrain(
         await WriteOrReloadAsync();
         await Lookup(TenantLookup.ForApiKey(S.ApiKeyHash)).SetAsync(TenantId);
         await Lookup(TenantLookup.ForApiKey(oldHash)).ClearAsync();
+        await directory.UpsertAsync(ToDirectoryEntry());
         return apiKey;
     }
 
@@ -211,7 +231,7 @@ public sealed partial class TenantGrain(
 
         var now = time.GetUtcNow();
         var payload = Encoding.UTF8.GetString(delivery.Body);
-        if (!WebhookSignature.Verify(payload, delivery.SignatureHeader, S.SigningSecret, S.PreviousSigningSecret, S.PreviousSecretExpiresAt, now, out var signatureError))
+        if (!WebhookSignature.Verify(payload, delivery.SignatureHeader, _signingSecret, _previousSigningSecret, S.PreviousSecretExpiresAt, now, out var signatureError))
         {
             return new WebhookOutcome(WebhookStatus.InvalidSignature, Detail: signatureError);
         }
@@ -231,11 +251,43 @@ public sealed partial class TenantGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        DecryptSecrets();
         if (S.Exists)
         {
+            await EncryptLegacySecretsAsync();
             _lastSequence = await eventLog.GetLastSequenceAsync(TenantId, cancellationToken);
             await StartDetectionAsync();
             await EnsureTickReminderAsync();
+        }
+    }
+
+    /// <summary>Secrets written before encryption at rest existed are encrypted the first time the tenant activates.</summary>
+    private async Task EncryptLegacySecretsAsync()
+    {
+        var legacy = false;
+        if (S.SigningSecret is { } current && !ISecretProtector.IsProtected(current))
+        {
+            S.SigningSecret = protector.Protect(current);
+            legacy = true;
+        }
+
+        if (S.PreviousSigningSecret is { } previous && !ISecretProtector.IsProtected(previous))
+        {
+            S.PreviousSigningSecret = protector.Protect(previous);
+            legacy = true;
+        }
+
+        if (legacy)
+        {
+            await WriteOrReloadAsync();
+        }
+    }
+
+    public async Task EnsureRoutedAsync()
+    {
+        if (S.Exists)
+        {
+            await directory.UpsertAsync(ToDirectoryEntry());
         }
     }
 
@@ -311,8 +363,32 @@ public sealed partial class TenantGrain(
         }
     }
 
-    public async Task CompleteImportAsync()
+    public Task<bool> BeginImportAsync(string importId)
     {
+        if (!S.Exists)
+        {
+            throw new InvalidOperationException("The tenant does not exist.");
+        }
+
+        if (_importSlot is not null && _importSlot != importId && time.GetUtcNow() < _importQuietUntil)
+        {
+            return Task.FromResult(false);
+        }
+
+        _importSlot = importId;
+        _importQuietUntil = time.GetUtcNow().AddMinutes(2);
+        return Task.FromResult(true);
+    }
+
+    public async Task CompleteImportAsync(string importId)
+    {
+        if (_importSlot is not null && _importSlot != importId)
+        {
+            // Another import holds the slot: leave its quiet period alone.
+            return;
+        }
+
+        _importSlot = null;
         _importQuietUntil = default;
         if (_detection is not null && _importsRunning == 0)
         {
@@ -467,7 +543,7 @@ public sealed partial class TenantGrain(
     }
 
     private WebhookOutcome StorageUnavailable(string eventId) =>
-        new(WebhookStatus.StorageUnavailable, eventId, "The event could not be stored; it was not acknowledged.", options.Value.Webhooks.StorageRetryAfterSeconds);
+        new(WebhookStatus.StorageUnavailable, eventId, "The event log did not confirm the commit, so the event may not have been stored. Retrying the delivery is safe: an event that was stored is answered as a duplicate.", options.Value.Webhooks.StorageRetryAfterSeconds);
 
     private TokenBucket Bucket(DateTimeOffset now)
     {
@@ -495,6 +571,26 @@ public sealed partial class TenantGrain(
             await state.ReadStateAsync();
             throw;
         }
+        finally
+        {
+            DecryptSecrets();
+        }
+    }
+
+    private void DecryptSecrets()
+    {
+        try
+        {
+            _signingSecret = S.SigningSecret is { } current ? protector.Unprotect(current) : null;
+            _previousSigningSecret = S.PreviousSigningSecret is { } previous ? protector.Unprotect(previous) : null;
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            // The tenant still activates (its queries work); its webhooks fail verification until the key
+            // ring is restored or a new signing secret is set.
+            _signingSecret = _previousSigningSecret = null;
+            LogKeyRingMissing(logger, TenantId);
+        }
     }
 
     private ITenantLookupGrain Lookup(string key) => GrainFactory.GetGrain<ITenantLookupGrain>(key);
@@ -502,13 +598,22 @@ public sealed partial class TenantGrain(
     private TenantView View() =>
         new(TenantId, S.Name!, S.WebhookToken!, S.CreatedAt, EffectiveRateLimit(), S.SigningSecret is not null);
 
-    private TenantDirectoryEntry ToDirectoryEntry() => new(TenantId, S.Name!, S.WebhookToken!, S.CreatedAt);
+    private TenantDirectoryEntry ToDirectoryEntry() => new(
+        TenantId,
+        S.Name!,
+        S.WebhookToken!,
+        S.CreatedAt,
+        S.WebhookTokenHash is { } tokenHash ? Convert.ToHexStringLower(tokenHash) : null,
+        S.ApiKeyHash is { } keyHash ? Convert.ToHexStringLower(keyHash) : null);
 
     private static DateTime TruncateToMilliseconds(DateTime value) =>
         new(value.Ticks - (value.Ticks % TimeSpan.TicksPerMillisecond), DateTimeKind.Utc);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Detection state of tenant {TenantId} not flushed ({ExceptionType}); it is retried and nothing is lost")]
     private static partial void LogFlushFailed(ILogger logger, string tenantId, string exceptionType);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Signing secrets of tenant {TenantId} cannot be decrypted: the Data Protection key ring is missing or different (see docs/OPERATIONS.md, Secrets at rest)")]
+    private static partial void LogKeyRingMissing(ILogger logger, string tenantId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Tenant {TenantId} created")]
     private static partial void LogTenantCreated(ILogger logger, string tenantId);

@@ -46,18 +46,34 @@ public sealed partial class AlertDigestService(
                 continue;
             }
 
-            var lines = (await store.CountRaisedAsync(channel.TenantId, day, today, cancellationToken))
-                .Where(l => l.Severity >= channel.MinSeverity && (channel.Detectors is null || channel.Detectors.Contains(l.Detector, StringComparer.Ordinal)))
-                .ToList();
-            var outcome = await sender.SendDigestAsync(channel, names.GetValueOrDefault(channel.TenantId, channel.TenantId), DateOnly.FromDateTime(day.UtcDateTime), lines, cancellationToken);
+            // One channel's failure, whatever it is, never stops the round: its claim is given back.
+            AlertSendOutcome outcome;
+            try
+            {
+                var lines = (await store.CountRaisedAsync(channel.TenantId, day, today, cancellationToken))
+                    .Where(l => l.Severity >= channel.MinSeverity && (channel.Detectors is null || channel.Detectors.Contains(l.Detector, StringComparer.Ordinal)))
+                    .ToList();
+                outcome = await sender.SendDigestAsync(channel, names.GetValueOrDefault(channel.TenantId, channel.TenantId), DateOnly.FromDateTime(day.UtcDateTime), lines, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                outcome = new AlertSendOutcome(false, null, ex.GetType().Name);
+            }
+
             if (outcome.Delivered)
             {
                 sent++;
+                continue;
             }
-            else
+
+            LogDigestFailed(logger, channel.Id, outcome.Error ?? "failed");
+            try
             {
                 await store.ReleaseDigestAsync(channel.Id, day.ToUnixTimeSeconds());
-                LogDigestFailed(logger, channel.Id, outcome.Error ?? "failed");
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogDigestRoundFailed(logger, ex.GetType().Name);
             }
         }
 

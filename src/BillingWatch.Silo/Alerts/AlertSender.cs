@@ -9,6 +9,7 @@ using BillingWatch.Alerts;
 using BillingWatch.Configuration;
 using BillingWatch.Detection;
 using BillingWatch.Storage;
+using BillingWatch.Validation;
 using Microsoft.Extensions.Options;
 
 namespace BillingWatch.Silo.Alerts;
@@ -35,11 +36,17 @@ public sealed class AlertSender(IHttpClientFactory clients, IOptions<BillingWatc
                 ? await SendEmailAsync(channel, tenantName, anomaly, cancellationToken)
                 : await PostAsync(channel, deliveryId, tenantName, anomaly, cancellationToken);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or TimeoutException or SmtpException or Polly.Timeout.TimeoutRejectedException or IOException)
+        catch (Exception ex) when (IsSendFailure(ex))
         {
             return new AlertSendOutcome(false, null, Describe(ex));
         }
     }
+
+    // Anything one channel's data or receiver can cause ends as a failed attempt of that channel, never as
+    // an exception that stops a dispatcher or a digest round (bad addresses, odd header text included).
+    private static bool IsSendFailure(Exception ex) =>
+        ex is HttpRequestException or TaskCanceledException or TimeoutException or SmtpException or Polly.Timeout.TimeoutRejectedException
+            or IOException or FormatException or ArgumentException or InvalidOperationException;
 
     private async Task<AlertSendOutcome> PostAsync(AlertChannel channel, string deliveryId, string tenantName, StoredAnomaly? anomaly, CancellationToken cancellationToken)
     {
@@ -110,7 +117,7 @@ public sealed class AlertSender(IHttpClientFactory clients, IOptions<BillingWatc
         {
             return await SendMailAsync(channel.Target, subject, text.ToString(), html.ToString(), cancellationToken);
         }
-        catch (Exception ex) when (ex is SmtpException or IOException or TimeoutException or TaskCanceledException)
+        catch (Exception ex) when (IsSendFailure(ex))
         {
             return new AlertSendOutcome(false, null, Describe(ex));
         }
@@ -140,7 +147,8 @@ public sealed class AlertSender(IHttpClientFactory clients, IOptions<BillingWatc
 
         using var message = new MailMessage(smtp.From, to)
         {
-            Subject = subject,
+            // A subject is one header line: no CR/LF from a name or title may start another header.
+            Subject = DisplayName.SingleLine(subject),
             SubjectEncoding = Encoding.UTF8,
             BodyEncoding = Encoding.UTF8,
             Body = text,
@@ -211,6 +219,7 @@ public sealed class AlertSender(IHttpClientFactory clients, IOptions<BillingWatc
         HttpRequestException { HttpRequestError: var error } when error != HttpRequestError.Unknown => $"connection failed ({error})",
         HttpRequestException { InnerException: System.Net.Sockets.SocketException socket } => $"connection failed ({socket.SocketErrorCode})",
         SmtpException smtp => $"SMTP {smtp.StatusCode}",
+        FormatException => "the e-mail address is not valid",
         _ => ex.GetType().Name,
     };
 }

@@ -13,6 +13,9 @@ public static class AlertServiceExtensions
     {
         services.TryAddSingleton<AlertSender>();
         services.AddHttpClient(AlertSender.HttpClientName)
+            // The factory's request logging writes the full URL (a Slack or Discord URL is itself the secret)
+            // at Information; alert targets are never logged, at any level.
+            .RemoveAllLoggers()
             .ConfigurePrimaryHttpMessageHandler(sp =>
             {
                 var options = sp.GetRequiredService<IOptions<BillingWatchOptions>>();

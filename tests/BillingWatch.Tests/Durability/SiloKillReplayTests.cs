@@ -71,8 +71,8 @@ public sealed class SiloKillReplayTests : IAsyncLifetime
             await _cluster.Client.GetGrain<ITenantGrain>(uninterrupted).ImportAsync(chunk);
         }
 
-        await _cluster.Client.GetGrain<ITenantGrain>(interrupted).CompleteImportAsync();
-        await _cluster.Client.GetGrain<ITenantGrain>(uninterrupted).CompleteImportAsync();
+        await _cluster.Client.GetGrain<ITenantGrain>(interrupted).CompleteImportAsync("test-import");
+        await _cluster.Client.GetGrain<ITenantGrain>(uninterrupted).CompleteImportAsync("test-import");
 
         var store = new SqliteAnomalyStore(new SqliteDatabase(Path.Combine(_dataDir, "billingwatch.db"), 5000, NullLogger<SqliteDatabase>.Instance), TimeProvider.System);
         var expected = await SignaturesAsync(store, uninterrupted);

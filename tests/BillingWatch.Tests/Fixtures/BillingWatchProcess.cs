@@ -75,6 +75,13 @@ public sealed class BillingWatchProcess : IAsyncDisposable
         return client;
     }
 
+    /// <summary>The child's resident set size (VmRSS), for memory checks.</summary>
+    public long ResidentBytes()
+    {
+        var line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+    }
+
     /// <summary>SIGKILL: no shutdown hooks, no flushing, nothing graceful.</summary>
     public void KillHard()
     {

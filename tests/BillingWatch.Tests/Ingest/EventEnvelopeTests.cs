@@ -6,12 +6,14 @@ namespace BillingWatch.Tests.Ingest;
 
 public sealed class EventEnvelopeTests
 {
+    private static readonly long Now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
     [Fact]
     public void Reads_snapshot_event_fields_and_ignores_nested_ids()
     {
         var json = StripeEvents.ChargeSucceeded(id: "evt_top", created: 1_700_000_123, livemode: true);
 
-        Assert.True(EventEnvelope.TryRead(Encoding.UTF8.GetBytes(json), 0, out var e, out _));
+        Assert.True(EventEnvelope.TryRead(Encoding.UTF8.GetBytes(json), Now, out var e, out _));
 
         Assert.Equal(new EventEnvelope("evt_top", "charge.succeeded", 1_700_000_123, true), e);
     }
@@ -21,7 +23,7 @@ public sealed class EventEnvelopeTests
     {
         var json = """{"id":"evt_test_65R","object":"v2.core.event","type":"v1.billing.meter.error_report_triggered","livemode":false,"created":"2024-09-17T06:20:52.246Z","related_object":{"id":"mtr_1"}}""";
 
-        Assert.True(EventEnvelope.TryRead(Encoding.UTF8.GetBytes(json), 0, out var e, out _));
+        Assert.True(EventEnvelope.TryRead(Encoding.UTF8.GetBytes(json), Now, out var e, out _));
 
         Assert.Equal(DateTimeOffset.Parse("2024-09-17T06:20:52Z", System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeSeconds(), e.CreatedUnixSeconds);
         Assert.False(e.Livemode);

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace BillingWatch.Tests.Storage;
 
 /// <summary>The back ends behind the storage interfaces, as the rest of the code sees them.</summary>
-public sealed record StorageUnderTest(IEventLog Events, IAnomalyStore Anomalies, ITenantDirectory Tenants, IAlertStore Alerts, Func<ValueTask> Dispose);
+public sealed record StorageUnderTest(IEventLog Events, IAnomalyStore Anomalies, ITenantDirectory Tenants, IAlertStore Alerts, StorageMaintenance Maintenance, Func<ValueTask> Dispose);
 
 /// <summary>
 /// One contract for the event log, the anomaly store and the tenant directory, run against SQLite and
@@ -154,6 +154,84 @@ public abstract class StorageContractTests : IAsyncLifetime
         Assert.Equal(DateTime.UnixEpoch.AddSeconds(1_700_000_000), metrics.LastEventAt);
         Assert.Equal(8, (await Events.MetricsAsync("tn_m", since, livemode: null)).Total);
         Assert.Equal(0, (await Events.MetricsAsync("tn_other", since, livemode: null)).Total);
+    }
+
+    [Fact]
+    public async Task Metrics_and_series_read_any_amount_a_payload_can_hold_without_failing()
+    {
+        var since = DateTime.UnixEpoch.AddSeconds(1_700_000_000);
+        string[] amounts = ["9223372036854775807", "9223372036854775807", "\"abc\"", "1e30", "1.5", "-9223372036854775808", "null", "{\"x\":1}", "99999999999999999999999"];
+        var sequence = 0;
+        foreach (var amount in amounts)
+        {
+            ++sequence;
+            await Events.AppendAsync(Entry("tn_odd", sequence, $"evt_c{sequence}", false, type: "charge.succeeded", payload: Encoding.UTF8.GetBytes(
+                $"{{\"data\":{{\"object\":{{\"amount\":{amount},\"currency\":\"usd\"}}}}}}")));
+        }
+
+        await Events.AppendAsync(Entry("tn_odd", ++sequence, "evt_r", false, type: "charge.refunded", payload: Encoding.UTF8.GetBytes(
+            "{\"data\":{\"object\":{\"amount_refunded\":9223372036854775807,\"currency\":\"usd\"},\"previous_attributes\":{\"amount_refunded\":-9223372036854775808}}}")));
+        await Events.AppendAsync(Entry("tn_odd", ++sequence, "evt_i", false, type: "invoice.paid", payload: Encoding.UTF8.GetBytes(
+            "{\"data\":{\"object\":{\"amount_paid\":\"lots\",\"paid_out_of_band\":true,\"currency\":\"usd\"}}}")));
+        await Events.AppendAsync(Entry("tn_odd", ++sequence, "evt_s", false, type: "charge.succeeded", payload: Encoding.UTF8.GetBytes("{\"data\":\"not an object\"}")));
+
+        var metrics = await Events.MetricsAsync("tn_odd", since, livemode: false);
+        var series = await Events.SeriesAsync("tn_odd", since, 3600, livemode: false);
+
+        Assert.Equal(sequence, metrics.Total);
+        Assert.True(metrics.Revenue.ContainsKey("usd"));
+        Assert.Single(series);
+    }
+
+    [Fact]
+    public async Task Deleting_a_tenant_takes_its_channels_and_pending_deliveries_at_once_and_the_purge_its_history()
+    {
+        var now = new DateTime(2026, 11, 27, 12, 0, 0, DateTimeKind.Utc);
+        foreach (var tenant in (string[])["tn_gone", "tn_kept"])
+        {
+            await _storage.Alerts.CreateChannelAsync(Channel($"ach_{tenant}", tenant, now) with { Digest = true });
+            await Anomalies.InsertAsync([Anomaly(tenant, "cus_1", 1_700_000_000, "card_testing")]);
+            for (var i = 1; i <= 5; i++)
+            {
+                await Events.AppendAsync(Entry(tenant, i, $"evt_{i}", false));
+            }
+        }
+
+        var maintenance = _storage.Maintenance;
+        await maintenance.DeleteTenantAsync("tn_gone");
+
+        Assert.Empty(await _storage.Alerts.ListChannelsAsync("tn_gone"));
+        Assert.Equal(["ach_tn_kept"], (await _storage.Alerts.ListDigestChannelsAsync()).Select(c => c.Id));
+        Assert.Empty((await _storage.Alerts.ListDeliveriesAsync("tn_gone", new AlertDeliveryQuery(null, AlertDeliveryStatus.Pending, 100, null))).Items);
+        Assert.Equal(5, await maintenance.CountRowsAsync("events", "tn_gone"));
+
+        Assert.Equal(1, await maintenance.PurgeDeletedTenantsAsync());
+        Assert.Equal(0, await maintenance.PurgeDeletedTenantsAsync());
+
+        foreach (var table in (string[])["events", "anomalies", "alert_deliveries", "alert_channels"])
+        {
+            Assert.Equal(0, await maintenance.CountRowsAsync(table, "tn_gone"));
+            Assert.True(await maintenance.CountRowsAsync(table, "tn_kept") > 0, table);
+        }
+    }
+
+    [Fact]
+    public async Task The_directory_routes_token_and_key_hashes_and_forgets_them_with_the_tenant()
+    {
+        var created = new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+        await _storage.Tenants.UpsertAsync(new TenantDirectoryEntry("tn_r", "Routed", "wh_r", created, "aa11", "bb22"));
+        await _storage.Tenants.UpsertAsync(new TenantDirectoryEntry("tn_r", "Renamed", "wh_r", created));
+
+        Assert.Equal("tn_r", await _storage.Tenants.FindByWebhookTokenHashAsync("aa11"));
+        Assert.Equal("tn_r", await _storage.Tenants.FindByApiKeyHashAsync("bb22"));
+        Assert.Null(await _storage.Tenants.FindByApiKeyHashAsync("aa11"));
+
+        await _storage.Tenants.UpsertAsync(new TenantDirectoryEntry("tn_r", "Renamed", "wh_r2", created, "cc33", "dd44"));
+        Assert.Null(await _storage.Tenants.FindByWebhookTokenHashAsync("aa11"));
+        Assert.Equal("tn_r", await _storage.Tenants.FindByWebhookTokenHashAsync("cc33"));
+
+        await _storage.Tenants.RemoveAsync("tn_r");
+        Assert.Null(await _storage.Tenants.FindByApiKeyHashAsync("dd44"));
     }
 
     [Fact]
@@ -405,7 +483,7 @@ public sealed class SqliteStorageContractTests : StorageContractTests
         var database = new SqliteDatabase(Path.Combine(dir, "billingwatch.db"), 5000, NullLogger<SqliteDatabase>.Instance);
         database.Migrate();
         var events = new SqliteEventLog(database, NullLogger<SqliteEventLog>.Instance);
-        return Task.FromResult(new StorageUnderTest(events, new SqliteAnomalyStore(database, TimeProvider.System), new SqliteTenantDirectory(database), new SqliteAlertStore(database), () =>
+        return Task.FromResult(new StorageUnderTest(events, new SqliteAnomalyStore(database, TimeProvider.System), new TenantDirectory(database), new SqliteAlertStore(database), new StorageMaintenance(database, TimeProvider.System), () =>
         {
             events.Dispose();
             TestData.TryDelete(dir);
@@ -443,7 +521,7 @@ public sealed class PostgresMigrationTests
             }
         }
 
-        Assert.Equal([(1, 1L), (2, 1L), (3, 1L), (4, 1L)], applied);
+        Assert.Equal([(1, 1L), (2, 1L), (3, 1L), (4, 1L), (5, 1L), (6, 1L)], applied);
         await using var keys = databases[0].DataSource.CreateCommand("SELECT QueryKey FROM OrleansQuery ORDER BY QueryKey");
         var stored = new List<string>();
         await using (var reader = await keys.ExecuteReaderAsync())
@@ -470,7 +548,7 @@ public sealed class PostgresStorageContractTests : StorageContractTests
         var database = new PostgresDatabase(await server.CreateDatabaseAsync("contract"), NullLogger<PostgresDatabase>.Instance);
         await database.MigrateAsync();
         var events = new PostgresEventLog(database, NullLogger<PostgresEventLog>.Instance);
-        return new StorageUnderTest(events, new PostgresAnomalyStore(database, TimeProvider.System), new PostgresTenantDirectory(database), new PostgresAlertStore(database), async () =>
+        return new StorageUnderTest(events, new PostgresAnomalyStore(database, TimeProvider.System), new TenantDirectory(database), new PostgresAlertStore(database), new StorageMaintenance(database, TimeProvider.System), async () =>
         {
             await events.DisposeAsync();
             await database.DisposeAsync();

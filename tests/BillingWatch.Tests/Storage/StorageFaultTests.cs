@@ -38,7 +38,9 @@ public sealed class StorageFaultTests : IAsyncLifetime
             lockIt.ExecuteNonQuery();
 
             var response = await tenant.DeliverAsync(duringFault);
-            await HttpAssert.ProblemAsync(response, 503);
+            var problem = await HttpAssert.ProblemAsync(response, 503);
+            Assert.Contains("may not have been stored", problem.GetProperty("title").GetString(), StringComparison.Ordinal);
+            Assert.Contains("safe", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
             Assert.NotNull(response.Headers.RetryAfter);
             var ready = await client.GetAsync("/health/ready");
             Assert.True(503 == (int)ready.StatusCode, await ready.Content.ReadAsStringAsync());
@@ -52,7 +54,8 @@ public sealed class StorageFaultTests : IAsyncLifetime
         Assert.Null(await _app.EventLog.GetAsync(tenant.Id, StripeEvents.IdOf(duringFault), livemode: false));
 
         // The warning carries the tenant and the event as structured scope fields.
-        Assert.Contains(_app.Logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("answered 503", StringComparison.Ordinal)
+        // One line per 503, not two.
+        Assert.Single(_app.Logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("answered 503", StringComparison.Ordinal)
             && l.Contains($"[TenantId={tenant.Id}]", StringComparison.Ordinal) && l.Contains($"[EventId={StripeEvents.IdOf(duringFault)}]", StringComparison.Ordinal));
         Assert.Equal(200, (int)(await client.GetAsync("/health/ready")).StatusCode);
 

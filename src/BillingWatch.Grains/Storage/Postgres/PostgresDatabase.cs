@@ -9,7 +9,7 @@ namespace BillingWatch.Storage.Postgres;
 /// own versioned schema, applied under an advisory lock so that silos and front ends starting together
 /// apply each migration exactly once.
 /// </summary>
-public sealed partial class PostgresDatabase : IStorageSchema, IAsyncDisposable
+public sealed partial class PostgresDatabase : IStorageSchema, IStorageConnections, IAsyncDisposable
 {
     private const string MigrationResourcePrefix = "migrations/Postgres/";
 
@@ -87,6 +87,9 @@ public sealed partial class PostgresDatabase : IStorageSchema, IAsyncDisposable
             await ExecuteAsync(connection, $"SELECT pg_advisory_unlock({MigrationLockKey})", CancellationToken.None);
         }
     }
+
+    public async ValueTask<System.Data.Common.DbConnection> OpenConnectionAsync(CancellationToken cancellationToken = default) =>
+        await DataSource.OpenConnectionAsync(cancellationToken);
 
     public ValueTask DisposeAsync() => DataSource.DisposeAsync();
 

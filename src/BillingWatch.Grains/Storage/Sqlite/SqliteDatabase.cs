@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace BillingWatch.Storage.Sqlite;
 
 /// <summary>The embedded database file: connection strings and the project's own versioned schema.</summary>
-public sealed partial class SqliteDatabase(string path, int busyTimeoutMs, ILogger<SqliteDatabase> logger) : IStorageSchema
+public sealed partial class SqliteDatabase(string path, int busyTimeoutMs, ILogger<SqliteDatabase> logger) : IStorageSchema, IStorageConnections
 {
     private const string MigrationResourcePrefix = "migrations/Sqlite/";
 
@@ -36,6 +36,21 @@ public sealed partial class SqliteDatabase(string path, int busyTimeoutMs, ILogg
         return connection;
     }
 
+    public ValueTask<System.Data.Common.DbConnection> OpenConnectionAsync(CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult<System.Data.Common.DbConnection>(Open());
+
+    /// <summary>Rewrites the file and empties the WAL, so no old version of a row survives in free pages.</summary>
+    public void Compact()
+    {
+        using var connection = Open();
+        foreach (var sql in (string[])["VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"])
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            command.ExecuteNonQuery();
+        }
+    }
+
     public Task MigrateAsync(CancellationToken cancellationToken = default)
     {
         Migrate();
@@ -48,7 +63,10 @@ public sealed partial class SqliteDatabase(string path, int busyTimeoutMs, ILogg
     /// </summary>
     public void Migrate()
     {
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+        // The database holds every tenant's (encrypted) secrets: owner-only from the first byte. SQLite gives
+        // its -wal and -shm files the mode of the database file.
+        BillingWatch.Security.PrivateFiles.EnsureFolder(System.IO.Path.GetDirectoryName(Path)!);
+        BillingWatch.Security.PrivateFiles.EnsureFile(Path);
         using var connection = Open();
         using (var wal = connection.CreateCommand())
         {
