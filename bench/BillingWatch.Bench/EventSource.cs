@@ -37,11 +37,15 @@ internal sealed class EventSource
             return;
         }
 
+        // Event times move forward chunk after chunk, as live traffic's do, and end about now: the acceptance
+        // rule refuses events created more than a day ahead of the receiver's clock.
+        var perChunk = Math.Max(1, new TrafficGenerator(new TrafficProfile { Livemode = false }, 1).Generate(DateTimeOffset.UtcNow, 3).Count);
+        var chunks = (count + perChunk - 1) / perChunk;
+        var first = DateTimeOffset.UtcNow.AddDays(-3 * chunks);
         var filled = 0;
         for (var seed = 1; filled < count; seed++)
         {
-            // Event times move forward from now, chunk after chunk, as live traffic's do: deliveries are not late.
-            var chunk = new TrafficGenerator(new TrafficProfile { Livemode = false }, seed).Generate(DateTimeOffset.UtcNow.AddDays(1 + (3 * (seed - 1))), 3);
+            var chunk = new TrafficGenerator(new TrafficProfile { Livemode = false }, seed).Generate(first.AddDays(3 * (seed - 1)), 3);
             foreach (var e in chunk)
             {
                 if (filled == count)
@@ -67,7 +71,7 @@ internal sealed class EventSource
         var perTenant = (count + tenantCount - 1) / tenantCount;
         var profile = new TrafficProfile { Customers = 500, ChargesPerHour = Math.Max(2, 200.0 / tenantCount * 4), Subscriptions = 20, EuroShare = 0, Livemode = false };
         var days = (int)Math.Ceiling(perTenant / (profile.ChargesPerHour * 19)) + 1;
-        var start = DateTimeOffset.UtcNow.AddDays(1);
+        var start = DateTimeOffset.UtcNow.AddDays(-days);
         var all = new List<(long Created, int Tenant, string Json)>(count + tenantCount);
         for (var t = 0; t < tenantCount; t++)
         {
