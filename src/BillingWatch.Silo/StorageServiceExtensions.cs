@@ -46,6 +46,7 @@ public static class StorageServiceExtensions
         var options = configuration.ReadBillingWatchOptions();
         services.AddBillingWatchSecretProtection(options);
         services.TryAddSingleton<StorageMaintenance>();
+        services.TryAddSingleton<ImportSessionStore>();
         if (options.Storage.IsPostgres)
         {
             var connectionString = configuration.PostgresConnectionString();

@@ -108,6 +108,7 @@ internal static class BillingWatchApi
         api.MapTenantAdmin();
         api.MapEvents();
         api.MapImport();
+        api.MapImportSessions();
         api.MapAnomalies();
         api.MapMetrics();
         api.MapDetectors();

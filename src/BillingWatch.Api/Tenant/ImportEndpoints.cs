@@ -5,6 +5,7 @@ using BillingWatch.Api.Docs;
 using BillingWatch.Api.Problems;
 using BillingWatch.Configuration;
 using BillingWatch.Ingest;
+using BillingWatch.Storage;
 using BillingWatch.Tenants;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
@@ -27,7 +28,7 @@ internal static class ImportEndpoints
         return api;
     }
 
-    private static async Task ImportAsync(TenantIdentity tenant, HttpContext context, IGrainFactory grains, IOptions<BillingWatchOptions> options, TimeProvider time)
+    private static async Task ImportAsync(TenantIdentity tenant, HttpContext context, IGrainFactory grains, ImportSessionStore sessions, IOptions<BillingWatchOptions> options, TimeProvider time)
     {
         var limits = options.Value;
         if (context.Request.ContentLength > limits.Import.MaxBodyBytes)
@@ -44,16 +45,18 @@ internal static class ImportEndpoints
         }
 
         var grain = grains.GetGrain<ITenantGrain>(tenant.TenantId);
-        var importId = Guid.NewGuid().ToString("N");
+        var importId = ImportSessionStore.NewId();
         if (!await grain.BeginImportAsync(importId))
         {
             await ApiProblem.WriteAsync(context, StatusCodes.Status409Conflict, "import-in-progress", "An import is already running for this tenant.", "Wait for it to finish, then send this one again.");
             return;
         }
 
+        // A one-request import is a session of one chunk, spooled to a temporary file rather than the database.
+        await sessions.CreateAsync(tenant.TenantId, importId, ImportSessionStates.Importing, context.RequestAborted);
         try
         {
-            await ImportBodyAsync(grain, importId, context, limits, time);
+            await ImportBodyAsync(grain, importId, sessions, context, limits, time);
         }
         finally
         {
@@ -61,7 +64,7 @@ internal static class ImportEndpoints
         }
     }
 
-    private static async Task ImportBodyAsync(ITenantGrain grain, string importId, HttpContext context, BillingWatchOptions limits, TimeProvider time)
+    private static async Task ImportBodyAsync(ITenantGrain grain, string importId, ImportSessionStore sessions, HttpContext context, BillingWatchOptions limits, TimeProvider time)
     {
         var spoolPath = Path.Combine(Path.GetTempPath(), $"billingwatch-import-{importId}.ndjson");
         await using var spool = new FileStream(spoolPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
@@ -84,18 +87,21 @@ internal static class ImportEndpoints
             if (!EventEnvelope.TryRead(bytes, now, out var envelope, out var error))
             {
                 rejected.Add(lineNumber, error!);
-                return;
+                return ValueTask.CompletedTask;
             }
 
             spooled.Add(new SpooledLine(envelope.CreatedUnixSeconds, envelope.Id, lineNumber, spool.Position, length));
             spool.Write(bytes);
+            return ValueTask.CompletedTask;
         }, lineNumber => rejected.Add(lineNumber, $"The line is longer than {maxLine} bytes."), context.RequestAborted);
         if (!read)
         {
+            await sessions.TransitionAsync(importId, ImportSessionStates.Importing, ImportSessionStates.Failed, CancellationToken.None);
             await TooLargeAsync(context, limits.Import.MaxBodyBytes);
             return;
         }
 
+        await sessions.RecordProgressAsync(importId, 0, 0, rejected.Count, spooled.Count + rejected.Count, rejected.Kept(), context.RequestAborted);
         spooled.Sort(static (a, b) => a.Created != b.Created ? a.Created.CompareTo(b.Created)
             : string.CompareOrdinal(a.Id, b.Id) is var byId and not 0 ? byId
             : a.LineNumber.CompareTo(b.LineNumber));
@@ -119,9 +125,12 @@ internal static class ImportEndpoints
             {
                 rejected.Add(rejection.Line, rejection.Error);
             }
+
+            await sessions.RecordProgressAsync(importId, result.Accepted, result.Duplicates, result.Rejected.Count, cancellationToken: context.RequestAborted);
         }
 
-        await context.Response.WriteAsJsonAsync(new ImportResponse(accepted, duplicates, rejected.Kept(), rejected.Count));
+        await sessions.TransitionAsync(importId, ImportSessionStates.Importing, ImportSessionStates.Completed, CancellationToken.None);
+        await context.Response.WriteAsJsonAsync(new ImportResponse(accepted, duplicates, rejected.Kept(), rejected.Count, importId));
     }
 
     /// <summary>
@@ -129,7 +138,7 @@ internal static class ImportEndpoints
     /// line break). A line longer than <paramref name="maxLine"/> is reported by its length alone and never
     /// buffered whole. Returns false as soon as the body exceeds <paramref name="maxBody"/>.
     /// </summary>
-    internal static async Task<bool> SpoolAsync(PipeReader reader, long maxBody, int maxLine, Action<int, ReadOnlySequence<byte>> onLine, Action<int> onTooLong, CancellationToken cancellationToken)
+    internal static async Task<bool> SpoolAsync(PipeReader reader, long maxBody, int maxLine, Func<int, ReadOnlySequence<byte>, ValueTask> onLine, Action<int> onTooLong, CancellationToken cancellationToken)
     {
         long consumedTotal = 0;
         var lineNumber = 0;
@@ -159,7 +168,7 @@ internal static class ImportEndpoints
                 }
                 else
                 {
-                    Emit(++lineNumber, line, onLine);
+                    await EmitAsync(++lineNumber, line, onLine);
                 }
 
                 consumedTotal += length;
@@ -184,7 +193,7 @@ internal static class ImportEndpoints
                 if (!skipping && buffer.Length > 0)
                 {
                     lineNumber++;
-                    Emit(lineNumber, buffer, onLine);
+                    await EmitAsync(lineNumber, buffer, onLine);
                     buffer = buffer.Slice(buffer.End);
                 }
 
@@ -196,7 +205,7 @@ internal static class ImportEndpoints
         }
     }
 
-    private static void Emit(int lineNumber, ReadOnlySequence<byte> line, Action<int, ReadOnlySequence<byte>> onLine)
+    private static async ValueTask EmitAsync(int lineNumber, ReadOnlySequence<byte> line, Func<int, ReadOnlySequence<byte>, ValueTask> onLine)
     {
         if (line.Length > 0 && line.Slice(line.Length - 1).FirstSpan[0] == (byte)'\r')
         {
@@ -209,14 +218,14 @@ internal static class ImportEndpoints
             {
                 if (b is not ((byte)' ' or (byte)'\t'))
                 {
-                    onLine(lineNumber, line);
+                    await onLine(lineNumber, line);
                     return;
                 }
             }
         }
     }
 
-    private static Task TooLargeAsync(HttpContext context, long max) =>
+    internal static Task TooLargeAsync(HttpContext context, long max) =>
         ApiProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "payload-too-large", "The import is too large.", $"An import body is limited to {max} bytes; split the file.");
 
     private readonly record struct SpooledLine(long Created, string Id, int LineNumber, long Offset, int Length);
@@ -254,4 +263,4 @@ internal sealed class ImportRejections(int keep)
     }
 }
 
-internal sealed record ImportResponse(int Accepted, int Duplicates, IReadOnlyList<ImportRejection> Rejected, int RejectedCount);
+internal sealed record ImportResponse(int Accepted, int Duplicates, IReadOnlyList<ImportRejection> Rejected, int RejectedCount, string SessionId);

@@ -129,6 +129,12 @@ public sealed class ImportOptions
 
     /// <summary>Lines handed to the tenant grain at once.</summary>
     public int ChunkSize { get; set; } = 500;
+
+    /// <summary>
+    /// An import session that receives nothing for this long gives up the tenant's import slot (another
+    /// import may then start) and the wall-clock checks resume.
+    /// </summary>
+    public int SessionIdleMinutes { get; set; } = 30;
 }
 
 public sealed class StorageOptions

@@ -120,6 +120,7 @@ public sealed record BillingEvent
         var previous = Obj(data, "previous_attributes");
         var isInvoice = type.StartsWith("invoice.", StringComparison.Ordinal);
         var isSubscription = type.StartsWith("customer.subscription.", StringComparison.Ordinal);
+        var isPaymentIntent = type.StartsWith("payment_intent.", StringComparison.Ordinal);
 
         var (interval, intervalCount) = isSubscription ? SubscriptionInterval(o) : isInvoice ? InvoiceInterval(o) : (null, 1);
         return new BillingEvent
@@ -141,8 +142,11 @@ public sealed record BillingEvent
             Fingerprint = CardFingerprint(o),
             Subscription = isSubscription ? Str(o, "id") : IdOf(o, "subscription") ?? Str(Obj(Obj(o, "parent"), "subscription_details"), "subscription"),
             AmountPaid = Long(o, "amount_paid"),
-            ChargeId = isInvoice ? IdOf(o, "charge") : type.StartsWith("charge.", StringComparison.Ordinal) && !type.StartsWith("charge.dispute", StringComparison.Ordinal) ? Str(o, "id") : IdOf(o, "charge"),
-            PaymentIntent = IdOf(o, "payment_intent"),
+            ChargeId = isInvoice ? IdOf(o, "charge")
+                : type.StartsWith("charge.", StringComparison.Ordinal) && !type.StartsWith("charge.dispute", StringComparison.Ordinal) ? Str(o, "id")
+                : isPaymentIntent ? AttemptCharge(o)
+                : IdOf(o, "charge"),
+            PaymentIntent = isPaymentIntent ? Str(o, "id") : IdOf(o, "payment_intent"),
             InvoiceId = isInvoice ? Str(o, "id") : IdOf(o, "invoice"),
             PaidOutOfBand = o.ValueKind == JsonValueKind.Object && o.TryGetProperty("paid_out_of_band", out var oob) && oob.ValueKind == JsonValueKind.True,
             BillingReason = Str(o, "billing_reason"),
@@ -272,6 +276,15 @@ public sealed record BillingEvent
 
         return Str(Obj(o, "card"), "fingerprint") ?? Str(Obj(o, "source"), "fingerprint");
     }
+
+    /// <summary>
+    /// The charge a PaymentIntent event's attempt created, if any: <c>latest_charge</c> (newer API versions),
+    /// the failed attempt's <c>last_payment_error.charge</c>, or the first of an older <c>charges</c> list.
+    /// </summary>
+    private static string? AttemptCharge(JsonElement intent) =>
+        IdOf(intent, "latest_charge")
+        ?? Str(Obj(intent, "last_payment_error"), "charge")
+        ?? (Obj(Obj(intent, "charges"), "data") is { ValueKind: JsonValueKind.Array } charges && charges.GetArrayLength() > 0 ? Str(charges[0], "id") : null);
 
     /// <summary>An interval count Stripe could have sent (1 to 3 years' worth of days); anything else counts as 1.</summary>
     private static int Count(long? value) => value is >= 1 and <= 1100 ? (int)value : 1;

@@ -146,8 +146,10 @@ public sealed class DailyTotals
 
         if (closed.Count > 0)
         {
+            // Keep the baseline of the oldest day closing now, not of the newest: days can close long after
+            // their data (a quiet tenant, an old backfill), and each is judged against the days before it.
             LastClosed = lastClosable;
-            foreach (var old in Days.Keys.Where(d => d < lastClosable - keepDays).ToList())
+            foreach (var old in Days.Keys.Where(d => d < from - keepDays).ToList())
             {
                 Days.Remove(old);
             }

@@ -87,7 +87,9 @@ public sealed class StorageMaintenance(IStorageConnections storage, TimeProvider
         foreach (var sql in (string[])[
             "DELETE FROM events WHERE tenant_id = @tenant AND seq IN (SELECT seq FROM events WHERE tenant_id = @tenant LIMIT @batch)",
             "DELETE FROM anomalies WHERE id IN (SELECT id FROM anomalies WHERE tenant_id = @tenant LIMIT @batch)",
-            "DELETE FROM alert_deliveries WHERE id IN (SELECT id FROM alert_deliveries WHERE tenant_id = @tenant LIMIT @batch)"])
+            "DELETE FROM alert_deliveries WHERE id IN (SELECT id FROM alert_deliveries WHERE tenant_id = @tenant LIMIT @batch)",
+            "DELETE FROM import_lines WHERE session_id IN (SELECT id FROM import_sessions WHERE tenant_id = @tenant) AND line_no IN (SELECT line_no FROM import_lines WHERE session_id IN (SELECT id FROM import_sessions WHERE tenant_id = @tenant) LIMIT @batch)",
+            "DELETE FROM import_sessions WHERE id IN (SELECT id FROM import_sessions WHERE tenant_id = @tenant LIMIT @batch)"])
         {
             while (true)
             {
@@ -172,7 +174,7 @@ public sealed class StorageMaintenance(IStorageConnections storage, TimeProvider
     /// <summary>Rows of a table that belong to a tenant (for tests and operators checking a purge).</summary>
     public async Task<long> CountRowsAsync(string table, string tenantId, CancellationToken cancellationToken = default)
     {
-        if (table is not ("events" or "anomalies" or "alert_deliveries" or "alert_channels"))
+        if (table is not ("events" or "anomalies" or "alert_deliveries" or "alert_channels" or "import_sessions"))
         {
             throw new ArgumentException("Unknown table.", nameof(table));
         }

@@ -45,9 +45,13 @@ public interface ITenantGrain : IGrainWithStringKey
 
     /// <summary>
     /// Claims the tenant's one import slot for <paramref name="importId"/>; false while another import holds it.
-    /// A claim nobody has used for two minutes (its front end died) lapses.
+    /// A claim nobody has used for <c>Import:SessionIdleMinutes</c> (its client or front end went away) lapses.
+    /// While the slot is held, the wall clock closes no day: history may still be arriving.
     /// </summary>
     Task<bool> BeginImportAsync(string importId);
+
+    /// <summary>Keeps (or takes back) the import slot for a session that is still receiving chunks; false when another import holds it.</summary>
+    Task<bool> TouchImportAsync(string importId);
 
     /// <summary>
     /// Ends an import: runs the wall-clock checks (closing days the import passed), stores its anomalies and

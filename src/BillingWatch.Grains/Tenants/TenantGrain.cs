@@ -329,7 +329,7 @@ public sealed partial class TenantGrain(
         }
 
         _importsRunning++;
-        _importQuietUntil = time.GetUtcNow().AddMinutes(2);
+        _importQuietUntil = time.GetUtcNow() + ImportIdle;
         try
         {
             var receivedAt = time.GetUtcNow();
@@ -370,15 +370,25 @@ public sealed partial class TenantGrain(
             throw new InvalidOperationException("The tenant does not exist.");
         }
 
-        if (_importSlot is not null && _importSlot != importId && time.GetUtcNow() < _importQuietUntil)
+        return Task.FromResult(TryHoldImportSlot(importId));
+    }
+
+    public Task<bool> TouchImportAsync(string importId) => Task.FromResult(S.Exists && TryHoldImportSlot(importId));
+
+    private bool TryHoldImportSlot(string importId)
+    {
+        var now = time.GetUtcNow();
+        if (_importSlot is not null && _importSlot != importId && now < _importQuietUntil)
         {
-            return Task.FromResult(false);
+            return false;
         }
 
         _importSlot = importId;
-        _importQuietUntil = time.GetUtcNow().AddMinutes(2);
-        return Task.FromResult(true);
+        _importQuietUntil = now + ImportIdle;
+        return true;
     }
+
+    private TimeSpan ImportIdle => TimeSpan.FromMinutes(Math.Max(1, options.Value.Import.SessionIdleMinutes));
 
     public async Task CompleteImportAsync(string importId)
     {

@@ -21,10 +21,11 @@ public static class Ev
             ["payment_method_details"] = new JsonObject { ["card"] = new JsonObject { ["fingerprint"] = fingerprint ?? "fp_" + customer } },
         }, created: at, livemode: livemode);
 
-    public static string PaymentIntentFailed(long at, long amount = 100, string customer = "cus_A", string fingerprint = "fp_x") =>
+    public static string PaymentIntentFailed(long at, long amount = 100, string customer = "cus_A", string fingerprint = "fp_x", string? intent = null, string? latestCharge = null) =>
         StripeEvents.Envelope("payment_intent.payment_failed", new JsonObject
         {
-            ["id"] = "pi_" + Guid.NewGuid().ToString("N")[..20],
+            ["id"] = intent ?? "pi_" + Guid.NewGuid().ToString("N")[..20],
+            ["latest_charge"] = latestCharge,
             ["object"] = "payment_intent",
             ["amount"] = amount,
             ["currency"] = "usd",

@@ -128,6 +128,8 @@ public static class StripeEvents
 
     public static string IdOf(string json) => JsonDocument.Parse(json).RootElement.GetProperty("id").GetString()!;
 
+    public static string ObjectIdOf(string json) => JsonDocument.Parse(json).RootElement.GetProperty("data").GetProperty("object").GetProperty("id").GetString()!;
+
     private static JsonObject Charge(long amount, string currency, string customer, string status, long? created, long refunded = 0, string? failureCode = null) => new()
     {
         ["id"] = "ch_" + Guid.NewGuid().ToString("N")[..24],

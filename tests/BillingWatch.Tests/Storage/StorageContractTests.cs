@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace BillingWatch.Tests.Storage;
 
 /// <summary>The back ends behind the storage interfaces, as the rest of the code sees them.</summary>
-public sealed record StorageUnderTest(IEventLog Events, IAnomalyStore Anomalies, ITenantDirectory Tenants, IAlertStore Alerts, StorageMaintenance Maintenance, Func<ValueTask> Dispose);
+public sealed record StorageUnderTest(IEventLog Events, IAnomalyStore Anomalies, ITenantDirectory Tenants, IAlertStore Alerts, StorageMaintenance Maintenance, ImportSessionStore Imports, Func<ValueTask> Dispose);
 
 /// <summary>
 /// One contract for the event log, the anomaly store and the tenant directory, run against SQLite and
@@ -213,6 +213,37 @@ public abstract class StorageContractTests : IAsyncLifetime
             Assert.Equal(0, await maintenance.CountRowsAsync(table, "tn_gone"));
             Assert.True(await maintenance.CountRowsAsync(table, "tn_kept") > 0, table);
         }
+    }
+
+    [Fact]
+    public async Task Import_sessions_spool_chunks_and_read_them_back_in_event_time_order_page_by_page()
+    {
+        var imports = _storage.Imports;
+        var session = await imports.CreateAsync("tn_imp", ImportSessionStore.NewId());
+        SpooledImportLine Line(long number, long created, string id) => new(number, created, id, Encoding.UTF8.GetBytes($"{{\"id\":\"{id}\"}}"));
+
+        await imports.AppendLinesAsync(session.Id, [Line(1, 300, "evt_c"), Line(2, 100, "evt_b"), Line(3, 100, "evt_a")]);
+        await imports.AppendLinesAsync(session.Id, [Line(1, 300, "evt_c")]); // a chunk sent again
+        Assert.True(await imports.FinishChunkAsync(session, 4, 1, [new BillingWatch.Tenants.ImportRejection(4, "bad")]));
+        session = (await imports.GetAsync("tn_imp", session.Id))!;
+        await imports.AppendLinesAsync(session.Id, [Line(5, 200, "evt_d"), Line(6, 100, "evt_a")]);
+        Assert.True(await imports.FinishChunkAsync(session, 2, 0, []));
+
+        var first = await imports.ReadSortedAsync(session.Id, null, 3);
+        var last = first[^1];
+        var rest = await imports.ReadSortedAsync(session.Id, (last.Created, last.EventId, last.LineNumber), 3);
+        Assert.Equal([3L, 6, 2, 5, 1], first.Concat(rest).Select(l => l.LineNumber));
+        Assert.Equal("{\"id\":\"evt_d\"}", Encoding.UTF8.GetString(rest[0].Payload));
+
+        var counted = (await imports.GetAsync("tn_imp", session.Id))!;
+        Assert.Equal((6L, 1L, ImportSessionStates.Open), (counted.Lines, counted.RejectedCount, counted.State));
+        Assert.Equal(4, Assert.Single(counted.Rejected).Line);
+        Assert.Null(await imports.GetAsync("tn_other", session.Id));
+        Assert.True(await imports.TransitionAsync(session.Id, ImportSessionStates.Open, ImportSessionStates.Completed));
+        Assert.False(await imports.TransitionAsync(session.Id, ImportSessionStates.Open, ImportSessionStates.Importing));
+        Assert.False(await imports.FinishChunkAsync(counted, 1, 0, []));
+        await imports.DropLinesAsync(session.Id);
+        Assert.Empty(await imports.ReadSortedAsync(session.Id, null, 10));
     }
 
     [Fact]
@@ -483,7 +514,7 @@ public sealed class SqliteStorageContractTests : StorageContractTests
         var database = new SqliteDatabase(Path.Combine(dir, "billingwatch.db"), 5000, NullLogger<SqliteDatabase>.Instance);
         database.Migrate();
         var events = new SqliteEventLog(database, NullLogger<SqliteEventLog>.Instance);
-        return Task.FromResult(new StorageUnderTest(events, new SqliteAnomalyStore(database, TimeProvider.System), new TenantDirectory(database), new SqliteAlertStore(database), new StorageMaintenance(database, TimeProvider.System), () =>
+        return Task.FromResult(new StorageUnderTest(events, new SqliteAnomalyStore(database, TimeProvider.System), new TenantDirectory(database), new SqliteAlertStore(database), new StorageMaintenance(database, TimeProvider.System), new ImportSessionStore(database, TimeProvider.System), () =>
         {
             events.Dispose();
             TestData.TryDelete(dir);
@@ -521,7 +552,7 @@ public sealed class PostgresMigrationTests
             }
         }
 
-        Assert.Equal([(1, 1L), (2, 1L), (3, 1L), (4, 1L), (5, 1L), (6, 1L)], applied);
+        Assert.Equal([(1, 1L), (2, 1L), (3, 1L), (4, 1L), (5, 1L), (6, 1L), (7, 1L)], applied);
         await using var keys = databases[0].DataSource.CreateCommand("SELECT QueryKey FROM OrleansQuery ORDER BY QueryKey");
         var stored = new List<string>();
         await using (var reader = await keys.ExecuteReaderAsync())
@@ -548,7 +579,7 @@ public sealed class PostgresStorageContractTests : StorageContractTests
         var database = new PostgresDatabase(await server.CreateDatabaseAsync("contract"), NullLogger<PostgresDatabase>.Instance);
         await database.MigrateAsync();
         var events = new PostgresEventLog(database, NullLogger<PostgresEventLog>.Instance);
-        return new StorageUnderTest(events, new PostgresAnomalyStore(database, TimeProvider.System), new TenantDirectory(database), new PostgresAlertStore(database), new StorageMaintenance(database, TimeProvider.System), async () =>
+        return new StorageUnderTest(events, new PostgresAnomalyStore(database, TimeProvider.System), new TenantDirectory(database), new PostgresAlertStore(database), new StorageMaintenance(database, TimeProvider.System), new ImportSessionStore(database, TimeProvider.System), async () =>
         {
             await events.DisposeAsync();
             await database.DisposeAsync();

@@ -20,12 +20,20 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
     public override bool Reads(BillingEvent e) =>
         e.Type is "charge.failed" or "charge.succeeded" or "payment_intent.payment_failed" or "setup_intent.setup_failed";
 
+    /// <summary>
+    /// Each failed attempt counts once. A card attempt that reached the card network is a failed charge, and
+    /// Stripe also sends <c>payment_intent.payment_failed</c> for it: that event counts only when its attempt
+    /// created no charge at all (declined before a charge existed, or a failed setup).
+    /// </summary>
+    private static bool IsFailedAttempt(BillingEvent e) =>
+        e.Type == "charge.failed" || (e.Type is "payment_intent.payment_failed" or "setup_intent.setup_failed" && e.ChargeId is null);
+
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
         var window = c.SettingLong("window_minutes") * 60;
         s.SmallFailures = SlidingCounters.Fit(s.SmallFailures, 60, window);
         s.SmallFailures.AdvanceTo(e.Created);
-        if (e.Type != "charge.succeeded" && (e.Amount ?? 0) <= c.SettingLong("small_amount"))
+        if (IsFailedAttempt(e) && (e.Amount ?? 0) <= c.SettingLong("small_amount"))
         {
             s.SmallFailures.Add(e.Created);
             s.Recent.Add(e.Id);

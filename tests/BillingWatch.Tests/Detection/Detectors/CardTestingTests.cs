@@ -68,4 +68,22 @@ public sealed class CardTestingTests
 
         Assert.Equal(2, harness.Raised.Count);
     }
+
+    [Fact]
+    public void A_failed_attempt_reported_as_a_charge_and_as_its_payment_intent_counts_once()
+    {
+        var harness = EngineHarness.For("card_testing");
+        for (var i = 0; i < 9; i++)
+        {
+            var intent = "pi_attempt" + i;
+            var charge = Charge(T0 + (i * 30), failed: true, amount: 150, customer: "cus_" + i, intent: intent);
+            harness.Fold(charge);
+            harness.Fold(PaymentIntentFailed(T0 + (i * 30) + 1, amount: 150, customer: "cus_" + i, intent: intent, latestCharge: StripeEvents.ObjectIdOf(charge)));
+        }
+
+        Assert.Empty(harness.Raised);
+        harness.Fold(Charge(T0 + 400, failed: true, amount: 150, customer: "cus_9"));
+        var raised = Assert.Single(harness.Raised);
+        Assert.Contains("10 failed attempts", raised.Message, StringComparison.Ordinal);
+    }
 }

@@ -78,4 +78,22 @@ public sealed class RevenueDropTests
         var harness = Days(100_000, 100_000, 100_000, 50_000, 50_000);
         Assert.Equal(2, harness.Raised.Count);
     }
+
+    [Fact]
+    public void A_drop_day_closed_long_after_its_data_is_still_judged_against_the_days_before_it()
+    {
+        // Seven normal days, a day at -83 %, then nothing for a week: the drop day closes only when the
+        // next event arrives eight days later, and its baseline must still be there.
+        var harness = EngineHarness.For("revenue_drop");
+        for (var d = 0; d < 7; d++)
+        {
+            harness.Fold(Charge(T0 + (d * Day) + 3600, amount: 120_000, customer: "cus_" + d));
+        }
+
+        harness.Fold(Charge(T0 + (7 * Day) + 3600, amount: 20_000, customer: "cus_drop"));
+        harness.Fold(Charge(T0 + (15 * Day) + 3600, amount: 120_000, customer: "cus_back"));
+
+        var raised = Assert.Single(harness.Raised, a => a.WindowStart == T0 + (7 * Day));
+        Assert.Equal(Severity.Critical, raised.Severity);
+    }
 }
