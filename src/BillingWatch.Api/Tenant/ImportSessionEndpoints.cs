@@ -27,6 +27,7 @@ internal static class ImportSessionEndpoints
     {
         var imports = api.MapGroup("/imports").RequireTenantKey().WithTags("Events");
         imports.MapPost("/", CreateAsync);
+        imports.MapGet("/", ListAsync);
         imports.MapGet("/{id}", GetAsync);
         imports.MapPost("/{id}/chunks", AppendAsync).DisableAntiforgery()
             .WithRawBody("application/x-ndjson", "One Stripe event per line; line numbers continue from the session's earlier chunks.");
@@ -47,6 +48,10 @@ internal static class ImportSessionEndpoints
         var session = await sessions.CreateAsync(tenant.TenantId, id, cancellationToken: cancellationToken);
         return TypedResults.Created($"/api/v1/imports/{id}", ImportSessionView.From(session));
     }
+
+    /// <summary>The 50 most recent imports of the tenant, newest first, so a client can find and follow one.</summary>
+    private static async Task<Ok<ImportSessionList>> ListAsync(TenantIdentity tenant, ImportSessionStore sessions, CancellationToken cancellationToken) =>
+        TypedResults.Ok(new ImportSessionList((await sessions.ListAsync(tenant.TenantId, 50, cancellationToken)).Select(ImportSessionView.From).ToList()));
 
     private static async Task<Results<Ok<ImportSessionView>, ProblemHttpResult>> GetAsync(
         string id, TenantIdentity tenant, ImportSessionStore sessions, CancellationToken cancellationToken) =>
@@ -217,6 +222,8 @@ internal static class ImportSessionEndpoints
     private static ProblemHttpResult NotOpen(ImportSession session) =>
         ApiProblem.Create(StatusCodes.Status409Conflict, "import-not-open", "The import session is not open.", $"It is {session.State}; chunks and completion need an open session.");
 }
+
+internal sealed record ImportSessionList(IReadOnlyList<ImportSessionView> Items);
 
 internal sealed record ImportSessionView(
     string Id,

@@ -22,4 +22,21 @@ public static class BoundedMaps
             }
         }
     }
+
+    /// <summary>The same for a map of last-seen times: drops entries older than <paramref name="before"/>, then the oldest tenth when full.</summary>
+    public static void Evict(Dictionary<string, long> map, long before, int capacity = int.MaxValue)
+    {
+        foreach (var stale in map.Where(p => p.Value < before).Select(p => p.Key).ToList())
+        {
+            map.Remove(stale);
+        }
+
+        if (map.Count >= capacity)
+        {
+            foreach (var oldest in map.OrderBy(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Take(Math.Max(1, capacity / 10)).Select(p => p.Key).ToList())
+            {
+                map.Remove(oldest);
+            }
+        }
+    }
 }

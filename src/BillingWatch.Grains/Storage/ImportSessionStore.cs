@@ -67,6 +67,24 @@ public sealed class ImportSessionStore(IStorageConnections storage, TimeProvider
         return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
     }
 
+    /// <summary>The tenant's most recent sessions, newest first.</summary>
+    public async Task<IReadOnlyList<ImportSession>> ListAsync(string tenantId, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await storage.OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM import_sessions WHERE tenant_id = @tenant ORDER BY created_at DESC, id DESC LIMIT @limit";
+        StorageQueries.Bind(command, "@tenant", tenantId);
+        StorageQueries.Bind(command, "@limit", limit);
+        var sessions = new List<ImportSession>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            sessions.Add(Read(reader));
+        }
+
+        return sessions;
+    }
+
     /// <summary>
     /// Spools accepted lines of a chunk, in one transaction. A chunk sent again after a failure numbers its
     /// lines the same way, and lines already spooled are kept as they are.

@@ -18,6 +18,7 @@ namespace BillingWatch.Silo.Security;
 internal sealed partial class StartupMaintenance(
     StorageMaintenance maintenance,
     ISecretProtector protector,
+    ITenantDirectory directory,
     IGrainFactory grains,
     IServiceProvider services,
     ILogger<StartupMaintenance> logger) : ILifecycleParticipant<ISiloLifecycle>
@@ -35,14 +36,14 @@ internal sealed partial class StartupMaintenance(
     {
         try
         {
-            if (await maintenance.IsDoneAsync(StorageMaintenance.SecretsEncrypted, cancellationToken)
-                && await maintenance.IsDoneAsync(StorageMaintenance.RoutesMigrated, cancellationToken))
+            var secretsDone = await maintenance.IsDoneAsync(StorageMaintenance.SecretsEncrypted, cancellationToken);
+            if (secretsDone && await maintenance.IsDoneAsync(StorageMaintenance.RoutesMigrated, cancellationToken))
             {
                 return;
             }
 
             var encrypted = 0;
-            foreach (var (id, target, secret) in await maintenance.ReadChannelSecretsAsync(cancellationToken))
+            foreach (var (id, target, secret) in secretsDone ? [] : await maintenance.ReadChannelSecretsAsync(cancellationToken))
             {
                 if (!ISecretProtector.IsProtected(target) || (secret is not null && !ISecretProtector.IsProtected(secret)))
                 {
@@ -56,16 +57,19 @@ internal sealed partial class StartupMaintenance(
             }
 
             // Activating a tenant encrypts its legacy secrets; EnsureRouted writes its hashes to the directory.
-            var tenants = await maintenance.TenantsWithoutRoutesAsync(cancellationToken);
+            // Until secrets are known to be encrypted, every tenant is visited, not only those without routes.
+            var tenants = secretsDone
+                ? await maintenance.TenantsWithoutRoutesAsync(cancellationToken)
+                : (await directory.ListAsync(cancellationToken)).Select(t => t.Id).ToList();
             foreach (var tenantId in tenants)
             {
                 await grains.GetGrain<ITenantGrain>(tenantId).EnsureRoutedAsync();
             }
 
-            if (encrypted + tenants.Count > 0 && services.GetService<SqliteDatabase>() is { } sqlite)
+            if (!secretsDone && encrypted + tenants.Count > 0 && services.GetService<SqliteDatabase>() is { } sqlite)
             {
                 // Old row versions holding plaintext stay in free pages and the WAL until both are rewritten.
-                sqlite.Compact();
+                await sqlite.CompactAsync(cancellationToken);
             }
 
             await maintenance.MarkDoneAsync(StorageMaintenance.SecretsEncrypted, cancellationToken);

@@ -185,8 +185,9 @@ public sealed class AlertDeliveryTests : IAsyncLifetime
         await AlertTestKit.CreateChannelAsync(api, new { kind = "webhook", name = "refunds", target = _receiver.Url("/refunds"), detectors = new[] { "refund_spike" } });
         await AlertTestKit.CreateChannelAsync(api, new { kind = "webhook", name = "live", target = _receiver.Url("/live"), livemode = true });
 
-        // Ten tiny failed charges raise card_testing (critical) and charge_failure_spike (high).
+        // Ten tiny failed charges raise card_testing (critical); a charge made twice raises duplicate_charge (high).
         await AlertTestKit.RaiseCardTestingAsync(tenant, livemode: false);
+        await AlertTestKit.RaiseDuplicateChargeAsync(tenant);
         await AlertTestKit.WaitForDeliveriesAsync(api, d => d.Count(x => x.GetProperty("status").GetString() == "delivered") == 3);
         await Task.Delay(1000);
 

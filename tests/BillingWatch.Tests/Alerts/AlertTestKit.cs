@@ -32,7 +32,7 @@ internal static class AlertTestKit
             ? await HttpAssert.JsonAsync(await api.PostAsJsonAsync("/api/v1/alert-channels", body), 201)
             : await HttpAssert.ProblemAsync(await api.PostAsJsonAsync("/api/v1/alert-channels", body), expectedStatus);
 
-    /// <summary>Ten tiny failed charges in a minute: a critical card_testing anomaly (and a high charge_failure_spike).</summary>
+    /// <summary>Ten tiny failed charges in a minute: a critical card_testing anomaly.</summary>
     public static async Task RaiseCardTestingAsync(TestTenant tenant, bool livemode = false)
     {
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -40,6 +40,14 @@ internal static class AlertTestKit
         {
             await HttpAssert.JsonAsync(await tenant.DeliverAsync(Ev.Charge(now - 60 + i, failed: true, amount: 100, customer: "cus_t" + i, livemode: livemode)), 200);
         }
+    }
+
+    /// <summary>The same customer charged twice for the same amount within a minute: a high duplicate_charge anomaly.</summary>
+    public static async Task RaiseDuplicateChargeAsync(TestTenant tenant)
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        await HttpAssert.JsonAsync(await tenant.DeliverAsync(Ev.Charge(now - 50, amount: 4_999, customer: "cus_twice")), 200);
+        await HttpAssert.JsonAsync(await tenant.DeliverAsync(Ev.Charge(now - 20, amount: 4_999, customer: "cus_twice")), 200);
     }
 
     public static async Task<List<JsonElement>> DeliveriesAsync(HttpClient api, string query = "")

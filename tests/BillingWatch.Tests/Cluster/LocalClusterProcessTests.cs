@@ -55,10 +55,13 @@ public sealed class LocalClusterProcessTests : IAsyncLifetime
             }
         })).ToList();
 
-        await Task.Delay(2000);
+        // Wait on state, not time: load flows before the kill, keeps flowing after it, and after the drain.
+        Task<bool> Acknowledged(int count) => Task.FromResult(acknowledged.Count >= count);
+        await Eventually.HoldsAsync(() => Acknowledged(150), "150 events acknowledged before the kill", TimeSpan.FromMinutes(3));
         var doomed = int.Parse(_env["SILO_2_PID"]);
         Process.GetProcessById(doomed).Kill();
-        await Task.Delay(4000);
+        var atKill = acknowledged.Count;
+        await Eventually.HoldsAsync(() => Acknowledged(atKill + 100), "100 more events acknowledged after the kill", TimeSpan.FromMinutes(3));
 
         // A graceful stop of front end 2: it finishes what it accepted; the senders move to front end 1.
         var frontEnd2 = Process.GetProcessById(int.Parse(_env["FRONTEND_2_PID"]));
@@ -70,7 +73,8 @@ public sealed class LocalClusterProcessTests : IAsyncLifetime
         }
 
         Assert.True(frontEnd2.WaitForExit(TimeSpan.FromSeconds(40)), "front end 2 did not drain and exit");
-        await Task.Delay(2000);
+        var atDrain = acknowledged.Count;
+        await Eventually.HoldsAsync(() => Acknowledged(atDrain + 50), "50 more events acknowledged through front end 1", TimeSpan.FromMinutes(3));
         await stop.CancelAsync();
         await Task.WhenAll(senders);
 

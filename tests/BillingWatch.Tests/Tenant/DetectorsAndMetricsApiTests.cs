@@ -26,9 +26,9 @@ public sealed class DetectorsAndMetricsApiTests(BillingWatchAppFixture fixture) 
         var spike = detectors.EnumerateArray().Single(d => d.GetProperty("name").GetString() == "charge_failure_spike");
         Assert.True(spike.GetProperty("enabled").GetBoolean());
         Assert.False(string.IsNullOrEmpty(spike.GetProperty("description").GetString()));
-        Assert.Equal(0.15, spike.GetProperty("settings").GetProperty("failure_rate").GetDouble());
+        Assert.Equal(0.10, spike.GetProperty("settings").GetProperty("failure_rate").GetDouble());
         Assert.Equal(10, spike.GetProperty("settings").GetProperty("min_charges").GetDouble());
-        Assert.Equal(15, spike.GetProperty("settings").GetProperty("cooldown_minutes").GetDouble());
+        Assert.Equal(240, spike.GetProperty("settings").GetProperty("cooldown_minutes").GetDouble());
     }
 
     [Fact]
@@ -77,7 +77,7 @@ public sealed class DetectorsAndMetricsApiTests(BillingWatchAppFixture fixture) 
         await HttpAssert.ProblemAsync(await api.PutAsync("/api/v1/detectors/charge_failure_spike", new StringContent(body, Encoding.UTF8, "application/json")), 400);
 
         var detector = await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/detectors/charge_failure_spike"), 200);
-        Assert.Equal(0.15, detector.GetProperty("settings").GetProperty("failure_rate").GetDouble());
+        Assert.Equal(0.10, detector.GetProperty("settings").GetProperty("failure_rate").GetDouble());
         Assert.True(detector.GetProperty("enabled").GetBoolean());
     }
 

@@ -1,38 +1,182 @@
+using MathNet.Numerics.Distributions;
+
 namespace BillingWatch.Detection.Detectors;
 
-public sealed class ChargeFailureSpikeDetector : Detector<FailureWindow>
+/// <summary>
+/// Failed charges well above the tenant's own failure rate. The baseline is learned from the tenant's
+/// history (exponentially weighted over <c>baseline_days</c>, the current window left out); a window fires
+/// only when its failures are both significant under that baseline (binomial upper tail below
+/// <c>significance</c>) and material (at least <c>min_excess_failures</c> more than expected, and the rate
+/// at least <c>min_ratio</c> times the baseline and at least <c>failure_rate</c>). A customer's retries of a
+/// declined payment within the window count once, so one expired card retried four times is one failure.
+/// Two windows are judged: <c>window_minutes</c>, and four times as long for slow-moving rises.
+/// </summary>
+public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDetector.State>
 {
+    private const int MaxRetryCustomers = 20_000;
+
     public override string Name => "charge_failure_spike";
 
-    public override string Description => "Failed charges as a share of all charges over a sliding window.";
+    public override string Description => "Failed charges significantly above the tenant's own failure rate over a sliding window.";
 
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("failure_rate", 0.15, 0.01, 1, "Failed ÷ all charges at or above which it fires."),
-        new("min_charges", 10, 1, 1_000_000, "Charges needed in the window before the rate counts.", WholeNumber: true),
-        new("window_minutes", 60, 5, 1440, "Sliding window length (1-minute buckets).", WholeNumber: true),
-        Cooldown(15),
+        new("failure_rate", 0.10, 0.01, 1, "Smallest failure rate in a window that can fire, whatever the baseline."),
+        new("min_charges", 10, 1, 1_000_000, "Charges needed in a window before it is judged.", WholeNumber: true),
+        new("window_minutes", 60, 5, 1440, "The short sliding window (1-minute buckets); the long one is four times this.", WholeNumber: true),
+        new("significance", 1e-6, 1e-12, 0.05, "It fires when this many failures (or more) would happen by chance at the baseline rate with at most this probability."),
+        new("min_excess_failures", 5, 1, 1_000_000, "Failures above the expected number needed to fire.", WholeNumber: true),
+        new("min_ratio", 2, 1, 100, "The window's failure rate must be at least this multiple of the baseline rate."),
+        new("baseline_days", 7, 1, 90, "How far back the baseline failure rate looks (exponential weighting).", WholeNumber: true),
+        new("min_baseline_charges", 500, 10, 1_000_000, "Charges of history needed before it can fire (warm-up).", WholeNumber: true),
+        // One alert per incident until incidents become episodes that escalate in place: a sustained
+        // outage raises once every four hours at most.
+        Cooldown(240),
     ];
 
     public override bool Reads(BillingEvent e) => e.Type is "charge.failed" or "charge.succeeded";
 
-    public override void Fold(BillingEvent e, FailureWindow s, DetectorContext c)
+    public override void Fold(BillingEvent e, State s, DetectorContext c)
+    {
+        var shortWindow = c.SettingLong("window_minutes") * 60;
+        var longWindow = shortWindow * 4;
+        var failed = e.Type == "charge.failed";
+        if (failed && IsRetry(e, s, shortWindow))
+        {
+            return;
+        }
+
+        s.Recent.Add(e.Created, failed, e.Id, 60, shortWindow);
+        s.Extended.Add(e.Created, failed, e.Id, 60, longWindow);
+        s.Baseline.Add(e.Created, failed, c.SettingLong("baseline_days") * 86_400);
+        if (failed)
+        {
+            _ = Judge(s.Recent, e, s, c, shortWindow) || Judge(s.Extended, e, s, c, longWindow);
+        }
+    }
+
+    /// <summary>A failed charge of a customer whose charge failed within the window is a retry of that payment.</summary>
+    private static bool IsRetry(BillingEvent e, State s, long window)
+    {
+        if (e.Customer is null)
+        {
+            return false;
+        }
+
+        var retry = s.LastFailure.TryGetValue(e.Customer, out var last) && e.Created - last < window && e.Created >= last;
+        if (s.LastFailure.Count >= MaxRetryCustomers && !s.LastFailure.ContainsKey(e.Customer))
+        {
+            BoundedMaps.Evict(s.LastFailure, e.Created - window, MaxRetryCustomers);
+        }
+
+        s.LastFailure[e.Customer] = Math.Max(last, e.Created);
+        return retry;
+    }
+
+    private static bool Judge(FailureWindow window, BillingEvent e, State s, DetectorContext c, long seconds)
+    {
+        var attempts = window.All!.Total;
+        var failures = window.Failed!.Total;
+        if (attempts < c.SettingLong("min_charges") || window.Rate < c.Setting("failure_rate"))
+        {
+            return false;
+        }
+
+        // The baseline without the window itself, so that an incident does not raise its own bar.
+        var baselineAttempts = s.Baseline.Attempts - attempts;
+        var baselineFailures = Math.Max(0, s.Baseline.Failures - failures);
+        if (baselineAttempts < c.SettingLong("min_baseline_charges"))
+        {
+            return false;
+        }
+
+        // A little prior keeps a spotless history from making one failure look impossible.
+        var rate = (baselineFailures + 0.5) / (baselineAttempts + 10);
+        var expected = attempts * rate;
+        if (failures - expected < c.SettingLong("min_excess_failures") || window.Rate < rate * c.Setting("min_ratio"))
+        {
+            return false;
+        }
+
+        var pValue = failures == 0 ? 1 : 1 - Binomial.CDF(rate, (int)Math.Min(attempts, int.MaxValue), failures - 1);
+        if (pValue >= c.Setting("significance"))
+        {
+            return false;
+        }
+
+        return c.Raise(
+            "account",
+            window.Rate >= 0.5 ? Severity.Critical : Severity.High,
+            "Charge failure spike",
+            $"{failures} of {attempts} charges failed ({window.Rate:P1}) in {seconds / 60} minutes; the usual failure rate is {rate:P1}, so about {expected:F1} failures were expected.",
+            e.Created,
+            window.All.WindowStart,
+            window.All.WindowEnd,
+            new
+            {
+                failed = failures,
+                total = attempts,
+                failureRate = Math.Round(window.Rate, 4),
+                expectedFailures = Math.Round(expected, 2),
+                baselineRate = Math.Round(rate, 5),
+                pValue,
+                windowMinutes = seconds / 60,
+                threshold = c.Setting("failure_rate"),
+            },
+            window.Recent.Ids);
+    }
+
+    public override void OnWatermark(long previous, long current, State s, DetectorContext c)
     {
         var window = c.SettingLong("window_minutes") * 60;
-        var failed = e.Type == "charge.failed";
-        s.Add(e.Created, failed, e.Id, 60, window);
-        if (failed && s.All!.Total >= c.SettingLong("min_charges") && s.Rate >= c.Setting("failure_rate"))
+        if (current - s.LastPrune >= window)
         {
-            c.Raise(
-                "account",
-                s.Rate >= 0.5 ? Severity.Critical : Severity.High,
-                "Charge failure spike",
-                $"{s.Failed!.Total} of {s.All.Total} charges failed ({s.Rate:P1}) in {window / 60} minutes.",
-                e.Created,
-                s.All.WindowStart,
-                s.All.WindowEnd,
-                new { failed = s.Failed.Total, total = s.All.Total, failureRate = Math.Round(s.Rate, 4), threshold = c.Setting("failure_rate") },
-                s.Recent.Ids);
+            s.LastPrune = current;
+            BoundedMaps.Evict(s.LastFailure, current - window);
         }
+    }
+
+    public sealed class State
+    {
+        public FailureWindow Recent { get; set; } = new();
+
+        public FailureWindow Extended { get; set; } = new();
+
+        public DecayedRate Baseline { get; set; } = new();
+
+        public Dictionary<string, long> LastFailure { get; set; } = new(StringComparer.Ordinal);
+
+        public long LastPrune { get; set; }
+    }
+}
+
+/// <summary>Attempts and failures weighted by exp(-age / horizon) in event time: a failure rate that forgets slowly.</summary>
+public sealed class DecayedRate
+{
+    public double Attempts { get; set; }
+
+    public double Failures { get; set; }
+
+    public long At { get; set; }
+
+    public void Add(long time, bool failed, long horizonSeconds)
+    {
+        if (time > At)
+        {
+            var decay = At == 0 ? 1 : Math.Exp(-(time - At) / (double)Math.Max(1, horizonSeconds));
+            Attempts *= decay;
+            Failures *= decay;
+            At = time;
+        }
+
+        Attempts += 1;
+        Failures += failed ? 1 : 0;
+    }
+
+    /// <summary>An event of interest that is not itself an attempt (a dispute, a warning): counted, decayed alike.</summary>
+    public void AddEvent(long time, long horizonSeconds)
+    {
+        Add(time, failed: true, horizonSeconds);
+        Attempts -= 1;
     }
 }

@@ -1,19 +1,36 @@
+using MathNet.Numerics.Distributions;
+
 namespace BillingWatch.Detection.Detectors;
 
+/// <summary>
+/// Disputes and early fraud warnings well above what this tenant usually sees. The baseline is the tenant's
+/// own rate of each per charge (exponentially weighted over <c>baseline_days</c>, the current window left
+/// out), so a merchant that sees five disputes a day is not alarmed by five, and one that sees one a week
+/// is by three in a day. A window fires when its count is both significant (Poisson upper tail below
+/// <c>significance</c>, judged only when such an event arrives, so there are few tests a month) and material
+/// (at least <c>min_disputes</c> and <c>min_excess</c> above expected). The card networks' own line — a
+/// dispute rate of <c>dispute_rate</c> over at least <c>min_charges</c> charges — and <c>max_disputes</c> in a
+/// window fire whatever the baseline.
+/// </summary>
 public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
 {
     public override string Name => "fraud_spike";
 
-    public override string Description => "Disputes and early fraud warnings, by count and as a share of charges, over a day.";
+    public override string Description => "Disputes and early fraud warnings far above the tenant's own rate, or above the card networks' line, over a day.";
 
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("max_disputes", 5, 1, 100_000, "Disputes in the window that fire (critical).", WholeNumber: true),
-        new("dispute_rate", 0.01, 0.0001, 1, "Disputes ÷ charges at or above which it fires."),
-        new("warning_rate", 0.005, 0.0001, 1, "Early fraud warnings ÷ charges at or above which it fires."),
-        new("min_charges", 20, 1, 1_000_000, "Charges needed in the window before the rates count.", WholeNumber: true),
+        new("max_disputes", 50, 1, 100_000, "Disputes in the window that fire whatever the baseline (critical).", WholeNumber: true),
+        new("dispute_rate", 0.01, 0.0001, 1, "Disputes ÷ charges that fire whatever the baseline, once the window holds min_charges."),
+        new("warning_rate", 0.01, 0.0001, 1, "Early fraud warnings ÷ charges that fire whatever the baseline, once the window holds min_charges."),
+        new("min_charges", 500, 1, 1_000_000, "Charges needed in the window before the fixed rates apply.", WholeNumber: true),
         new("window_hours", 24, 1, 168, "Window length (1-hour buckets).", WholeNumber: true),
-        Cooldown(360),
+        new("significance", 1e-3, 1e-12, 0.05, "It fires when this count (or more) would happen by chance at the tenant's usual rate with at most this probability."),
+        new("min_disputes", 3, 1, 100_000, "Disputes (or warnings) in the window needed before the baseline test can fire.", WholeNumber: true),
+        new("min_excess", 2, 0, 100_000, "How many more than expected are needed to fire."),
+        new("baseline_days", 30, 7, 180, "How far back the usual rate looks (exponential weighting).", WholeNumber: true),
+        new("min_baseline_days", 7, 1, 180, "Days of history needed before the baseline test can fire.", WholeNumber: true),
+        Cooldown(720),
     ];
 
     public override bool Reads(BillingEvent e) =>
@@ -22,6 +39,7 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
         var window = c.SettingLong("window_hours") * 3600;
+        var horizon = c.SettingLong("baseline_days") * 86_400;
         s.Charges = SlidingCounters.Fit(s.Charges, 3600, window);
         s.Disputes = SlidingCounters.Fit(s.Disputes, 3600, window);
         s.Warnings = SlidingCounters.Fit(s.Warnings, 3600, window);
@@ -30,41 +48,81 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
             counter.AdvanceTo(e.Created);
         }
 
+        if (s.FirstSeen == 0 || e.Created < s.FirstSeen)
+        {
+            s.FirstSeen = e.Created;
+        }
+
         switch (e.Type)
         {
             case "charge.succeeded":
                 s.Charges.Add(e.Created);
+                s.DisputeBaseline.Add(e.Created, false, horizon);
+                s.WarningBaseline.Add(e.Created, false, horizon);
                 return;
             case "charge.dispute.created":
                 s.Disputes.Add(e.Created);
                 s.Recent.Add(e.Id);
+                s.DisputeBaseline.AddEvent(e.Created, horizon);
                 if (s.Disputes.Total >= c.SettingLong("max_disputes"))
                 {
                     c.Raise("disputes", Severity.Critical, "Dispute spike", $"{s.Disputes.Total} disputes within {window / 3600} hours.", e.Created, s.Disputes.WindowStart, s.Disputes.WindowEnd, new { disputes = s.Disputes.Total, charges = s.Charges.Total }, s.Recent.Ids);
                 }
 
-                RaiseRate(e, s, c, s.Disputes, "dispute_rate", "dispute_rate", "Dispute rate spike", "disputes");
+                _ = Judge(e, s, c, s.Disputes, s.DisputeBaseline, "dispute_rate", "dispute_rate", "Dispute rate spike", "disputes");
                 return;
             default:
                 s.Warnings.Add(e.Created);
                 s.Recent.Add(e.Id);
-                RaiseRate(e, s, c, s.Warnings, "warning_rate", "warning_rate", "Early fraud warning spike", "early fraud warnings");
+                s.WarningBaseline.AddEvent(e.Created, horizon);
+                _ = Judge(e, s, c, s.Warnings, s.WarningBaseline, "warning_rate", "warning_rate", "Early fraud warning spike", "early fraud warnings");
                 return;
         }
     }
 
-    private static void RaiseRate(BillingEvent e, State s, DetectorContext c, SlidingCounter counter, string setting, string subject, string title, string what)
+    private static bool Judge(BillingEvent e, State s, DetectorContext c, SlidingCounter counter, DecayedRate baseline, string rateSetting, string subject, string title, string what)
     {
-        if (s.Charges!.Total < c.SettingLong("min_charges"))
+        var observed = counter.Total;
+        var charges = s.Charges!.Total;
+        var window = counter.WindowEnd - counter.WindowStart;
+        if (charges >= c.SettingLong("min_charges") && (double)observed / charges >= c.Setting(rateSetting))
         {
-            return;
+            return c.Raise(subject, Severity.High, title, $"{observed} {what} for {charges} charges ({(double)observed / charges:P2}), at or over the {c.Setting(rateSetting):P2} line.", e.Created, counter.WindowStart, counter.WindowEnd, new { count = observed, charges, rate = Math.Round((double)observed / charges, 5), threshold = c.Setting(rateSetting) }, s.Recent.Ids);
         }
 
-        var rate = (double)counter.Total / s.Charges.Total;
-        if (rate >= c.Setting(setting))
+        if (observed < c.SettingLong("min_disputes") || e.Created - s.FirstSeen < c.SettingLong("min_baseline_days") * 86_400)
         {
-            c.Raise(subject, Severity.High, title, $"{counter.Total} {what} for {s.Charges.Total} charges ({rate:P2}).", e.Created, counter.WindowStart, counter.WindowEnd, new { count = counter.Total, charges = s.Charges.Total, rate = Math.Round(rate, 5), threshold = c.Setting(setting) }, s.Recent.Ids);
+            return false;
         }
+
+        // The usual rate per charge, without this window; with few charges in the window, a per-day rate instead.
+        var baselineCharges = Math.Max(0, baseline.Attempts - charges);
+        var baselineEvents = Math.Max(0, baseline.Failures - observed);
+        var perCharge = (baselineEvents + 0.5) / (baselineCharges + 1);
+        var historyDays = Math.Max(1, Math.Min(c.SettingLong("baseline_days"), (e.Created - s.FirstSeen) / 86_400.0));
+        var perDay = (baselineEvents + 0.5) / historyDays;
+        var expected = Math.Max(charges * perCharge, perDay * window / 86_400.0);
+        if (observed - expected < c.Setting("min_excess"))
+        {
+            return false;
+        }
+
+        var pValue = 1 - Poisson.CDF(Math.Max(expected, 1e-9), observed - 1);
+        if (pValue >= c.Setting("significance"))
+        {
+            return false;
+        }
+
+        return c.Raise(
+            subject,
+            observed >= 3 * Math.Max(1, expected) && observed >= 5 ? Severity.Critical : Severity.High,
+            title,
+            $"{observed} {what} within {window / 3600} hours; about {expected:F1} were expected from this account's usual rate.",
+            e.Created,
+            counter.WindowStart,
+            counter.WindowEnd,
+            new { count = observed, charges, expected = Math.Round(expected, 2), pValue, windowHours = window / 3600 },
+            s.Recent.Ids);
     }
 
     public sealed class State
@@ -74,6 +132,12 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
         public SlidingCounter? Disputes { get; set; }
 
         public SlidingCounter? Warnings { get; set; }
+
+        public DecayedRate DisputeBaseline { get; set; } = new();
+
+        public DecayedRate WarningBaseline { get; set; } = new();
+
+        public long FirstSeen { get; set; }
 
         public RecentIds Recent { get; set; } = new();
     }

@@ -39,15 +39,30 @@ public sealed partial class SqliteDatabase(string path, int busyTimeoutMs, ILogg
     public ValueTask<System.Data.Common.DbConnection> OpenConnectionAsync(CancellationToken cancellationToken = default) =>
         ValueTask.FromResult<System.Data.Common.DbConnection>(Open());
 
-    /// <summary>Rewrites the file and empties the WAL, so no old version of a row survives in free pages.</summary>
-    public void Compact()
+    /// <summary>
+    /// Rewrites the file and empties the WAL, so no old version of a row survives in free pages. The WAL is
+    /// truncated only while no other connection is in the middle of a transaction: it is retried until then.
+    /// </summary>
+    public async Task CompactAsync(CancellationToken cancellationToken = default)
     {
-        using var connection = Open();
-        foreach (var sql in (string[])["VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"])
+        await using var connection = Open();
+        await using (var vacuum = connection.CreateCommand())
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = sql;
-            command.ExecuteNonQuery();
+            vacuum.CommandText = "VACUUM";
+            await vacuum.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            await using var checkpoint = connection.CreateCommand();
+            checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+            await using var reader = await checkpoint.ExecuteReaderAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken) && reader.GetInt64(0) == 0)
+            {
+                return;
+            }
+
+            await Task.Delay(100, cancellationToken);
         }
     }
 

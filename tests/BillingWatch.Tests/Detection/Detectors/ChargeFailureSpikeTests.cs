@@ -6,56 +6,121 @@ namespace BillingWatch.Tests.Detection.Detectors;
 
 public sealed class ChargeFailureSpikeTests
 {
-    private static List<RaisedAnomaly> Run(int succeeded, int failed, long start = T0, EngineHarness? harness = null)
-    {
-        harness ??= EngineHarness.For("charge_failure_spike");
-        var raised = new List<RaisedAnomaly>();
-        for (var i = 0; i < succeeded; i++)
-        {
-            raised.AddRange(harness.Fold(Charge(start + i)));
-        }
+    private const long Hour = 3600;
 
-        for (var i = 0; i < failed; i++)
+    /// <summary>Charges spread evenly over <paramref name="hours"/>, each failing with <paramref name="failureRate"/>, each its own customer.</summary>
+    private static List<RaisedAnomaly> Traffic(EngineHarness harness, long start, double hours, int perHour, double failureRate, int seed)
+    {
+        var random = new Random(seed);
+        var raised = new List<RaisedAnomaly>();
+        var count = (int)(hours * perHour);
+        for (var i = 0; i < count; i++)
         {
-            raised.AddRange(harness.Fold(Charge(start + succeeded + i, failed: true)));
+            var at = start + (long)(i * (Hour / (double)perHour));
+            raised.AddRange(harness.Fold(Charge(at, failed: random.NextDouble() < failureRate, customer: $"cus_{seed}_{i}")));
         }
 
         return raised;
     }
 
-    [Fact]
-    public void Fires_at_exactly_fifteen_percent_of_twenty_charges() =>
-        Assert.Equal("charge_failure_spike", Assert.Single(Run(17, 3)).Detector);
-
-    [Fact]
-    public void Fires_clearly_above_with_critical_at_half()
-    {
-        var a = Assert.Single(Run(5, 5));
-        Assert.Equal(Severity.Critical, a.Severity);
-        Assert.Equal(3600, a.WindowEnd - a.WindowStart);
-    }
-
-    [Fact]
-    public void Does_not_fire_just_below_the_rate_or_below_the_minimum_count()
-    {
-        Assert.Empty(Run(18, 2)); // 10 %
-        Assert.Empty(Run(0, 9)); // 100 % of only 9
-    }
-
-    [Fact]
-    public void Old_failures_leave_the_window()
+    /// <summary>Two days at a 3 % failure rate: a warm baseline.</summary>
+    private static EngineHarness Warm(int perHour = 40, double failureRate = 0.03)
     {
         var harness = EngineHarness.For("charge_failure_spike");
-        Run(0, 5, T0, harness);
-        Assert.Empty(Run(20, 0, T0 + 3700, harness).Concat(Run(0, 2, T0 + 3800, harness)));
+        Assert.Empty(Traffic(harness, T0, 48, perHour, failureRate, seed: 1));
+        return harness;
     }
 
     [Fact]
-    public void Cooldown_keeps_one_anomaly_per_fifteen_minutes()
+    public void Two_failures_among_eleven_charges_are_noise_against_a_three_percent_baseline()
+    {
+        var harness = Warm();
+        var start = T0 + (48 * Hour);
+        var raised = new List<RaisedAnomaly>();
+        for (var i = 0; i < 11; i++)
+        {
+            raised.AddRange(harness.Fold(Charge(start + (i * 60), failed: i is 3 or 8, customer: "cus_q" + i)));
+        }
+
+        Assert.Empty(raised);
+    }
+
+    [Fact]
+    public void An_issuer_outage_fires_once_with_the_baseline_and_p_value_in_its_evidence()
+    {
+        var harness = Warm();
+        var start = T0 + (48 * Hour);
+        var raised = new List<RaisedAnomaly>();
+        for (var i = 0; i < 40; i++)
+        {
+            raised.AddRange(harness.Fold(Charge(start + (i * 30), failed: i % 2 == 0, customer: "cus_out" + i)));
+        }
+
+        var anomaly = Assert.Single(raised);
+        Assert.True(anomaly.Severity >= Severity.High);
+        Assert.Contains("\"baselineRate\":0.0", anomaly.EvidenceJson, StringComparison.Ordinal);
+        Assert.Contains("\"pValue\":", anomaly.EvidenceJson, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Declines_rising_from_seven_to_twenty_five_percent_fire_within_the_hour_for_a_busy_merchant()
+    {
+        var harness = Warm(perHour: 200, failureRate: 0.07);
+        var raised = Traffic(harness, T0 + (48 * Hour), 3, 200, 0.25, seed: 2);
+
+        var anomaly = Assert.Single(raised);
+        Assert.Equal(Severity.High, anomaly.Severity);
+        Assert.True(anomaly.DetectedAt - (T0 + (48 * Hour)) <= Hour, $"fired after {(anomaly.DetectedAt - (T0 + (48 * Hour))) / 60} minutes");
+    }
+
+    [Fact]
+    public void Normal_traffic_at_its_own_rate_stays_quiet_even_when_that_rate_is_high()
+    {
+        var harness = Warm(perHour: 60, failureRate: 0.2);
+        Assert.Empty(Traffic(harness, T0 + (48 * Hour), 24 * 5, 60, 0.2, seed: 3));
+    }
+
+    [Fact]
+    public void A_customer_retrying_a_declined_card_counts_once()
+    {
+        var harness = Warm();
+        var start = T0 + (48 * Hour);
+        var raised = new List<RaisedAnomaly>();
+        for (var i = 0; i < 20; i++)
+        {
+            raised.AddRange(harness.Fold(Charge(start + (i * 60), customer: "cus_ok" + i)));
+        }
+
+        // Three customers with expired cards, each retried five times within the hour.
+        for (var retry = 0; retry < 5; retry++)
+        {
+            for (var customer = 0; customer < 3; customer++)
+            {
+                raised.AddRange(harness.Fold(Charge(start + 1200 + (retry * 300) + customer, failed: true, customer: "cus_expired" + customer)));
+            }
+        }
+
+        Assert.Empty(raised);
+    }
+
+    [Fact]
+    public void Without_enough_history_nothing_fires()
     {
         var harness = EngineHarness.For("charge_failure_spike");
-        Assert.Single(Run(10, 10, T0, harness));
-        Assert.Empty(Run(0, 10, T0 + 600, harness));
-        Assert.Single(Run(0, 1, T0 + 900 + 20, harness));
+        Assert.Empty(Traffic(harness, T0, 1, 40, 0.5, seed: 4));
+    }
+
+    [Fact]
+    public void One_incident_raises_once_within_the_cooldown()
+    {
+        var harness = Warm();
+        var start = T0 + (48 * Hour);
+        var raised = new List<RaisedAnomaly>();
+        for (var i = 0; i < 120; i++)
+        {
+            raised.AddRange(harness.Fold(Charge(start + (i * 20), failed: i % 2 == 0, customer: "cus_long" + i)));
+        }
+
+        Assert.Single(raised);
     }
 }

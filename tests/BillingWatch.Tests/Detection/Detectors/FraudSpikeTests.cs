@@ -6,60 +6,108 @@ namespace BillingWatch.Tests.Detection.Detectors;
 
 public sealed class FraudSpikeTests
 {
-    private static EngineHarness WithCharges(int charges)
+    private const long Day = 86_400;
+
+    /// <summary><paramref name="days"/> of charges spread over each day, and <paramref name="disputesPerDay"/> disputes a day (fractions accumulate).</summary>
+    private static List<RaisedAnomaly> History(EngineHarness harness, int days, int chargesPerDay, double disputesPerDay, long start = T0)
+    {
+        var raised = new List<RaisedAnomaly>();
+        var owed = 0.0;
+        for (var d = 0; d < days; d++)
+        {
+            for (var i = 0; i < chargesPerDay; i++)
+            {
+                raised.AddRange(harness.Fold(Charge(start + (d * Day) + (i * (Day / chargesPerDay)), customer: "cus_" + i)));
+            }
+
+            owed += disputesPerDay;
+            for (var n = 0; owed >= 1; n++, owed--)
+            {
+                raised.AddRange(harness.Fold(Dispute(start + (d * Day) + 43_200 + (n * 600))));
+            }
+        }
+
+        return raised;
+    }
+
+    [Fact]
+    public void Three_disputes_in_a_day_fire_for_a_merchant_that_sees_one_a_week()
     {
         var harness = EngineHarness.For("fraud_spike");
-        for (var i = 0; i < charges; i++)
-        {
-            harness.Fold(Charge(T0 + i));
-        }
+        // A dispute on days 6, 13 and 20; day 26 starts with none in the last 24 hours.
+        Assert.Empty(History(harness, 26, 30, 1 / 7.0));
+        var day = T0 + (26 * Day);
 
-        return harness;
+        Assert.Empty(harness.Fold(Dispute(day + 3_600)));
+        Assert.Empty(harness.Fold(Dispute(day + 20_000)));
+        var anomaly = Assert.Single(harness.Fold(Dispute(day + 50_000)));
+        Assert.Equal("dispute_rate", anomaly.Subject);
+        Assert.Contains("\"pValue\":", anomaly.EvidenceJson, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Five_disputes_in_a_day_fire_critical_and_four_do_not()
+    public void Five_disputes_a_day_are_normal_for_a_large_merchant_and_fifteen_are_not()
     {
-        var harness = WithCharges(10_000);
+        var harness = EngineHarness.For("fraud_spike");
+        Assert.Empty(History(harness, 21, 2000, 5));
+        var raised = History(harness, 1, 2000, 15, start: T0 + (21 * Day));
+        Assert.Single(raised);
+    }
+
+    [Fact]
+    public void Without_a_week_of_history_the_baseline_test_waits()
+    {
+        var harness = EngineHarness.For("fraud_spike");
+        Assert.Empty(History(harness, 3, 30, 0));
         for (var i = 0; i < 4; i++)
         {
-            harness.Fold(Dispute(T0 + 3600 + (i * 3600)));
+            Assert.Empty(harness.Fold(Dispute(T0 + (3 * Day) + (i * 600))));
+        }
+    }
+
+    [Fact]
+    public void The_card_networks_one_percent_line_fires_over_enough_charges_whatever_the_baseline()
+    {
+        var harness = EngineHarness.For("fraud_spike");
+        for (var i = 0; i < 600; i++)
+        {
+            harness.Fold(Charge(T0 + (i * 100), customer: "cus_" + i));
         }
 
-        Assert.Empty(harness.Raised);
-        Assert.Equal(Severity.Critical, Assert.Single(harness.Fold(Dispute(T0 + 20 * 3600))).Severity);
+        var raised = new List<RaisedAnomaly>();
+        for (var i = 0; i < 6; i++)
+        {
+            raised.AddRange(harness.Fold(Dispute(T0 + 60_000 + i)));
+        }
+
+        Assert.Equal("dispute_rate", Assert.Single(raised).Subject);
+        Assert.Contains("line", raised[0].Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Dispute_rate_of_one_percent_with_twenty_charges_fires_and_just_below_does_not()
+    public void Fifty_disputes_in_a_day_are_critical_whatever_the_history()
     {
-        var below = WithCharges(101);
-        below.Fold(Dispute(T0 + 200));
-        Assert.Empty(below.Raised);
+        var harness = EngineHarness.For("fraud_spike");
+        var raised = new List<RaisedAnomaly>();
+        for (var i = 0; i < 50; i++)
+        {
+            raised.AddRange(harness.Fold(Dispute(T0 + (i * 60))));
+        }
 
-        var at = WithCharges(100);
-        Assert.Equal("dispute_rate", Assert.Single(at.Fold(Dispute(T0 + 200))).Subject);
+        Assert.Contains(raised, a => a.Subject == "disputes" && a.Severity == Severity.Critical);
     }
 
     [Fact]
-    public void Early_fraud_warning_rate_of_half_a_percent_fires()
+    public void Early_fraud_warnings_far_above_the_usual_rate_fire()
     {
-        var harness = WithCharges(400);
-        harness.Fold(FraudWarning(T0 + 500));
-        Assert.Empty(harness.Raised);
-        Assert.Equal("warning_rate", Assert.Single(harness.Fold(FraudWarning(T0 + 501))).Subject);
-    }
+        var harness = EngineHarness.For("fraud_spike");
+        Assert.Empty(History(harness, 14, 100, 0));
+        var raised = new List<RaisedAnomaly>();
+        for (var i = 0; i < 4; i++)
+        {
+            raised.AddRange(harness.Fold(FraudWarning(T0 + (14 * Day) + (i * 1800))));
+        }
 
-    [Fact]
-    public void Too_few_charges_for_a_rate_and_cooldown()
-    {
-        var few = WithCharges(19);
-        few.Fold(Dispute(T0 + 100));
-        Assert.Empty(few.Raised);
-
-        var harness = WithCharges(100);
-        harness.Fold(Dispute(T0 + 200));
-        harness.Fold(Dispute(T0 + 300));
-        Assert.Single(harness.Raised);
+        Assert.Equal("warning_rate", Assert.Single(raised).Subject);
     }
 }
