@@ -1,15 +1,25 @@
 namespace BillingWatch.Detection.Detectors;
 
+/// <summary>
+/// Webhook deliveries arriving late, as a pattern rather than one event: Stripe retries a delivery that
+/// failed once a minute later, then five, then more, so a single late event is routine. It fires when, in
+/// a sliding window of arrival time, at least <c>min_late</c> deliveries arrived <c>medium_seconds</c> or
+/// more after their events were created and they make up at least <c>min_late_share</c> of the window's
+/// deliveries (critical when that many are <c>critical_seconds</c> late). Imports are not deliveries.
+/// </summary>
 public sealed class WebhookLagDetector : Detector<WebhookLagDetector.State>
 {
     public override string Name => "webhook_lag";
 
-    public override string Description => "Webhook deliveries arriving long after their events were created (imports excluded).";
+    public override string Description => "Many webhook deliveries arriving long after their events were created (imports excluded).";
 
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("medium_seconds", 300, 1, 604_800, "Lag (received − created) that is medium.", WholeNumber: true),
-        new("critical_seconds", 1800, 1, 604_800, "Lag that is critical.", WholeNumber: true),
+        new("medium_seconds", 300, 1, 604_800, "Lag (received − created) at which a delivery counts as late.", WholeNumber: true),
+        new("critical_seconds", 1800, 1, 604_800, "Lag at which a late delivery counts as very late (critical).", WholeNumber: true),
+        new("min_late", 5, 1, 1_000_000, "Late deliveries in the window needed to fire.", WholeNumber: true),
+        new("min_late_share", 0.2, 0.001, 1, "Late deliveries as a share of the window's deliveries needed to fire."),
+        new("window_minutes", 30, 1, 1440, "Sliding window of arrival time.", WholeNumber: true),
         Cooldown(60),
     ];
 
@@ -17,15 +27,58 @@ public sealed class WebhookLagDetector : Detector<WebhookLagDetector.State>
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
+        var window = c.SettingLong("window_minutes") * 60;
+        s.All = SlidingCounters.Fit(s.All, 60, window);
+        s.Late = SlidingCounters.Fit(s.Late, 60, window);
+        s.VeryLate = SlidingCounters.Fit(s.VeryLate, 60, window);
+        s.All.Add(e.Received);
+        s.Late.AdvanceTo(e.Received);
+        s.VeryLate.AdvanceTo(e.Received);
         var lag = e.Received - e.Created;
-        var critical = lag >= c.SettingLong("critical_seconds");
-        if (!critical && lag < c.SettingLong("medium_seconds"))
+        if (lag < c.SettingLong("medium_seconds"))
         {
             return;
         }
 
-        c.Raise(critical ? "lag:critical" : "lag:medium", critical ? Severity.Critical : Severity.Medium, "Webhook deliveries are late", $"Event {e.Id} ({e.Type}) arrived {lag} seconds after it was created.", e.Created, e.Created, e.Received, new { lagSeconds = lag, eventType = e.Type }, [e.Id]);
+        s.Late.Add(e.Received);
+        s.Recent.Add(e.Id);
+        s.MaxLag = Math.Max(s.MaxLag, lag);
+        if (lag >= c.SettingLong("critical_seconds"))
+        {
+            s.VeryLate.Add(e.Received);
+        }
+
+        var late = s.Late.Total;
+        var share = (double)late / Math.Max(1, s.All.Total);
+        if (late < c.SettingLong("min_late") || share < c.Setting("min_late_share"))
+        {
+            return;
+        }
+
+        var critical = s.VeryLate.Total >= c.SettingLong("min_late");
+        c.Raise(
+            critical ? "lag:critical" : "lag:medium",
+            critical ? Severity.Critical : Severity.Medium,
+            "Webhook deliveries are late",
+            $"{late} of {s.All.Total} deliveries in {window / 60} minutes arrived at least {c.SettingLong("medium_seconds")} seconds after their events were created (up to {s.MaxLag} seconds).",
+            e.Created,
+            s.All.WindowStart,
+            s.All.WindowEnd,
+            new { late, deliveries = s.All.Total, lateShare = Math.Round(share, 4), veryLate = s.VeryLate.Total, maxLagSeconds = s.MaxLag, lagSeconds = lag, eventType = e.Type },
+            s.Recent.Ids);
+        s.MaxLag = 0;
     }
 
-    public sealed class State;
+    public sealed class State
+    {
+        public SlidingCounter? All { get; set; }
+
+        public SlidingCounter? Late { get; set; }
+
+        public SlidingCounter? VeryLate { get; set; }
+
+        public long MaxLag { get; set; }
+
+        public RecentIds Recent { get; set; } = new();
+    }
 }

@@ -6,20 +6,54 @@ namespace BillingWatch.Tests.Detection.Detectors;
 
 public sealed class WebhookLagTests
 {
-    [Fact]
-    public void Lag_of_300_seconds_is_medium_and_1800_critical()
+    /// <summary>Twenty on-time deliveries a minute apart, some of them replaced by late ones.</summary>
+    private static List<RaisedAnomaly> Deliveries(EngineHarness harness, long start, int late, long lagSeconds, int total = 20)
     {
-        var harness = EngineHarness.For("webhook_lag");
-        Assert.Equal(Severity.Medium, Assert.Single(harness.Fold(Charge(T0), received: T0 + 300)).Severity);
-        Assert.Equal(Severity.Critical, Assert.Single(harness.Fold(Charge(T0 + 10), received: T0 + 10 + 1800)).Severity);
+        var raised = new List<RaisedAnomaly>();
+        for (var i = 0; i < total; i++)
+        {
+            var arrival = start + (i * 60);
+            var lag = i < late ? lagSeconds : 2;
+            raised.AddRange(harness.Fold(Charge(arrival - lag), received: arrival));
+        }
+
+        return raised;
     }
 
     [Fact]
-    public void Just_below_and_imported_events_do_not_fire()
+    public void One_late_retry_among_punctual_deliveries_is_routine()
     {
         var harness = EngineHarness.For("webhook_lag");
-        harness.Fold(Charge(T0), received: T0 + 299);
-        harness.Fold(Charge(T0), imported: true);
+        Assert.Empty(Deliveries(harness, T0, late: 1, lagSeconds: 2400));
+        Assert.Empty(Deliveries(harness, T0 + 7200, late: 4, lagSeconds: 2400));
+    }
+
+    [Fact]
+    public void Five_late_deliveries_making_a_fifth_of_the_window_fire_medium_and_very_late_ones_critical()
+    {
+        var medium = Assert.Single(Deliveries(EngineHarness.For("webhook_lag"), T0, late: 5, lagSeconds: 300));
+        Assert.Equal(Severity.Medium, medium.Severity);
+        Assert.Contains("5 of 5 deliveries", medium.Message, StringComparison.Ordinal);
+
+        var critical = Assert.Single(Deliveries(EngineHarness.For("webhook_lag"), T0, late: 6, lagSeconds: 1800));
+        Assert.Equal(Severity.Critical, critical.Severity);
+    }
+
+    [Fact]
+    public void A_small_share_of_late_deliveries_in_heavy_traffic_or_imports_do_not_fire()
+    {
+        var harness = EngineHarness.For("webhook_lag");
+        for (var i = 0; i < 200; i++)
+        {
+            var arrival = T0 + (i * 5);
+            harness.Fold(Charge(arrival - (i % 25 == 0 ? 900 : 1)), received: arrival);
+        }
+
+        for (var i = 0; i < 20; i++)
+        {
+            harness.Fold(Charge(T0 - 86_400 + i), imported: true);
+        }
+
         Assert.Empty(harness.Raised);
     }
 
@@ -27,9 +61,8 @@ public sealed class WebhookLagTests
     public void Cooldown_holds_for_an_hour()
     {
         var harness = EngineHarness.For("webhook_lag");
-        harness.Fold(Charge(T0), received: T0 + 400);
-        harness.Fold(Charge(T0 + 60), received: T0 + 460);
-        harness.Fold(Charge(T0 + 3700), received: T0 + 4100);
-        Assert.Equal(2, harness.Raised.Count);
+        Assert.Single(Deliveries(harness, T0, late: 10, lagSeconds: 400));
+        Assert.Empty(Deliveries(harness, T0 + 1200, late: 10, lagSeconds: 400));
+        Assert.Single(Deliveries(harness, T0 + 4000, late: 10, lagSeconds: 400));
     }
 }
