@@ -41,6 +41,16 @@ for trx in "$results"/*.trx; do
   skipped=$((skipped + $(get notExecuted)))
 done
 
+# The console log is long and a CI page may show only its end: repeat each failed test with the start of its message.
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  awk '
+    /<UnitTestResult / && /outcome="Failed"/ { match($0, /testName="[^"]*"/); name = substr($0, RSTART + 10, RLENGTH - 11); printf "FAILED %s\n", name; want = 1 }
+    want && /<Message>/ { inmsg = 1; lines = 0; sub(/.*<Message>/, "") }
+    inmsg { line = $0; done = sub(/<\/Message>.*/, "", line); if (lines < 12) print "  " line; lines++; if (done) { inmsg = 0; want = 0 } }
+  ' "$trx" | sed -e 's/&quot;/"/g' -e "s/&apos;/'/g" -e 's/&lt;/</g' -e 's/&gt;/>/g' -e 's/&amp;/\&/g'
+done
+
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The run failed without a failed test (build error, crashed test host): count it as a failure.
   failed=1
