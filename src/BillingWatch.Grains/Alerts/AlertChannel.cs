@@ -34,8 +34,14 @@ public sealed record AlertChannel(
     DateTime CreatedAt,
     bool Digest = false)
 {
+    /// <summary>
+    /// Whether the anomaly goes out to this channel as it is raised. Low-severity anomalies are notices of
+    /// routine events (one downgrade, one cancellation, one large refund): they are counted in the daily
+    /// digest, never sent one by one.
+    /// </summary>
     public bool Matches(RaisedAnomaly anomaly) =>
         anomaly.TenantId == TenantId
+        && anomaly.Severity > Severity.Low
         && anomaly.Severity >= MinSeverity
         && (Detectors is null || Detectors.Contains(anomaly.Detector, StringComparer.Ordinal))
         && (Livemode is null || Livemode == anomaly.Livemode);

@@ -68,6 +68,26 @@ public sealed record BillingEvent
     public PlanChange PlanChange { get; init; }
 
     /// <summary>
+    /// For <c>customer.subscription.updated</c>: recurring revenue a month (minor units) the change removed,
+    /// from the items before and after; 0 when nothing was lost or the payload does not say.
+    /// </summary>
+    public long MonthlyRecurringLost { get; init; }
+
+    /// <summary>A subscription's <c>cancel_at_period_end</c>, and what <c>previous_attributes</c> says it was.</summary>
+    public bool CancelAtPeriodEnd { get; init; }
+
+    public bool? PreviousCancelAtPeriodEnd { get; init; }
+
+    /// <summary>What <c>previous_attributes</c> says a subscription's status was.</summary>
+    public string? PreviousStatus { get; init; }
+
+    /// <summary>A subscription's <c>trial_end</c> (Unix seconds), if it has or had a trial.</summary>
+    public long? TrialEnd { get; init; }
+
+    /// <summary>A deleted subscription's <c>cancellation_details.reason</c> (e.g. payment_failed, cancellation_requested).</summary>
+    public string? CancellationReason { get; init; }
+
+    /// <summary>
     /// Never throws: a stored payload that cannot be read (written before the acceptance rule, or odd in a
     /// way no rule foresaw) becomes an event with only what is known, and is counted as unreadable.
     /// </summary>
@@ -153,6 +173,12 @@ public sealed record BillingEvent
             Interval = interval,
             IntervalCount = intervalCount,
             PlanChange = type == "customer.subscription.updated" ? ReadPlanChange(o, previous) : PlanChange.None,
+            MonthlyRecurringLost = type == "customer.subscription.updated" ? RecurringLost(o, previous) : 0,
+            CancelAtPeriodEnd = isSubscription && o.ValueKind == JsonValueKind.Object && o.TryGetProperty("cancel_at_period_end", out var cape) && cape.ValueKind == JsonValueKind.True,
+            PreviousCancelAtPeriodEnd = previous.ValueKind == JsonValueKind.Object && previous.TryGetProperty("cancel_at_period_end", out var pcape) && pcape.ValueKind is JsonValueKind.True or JsonValueKind.False ? pcape.ValueKind == JsonValueKind.True : null,
+            PreviousStatus = Str(previous, "status"),
+            TrialEnd = isSubscription ? Long(o, "trial_end") : null,
+            CancellationReason = isSubscription ? Str(Obj(o, "cancellation_details"), "reason") : null,
         };
     }
 
@@ -202,7 +228,37 @@ public sealed record BillingEvent
         return change;
     }
 
-    private readonly record struct Item(string? Id, long Quantity, long UnitAmount);
+    /// <summary>Monthly recurring amount before minus after, when <c>previous_attributes</c> shows the items or quantity.</summary>
+    private static long RecurringLost(JsonElement subscription, JsonElement previous)
+    {
+        if (previous.ValueKind != JsonValueKind.Object)
+        {
+            return 0;
+        }
+
+        var after = Items(subscription);
+        List<Item> before;
+        if (previous.TryGetProperty("items", out var previousItems))
+        {
+            before = Items(previousItems, isList: true);
+        }
+        else if (Long(previous, "quantity") is long previousQuantity && after.Count == 1)
+        {
+            before = [after[0] with { Quantity = previousQuantity }];
+        }
+        else
+        {
+            return 0;
+        }
+
+        var lost = before.Sum(i => i.Monthly) - after.Sum(i => i.Monthly);
+        return lost > 0 ? (long)Math.Min(lost, long.MaxValue / 2) : 0;
+    }
+
+    private readonly record struct Item(string? Id, long Quantity, long UnitAmount, double MonthsPerInterval = 1)
+    {
+        public double Monthly => (double)Quantity * UnitAmount / MonthsPerInterval;
+    }
 
     private static List<Item> Items(JsonElement owner, bool isList = false)
     {
@@ -218,7 +274,11 @@ public sealed record BillingEvent
                     price = Obj(item, "plan");
                 }
 
-                list.Add(new Item(Str(item, "id"), Math.Clamp(Long(item, "quantity") ?? 1, 0, int.MaxValue), Long(price, "unit_amount") ?? Long(price, "amount") ?? 0));
+                var recurring = Obj(price, "recurring");
+                var interval = Str(recurring, "interval") ?? Str(price, "interval");
+                var count = Count(Long(recurring, "interval_count") ?? Long(price, "interval_count"));
+                var months = interval switch { "year" => 12.0, "week" => 12 / 52.0, "day" => 12 / 365.0, _ => 1.0 } * count;
+                list.Add(new Item(Str(item, "id"), Math.Clamp(Long(item, "quantity") ?? 1, 0, int.MaxValue), Math.Clamp(Long(price, "unit_amount") ?? Long(price, "amount") ?? 0, 0, 1L << 40), months));
             }
         }
 

@@ -62,6 +62,23 @@ public sealed class SlidingCounter
         }
     }
 
+    /// <summary>The sum of the newest <paramref name="count"/> buckets (up to the whole window).</summary>
+    public long SumLast(int count)
+    {
+        if (Head == long.MinValue)
+        {
+            return 0;
+        }
+
+        long sum = 0;
+        for (var b = Head; b > Head - Math.Min(count, Buckets.Length); b--)
+        {
+            sum += Buckets[Slot(b)];
+        }
+
+        return sum;
+    }
+
     private void MoveTo(long bucket)
     {
         var steps = Math.Min(bucket - Head, Buckets.Length);

@@ -326,9 +326,13 @@ public sealed class TrafficGenerator(TrafficProfile profile, int seed = 1)
 
         if ((incidents & Incident.RefundSpike) != 0)
         {
-            var customer = 7;
-            var paid = Charge(at - 3600, customer, 80_000, Currency(customer), "succeeded");
-            Refund(at, paid, customer, 80_000, Currency(customer));
+            // A botched batch: twenty orders refunded within half an hour (one large refund alone is routine).
+            for (var i = 0; i < 20; i++)
+            {
+                var customer = 7 + i;
+                var paid = Charge(at - 3600 - i, customer, 8_000, Currency(customer), "succeeded");
+                Refund(at + (i * 90), paid, customer, 8_000, Currency(customer));
+            }
         }
 
         if ((incidents & Incident.CurrencyMismatch) != 0)
@@ -356,17 +360,19 @@ public sealed class TrafficGenerator(TrafficProfile profile, int seed = 1)
                     var (charge, intent) = Charge(due, sub.Customer, 990, Currency(sub.Customer), "succeeded", invoiceId);
                     Add("invoice.paid", due + 1, Invoice(invoiceId, sub, 990, Currency(sub.Customer), "paid", charge, intent, "subscription_cycle", interval: "week"));
                 }
-                else
-                {
-                    Add("invoice.payment_failed", due + 1, Invoice(invoiceId, sub, 990, Currency(sub.Customer), "open", null, null, "subscription_cycle", attempted: true, interval: "week"));
-                }
+
+                // From the third week on nothing is billed at all while the subscription stays active.
             }
         }
 
         if ((incidents & Incident.PlanDowngrade) != 0)
         {
-            var sub = new Sub { Id = "sub_downgrade", Customer = 11, Anchor = t0, Quantity = 1 };
-            Add("customer.subscription.updated", at, Subscription(sub, "active"), new JsonObject { ["quantity"] = 5 });
+            // Twenty customers cut their seats on one day (one downgrade alone is a notice for the digest).
+            for (var i = 0; i < 20; i++)
+            {
+                var sub = new Sub { Id = $"sub_downgrade{i}", Customer = 11 + i, Anchor = t0, Quantity = 1 };
+                Add("customer.subscription.updated", at + (i * 600), Subscription(sub, "active"), new JsonObject { ["quantity"] = 5 });
+            }
         }
 
 

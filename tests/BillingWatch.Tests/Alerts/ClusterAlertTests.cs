@@ -51,9 +51,8 @@ public sealed class ClusterAlertTests : IAsyncLifetime
         // A receiver that is down: the alert waits in the outbox while two silos die.
         var slow = tenants[0];
         await using var hanging = new AlertReceiver();
-        await AlertTestKit.CreateChannelAsync(slow.Api(), new { kind = "webhook", name = "late", target = hanging.Url("/late"), detectors = new[] { "refund_spike" } });
-        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        Assert.Equal(200, (int)(await slow.DeliverAsync(StripeEvents.ChargeRefunded(amount: 90_000, refunded: 90_000, created: now))).StatusCode);
+        await AlertTestKit.CreateChannelAsync(slow.Api(), new { kind = "webhook", name = "late", target = hanging.Url("/late"), detectors = new[] { "duplicate_charge" } });
+        await AlertTestKit.RaiseDuplicateChargeAsync(slow);
         var pending = await AlertTestKit.WaitForDeliveriesAsync(slow.Api(), d => d.Any(x => x.GetProperty("attempts").GetInt32() >= 1 && x.GetProperty("status").GetString() == "pending"));
         foreach (var silo in _cluster.Cluster.Silos.Skip(1).ToList())
         {

@@ -24,7 +24,9 @@ public sealed class SyntheticTrafficTests
         harness.WallClock(events[^1].Created + 60);
 
         Assert.True(events.Count > 100_000, $"only {events.Count} events");
-        Assert.True(harness.Raised.Count == 0, string.Join("\n", harness.Raised.Take(10).Select(a => $"{a.Detector} {a.Subject} {a.Severity}: {a.Message}")));
+        // Low-severity notices (one cancellation, one downgrade) are the daily digest's, not alerts.
+        var alerts = harness.Raised.Where(a => a.Severity > Severity.Low).ToList();
+        Assert.True(alerts.Count == 0, string.Join("\n", alerts.Take(10).Select(a => $"{a.Detector} {a.Subject} {a.Severity}: {a.Message}")));
     }
 
     [Theory]
@@ -62,7 +64,7 @@ public sealed class SyntheticTrafficTests
 
         harness.WallClock(events.Max(e => e.Received) + 60);
 
-        Assert.Contains(harness.Raised, a => a.Detector == detector);
+        Assert.Contains(harness.Raised, a => a.Detector == detector && a.Severity > Severity.Low);
 
         // Some incidents are, truthfully, also another detector's business: card testing is a failure
         // spike too, and deliveries resuming after a silence arrive late.
@@ -72,7 +74,7 @@ public sealed class SyntheticTrafficTests
             Incident.WebhookSilence => "webhook_lag",
             _ => null,
         };
-        var others = harness.Raised.Where(a => a.Detector != detector && a.Detector != companion).ToList();
+        var others = harness.Raised.Where(a => a.Detector != detector && a.Detector != companion && a.Severity > Severity.Low).ToList();
         Assert.True(others.Count == 0, string.Join("\n", others.Take(10).Select(a => $"{a.Detector} {a.Subject}: {a.Message}")));
     }
 }

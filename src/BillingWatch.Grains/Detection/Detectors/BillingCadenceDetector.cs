@@ -3,7 +3,9 @@ namespace BillingWatch.Detection.Detectors;
 /// <summary>
 /// Invoices of one subscription too close together, or a monthly subscription invoiced outside its
 /// usual gap. Invoices for mid-cycle changes (<c>billing_reason</c> subscription_update, manual,
-/// threshold) are not part of the cadence.
+/// threshold) are not part of the cadence. The monthly gap is measured only between two renewal
+/// (<c>subscription_cycle</c>) invoices: the first invoice of a subscription (its creation, or a trial's
+/// zero-amount invoice) is followed by a renewal after whatever the trial or first period lasted.
 /// </summary>
 public sealed class BillingCadenceDetector : Detector<BillingCadenceDetector.State>
 {
@@ -37,7 +39,7 @@ public sealed class BillingCadenceDetector : Detector<BillingCadenceDetector.Sta
                 }
             }
 
-            s.Subscriptions[id] = new LastInvoice(e.Created, e.InvoiceId, e.Id);
+            s.Subscriptions[id] = new LastInvoice(e.Created, e.InvoiceId, e.Id, e.BillingReason);
             return;
         }
 
@@ -53,7 +55,7 @@ public sealed class BillingCadenceDetector : Detector<BillingCadenceDetector.Sta
         {
             c.Raise(id, Severity.High, "Subscription invoiced twice", $"Subscription {id} was invoiced twice within {gap / 3600.0:F1} hours.", e.Created, from, to, new { subscription = id, gapHours = Math.Round(gap / 3600.0, 2), invoices = new[] { last.InvoiceId, e.InvoiceId } }, [last.EventId, e.Id]);
         }
-        else if (e.Interval == "month" && e.IntervalCount == 1 &&
+        else if (e.Interval == "month" && e.IntervalCount == 1 && IsRenewal(e.BillingReason) && IsRenewal(last.Reason) &&
             (gap < c.SettingLong("monthly_min_days") * 86400 || gap > c.SettingLong("monthly_max_days") * 86400))
         {
             c.Raise(id, Severity.Medium, "Irregular billing cadence", $"Monthly subscription {id} was invoiced {gap / 86400.0:F1} days after its previous invoice.", e.Created, from, to, new { subscription = id, gapDays = Math.Round(gap / 86400.0, 2), invoices = new[] { last.InvoiceId, e.InvoiceId } }, [last.EventId, e.Id]);
@@ -61,11 +63,14 @@ public sealed class BillingCadenceDetector : Detector<BillingCadenceDetector.Sta
 
         if (e.Created >= last.At)
         {
-            s.Subscriptions[id] = new LastInvoice(e.Created, e.InvoiceId, e.Id);
+            s.Subscriptions[id] = new LastInvoice(e.Created, e.InvoiceId, e.Id, e.BillingReason);
         }
     }
 
-    public sealed record LastInvoice(long At, string? InvoiceId, string EventId);
+    /// <summary>A renewal invoice; older API versions sent no <c>billing_reason</c>, and their invoices count as renewals.</summary>
+    private static bool IsRenewal(string? reason) => reason is null or "subscription_cycle" or "subscription";
+
+    public sealed record LastInvoice(long At, string? InvoiceId, string EventId, string? Reason = null);
 
     public sealed class State
     {

@@ -1,5 +1,10 @@
 namespace BillingWatch.Detection.Detectors;
 
+/// <summary>
+/// Card testing works from the first day, without a baseline: many small declined attempts in a window
+/// (critical); many different cards declined at one and the same amount in a window, which is how testers
+/// who pay a shop's cheapest price look (high); or many distinct cards on one customer (critical).
+/// </summary>
 public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
 {
     private const int MaxCustomers = 5000;
@@ -13,6 +18,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
         new("min_small_failures", 10, 1, 100_000, "Failed attempts of at most small_amount that make an attack.", WholeNumber: true),
         new("small_amount", 200, 0, 1_000_000, "Largest amount (minor units) that counts as a small attempt.", WholeNumber: true),
         new("max_fingerprints", 5, 2, 1000, "Distinct card fingerprints on one customer that make an attack.", WholeNumber: true),
+        new("min_same_amount_cards", 10, 2, 100_000, "Distinct cards declined at one amount and currency in the window that make an attack.", WholeNumber: true),
         new("window_minutes", 10, 1, 1440, "Window length.", WholeNumber: true),
         Cooldown(30),
     ];
@@ -50,6 +56,13 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
                     new { failedSmallAttempts = s.SmallFailures.Total, smallAmount = c.SettingLong("small_amount") },
                     s.Recent.Ids);
             }
+        }
+
+        // Renewals are charged by Stripe, not typed in at a checkout: a batch of them failing is not card testing.
+        // Small amounts are the first rule's; this one is for testers paying a real price.
+        if (IsFailedAttempt(e) && e.InvoiceId is null && e.Amount > c.SettingLong("small_amount") && e.Currency is not null)
+        {
+            SameAmount(e, s, c, window);
         }
 
         if (e.Customer is null || e.Fingerprint is null)
@@ -98,6 +111,46 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
         }
     }
 
+    /// <summary>Declined attempts at one amount, one per card: a customer retrying one expired card is one card.</summary>
+    private static void SameAmount(BillingEvent e, State s, DetectorContext c, long window)
+    {
+        var key = string.Concat(e.Amount!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), " ", e.Currency);
+        if (!s.Amounts.TryGetValue(key, out var cards))
+        {
+            s.Amounts[key] = cards = [];
+        }
+
+        cards.RemoveAll(card => card.At < e.Created - window);
+        var fingerprint = e.Fingerprint ?? e.Customer ?? e.Id;
+        var existing = cards.FindIndex(card => card.Fingerprint == fingerprint);
+        if (existing >= 0)
+        {
+            cards[existing] = cards[existing] with { At = Math.Max(cards[existing].At, e.Created), EventId = e.Id };
+            return;
+        }
+
+        cards.Add(new CardSeen(fingerprint, e.Created, e.Id));
+        var minimum = c.SettingLong("min_same_amount_cards");
+        if (cards.Count >= minimum)
+        {
+            c.Raise(
+                "amount:" + key.Replace(' ', ':'),
+                cards.Count >= 2 * minimum ? Severity.Critical : Severity.High,
+                "Card testing: many cards declined at one amount",
+                $"{cards.Count} different cards were declined at {e.Amount} {e.Currency} within {window / 60} minutes.",
+                e.Created,
+                cards.Min(card => card.At),
+                e.Created,
+                new { amount = e.Amount, currency = e.Currency, distinctCards = cards.Count },
+                cards.Select(card => card.EventId));
+        }
+
+        if (cards.Count > 4 * minimum)
+        {
+            cards.RemoveAt(0);
+        }
+    }
+
     /// <summary>Customers without a card seen inside the window are forgotten as event time moves on.</summary>
     public override void OnWatermark(long previous, long current, State s, DetectorContext c)
     {
@@ -106,6 +159,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
         {
             s.LastPrune = current;
             BoundedMaps.Evict(s.Customers, card => card.At, current - window);
+            BoundedMaps.Evict(s.Amounts, card => card.At, current - window);
         }
     }
 
@@ -118,6 +172,9 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
         public RecentIds Recent { get; set; } = new();
 
         public Dictionary<string, List<CardSeen>> Customers { get; set; } = [];
+
+        /// <summary>Declined cards per "amount currency" within the window.</summary>
+        public Dictionary<string, List<CardSeen>> Amounts { get; set; } = [];
 
         public long LastPrune { get; set; }
     }

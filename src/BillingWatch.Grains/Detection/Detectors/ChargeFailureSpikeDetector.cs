@@ -8,7 +8,9 @@ namespace BillingWatch.Detection.Detectors;
 /// only when its failures are both significant under that baseline (binomial upper tail below
 /// <c>significance</c>) and material (at least <c>min_excess_failures</c> more than expected, and the rate
 /// at least <c>min_ratio</c> times the baseline and at least <c>failure_rate</c>). A customer's retries of a
-/// declined payment within the window count once, so one expired card retried four times is one failure.
+/// declined payment within the window count once, so one expired card retried four times is one failure;
+/// so do Stripe's dunning retries of an invoice whose payment already failed (days later, often in a batch
+/// at the hour the renewals ran).
 /// Two windows are judged: <c>window_minutes</c>, and four times as long for slow-moving rises.
 /// </summary>
 public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDetector.State>
@@ -34,7 +36,11 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         Cooldown(240),
     ];
 
-    public override bool Reads(BillingEvent e) => e.Type is "charge.failed" or "charge.succeeded";
+    /// <summary>
+    /// Checkout charges only: a renewal's charge belongs to its invoice, and renewals fail more often than
+    /// checkouts (so a month-start renewal batch would look like a spike); invoice_failure_spike judges them.
+    /// </summary>
+    public override bool Reads(BillingEvent e) => e.Type is "charge.failed" or "charge.succeeded" && e.InvoiceId is null;
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
@@ -49,15 +55,32 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         s.Recent.Add(e.Created, failed, e.Id, 60, shortWindow);
         s.Extended.Add(e.Created, failed, e.Id, 60, longWindow);
         s.Baseline.Add(e.Created, failed, c.SettingLong("baseline_days") * 86_400);
-        if (failed)
+        if (failed && (Judge(s.Recent, e, s, c, shortWindow) || Judge(s.Extended, e, s, c, longWindow)))
         {
-            _ = Judge(s.Recent, e, s, c, shortWindow) || Judge(s.Extended, e, s, c, longWindow);
+            // An incident's failures do not teach the baseline: an attack must not blunt the next week's judgments.
+            s.Baseline.Failures = Math.Max(0, s.Baseline.Failures - 1);
+            s.Baseline.Attempts = Math.Max(0, s.Baseline.Attempts - 1);
         }
     }
 
     /// <summary>A failed charge of a customer whose charge failed within the window is a retry of that payment.</summary>
     private static bool IsRetry(BillingEvent e, State s, long window)
     {
+        if (e.InvoiceId is { } invoice)
+        {
+            if (s.FailedInvoices.ContainsKey(invoice))
+            {
+                return true;
+            }
+
+            if (s.FailedInvoices.Count >= MaxRetryCustomers)
+            {
+                BoundedMaps.Evict(s.FailedInvoices, e.Created - (45 * 86_400), MaxRetryCustomers);
+            }
+
+            s.FailedInvoices[invoice] = e.Created;
+        }
+
         if (e.Customer is null)
         {
             return false;
@@ -73,6 +96,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         return retry;
     }
 
+    /// <summary>Judges one window; true when its failures are a significant, material excess (raised unless cooling down).</summary>
     private static bool Judge(FailureWindow window, BillingEvent e, State s, DetectorContext c, long seconds)
     {
         var attempts = window.All!.Total;
@@ -104,7 +128,8 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
             return false;
         }
 
-        return c.Raise(
+        // Significant whether or not the cooldown lets it raise again.
+        c.Raise(
             "account",
             window.Rate >= 0.5 ? Severity.Critical : Severity.High,
             "Charge failure spike",
@@ -124,6 +149,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
                 threshold = c.Setting("failure_rate"),
             },
             window.Recent.Ids);
+        return true;
     }
 
     public override void OnWatermark(long previous, long current, State s, DetectorContext c)
@@ -133,6 +159,12 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         {
             s.LastPrune = current;
             BoundedMaps.Evict(s.LastFailure, current - window);
+        }
+
+        if (current - s.LastInvoicePrune >= 86_400)
+        {
+            s.LastInvoicePrune = current;
+            BoundedMaps.Evict(s.FailedInvoices, current - (45 * 86_400));
         }
     }
 
@@ -147,6 +179,11 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         public Dictionary<string, long> LastFailure { get; set; } = new(StringComparer.Ordinal);
 
         public long LastPrune { get; set; }
+
+        /// <summary>Invoices with a failed charge (and when): a later failed charge of one is a dunning retry.</summary>
+        public Dictionary<string, long> FailedInvoices { get; set; } = new(StringComparer.Ordinal);
+
+        public long LastInvoicePrune { get; set; }
     }
 }
 

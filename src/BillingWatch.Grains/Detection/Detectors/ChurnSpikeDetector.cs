@@ -1,34 +1,81 @@
 namespace BillingWatch.Detection.Detectors;
 
+/// <summary>
+/// Customers deciding to leave, per closed day, against the tenant's own daily mean. A decision counts
+/// once, when it is made: a cancellation scheduled for the period end, or an immediate cancellation.
+/// Involuntary churn (a subscription cancelled after its dunning ran out) belongs to the invoice failure
+/// detector, and a trial that ends without converting was never revenue: neither is counted. Each
+/// counted cancellation is also a low-severity notice for the daily digest.
+/// </summary>
 public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
 {
+    private const int MaxTracked = 100_000;
+
     public override string Name => "churn_spike";
 
-    public override string Description => "Cancellations in a closed day far above the mean of the prior days.";
+    public override string Description => "Cancellations in a closed day far above the tenant's usual daily cancellations.";
 
-    public override IReadOnlyList<DetectorSetting> Settings { get; } =
-    [
-        new("multiplier", 3, 1, 100, "Times the baseline mean at which it fires."),
-        new("min_cancellations", 5, 1, 1_000_000, "Cancellations in the day needed to fire.", WholeNumber: true),
-        new("baseline_days", 14, 1, 60, "Prior days in the baseline (at most).", WholeNumber: true),
-        new("min_baseline_days", 1, 1, 60, "Prior days needed before it can fire.", WholeNumber: true),
-        new("close_grace_minutes", 15, 0, 1440, "How long after midnight (event time) late events still count for the day.", WholeNumber: true),
-        Cooldown(720),
-    ];
+    public override IReadOnlyList<DetectorSetting> Settings { get; } = [.. DailyCountSpike.Settings(minCount: 5, minExcess: 4), Cooldown(720)];
 
-    public override bool Reads(BillingEvent e) => e.Type == "customer.subscription.deleted";
+    public override bool Reads(BillingEvent e) => e.Type is "customer.subscription.deleted" or "customer.subscription.updated";
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
-        if (s.Days.Add(e.Created, 1))
+        var id = e.Subscription ?? e.ObjectId;
+        if (e.Type == "customer.subscription.updated")
         {
-            s.Recent.Add(e.Id, 50);
+            if (id is not null && (e.Status is "past_due" or "unpaid" || e.PreviousStatus is "past_due" or "unpaid"))
+            {
+                Track(s, id, e.Created, e.Status is "past_due" or "unpaid");
+            }
+
+            if (e.CancelAtPeriodEnd && e.PreviousCancelAtPeriodEnd == false)
+            {
+                Count(e, s, c, "scheduled its cancellation");
+            }
+
+            return;
         }
+
+        var involuntary = e.CancellationReason == "payment_failed" || (id is not null && s.InDunning.ContainsKey(id));
+        var endedTrial = e.TrialEnd is long trialEnd && trialEnd >= e.Created - 86_400;
+        if (id is not null)
+        {
+            s.InDunning.Remove(id);
+        }
+
+        if (!involuntary && !endedTrial && !e.CancelAtPeriodEnd)
+        {
+            Count(e, s, c, "was cancelled");
+        }
+    }
+
+    private static void Count(BillingEvent e, State s, DetectorContext c, string what)
+    {
+        var id = e.Subscription ?? e.ObjectId ?? e.Id;
+        c.Raise(id, Severity.Low, "Subscription cancelled", $"Subscription {id} of customer {e.Customer} {what}.", e.Created, e.Created, e.Created, new { subscription = id, customer = e.Customer }, [e.Id]);
+        s.Days.Add(e.Created, e.Id);
+    }
+
+    private static void Track(State s, string id, long at, bool inDunning)
+    {
+        if (!inDunning)
+        {
+            s.InDunning.Remove(id);
+            return;
+        }
+
+        if (s.InDunning.Count >= MaxTracked && !s.InDunning.ContainsKey(id))
+        {
+            BoundedMaps.Evict(s.InDunning, at - (60 * 86_400), MaxTracked);
+        }
+
+        s.InDunning[id] = at;
     }
 
     public override void OnWatermark(long previous, long current, State s, DetectorContext c)
     {
-        s.Days.Observe(current);
+        s.Days.Counts.Observe(current);
         Close(current - (c.SettingLong("close_grace_minutes") * 60), s, c);
     }
 
@@ -36,23 +83,18 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
 
     private static void Close(long closedBefore, State s, DetectorContext c)
     {
-        var baselineDays = (int)c.SettingLong("baseline_days");
-        foreach (var day in s.Days.Close(closedBefore, 0, baselineDays + 1))
+        foreach (var v in s.Days.Close(closedBefore, c))
         {
-            var cancellations = s.Days.Total(day);
-            var mean = s.Days.Baseline(day, baselineDays, out var count);
-            if (count >= c.SettingLong("min_baseline_days") && cancellations >= c.SettingLong("min_cancellations") && cancellations >= c.Setting("multiplier") * mean)
-            {
-                var start = day * DailyTotals.Day;
-                c.Raise("account", Severity.High, "Churn spike", $"{cancellations} subscriptions were cancelled on {DateTimeOffset.FromUnixTimeSeconds(start):yyyy-MM-dd}, against a {count}-day mean of {mean:F1}.", start + DailyTotals.Day, start, start + DailyTotals.Day, new { cancellations, baselineMean = Math.Round(mean, 2), baselineDays = count }, s.Recent.Ids);
-            }
+            var start = v.Day * DailyTotals.Day;
+            c.Raise("account", v.Count >= 10 * Math.Max(v.Mean, 1) ? Severity.Critical : Severity.High, "Churn spike", $"{v.Count} subscriptions were cancelled on {DateTimeOffset.FromUnixTimeSeconds(start):yyyy-MM-dd}, against a {v.BaselineDays}-day mean of {v.Mean:F1}.", start + DailyTotals.Day, start, start + DailyTotals.Day, new { cancellations = v.Count, baselineMean = Math.Round(v.Mean, 2), baselineDays = v.BaselineDays, pValue = v.PValue }, s.Days.Recent.Ids);
         }
     }
 
     public sealed class State
     {
-        public DailyTotals Days { get; set; } = new();
+        public DailyCountSpike Days { get; set; } = new();
 
-        public RecentIds Recent { get; set; } = new();
+        /// <summary>Subscriptions seen past due (and when), whose later cancellation is involuntary.</summary>
+        public Dictionary<string, long> InDunning { get; set; } = new(StringComparer.Ordinal);
     }
 }

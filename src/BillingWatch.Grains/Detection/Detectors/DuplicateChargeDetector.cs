@@ -4,6 +4,8 @@ namespace BillingWatch.Detection.Detectors;
 /// The same customer charged the same amount and currency twice within minutes. A charge and the invoice
 /// it pays are one payment: they share a charge, payment intent or invoice id, and never count as two.
 /// Invoices that link to no charge or payment intent (newer API versions) are left to their charges.
+/// Two payments of different invoices are not duplicates (a customer with two subscriptions of one price
+/// renews both on the same anchor).
 /// </summary>
 public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.State>
 {
@@ -50,7 +52,8 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
             return;
         }
 
-        var twin = payments.FirstOrDefault(p => p.Amount == amount && p.Currency == e.Currency && Math.Abs(p.At - e.Created) <= window);
+        var twin = payments.FirstOrDefault(p => p.Amount == amount && p.Currency == e.Currency && Math.Abs(p.At - e.Created) <= window
+            && !(p.InvoiceId is not null && e.InvoiceId is not null && p.InvoiceId != e.InvoiceId));
         if (twin is not null)
         {
             c.Raise(
@@ -65,7 +68,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
                 [twin.EventId, e.Id]);
         }
 
-        payments.Add(new Payment { Amount = amount.Value, Currency = e.Currency, At = e.Created, EventId = e.Id, Ids = [.. ids] });
+        payments.Add(new Payment { Amount = amount.Value, Currency = e.Currency, At = e.Created, EventId = e.Id, InvoiceId = e.InvoiceId, Ids = [.. ids] });
         if (payments.Count > 16)
         {
             payments.RemoveAt(0);
@@ -92,6 +95,8 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         public long At { get; set; }
 
         public string EventId { get; set; } = string.Empty;
+
+        public string? InvoiceId { get; set; }
 
         public HashSet<string> Ids { get; set; } = [];
     }

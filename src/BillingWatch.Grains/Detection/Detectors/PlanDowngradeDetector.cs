@@ -1,24 +1,50 @@
 namespace BillingWatch.Detection.Detectors;
 
+/// <summary>
+/// Downgrades: one is routine (a low-severity notice for the daily digest, never an alert of its own);
+/// a day with far more downgrades than the tenant usually sees is an alert, with the recurring revenue
+/// lost as its impact.
+/// </summary>
 public sealed class PlanDowngradeDetector : Detector<PlanDowngradeDetector.State>
 {
     public override string Name => "plan_downgrade";
 
-    public override string Description => "A subscription update that removes an item or lowers a quantity (high), or moves to a cheaper price (medium).";
+    public override string Description => "Each downgrade as a notice for the digest; a day of downgrades abnormal for the tenant as an alert.";
 
-    public override IReadOnlyList<DetectorSetting> Settings { get; } = [Cooldown(60)];
+    public override IReadOnlyList<DetectorSetting> Settings { get; } = [.. DailyCountSpike.Settings(minCount: 5, minExcess: 4), Cooldown(60)];
 
     public override bool Reads(BillingEvent e) => e.Type == "customer.subscription.updated" && e.PlanChange != PlanChange.None;
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
         var id = e.Subscription ?? e.ObjectId ?? e.Id;
-        var major = (e.PlanChange & (PlanChange.ItemRemoved | PlanChange.QuantityReduced)) != 0;
-        var what = major
-            ? (e.PlanChange & PlanChange.ItemRemoved) != 0 ? "an item was removed" : "a quantity was reduced"
+        var what = (e.PlanChange & PlanChange.ItemRemoved) != 0 ? "an item was removed"
+            : (e.PlanChange & PlanChange.QuantityReduced) != 0 ? "a quantity was reduced"
             : "it moved to a cheaper price";
-        c.Raise(id, major ? Severity.High : Severity.Medium, "Subscription downgraded", $"Subscription {id} of customer {e.Customer}: {what}.", e.Created, e.Created, e.Created, new { subscription = id, customer = e.Customer, change = e.PlanChange.ToString() }, [e.Id]);
+        c.Raise(id, Severity.Low, "Subscription downgraded", $"Subscription {id} of customer {e.Customer}: {what}.", e.Created, e.Created, e.Created, new { subscription = id, customer = e.Customer, change = e.PlanChange.ToString(), monthlyRecurringLost = e.MonthlyRecurringLost }, [e.Id]);
+        s.Days.Add(e.Created, e.Id, e.Currency, e.MonthlyRecurringLost);
     }
 
-    public sealed class State;
+    public override void OnWatermark(long previous, long current, State s, DetectorContext c)
+    {
+        s.Days.Counts.Observe(current);
+        Close(current - (c.SettingLong("close_grace_minutes") * 60), s, c);
+    }
+
+    public override void OnWallClock(long now, State s, DetectorContext c) => Close(now - 7200, s, c);
+
+    private static void Close(long closedBefore, State s, DetectorContext c)
+    {
+        foreach (var v in s.Days.Close(closedBefore, c))
+        {
+            var start = v.Day * DailyTotals.Day;
+            var lost = string.Join(", ", v.Amounts.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Value} {a.Key}"));
+            c.Raise("account", v.Count >= 10 * Math.Max(v.Mean, 1) ? Severity.Critical : Severity.High, "Downgrade spike", $"{v.Count} subscriptions were downgraded on {DateTimeOffset.FromUnixTimeSeconds(start):yyyy-MM-dd}, against a {v.BaselineDays}-day mean of {v.Mean:F1}" + (lost.Length > 0 ? $"; recurring revenue lost a month: {lost}." : "."), start + DailyTotals.Day, start, start + DailyTotals.Day, new { downgrades = v.Count, baselineMean = Math.Round(v.Mean, 2), baselineDays = v.BaselineDays, pValue = v.PValue, monthlyRecurringLost = v.Amounts }, s.Days.Recent.Ids);
+        }
+    }
+
+    public sealed class State
+    {
+        public DailyCountSpike Days { get; set; } = new();
+    }
 }

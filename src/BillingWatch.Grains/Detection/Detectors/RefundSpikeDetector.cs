@@ -1,9 +1,13 @@
 namespace BillingWatch.Detection.Detectors;
 
 /// <summary>
-/// Large refunds, a customer refunded a lot, refunds high against revenue, or an invoice with a negative
-/// amount paid. Amounts stay in each event's own currency and minor units; revenue is succeeded charges
-/// plus invoices paid out of band (an invoice paid by card is already its charge).
+/// Refunds abnormal for the tenant: a burst of refunds in an hour far above the tenant's own hourly rate
+/// (Poisson upper tail below <c>burst_significance</c>, at least <c>burst_min_refunds</c> and
+/// <c>burst_multiplier</c> times the expected), one customer refunded a lot over several refunds, refunds
+/// high against revenue over a day (from <c>min_refunds</c> refunds), or an invoice with a negative amount
+/// paid. One large refund is routine for many businesses (a B2B credit): it is a low-severity notice for
+/// the daily digest. Amounts stay in each event's own currency and minor units; revenue is succeeded
+/// charges plus invoices paid out of band (an invoice paid by card is already its charge).
 /// </summary>
 public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
 {
@@ -15,11 +19,17 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
 
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("single_refund", 50_000, 1, 1e12, "One refund at or above this amount (minor units) fires.", WholeNumber: true),
-        new("customer_refund", 100_000, 1, 1e12, "One customer refunded at least this much in the window fires (critical).", WholeNumber: true),
+        new("single_refund", 50_000, 1, 1e12, "One refund at or above this amount (minor units) is a notice for the digest.", WholeNumber: true),
+        new("customer_refund", 100_000, 1, 1e12, "One customer refunded at least this much over two or more refunds in the window fires (critical).", WholeNumber: true),
         new("refund_rate", 0.10, 0.001, 10, "Refunds ÷ revenue at or above which it fires."),
         new("min_revenue", 10_000, 0, 1e12, "Revenue in the window needed before the rate counts.", WholeNumber: true),
+        new("min_refunds", 5, 1, 1_000_000, "Refunds in the window needed before the rate counts.", WholeNumber: true),
         new("window_hours", 24, 1, 168, "Window length (1-hour buckets).", WholeNumber: true),
+        new("burst_min_refunds", 5, 1, 1_000_000, "Refunds within an hour needed for a burst.", WholeNumber: true),
+        new("burst_multiplier", 4, 1, 1000, "A burst is at least this multiple of the refunds expected in an hour."),
+        new("burst_significance", 1e-6, 1e-12, 0.05, "A burst fires when this many refunds in an hour would happen by chance at the tenant's rate with at most this probability."),
+        new("baseline_days", 14, 1, 60, "Days of refunds the hourly rate is learned from.", WholeNumber: true),
+        new("min_baseline_days", 3, 1, 60, "Days watched before a burst can fire (warm-up).", WholeNumber: true),
         Cooldown(60),
     ];
 
@@ -28,6 +38,11 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
+        if (s.Started == 0 || e.Created < s.Started)
+        {
+            s.Started = e.Created;
+        }
+
         var window = c.SettingLong("window_hours") * 3600;
         if (e.Type is "invoice.payment_succeeded" or "invoice.paid")
         {
@@ -71,7 +86,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
 
         if (refund >= c.SettingLong("single_refund"))
         {
-            c.Raise("single:" + (e.ObjectId ?? e.Id), Severity.High, "Large refund", $"A single refund of {refund} {e.Currency}.", e.Created, e.Created, e.Created, new { amount = refund, currency = e.Currency, @object = e.ObjectId }, [e.Id]);
+            c.Raise("single:" + (e.ObjectId ?? e.Id), Severity.Low, "Large refund", $"A single refund of {refund} {e.Currency}.", e.Created, e.Created, e.Created, new { amount = refund, currency = e.Currency, @object = e.ObjectId }, [e.Id]);
         }
 
         if (e.Type == "credit_note.created")
@@ -80,19 +95,73 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         }
 
         w.Refunds.Add(e.Created, refund);
+        w.Count = SlidingCounters.Fit(w.Count, 3600, window);
+        w.Count.Add(e.Created);
         w.Recent.Add(e.Id);
         if (e.Customer is not null)
         {
             CustomerRefunds(s, e, window, refund, c);
         }
 
+        Burst(e, s, c);
+
         // A rate over a window means little until the window has been watched for its whole length.
         var revenue = w.Revenue.Total;
         var warm = w.FirstSeen != 0 && e.Created - w.FirstSeen >= window;
-        if (warm && revenue >= c.SettingLong("min_revenue") && revenue > 0 && (double)w.Refunds.Total / revenue >= c.Setting("refund_rate"))
+        if (warm && w.Count.Total >= c.SettingLong("min_refunds") && RefundsAbnormal(s, c, window) && revenue >= c.SettingLong("min_revenue") && revenue > 0 && (double)w.Refunds.Total / revenue >= c.Setting("refund_rate"))
         {
             var rate = (double)w.Refunds.Total / revenue;
             c.Raise("rate:" + e.Currency, Severity.High, "Refund rate spike", $"Refunds of {w.Refunds.Total} {e.Currency} against revenue of {revenue} ({rate:P1}) in {window / 3600} hours.", e.Created, w.Refunds.WindowStart, w.Refunds.WindowEnd, new { refunds = w.Refunds.Total, revenue, currency = e.Currency, rate = Math.Round(rate, 4) }, w.Recent.Ids);
+        }
+    }
+
+    /// <summary>
+    /// Whether the number of refunds in the window (all currencies) is itself abnormal for the tenant: a few
+    /// large B2B credits make a high refund rate without anything being wrong.
+    /// </summary>
+    private static bool RefundsAbnormal(State s, DetectorContext c, long window)
+    {
+        if (s.Hourly is null)
+        {
+            return false;
+        }
+
+        var baselineSeconds = c.SettingLong("baseline_days") * 86_400;
+        var watched = Math.Min(baselineSeconds, c.Watermark - s.Started);
+        var hours = (int)(window / 3600);
+        var inWindow = s.Hourly.SumLast(hours);
+        var baselineHours = (watched / 3600.0) - hours;
+        if (baselineHours < 24)
+        {
+            return true;
+        }
+
+        var expected = Math.Max((s.Hourly.Total - inWindow) / baselineHours * hours, 0.5);
+        return Significance.PoissonUpper(inWindow, expected) < 1e-5;
+    }
+
+    /// <summary>Refunds in the last hour against the tenant's hourly refund rate over the baseline days (the hour itself left out).</summary>
+    private static void Burst(BillingEvent e, State s, DetectorContext c)
+    {
+        var baselineSeconds = c.SettingLong("baseline_days") * 86_400;
+        s.Hourly = SlidingCounters.Fit(s.Hourly, 3600, baselineSeconds);
+        s.LastHour = SlidingCounters.Fit(s.LastHour, 60, 3600);
+        s.Hourly.Add(e.Created);
+        s.LastHour.Add(e.Created);
+        s.BurstIds.Add(e.Id);
+        var watched = Math.Min(baselineSeconds, Math.Max(c.Watermark, e.Created) - s.Started);
+        if (watched < c.SettingLong("min_baseline_days") * 86_400)
+        {
+            return;
+        }
+
+        var count = s.LastHour.Total;
+        var hours = Math.Max(1, (watched / 3600.0) - 1);
+        var expected = Math.Max((s.Hourly.Total - count) / hours, 1.0 / 24);
+        var pValue = Significance.PoissonUpper(count, expected);
+        if (count >= c.SettingLong("burst_min_refunds") && count >= c.Setting("burst_multiplier") * expected && pValue < c.Setting("burst_significance"))
+        {
+            c.Raise("burst", count >= 20 && count >= 20 * expected ? Severity.Critical : Severity.High, "Refund burst", $"{count} refunds within an hour; the tenant usually refunds {expected:F2} an hour.", e.Created, s.LastHour.WindowStart, s.LastHour.WindowEnd, new { refunds = count, expectedPerHour = Math.Round(expected, 3), pValue, baselineDays = Math.Round(watched / 86_400.0, 1) }, s.BurstIds.Ids);
         }
     }
 
@@ -126,8 +195,9 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
             refunds.RemoveAt(0);
         }
 
-        var total = refunds.Where(r => r.Currency == e.Currency).Sum(r => r.Amount);
-        if (total >= c.SettingLong("customer_refund"))
+        var same = refunds.Where(r => r.Currency == e.Currency).ToList();
+        var total = same.Sum(r => r.Amount);
+        if (same.Count >= 2 && total >= c.SettingLong("customer_refund"))
         {
             c.Raise($"customer:{e.Customer}:{e.Currency}", Severity.Critical, "Customer heavily refunded", $"Customer {e.Customer} was refunded {total} {e.Currency} within {window / 3600} hours.", e.Created, refunds.Min(r => r.At), e.Created, new { customer = e.Customer, refunded = total, currency = e.Currency }, refunds.Select(r => r.EventId));
         }
@@ -160,6 +230,8 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
 
         public SlidingCounter? Revenue { get; set; }
 
+        public SlidingCounter? Count { get; set; }
+
         public RecentIds Recent { get; set; } = new();
     }
 
@@ -170,5 +242,14 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         public Dictionary<string, List<RefundSeen>> Customers { get; set; } = [];
 
         public long LastPrune { get; set; }
+
+        /// <summary>When this detector first saw the tenant's events: the baseline's age counts from here.</summary>
+        public long Started { get; set; }
+
+        public SlidingCounter? Hourly { get; set; }
+
+        public SlidingCounter? LastHour { get; set; }
+
+        public RecentIds BurstIds { get; set; } = new();
     }
 }

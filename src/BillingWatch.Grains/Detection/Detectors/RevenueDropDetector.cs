@@ -1,23 +1,29 @@
 namespace BillingWatch.Detection.Detectors;
 
 /// <summary>
-/// A closed UTC day's revenue well below the mean of the days before it, per currency. Revenue is
-/// succeeded charges plus invoices paid out of band. A day closes when the event-time watermark is
-/// <c>close_grace_minutes</c> past its end, or, for a quiet tenant, on the wall-clock check.
+/// A closed UTC day's revenue far below what the tenant takes on that weekday, per currency. The
+/// expectation is the lower median of the same weekday over the last <c>baseline_days</c> (robust to a
+/// month-start renewal peak or a large one-off invoice in the baseline). A day fires only when the money
+/// is materially down (at least <c>drop_ratio</c>, or the payments down that much and the money at least
+/// half of it, since large invoices make daily money lumpy) and the number of payments is significantly
+/// down too (Poisson lower tail below <c>significance</c>): one missing large invoice is not a revenue drop.
+/// Revenue is succeeded charges plus invoices paid out of band. A day closes when the event-time
+/// watermark is <c>close_grace_minutes</c> past its end, or, for a quiet tenant, on the wall-clock check.
 /// </summary>
 public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
 {
     public override string Name => "revenue_drop";
 
-    public override string Description => "A closed day's revenue far below the mean of the prior days, per currency.";
+    public override string Description => "A closed day's revenue and payments far below the tenant's usual for that weekday, per currency.";
 
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("drop_ratio", 0.15, 0.01, 1, "Fraction below the baseline mean at which it fires."),
-        new("critical_ratio", 0.30, 0.01, 1, "Fraction below the baseline mean that is critical."),
-        new("baseline_days", 7, 1, 60, "Prior days in the baseline (at most).", WholeNumber: true),
-        new("min_baseline_days", 3, 1, 60, "Prior days needed before it can fire.", WholeNumber: true),
-        new("min_mean", 10_000, 0, 1e12, "Baseline mean (minor units) needed before it can fire.", WholeNumber: true),
+        new("drop_ratio", 0.25, 0.01, 1, "Fraction below the expected revenue at which it can fire."),
+        new("critical_ratio", 0.50, 0.01, 1, "Fraction below the expected revenue that is critical."),
+        new("significance", 1e-4, 1e-12, 0.5, "The day's number of payments must be this improbable (or less) at the expected number."),
+        new("baseline_days", 28, 7, 60, "Prior days the weekday expectation is taken from (at most).", WholeNumber: true),
+        new("min_baseline_days", 14, 7, 60, "Prior days needed before it can fire (warm-up: two of each weekday).", WholeNumber: true),
+        new("min_mean", 10_000, 0, 1e12, "Expected revenue (minor units) needed before it can fire.", WholeNumber: true),
         new("close_grace_minutes", 15, 0, 1440, "How long after midnight (event time) late events still count for the day.", WholeNumber: true),
         Cooldown(720),
     ];
@@ -39,7 +45,14 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
             days.Observe(s.FirstSeen == 0 ? e.Created : Math.Min(s.FirstSeen, e.Created));
         }
 
+        if (!s.Payments.TryGetValue(e.Currency, out var payments))
+        {
+            s.Payments[e.Currency] = payments = new DailyTotals();
+            payments.Observe(s.FirstSeen == 0 ? e.Created : Math.Min(s.FirstSeen, e.Created));
+        }
+
         days.Add(e.Created, amount.Value);
+        payments.Add(e.Created, 1);
     }
 
     public override void OnWatermark(long previous, long current, State s, DetectorContext c)
@@ -57,25 +70,98 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
     private static void Close(long closedBefore, State s, DetectorContext c)
     {
         var baselineDays = (int)c.SettingLong("baseline_days");
+        var drops = new SortedDictionary<long, List<Drop>>();
         foreach (var (currency, days) in s.Currencies.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
+            var payments = s.Payments.GetValueOrDefault(currency);
+            payments?.Close(closedBefore, 0, baselineDays + 1);
             foreach (var day in days.Close(closedBefore, 0, baselineDays + 1))
             {
-                var mean = days.Baseline(day, baselineDays, out var count);
-                var revenue = days.Total(day);
-                if (count < c.SettingLong("min_baseline_days") || mean < c.SettingLong("min_mean") || mean <= 0)
+                if (day - days.FirstDay < c.SettingLong("min_baseline_days"))
                 {
                     continue;
                 }
 
-                var drop = 1 - (revenue / mean);
-                if (drop >= c.Setting("drop_ratio"))
+                var expected = LowerMedian(days, day, baselineDays);
+                var expectedPayments = payments is null ? 0 : LowerMedian(payments, day, baselineDays);
+                var revenue = days.Total(day);
+                var count = payments?.Total(day) ?? 0;
+                if (expected < c.SettingLong("min_mean") || expected <= 0)
                 {
-                    var start = day * DailyTotals.Day;
-                    c.Raise(currency, drop >= c.Setting("critical_ratio") ? Severity.Critical : Severity.High, "Revenue drop", $"Revenue on {DateTimeOffset.FromUnixTimeSeconds(start):yyyy-MM-dd} was {revenue} {currency}, {drop:P1} below the {count}-day mean of {mean:F0}.", start + DailyTotals.Day, start, start + DailyTotals.Day, new { currency, revenue, baselineMean = Math.Round(mean, 2), baselineDays = count, drop = Math.Round(drop, 4) }, []);
+                    continue;
+                }
+
+                var drop = 1 - (revenue / expected);
+                var paymentsDrop = expectedPayments > 0 ? 1 - (count / expectedPayments) : 0;
+                var pValue = Significance.PoissonLower(count, expectedPayments);
+
+                // Large invoices make daily money lumpy: far fewer payments with the money down by at least half
+                // the ratio is a drop too (the lumps of the baseline days hide part of it).
+                var ratio = c.Setting("drop_ratio");
+                var material = drop >= ratio || (paymentsDrop >= ratio && drop >= ratio / 2);
+                if (material && pValue < c.Setting("significance"))
+                {
+                    if (!drops.TryGetValue(day, out var list))
+                    {
+                        drops[day] = list = [];
+                    }
+
+                    list.Add(new Drop(currency, revenue, expected, count, expectedPayments, drop, pValue, Math.Min(baselineDays, (int)(day - days.FirstDay))));
                 }
             }
         }
+
+        // One incident a day, whatever the number of currencies it hit.
+        foreach (var (day, list) in drops)
+        {
+            var start = day * DailyTotals.Day;
+            var worst = list.MaxBy(d => d.Ratio)!;
+            var date = DateTimeOffset.FromUnixTimeSeconds(start);
+            var lines = string.Join("; ", list.Select(d => $"{d.Currency}: {d.Revenue} from {d.Payments} payments, {d.Ratio:P1} below the usual {d.Expected:F0} from about {d.ExpectedPayments:F0} payments ({d.Expected - d.Revenue:F0} short)"));
+            c.Raise(
+                list.Count == 1 ? worst.Currency : "account",
+                worst.Ratio >= c.Setting("critical_ratio") ? Severity.Critical : Severity.High,
+                "Revenue drop",
+                $"Revenue on {date:yyyy-MM-dd} ({date:dddd}) fell below the usual for that weekday. {lines}.",
+                start + DailyTotals.Day,
+                start,
+                start + DailyTotals.Day,
+                new
+                {
+                    currency = worst.Currency,
+                    revenue = worst.Revenue,
+                    expectedRevenue = Math.Round(worst.Expected, 2),
+                    baselineMean = Math.Round(worst.Expected, 2),
+                    payments = worst.Payments,
+                    expectedPayments = Math.Round(worst.ExpectedPayments, 2),
+                    shortfall = Math.Round(worst.Expected - worst.Revenue),
+                    drop = Math.Round(worst.Ratio, 4),
+                    pValue = worst.PValue,
+                    baselineDays = worst.BaselineDays,
+                    currencies = list.Select(d => new { currency = d.Currency, revenue = d.Revenue, expectedRevenue = Math.Round(d.Expected, 2), payments = d.Payments, expectedPayments = Math.Round(d.ExpectedPayments, 2), drop = Math.Round(d.Ratio, 4), pValue = d.PValue }),
+                },
+                []);
+        }
+    }
+
+    private sealed record Drop(string Currency, long Revenue, double Expected, long Payments, double ExpectedPayments, double Ratio, double PValue, int BaselineDays);
+
+    /// <summary>The lower median of the same weekday's totals within the baseline: 0 when none was observed.</summary>
+    private static double LowerMedian(DailyTotals totals, long day, int baselineDays)
+    {
+        var values = new List<long>(8);
+        for (var d = day - 7; d >= day - baselineDays && d >= totals.FirstDay; d -= 7)
+        {
+            values.Add(totals.Total(d));
+        }
+
+        if (values.Count == 0)
+        {
+            return 0;
+        }
+
+        values.Sort();
+        return values[(values.Count - 1) / 2];
     }
 
     public sealed class State
@@ -83,5 +169,8 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
         public long FirstSeen { get; set; }
 
         public Dictionary<string, DailyTotals> Currencies { get; set; } = [];
+
+        /// <summary>Succeeded payments per day and currency, for the significance of a drop.</summary>
+        public Dictionary<string, DailyTotals> Payments { get; set; } = [];
     }
 }

@@ -1,14 +1,16 @@
 namespace BillingWatch.Detection.Detectors;
 
 /// <summary>
-/// An active (or past-due) subscription with no successful payment for its billing interval plus a
-/// grace period. Checked whenever event time crosses an hour, and on the wall-clock check.
+/// An active subscription whose billing period ended with no invoice at all: nothing created, paid or
+/// failed for its interval plus a grace period. A subscription in dunning (its invoice failed and Stripe
+/// is retrying) is not lapsed, it is being collected; trials are not billed until they end; a deleted
+/// subscription is gone. Checked whenever event time crosses an hour, and on the wall-clock check.
 /// </summary>
 public sealed class SubscriptionLapseDetector : Detector<SubscriptionLapseDetector.State>
 {
     public override string Name => "subscription_lapse";
 
-    public override string Description => "An active subscription with no payment for its interval plus a grace period.";
+    public override string Description => "An active subscription whose period ended with no invoice at all (not dunning, not a trial).";
 
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
@@ -19,7 +21,7 @@ public sealed class SubscriptionLapseDetector : Detector<SubscriptionLapseDetect
 
     public override bool Reads(BillingEvent e) =>
         e.Type.StartsWith("customer.subscription.", StringComparison.Ordinal) ||
-        (e.Type is "invoice.paid" or "invoice.payment_succeeded" && e.Subscription is not null);
+        (e.Type is "invoice.paid" or "invoice.payment_succeeded" or "invoice.created" or "invoice.payment_failed" or "invoice.finalized" && e.Subscription is not null);
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
@@ -88,7 +90,8 @@ public sealed class SubscriptionLapseDetector : Detector<SubscriptionLapseDetect
     private static void Check(long now, State s, DetectorContext c)
     {
         var grace = (long)(c.Setting("grace_days") * 86400);
-        foreach (var (id, sub) in s.Subscriptions.OrderBy(p => p.Key, StringComparer.Ordinal))
+        var lapsed = new List<(string Id, Subscription Sub, long Due)>();
+        foreach (var (id, sub) in s.Subscriptions)
         {
             if (sub.Status is not ("active" or "past_due") || sub.Interval is null || sub.AlertedFor == sub.LastPaid)
             {
@@ -98,8 +101,15 @@ public sealed class SubscriptionLapseDetector : Detector<SubscriptionLapseDetect
             var due = NextDue(sub.LastPaid, sub.Interval, sub.IntervalCount) + grace;
             if (now >= due)
             {
+                lapsed.Add((id, sub, due));
+            }
+        }
+
+        foreach (var (id, sub, due) in lapsed.OrderBy(l => l.Id, StringComparer.Ordinal))
+        {
+            {
                 sub.AlertedFor = sub.LastPaid;
-                c.Raise(id, Severity.High, "Subscription payment lapsed", $"Subscription {id} ({sub.Interval}ly) has had no successful payment since {DateTimeOffset.FromUnixTimeSeconds(sub.LastPaid):yyyy-MM-dd HH:mm} UTC.", due, sub.LastPaid, due, new { subscription = id, customer = sub.Customer, interval = sub.Interval, intervalCount = sub.IntervalCount, lastPaymentAt = DateTimeOffset.FromUnixTimeSeconds(sub.LastPaid) }, []);
+                c.Raise(id, Severity.High, "Subscription payment lapsed", $"Subscription {id} ({sub.Interval}ly) has had no invoice since {DateTimeOffset.FromUnixTimeSeconds(sub.LastPaid):yyyy-MM-dd HH:mm} UTC: its period ended without billing.", due, sub.LastPaid, due, new { subscription = id, customer = sub.Customer, interval = sub.Interval, intervalCount = sub.IntervalCount, lastPaymentAt = DateTimeOffset.FromUnixTimeSeconds(sub.LastPaid), lastInvoiceAt = DateTimeOffset.FromUnixTimeSeconds(sub.LastPaid) }, []);
             }
         }
     }
@@ -126,6 +136,7 @@ public sealed class SubscriptionLapseDetector : Detector<SubscriptionLapseDetect
 
         public int IntervalCount { get; set; } = 1;
 
+        /// <summary>When the subscription was last billed: an invoice created, paid or failed (or it was created).</summary>
         public long LastPaid { get; set; }
 
         public long LastSeen { get; set; }

@@ -1,20 +1,25 @@
 namespace BillingWatch.Detection.Detectors;
 
 /// <summary>
-/// No webhook delivery for hours from a tenant that usually sends many: the endpoint may be disabled,
-/// failing, or pointed elsewhere. Arrival time, checked on the wall clock; imports do not count.
+/// No webhook delivery for hours from a tenant that usually sends many at those hours: the endpoint may
+/// be disabled, failing, or pointed elsewhere. The deliveries expected during the silence come from the
+/// tenant's own hour-of-day profile over the baseline days, so a small shop's quiet night is not an
+/// outage: it fires when no delivery at all during that stretch would happen by chance with at most
+/// <c>significance</c> probability (Poisson: e^-expected), after at least <c>silence_hours</c>. Arrival
+/// time, checked on the wall clock; imports do not count.
 /// </summary>
 public sealed class WebhookSilenceDetector : Detector<WebhookSilenceDetector.State>
 {
     public override string Name => "webhook_silence";
 
-    public override string Description => "No webhook delivery for hours from a tenant that averaged many an hour the week before.";
+    public override string Description => "No webhook delivery for hours at which the tenant's traffic of the week before makes silence improbable.";
 
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
         new("silence_hours", 6, 1, 168, "Hours without a delivery that fire.", WholeNumber: true),
-        new("min_hourly_average", 1, 0.01, 1_000_000, "Average deliveries an hour over the baseline needed before silence counts."),
+        new("min_hourly_average", 1, 0.01, 1_000_000, "Average minutes with a delivery an hour over the baseline needed before silence counts."),
         new("baseline_days", 7, 1, 30, "Days of arrivals in the baseline.", WholeNumber: true),
+        new("significance", 1e-6, 1e-12, 0.05, "It fires when a silence this long at these hours would happen by chance with at most this probability."),
         Cooldown(360),
     ];
 
@@ -23,7 +28,14 @@ public sealed class WebhookSilenceDetector : Detector<WebhookSilenceDetector.Sta
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
         s.Hourly = SlidingCounters.Fit(s.Hourly, 3600, c.SettingLong("baseline_days") * 86400);
-        s.Hourly.Add(e.Received);
+
+        // Minutes with a delivery, not deliveries: one payment sends several events at once, and a silence is
+        // judged by how many separate moments of traffic it swallowed.
+        if (e.Received / 60 != s.LastDelivery / 60)
+        {
+            s.Hourly.Add(e.Received);
+        }
+
         s.LastDelivery = Math.Max(s.LastDelivery, e.Received);
     }
 
@@ -41,8 +53,35 @@ public sealed class WebhookSilenceDetector : Detector<WebhookSilenceDetector.Sta
             return;
         }
 
+        var expected = ExpectedDeliveries(s.Hourly, s.LastDelivery, now);
+        if (Math.Exp(-expected) >= c.Setting("significance"))
+        {
+            return;
+        }
+
         s.AlertedFor = s.LastDelivery;
-        c.Raise("account", Severity.High, "Webhooks have gone silent", $"No webhook delivery since {DateTimeOffset.FromUnixTimeSeconds(s.LastDelivery):yyyy-MM-dd HH:mm} UTC; the prior {s.Hourly.Buckets.Length / 24} days averaged {average:F1} an hour.", s.LastDelivery + silence, s.LastDelivery, s.LastDelivery + silence, new { lastDeliveryAt = DateTimeOffset.FromUnixTimeSeconds(s.LastDelivery), hourlyAverage = Math.Round(average, 2) }, []);
+        c.Raise("account", Severity.High, "Webhooks have gone silent", $"No webhook delivery since {DateTimeOffset.FromUnixTimeSeconds(s.LastDelivery):yyyy-MM-dd HH:mm} UTC; about {expected:F0} were expected at these hours (the prior {s.Hourly.Buckets.Length / 24} days averaged {average:F1} an hour).", now, s.LastDelivery, now, new { lastDeliveryAt = DateTimeOffset.FromUnixTimeSeconds(s.LastDelivery), hourlyAverage = Math.Round(average, 2), expectedDeliveries = Math.Round(expected, 1) }, []);
+    }
+
+    /// <summary>Deliveries the hour-of-day profile expects between two times (the baseline's own hours, per day observed).</summary>
+    private static double ExpectedDeliveries(SlidingCounter hourly, long from, long to)
+    {
+        var days = Math.Max(1, hourly.Buckets.Length / 24);
+        var perHourOfDay = new double[24];
+        for (var bucket = hourly.Head - hourly.Buckets.Length + 1; bucket <= hourly.Head; bucket++)
+        {
+            var slot = (int)(((bucket % hourly.Buckets.Length) + hourly.Buckets.Length) % hourly.Buckets.Length);
+            perHourOfDay[(int)(((bucket % 24) + 24) % 24)] += hourly.Buckets[slot];
+        }
+
+        var expected = 0.0;
+        for (var t = from; t < to; t += 3600)
+        {
+            var hour = (int)(t / 3600 % 24);
+            expected += perHourOfDay[hour] / days * Math.Min(1, (to - t) / 3600.0);
+        }
+
+        return expected;
     }
 
     public sealed class State

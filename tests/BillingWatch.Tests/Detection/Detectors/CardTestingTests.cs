@@ -26,7 +26,7 @@ public sealed class CardTestingTests
         var harness = EngineHarness.For("card_testing");
         for (var i = 0; i < 20; i++)
         {
-            harness.Fold(Charge(T0 + i, failed: true, amount: 201, customer: "cus_" + i));
+            harness.Fold(Charge(T0 + i, failed: true, amount: 201 + i, customer: "cus_" + i));
         }
 
         for (var i = 0; i < 20; i++)
@@ -35,6 +35,28 @@ public sealed class CardTestingTests
         }
 
         Assert.Empty(harness.Raised);
+    }
+
+    [Fact]
+    public void Ten_cards_declined_at_one_real_price_fire_but_one_card_retried_or_renewals_do_not()
+    {
+        var harness = EngineHarness.For("card_testing");
+        for (var i = 0; i < 9; i++)
+        {
+            harness.Fold(Charge(T0 + (i * 30), failed: true, amount: 1_500, customer: "cus_" + i));
+        }
+
+        for (var i = 0; i < 10; i++)
+        {
+            // One customer retrying one expired card is one card; renewal charges (they pay an invoice) never count.
+            harness.Fold(Charge(T0 + 300 + i, failed: true, amount: 1_500, customer: "cus_0"));
+            harness.Fold(Charge(T0 + 310 + i, failed: true, amount: 1_500, customer: "cus_r" + i, invoice: "in_" + i));
+        }
+
+        Assert.Empty(harness.Raised);
+        var anomaly = Assert.Single(harness.Fold(Charge(T0 + 400, failed: true, amount: 1_500, customer: "cus_new")));
+        Assert.Equal("amount:1500:usd", anomaly.Subject);
+        Assert.Equal(Severity.High, anomaly.Severity);
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using BillingWatch.Detection;
 using BillingWatch.Tests.Fixtures;
 using static BillingWatch.Tests.Fixtures.Ev;
 
@@ -7,7 +9,7 @@ public sealed class ChurnSpikeTests
 {
     private const long Day = 86_400;
 
-    private static EngineHarness Run(params int[] cancellationsPerDay)
+    private static EngineHarness Run(int[] cancellationsPerDay, Func<string, string>? shape = null)
     {
         var harness = EngineHarness.For("churn_spike");
         for (var d = 0; d < cancellationsPerDay.Length; d++)
@@ -15,7 +17,8 @@ public sealed class ChurnSpikeTests
             harness.Fold(Charge(T0 + (d * Day) + 60, customer: "cus_x"));
             for (var i = 0; i < cancellationsPerDay[d]; i++)
             {
-                harness.Fold(Subscription("customer.subscription.deleted", T0 + (d * Day) + 3600 + i, id: $"sub_{d}_{i}", status: "canceled"));
+                var deleted = Subscription("customer.subscription.deleted", T0 + (d * Day) + 3600 + i, id: $"sub_{d}_{i}", status: "canceled");
+                harness.Fold(d == cancellationsPerDay.Length - 1 && shape is not null ? shape(deleted) : deleted);
             }
         }
 
@@ -23,29 +26,62 @@ public sealed class ChurnSpikeTests
         return harness;
     }
 
-    [Fact]
-    public void Three_times_the_mean_and_at_least_five_fires() =>
-        Assert.Single(Run(2, 2, 2, 6).Raised);
+    private static int[] Days(int usual, int baselineDays, int last) => [.. Enumerable.Repeat(usual, baselineDays), last];
+
+    private static List<RaisedAnomaly> Alerts(EngineHarness harness) => harness.Raised.Where(a => a.Severity > Severity.Low).ToList();
 
     [Fact]
-    public void Just_below_three_times_or_below_five_does_not_fire()
+    public void A_day_far_above_the_tenants_usual_cancellations_fires_once_it_is_warm()
     {
-        Assert.Empty(Run(2, 2, 2, 5).Raised);
-        Assert.Empty(Run(1, 1, 1, 4).Raised);
-        Assert.Empty(Run(12).Raised);
+        // One a day for eight days, then seven: chance gives that about 8 times in 100,000.
+        var alert = Assert.Single(Alerts(Run(Days(1, 8, 7))));
+        Assert.Equal(Severity.High, alert.Severity);
+        Assert.Contains("\"pValue\"", alert.EvidenceJson);
     }
 
     [Fact]
-    public void Days_without_cancellations_count_in_the_baseline()
+    public void A_day_within_chance_below_the_minimum_or_before_the_warm_up_does_not_fire()
     {
-        Assert.Single(Run(0, 0, 0, 0, 5).Raised);
+        Assert.Empty(Alerts(Run(Days(1, 8, 6))));
+        Assert.Empty(Alerts(Run(Days(0, 8, 4))));
+        Assert.Empty(Alerts(Run(Days(0, 3, 12))));
+    }
+
+    [Fact]
+    public void Each_cancellation_is_a_notice_and_involuntary_churn_or_an_ended_trial_is_not_counted()
+    {
+        Assert.Equal(8 + 7, Run(Days(1, 8, 7)).Raised.Count(a => a.Severity == Severity.Low));
+
+        var dunning = Run(Days(1, 8, 12), json => With(json, o => o["cancellation_details"] = new JsonObject { ["reason"] = "payment_failed" }));
+        Assert.Empty(Alerts(dunning));
+        Assert.Equal(8, dunning.Raised.Count(a => a.Severity == Severity.Low));
+
+        var trials = Run(Days(1, 8, 12), json => With(json, o => o["trial_end"] = T0 + (8 * Day)));
+        Assert.Empty(Alerts(trials));
+    }
+
+    [Fact]
+    public void A_cancellation_scheduled_for_the_period_end_counts_when_decided_not_again_when_it_ends()
+    {
+        var harness = EngineHarness.For("churn_spike");
+        harness.Fold(Subscription("customer.subscription.updated", T0, id: "sub_s", previous: new JsonObject { ["cancel_at_period_end"] = false }).Replace("\"status\":\"active\"", "\"status\":\"active\",\"cancel_at_period_end\":true"));
+        harness.Fold(Subscription("customer.subscription.deleted", T0 + Day, id: "sub_s", status: "canceled").Replace("\"status\":\"canceled\"", "\"status\":\"canceled\",\"cancel_at_period_end\":true"));
+
+        Assert.Single(harness.Raised, a => a.Severity == Severity.Low);
     }
 
     [Fact]
     public void Each_closed_day_is_judged_once()
     {
-        var harness = Run(0, 0, 9, 0);
+        var harness = Run([0, 0, 0, 0, 0, 0, 0, 0, 9, 0]);
         harness.WallClock(T0 + (30 * Day));
-        Assert.Single(harness.Raised);
+        Assert.Single(Alerts(harness));
+    }
+
+    private static string With(string json, Action<JsonObject> change)
+    {
+        var node = JsonNode.Parse(json)!;
+        change(node["data"]!["object"]!.AsObject());
+        return node.ToJsonString();
     }
 }

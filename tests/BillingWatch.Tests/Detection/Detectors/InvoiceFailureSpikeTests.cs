@@ -6,9 +6,23 @@ namespace BillingWatch.Tests.Detection.Detectors;
 
 public sealed class InvoiceFailureSpikeTests
 {
-    private static List<RaisedAnomaly> Run(int paid, int failed, EngineHarness? harness = null, long start = T0)
+    private const long Day = 86_400;
+
+    /// <summary>Eight days of history before <see cref="Ev.T0"/>: 200 invoices, one in 25 failing (4 %).</summary>
+    private static EngineHarness Warm()
     {
-        harness ??= EngineHarness.For("invoice_failure_spike");
+        var harness = EngineHarness.For("invoice_failure_spike");
+        for (var i = 0; i < 200; i++)
+        {
+            var at = T0 - (9 * Day) + (i * 3600);
+            harness.Fold(Invoice(i % 25 == 0 ? "invoice.payment_failed" : "invoice.paid", at, subscription: "sub_h" + i));
+        }
+
+        return harness;
+    }
+
+    private static List<RaisedAnomaly> Run(int paid, int failed, EngineHarness harness, long start = T0)
+    {
         for (var i = 0; i < paid; i++)
         {
             harness.Fold(Invoice("invoice.paid", start + i, subscription: "sub_" + i));
@@ -25,21 +39,42 @@ public sealed class InvoiceFailureSpikeTests
     }
 
     [Fact]
-    public void Twenty_percent_of_ten_fires_and_paid_plus_succeeded_count_once() =>
-        Assert.Single(Run(8, 2));
+    public void Fifteen_of_thirty_five_invoices_failing_against_a_four_percent_baseline_fires_and_paid_plus_succeeded_count_once()
+    {
+        var alert = Assert.Single(Run(20, 15, Warm()));
+        Assert.Contains("\"baselineRate\"", alert.EvidenceJson);
+    }
 
     [Fact]
-    public void Just_below_or_too_few_does_not_fire()
+    public void Without_history_within_chance_or_below_the_floor_it_does_not_fire()
     {
-        Assert.Empty(Run(9, 2)); // 18 %
-        Assert.Empty(Run(5, 4)); // 9 invoices
+        Assert.Empty(Run(20, 10, EngineHarness.For("invoice_failure_spike")));
+        Assert.Empty(Run(30, 3, Warm()));
+        Assert.Empty(Run(5, 4, Warm())); // 9 invoices
+    }
+
+    [Fact]
+    public void Dunning_retries_of_one_invoice_and_its_recovery_count_once()
+    {
+        var harness = Warm();
+        Run(30, 0, harness);
+        for (var retry = 0; retry < 4; retry++)
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                harness.Fold(Invoice("invoice.payment_failed", T0 + 100 + (retry * 3600) + i, subscription: "sub_d" + i, invoiceId: "in_dunning" + i));
+            }
+        }
+
+        harness.Fold(Invoice("invoice.paid", T0 + (5 * 3600), subscription: "sub_d0", invoiceId: "in_dunning0"));
+        Assert.Empty(harness.Raised);
     }
 
     [Fact]
     public void Cooldown_holds_for_six_hours()
     {
-        var harness = EngineHarness.For("invoice_failure_spike");
-        Assert.Single(Run(8, 4, harness));
+        var harness = Warm();
+        Assert.Single(Run(20, 15, harness));
         Assert.Empty(Run(0, 5, harness, T0 + 3600));
         Assert.Single(Run(0, 1, harness, T0 + (6 * 3600) + 100));
     }

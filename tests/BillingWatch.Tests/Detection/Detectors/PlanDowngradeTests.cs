@@ -16,20 +16,22 @@ public sealed class PlanDowngradeTests
     };
 
     [Fact]
-    public void A_reduced_quantity_or_removed_item_is_high()
+    public void A_reduced_quantity_or_removed_item_is_a_notice_with_the_recurring_revenue_lost()
     {
         var harness = EngineHarness.For("plan_downgrade");
-        Assert.Equal(Severity.High, Assert.Single(harness.Fold(Subscription("customer.subscription.updated", T0, id: "sub_1", quantity: 2, previous: PreviousItems(5, 1000)))).Severity);
-        Assert.Equal(Severity.High, Assert.Single(harness.Fold(Subscription("customer.subscription.updated", T0, id: "sub_2", previous: PreviousItems(1, 1000, itemId: "si_removed")))).Severity);
+        var reduced = Assert.Single(harness.Fold(Subscription("customer.subscription.updated", T0, id: "sub_1", quantity: 2, previous: PreviousItems(5, 1000))));
+        Assert.Equal(Severity.Low, reduced.Severity);
+        Assert.Contains("\"monthlyRecurringLost\":3000", reduced.EvidenceJson);
+        Assert.Equal(Severity.Low, Assert.Single(harness.Fold(Subscription("customer.subscription.updated", T0, id: "sub_2", previous: PreviousItems(1, 1000, itemId: "si_removed")))).Severity);
     }
 
     [Fact]
-    public void A_cheaper_price_is_medium_also_in_the_old_plan_shape()
+    public void A_cheaper_price_is_a_notice_also_in_the_old_plan_shape()
     {
         var harness = EngineHarness.For("plan_downgrade");
-        Assert.Equal(Severity.Medium, Assert.Single(harness.Fold(Subscription("customer.subscription.updated", T0, id: "sub_1", unitAmount: 500, previous: PreviousItems(1, 1000)))).Severity);
+        Assert.Equal(Severity.Low, Assert.Single(harness.Fold(Subscription("customer.subscription.updated", T0, id: "sub_1", unitAmount: 500, previous: PreviousItems(1, 1000)))).Severity);
         var oldShape = StripeEvents.Envelope("customer.subscription.updated", new JsonObject { ["id"] = "sub_old", ["object"] = "subscription", ["plan"] = new JsonObject { ["amount"] = 900 }, ["quantity"] = 1 }, previousAttributes: new JsonObject { ["plan"] = new JsonObject { ["amount"] = 1900 } });
-        Assert.Equal(Severity.Medium, Assert.Single(harness.Fold(oldShape)).Severity);
+        Assert.Equal(Severity.Low, Assert.Single(harness.Fold(oldShape)).Severity);
     }
 
     [Fact]
@@ -50,5 +52,26 @@ public sealed class PlanDowngradeTests
         harness.Fold(Subscription("customer.subscription.updated", T0 + 60, quantity: 1, previous: PreviousItems(2, 1000)));
         harness.Fold(Subscription("customer.subscription.updated", T0 + 3600, quantity: 0, previous: PreviousItems(1, 1000)));
         Assert.Equal(2, harness.Raised.Count);
+    }
+
+    [Fact]
+    public void A_day_of_downgrades_abnormal_for_the_tenant_is_an_alert_with_the_revenue_lost()
+    {
+        var harness = EngineHarness.For("plan_downgrade");
+        for (var d = 0; d < 8; d++)
+        {
+            harness.Fold(Subscription("customer.subscription.updated", T0 + (d * 86_400) + 60, id: $"sub_d{d}", quantity: 1, previous: PreviousItems(2, 1000)));
+        }
+
+        for (var i = 0; i < 8; i++)
+        {
+            harness.Fold(Subscription("customer.subscription.updated", T0 + (8 * 86_400) + 60 + i, id: $"sub_s{i}", quantity: 1, previous: PreviousItems(3, 1000)));
+        }
+
+        harness.Fold(Subscription("customer.subscription.updated", T0 + (9 * 86_400) + 3600, id: "sub_next", quantity: 1, previous: PreviousItems(2, 1000)));
+
+        var alert = Assert.Single(harness.Raised, a => a.Severity > Severity.Low);
+        Assert.Equal("Downgrade spike", alert.Title);
+        Assert.Contains("8 subscriptions were downgraded", alert.Message);
     }
 }

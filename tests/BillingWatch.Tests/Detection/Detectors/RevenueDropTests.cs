@@ -8,92 +8,163 @@ public sealed class RevenueDropTests
 {
     private const long Day = 86_400;
 
-    /// <summary>Days of revenue (one charge a day), then the next day's first event closes the last one.</summary>
-    private static EngineHarness Days(params long[] revenue)
+    /// <summary>Days of payments (count, amount each, currency), each at its day's 01:00; T0 is a Thursday.</summary>
+    private static void Pay(EngineHarness harness, int day, int count, long amount, string currency = "usd")
+    {
+        for (var i = 0; i < count; i++)
+        {
+            harness.Fold(Charge(T0 + (day * Day) + 3600 + i, amount: amount, currency: currency, customer: $"cus_{currency}{day}_{i}"));
+        }
+    }
+
+    /// <summary>Fourteen ordinary days (100 payments of 1,000), then the given day; the next day's first event closes it.</summary>
+    private static EngineHarness Run(int lastCount, int history = 14)
     {
         var harness = EngineHarness.For("revenue_drop");
-        for (var d = 0; d < revenue.Length; d++)
+        for (var d = 0; d < history; d++)
         {
-            harness.Fold(Charge(T0 + (d * Day) + 3600, amount: revenue[d], customer: "cus_" + d));
+            Pay(harness, d, 100, 1_000);
         }
 
-        harness.Fold(Charge(T0 + (revenue.Length * Day) + 3600, amount: 1, customer: "cus_next"));
+        Pay(harness, history, lastCount, 1_000);
+        harness.Fold(Charge(T0 + ((history + 1) * Day) + 3600, amount: 1, customer: "cus_next"));
         return harness;
     }
 
     [Fact]
-    public void A_day_fifteen_percent_below_the_mean_fires_high_and_thirty_percent_critical()
+    public void A_day_with_far_fewer_payments_fires_high_and_half_below_critical()
     {
-        Assert.Equal(Severity.High, Assert.Single(Days(100_000, 100_000, 100_000, 85_000).Raised).Severity);
-        var critical = Assert.Single(Days(100_000, 100_000, 100_000, 60_000).Raised);
-        Assert.Equal(Severity.Critical, critical.Severity);
-        Assert.Equal(T0 + (3 * Day), critical.WindowStart);
-        Assert.Equal(T0 + (4 * Day), critical.WindowEnd);
+        var high = Assert.Single(Run(60).Raised);
+        Assert.Equal(Severity.High, high.Severity);
+        Assert.Equal(T0 + (14 * Day), high.WindowStart);
+        Assert.Equal(T0 + (15 * Day), high.WindowEnd);
+        Assert.Contains("\"expectedPayments\":100", high.EvidenceJson);
+        Assert.Contains("\"shortfall\":40000", high.EvidenceJson);
+
+        Assert.Equal(Severity.Critical, Assert.Single(Run(45).Raised).Severity);
     }
 
     [Fact]
-    public void Just_below_the_threshold_too_little_history_or_a_small_mean_does_not_fire()
+    public void Chance_too_little_history_or_a_small_expectation_does_not_fire()
     {
-        Assert.Empty(Days(100_000, 100_000, 100_000, 85_001).Raised);
-        Assert.Empty(Days(100_000, 100_000, 10_000).Raised);
-        Assert.Empty(Days(9_000, 9_000, 9_000, 1_000).Raised);
+        Assert.Empty(Run(80).Raised); // 20 % down, and 80 of 100 payments happens by chance
+        Assert.Empty(Run(40, history: 10).Raised); // warm-up: two of each weekday
+
+        var small = EngineHarness.For("revenue_drop");
+        for (var d = 0; d < 14; d++)
+        {
+            Pay(small, d, 90, 100);
+        }
+
+        Pay(small, 14, 10, 100);
+        small.Fold(Charge(T0 + (15 * Day) + 3600, amount: 1, customer: "cus_next"));
+        Assert.Empty(small.Raised); // an expected 9,000 is below min_mean
+    }
+
+    [Fact]
+    public void Each_weekday_has_its_own_level()
+    {
+        // Weekends take 40 payments, weekdays 100: a Saturday at 40 is an ordinary Saturday.
+        var harness = EngineHarness.For("revenue_drop");
+        for (var d = 0; d < 23; d++)
+        {
+            var weekend = DateTimeOffset.FromUnixTimeSeconds(T0 + (d * Day)).DayOfWeek is DayOfWeek.Saturday or DayOfWeek.Sunday;
+            Pay(harness, d, weekend ? 40 : 100, 1_000);
+        }
+
+        harness.Fold(Charge(T0 + (23 * Day) + 3600, amount: 1, customer: "cus_next"));
+        Assert.Empty(harness.Raised);
+    }
+
+    [Fact]
+    public void One_missing_large_invoice_is_not_a_revenue_drop()
+    {
+        // The same weekday two and one weeks ago each had a 500,000 invoice besides the usual 100 payments.
+        var harness = EngineHarness.For("revenue_drop");
+        for (var d = 0; d < 14; d++)
+        {
+            Pay(harness, d, 100, 1_000);
+            if (d is 0 or 7)
+            {
+                harness.Fold(Charge(T0 + (d * Day) + 7200, amount: 500_000, customer: "cus_b2b" + d));
+            }
+        }
+
+        Pay(harness, 14, 100, 1_000);
+        harness.Fold(Charge(T0 + (15 * Day) + 3600, amount: 1, customer: "cus_next"));
+        Assert.Empty(harness.Raised);
     }
 
     [Fact]
     public void A_day_stays_open_until_the_watermark_passes_its_end_and_the_grace()
     {
         var harness = EngineHarness.For("revenue_drop");
-        for (var d = 0; d < 3; d++)
+        for (var d = 0; d < 14; d++)
         {
-            harness.Fold(Charge(T0 + (d * Day) + 3600, amount: 100_000, customer: "cus_" + d));
+            Pay(harness, d, 100, 1_000);
         }
 
-        harness.Fold(Charge(T0 + (3 * Day) + 3600, amount: 10_000, customer: "cus_3"));
-        harness.Fold(Charge(T0 + (4 * Day) + 600, amount: 1, customer: "cus_late")); // within the 15-minute grace
+        Pay(harness, 14, 50, 1_000);
+        harness.Fold(Charge(T0 + (15 * Day) + 600, amount: 1, customer: "cus_late")); // within the 15-minute grace
         Assert.Empty(harness.Raised);
-        harness.Fold(Charge(T0 + (4 * Day) + 1000, amount: 1, customer: "cus_after"));
+        harness.Fold(Charge(T0 + (15 * Day) + 1000, amount: 1, customer: "cus_after"));
         Assert.Single(harness.Raised);
     }
 
     [Fact]
-    public void Currencies_are_compared_separately_and_a_quiet_tenant_closes_on_the_wall_clock()
+    public void Currencies_are_judged_separately_dropping_together_make_one_anomaly_and_a_quiet_tenant_closes_on_the_wall_clock()
     {
         var harness = EngineHarness.For("revenue_drop");
-        for (var d = 0; d < 3; d++)
+        for (var d = 0; d < 14; d++)
         {
-            harness.Fold(Charge(T0 + (d * Day) + 3600, amount: 100_000, currency: "usd", customer: "cus_u" + d));
-            harness.Fold(Charge(T0 + (d * Day) + 3600, amount: 100_000, currency: "eur", customer: "cus_e" + d));
+            Pay(harness, d, 100, 1_000, "usd");
+            Pay(harness, d, 100, 1_000, "eur");
         }
 
-        harness.Fold(Charge(T0 + (3 * Day) + 3600, amount: 100_000, currency: "usd", customer: "cus_u3"));
-        harness.Fold(Charge(T0 + (3 * Day) + 3601, amount: 50_000, currency: "eur", customer: "cus_e3"));
+        Pay(harness, 14, 100, 1_000, "usd");
+        Pay(harness, 14, 50, 1_000, "eur");
         Assert.Empty(harness.Raised);
-        harness.WallClock(T0 + (4 * Day) + 7201);
+        harness.WallClock(T0 + (15 * Day) + 7201);
         Assert.Equal("eur", Assert.Single(harness.Raised).Subject);
+
+        Pay(harness, 15, 50, 1_000, "usd");
+        Pay(harness, 15, 50, 1_000, "eur");
+        harness.Fold(Charge(T0 + (16 * Day) + 3600, amount: 1, customer: "cus_next"));
+        var both = Assert.Single(harness.Raised, a => a.WindowStart == T0 + (15 * Day));
+        Assert.Equal("account", both.Subject);
+        Assert.Contains("\"currencies\":[", both.EvidenceJson);
     }
 
     [Fact]
     public void Cooldown_of_twelve_hours_still_allows_the_next_day()
     {
-        var harness = Days(100_000, 100_000, 100_000, 50_000, 50_000);
+        var harness = EngineHarness.For("revenue_drop");
+        for (var d = 0; d < 14; d++)
+        {
+            Pay(harness, d, 100, 1_000);
+        }
+
+        Pay(harness, 14, 50, 1_000);
+        Pay(harness, 15, 50, 1_000);
+        harness.Fold(Charge(T0 + (16 * Day) + 3600, amount: 1, customer: "cus_next"));
         Assert.Equal(2, harness.Raised.Count);
     }
 
     [Fact]
     public void A_drop_day_closed_long_after_its_data_is_still_judged_against_the_days_before_it()
     {
-        // Seven normal days, a day at -83 %, then nothing for a week: the drop day closes only when the
+        // Fourteen normal days, a day at -83 %, then nothing for a week: the drop day closes only when the
         // next event arrives eight days later, and its baseline must still be there.
         var harness = EngineHarness.For("revenue_drop");
-        for (var d = 0; d < 7; d++)
+        for (var d = 0; d < 14; d++)
         {
-            harness.Fold(Charge(T0 + (d * Day) + 3600, amount: 120_000, customer: "cus_" + d));
+            Pay(harness, d, 100, 1_000);
         }
 
-        harness.Fold(Charge(T0 + (7 * Day) + 3600, amount: 20_000, customer: "cus_drop"));
-        harness.Fold(Charge(T0 + (15 * Day) + 3600, amount: 120_000, customer: "cus_back"));
+        Pay(harness, 14, 17, 1_000);
+        harness.Fold(Charge(T0 + (22 * Day) + 3600, amount: 120_000, customer: "cus_back"));
 
-        var raised = Assert.Single(harness.Raised, a => a.WindowStart == T0 + (7 * Day));
+        var raised = Assert.Single(harness.Raised, a => a.WindowStart == T0 + (14 * Day));
         Assert.Equal(Severity.Critical, raised.Severity);
     }
 }

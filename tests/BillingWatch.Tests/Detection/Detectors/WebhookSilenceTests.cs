@@ -12,7 +12,7 @@ public sealed class WebhookSilenceTests
         {
             for (var i = 0; i < perHour; i++)
             {
-                harness.Fold(Charge(T0 + (h * 3600) + i), received: T0 + (h * 3600) + i + 1);
+                harness.Fold(Charge(T0 + (h * 3600) + (i * 60)), received: T0 + (h * 3600) + (i * 60) + 1);
             }
         }
 
@@ -20,13 +20,23 @@ public sealed class WebhookSilenceTests
     }
 
     [Fact]
-    public void Six_hours_of_silence_after_a_week_of_one_an_hour_fires()
+    public void Six_hours_of_silence_after_a_week_of_five_an_hour_fires()
     {
-        var harness = Deliveries(1);
-        var last = T0 + (167 * 3600) + 1;
+        var harness = Deliveries(5);
+        var last = T0 + (167 * 3600) + (4 * 60) + 1;
         Assert.Empty(harness.WallClock(last + (6 * 3600) - 1));
         var a = Assert.Single(harness.WallClock(last + (6 * 3600)));
         Assert.Equal(last, a.WindowStart);
+    }
+
+    [Fact]
+    public void A_quiet_shops_six_silent_hours_are_chance_but_fourteen_are_not()
+    {
+        // One delivery an hour: six hours without one happen by chance (e^-6); fourteen almost never (e^-14 < 10^-6).
+        var harness = Deliveries(1);
+        var last = T0 + (167 * 3600) + 1;
+        Assert.Empty(harness.WallClock(last + (13 * 3600)));
+        Assert.Single(harness.WallClock(last + (14 * 3600) + 600));
     }
 
     [Fact]

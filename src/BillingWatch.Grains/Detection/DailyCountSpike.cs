@@ -1,0 +1,84 @@
+namespace BillingWatch.Detection;
+
+/// <summary>
+/// Events of one kind counted per UTC day and judged when each day closes against the tenant's own daily
+/// mean over the days before it: a day fires when its count is improbable under a Poisson law with that
+/// mean (upper tail below <c>significance</c>) and also material (at least <c>min_count</c> events,
+/// <c>min_excess</c> above the mean, and <c>multiplier</c> times it).
+/// </summary>
+public sealed class DailyCountSpike
+{
+    public DailyTotals Counts { get; set; } = new();
+
+    /// <summary>Money the counted events represent, per currency of the open days (impact, not judged).</summary>
+    public Dictionary<long, Dictionary<string, long>> Amounts { get; set; } = [];
+
+    public RecentIds Recent { get; set; } = new();
+
+    public bool Add(long time, string eventId, string? currency = null, long amount = 0)
+    {
+        if (!Counts.Add(time, 1))
+        {
+            return false;
+        }
+
+        Recent.Add(eventId, 50);
+        if (currency is not null && amount > 0)
+        {
+            var day = DailyTotals.DayOf(time);
+            if (!Amounts.TryGetValue(day, out var byCurrency))
+            {
+                Amounts[day] = byCurrency = new Dictionary<string, long>(StringComparer.Ordinal);
+            }
+
+            byCurrency[currency] = byCurrency.GetValueOrDefault(currency) + amount;
+        }
+
+        return true;
+    }
+
+    public sealed record Verdict(long Day, long Count, double Mean, int BaselineDays, double PValue, IReadOnlyDictionary<string, long> Amounts);
+
+    /// <summary>Closes the days the watermark passed; returns the ones that fire.</summary>
+    public List<Verdict> Close(long closedBefore, DetectorContext c)
+    {
+        var baselineDays = (int)c.SettingLong("baseline_days");
+        var fired = new List<Verdict>();
+        foreach (var day in Counts.Close(closedBefore, 0, baselineDays + 1))
+        {
+            var count = Counts.Total(day);
+            var amounts = Amounts.Remove(day, out var a) ? a : new Dictionary<string, long>();
+            var mean = Counts.Baseline(day, baselineDays, out var observed);
+            if (observed < c.SettingLong("min_baseline_days") || count < c.SettingLong("min_count"))
+            {
+                continue;
+            }
+
+            // Half an event a day is the least a baseline may assume: a spotless history must not make one event look impossible.
+            var expected = Math.Max(mean, 0.5);
+            var pValue = Significance.PoissonUpper(count, expected);
+            if (pValue < c.Setting("significance") && count - mean >= c.SettingLong("min_excess") && count >= c.Setting("multiplier") * mean)
+            {
+                fired.Add(new Verdict(day, count, mean, observed, pValue, amounts));
+            }
+        }
+
+        foreach (var old in Amounts.Keys.Where(d => d <= Counts.LastClosed).ToList())
+        {
+            Amounts.Remove(old);
+        }
+
+        return fired;
+    }
+
+    public static IReadOnlyList<DetectorSetting> Settings(double minCount, double minExcess) =>
+    [
+        new("min_count", minCount, 1, 1_000_000, "Events in the day needed to fire.", WholeNumber: true),
+        new("min_excess", minExcess, 1, 1_000_000, "Events above the daily mean needed to fire.", WholeNumber: true),
+        new("multiplier", 3, 1, 100, "The day's count must be at least this multiple of the daily mean."),
+        new("significance", 1e-4, 1e-12, 0.05, "It fires when this many events (or more) would happen by chance at the daily mean with at most this probability."),
+        new("baseline_days", 28, 1, 60, "Prior days in the baseline (at most).", WholeNumber: true),
+        new("min_baseline_days", 7, 1, 60, "Prior days needed before it can fire (warm-up).", WholeNumber: true),
+        new("close_grace_minutes", 15, 0, 1440, "How long after midnight (event time) late events still count for the day.", WholeNumber: true),
+    ];
+}
