@@ -39,7 +39,17 @@ public sealed class DailyCountSpike
 
     public sealed record Verdict(long Day, long Count, double Mean, int BaselineDays, double PValue, IReadOnlyDictionary<string, long> Amounts);
 
-    /// <summary>Closes the days the watermark passed; returns the ones that fire.</summary>
+    /// <summary>The watermark moved: the days it passed (after <c>close_grace_minutes</c>) close; returns the ones that fire.</summary>
+    public List<Verdict> OnWatermark(long current, DetectorContext c)
+    {
+        Counts.Observe(current);
+        return Close(current - (c.SettingLong("close_grace_minutes") * 60), c);
+    }
+
+    /// <summary>A quiet tenant's days close on the wall clock, two hours after they end.</summary>
+    public List<Verdict> OnWallClock(long now, DetectorContext c) => Close(now - 7200, c);
+
+    /// <summary>Closes the days before <paramref name="closedBefore"/>; returns the ones that fire.</summary>
     public List<Verdict> Close(long closedBefore, DetectorContext c)
     {
         var baselineDays = (int)c.SettingLong("baseline_days");

@@ -852,26 +852,7 @@ public sealed class BusinessTraffic
     private void Emit(string type, long at, JsonObject dataObject, JsonObject? previous = null)
     {
         var id = NextId("evt");
-        dataObject["created"] ??= at;
-        var data = new JsonObject { ["object"] = dataObject };
-        if (previous is not null)
-        {
-            data["previous_attributes"] = previous;
-        }
-
-        var envelope = new JsonObject
-        {
-            ["id"] = id,
-            ["object"] = "event",
-            ["api_version"] = "2024-06-20",
-            ["created"] = at,
-            ["data"] = data,
-            ["livemode"] = _profile.Livemode,
-            ["pending_webhooks"] = 1,
-            ["request"] = new JsonObject { ["id"] = null, ["idempotency_key"] = null },
-            ["type"] = type,
-        };
-        _pending.Enqueue(new GeneratedEvent(envelope.ToJsonString(), id, type, at, at + 2), (at, ++_order));
+        _pending.Enqueue(new GeneratedEvent(SimulatedStripe.Envelope(id, type, at, dataObject, previous, _profile.Livemode), id, type, at, at + 2), (at, ++_order));
     }
 
     // ---------------------------------------------------------------- helpers
@@ -910,32 +891,7 @@ public sealed class BusinessTraffic
 
     private string NextId(string prefix) => string.Create(CultureInfo.InvariantCulture, $"{prefix}_{_seed}b{++_counter:D9}");
 
-    private static string CustomerId(int customer) => string.Create(CultureInfo.InvariantCulture, $"cus_{customer:D6}");
+    private static string CustomerId(int customer) => SimulatedStripe.CustomerId(customer);
 
-    private int Poisson(double mean)
-    {
-        if (mean <= 0)
-        {
-            return 0;
-        }
-
-        if (mean > 30)
-        {
-            var u1 = 1.0 - _random.NextDouble();
-            var u2 = _random.NextDouble();
-            var normal = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
-            return Math.Max(0, (int)Math.Round(mean + (Math.Sqrt(mean) * normal)));
-        }
-
-        var limit = Math.Exp(-mean);
-        var k = 0;
-        var p = 1.0;
-        do
-        {
-            k++;
-            p *= _random.NextDouble();
-        }
-        while (p > limit);
-        return k - 1;
-    }
+    private int Poisson(double mean) => SimulatedStripe.Poisson(_random, mean);
 }

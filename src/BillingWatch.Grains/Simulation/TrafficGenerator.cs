@@ -483,52 +483,13 @@ public sealed class TrafficGenerator(TrafficProfile profile, int seed = 1)
     private string Add(string type, long at, JsonObject dataObject, JsonObject? previous = null)
     {
         var id = NextId("evt");
-        dataObject["created"] ??= at;
-        var data = new JsonObject { ["object"] = dataObject };
-        if (previous is not null)
-        {
-            data["previous_attributes"] = previous;
-        }
-
-        var envelope = new JsonObject
-        {
-            ["id"] = id,
-            ["object"] = "event",
-            ["api_version"] = "2024-06-20",
-            ["created"] = at,
-            ["data"] = data,
-            ["livemode"] = profile.Livemode,
-            ["pending_webhooks"] = 1,
-            ["type"] = type,
-        };
-        _events.Add(new GeneratedEvent(envelope.ToJsonString(), id, type, at, at + profile.DeliveryDelaySeconds));
+        _events.Add(new GeneratedEvent(SimulatedStripe.Envelope(id, type, at, dataObject, previous, profile.Livemode), id, type, at, at + profile.DeliveryDelaySeconds));
         return id;
     }
 
     private string NextId(string prefix) => string.Create(CultureInfo.InvariantCulture, $"{prefix}_{seed}g{++_counter:D9}");
 
-    private static string CustomerId(int customer) => string.Create(CultureInfo.InvariantCulture, $"cus_{customer:D6}");
+    private static string CustomerId(int customer) => SimulatedStripe.CustomerId(customer);
 
-    private int Poisson(double mean)
-    {
-        if (mean > 30)
-        {
-            // Normal approximation for large means.
-            var u1 = 1.0 - _random.NextDouble();
-            var u2 = _random.NextDouble();
-            var normal = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
-            return Math.Max(0, (int)Math.Round(mean + (Math.Sqrt(mean) * normal)));
-        }
-
-        var limit = Math.Exp(-mean);
-        var k = 0;
-        var p = 1.0;
-        do
-        {
-            k++;
-            p *= _random.NextDouble();
-        }
-        while (p > limit);
-        return k - 1;
-    }
+    private int Poisson(double mean) => SimulatedStripe.Poisson(_random, mean);
 }

@@ -78,6 +78,14 @@ public class BillingWatchApp : WebApplicationFactory<Program>
         secret ??= "whsec_" + Guid.NewGuid().ToString("N");
         using var admin = Admin();
         var response = await admin.PostAsJsonAsync("/api/v1/tenants", new { name, webhookSecret = secret });
+        for (var attempt = 0; attempt < 3 && response.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable; attempt++)
+        {
+            // 503 means "try again": a cluster still settling (a silo joining, a grain call timing out) answers it.
+            // Retry as a client would, once the front end says it is ready again.
+            await Eventually.HoldsAsync(async () => (await admin.GetAsync("/health/ready")).IsSuccessStatusCode, "the front end is ready again");
+            response = await admin.PostAsJsonAsync("/api/v1/tenants", new { name, webhookSecret = secret });
+        }
+
         response.EnsureSuccessStatusCode();
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
         var tenant = new TestTenant(

@@ -73,17 +73,13 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
         s.InDunning[id] = at;
     }
 
-    public override void OnWatermark(long previous, long current, State s, DetectorContext c)
-    {
-        s.Days.Counts.Observe(current);
-        Close(current - (c.SettingLong("close_grace_minutes") * 60), s, c);
-    }
+    public override void OnWatermark(long previous, long current, State s, DetectorContext c) => Report(s.Days.OnWatermark(current, c), s, c);
 
-    public override void OnWallClock(long now, State s, DetectorContext c) => Close(now - 7200, s, c);
+    public override void OnWallClock(long now, State s, DetectorContext c) => Report(s.Days.OnWallClock(now, c), s, c);
 
-    private static void Close(long closedBefore, State s, DetectorContext c)
+    private static void Report(List<DailyCountSpike.Verdict> verdicts, State s, DetectorContext c)
     {
-        foreach (var v in s.Days.Close(closedBefore, c))
+        foreach (var v in verdicts)
         {
             var start = v.Day * DailyTotals.Day;
             c.Raise("account", v.Count >= 10 * Math.Max(v.Mean, 1) ? Severity.Critical : Severity.High, "Churn spike", $"{v.Count} subscriptions were cancelled on {DateTimeOffset.FromUnixTimeSeconds(start):yyyy-MM-dd}, against a {v.BaselineDays}-day mean of {v.Mean:F1}.", start + DailyTotals.Day, start, start + DailyTotals.Day, new { cancellations = v.Count, baselineMean = Math.Round(v.Mean, 2), baselineDays = v.BaselineDays, pValue = v.PValue }, s.Days.Recent.Ids);

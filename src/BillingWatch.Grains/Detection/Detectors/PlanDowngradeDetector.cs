@@ -25,17 +25,13 @@ public sealed class PlanDowngradeDetector : Detector<PlanDowngradeDetector.State
         s.Days.Add(e.Created, e.Id, e.Currency, e.MonthlyRecurringLost);
     }
 
-    public override void OnWatermark(long previous, long current, State s, DetectorContext c)
-    {
-        s.Days.Counts.Observe(current);
-        Close(current - (c.SettingLong("close_grace_minutes") * 60), s, c);
-    }
+    public override void OnWatermark(long previous, long current, State s, DetectorContext c) => Report(s.Days.OnWatermark(current, c), s, c);
 
-    public override void OnWallClock(long now, State s, DetectorContext c) => Close(now - 7200, s, c);
+    public override void OnWallClock(long now, State s, DetectorContext c) => Report(s.Days.OnWallClock(now, c), s, c);
 
-    private static void Close(long closedBefore, State s, DetectorContext c)
+    private static void Report(List<DailyCountSpike.Verdict> verdicts, State s, DetectorContext c)
     {
-        foreach (var v in s.Days.Close(closedBefore, c))
+        foreach (var v in verdicts)
         {
             var start = v.Day * DailyTotals.Day;
             var lost = string.Join(", ", v.Amounts.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Value} {a.Key}"));
