@@ -1,6 +1,8 @@
 using System.Text.Json;
 using BillingWatch.Api.Auth;
 using BillingWatch.Api.Problems;
+using BillingWatch.Detection;
+using BillingWatch.Storage;
 using BillingWatch.Tenants;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -15,6 +17,7 @@ internal static class DetectorEndpoints
         detectors.MapGet("/", ListAsync);
         detectors.MapGet("/{name}", GetAsync);
         detectors.MapPut("/{name}", UpdateAsync);
+        detectors.MapPost("/{name}/backtest", BacktestAsync);
         return api;
     }
 
@@ -79,6 +82,111 @@ internal static class DetectorEndpoints
         return result.Error is not null ? ApiProblem.BadRequest(result.Error) : TypedResults.Ok(result.Detector!);
     }
 
+    /// <summary>
+    /// What the detector would have raised over the tenant's stored events in the last <c>days</c>, with the
+    /// tenant's settings overridden by the ones given. Reads the event log; changes nothing.
+    /// </summary>
+    private static async Task<Results<Ok<BacktestResponse>, ProblemHttpResult>> BacktestAsync(
+        string name, TenantIdentity tenant, [FromBody] JsonElement? body, IGrainFactory grains, IEventLog eventLog, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (Detection.DetectorRegistry.Find(name) is not { } detector)
+        {
+            return UnknownDetector(name);
+        }
+
+        var days = 30;
+        var overrides = new Dictionary<string, double>(StringComparer.Ordinal);
+        if (body is { ValueKind: JsonValueKind.Object } request)
+        {
+            foreach (var property in request.EnumerateObject())
+            {
+                switch (property.Name)
+                {
+                    case "days" when property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetInt32(out var d) && d is >= 1 and <= 400:
+                        days = d;
+                        break;
+                    case "days":
+                        return ApiProblem.BadRequest("days must be a whole number from 1 to 400.");
+                    case "settings" when property.Value.ValueKind == JsonValueKind.Object:
+                        foreach (var setting in property.Value.EnumerateObject())
+                        {
+                            if (setting.Value.ValueKind != JsonValueKind.Number || !setting.Value.TryGetDouble(out var value))
+                            {
+                                return ApiProblem.BadRequest($"settings.{setting.Name} must be a number.");
+                            }
+
+                            overrides[setting.Name] = value;
+                        }
+
+                        break;
+                    case "settings":
+                        return ApiProblem.BadRequest("settings must be an object of numbers.");
+                    default:
+                        return ApiProblem.BadRequest($"Unknown field \"{property.Name}\"; a backtest takes \"settings\" and \"days\".");
+                }
+            }
+        }
+        else if (body is { ValueKind: not JsonValueKind.Undefined and not JsonValueKind.Null })
+        {
+            return ApiProblem.BadRequest("A JSON object {\"settings\"?: {name: number}, \"days\"?: 1-400} is required.");
+        }
+
+        if (Detection.DetectorConfigs.Validate(detector, overrides) is { } problem)
+        {
+            return ApiProblem.BadRequest(problem);
+        }
+
+        var current = (await grains.GetGrain<ITenantGrain>(tenant.TenantId).GetDetectorsAsync())?.FirstOrDefault(d => d.Name == name);
+        var settings = new Dictionary<string, double>(current?.Settings ?? new Dictionary<string, double>(), StringComparer.Ordinal);
+        foreach (var (key, value) in overrides)
+        {
+            settings[key] = value;
+        }
+
+        var result = await Detection.Backtest.RunAsync(eventLog, tenant.TenantId, detector, settings, days, time.GetUtcNow().ToUnixTimeSeconds(), cancellationToken);
+        var anomalies = result.Anomalies.Select(BacktestAnomaly.From).ToList();
+        return TypedResults.Ok(new BacktestResponse(
+            result.Detector,
+            result.Settings,
+            result.Days,
+            result.EventsFolded,
+            result.Anomalies.Count(a => a.Severity > Detection.Severity.Low),
+            result.Anomalies.Count(a => a.Severity == Detection.Severity.Low),
+            anomalies));
+    }
+
     private static ProblemHttpResult UnknownDetector(string name) =>
         ApiProblem.NotFound($"There is no detector named \"{name}\".");
 }
+
+/// <summary>A backtest's answer: the anomalies that would have been raised, and how many would have been alerts.</summary>
+internal sealed record BacktestResponse(
+    string Detector,
+    IReadOnlyDictionary<string, double> Settings,
+    int Days,
+    long EventsFolded,
+    int Alerts,
+    int Notices,
+    IReadOnlyList<BacktestAnomaly> Anomalies);
+
+internal sealed record BacktestAnomaly(
+    string Id,
+    string Severity,
+    bool Livemode,
+    string Title,
+    string Message,
+    string Subject,
+    DateTime DetectedAt,
+    DateTime WindowStart,
+    DateTime WindowEnd,
+    JsonElement Evidence)
+{
+    public static BacktestAnomaly From(Detection.RaisedAnomaly a)
+    {
+        using var evidence = JsonDocument.Parse(a.EvidenceJson);
+        return new(a.Id, a.Severity.ToApi(), a.Livemode, a.Title, a.Message, a.Subject, Time(a.DetectedAt), Time(a.WindowStart), Time(a.WindowEnd), evidence.RootElement.Clone());
+    }
+
+    private static DateTime Time(long unixSeconds) => DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(unixSeconds, 0, 253_402_300_799)).UtcDateTime;
+}
+

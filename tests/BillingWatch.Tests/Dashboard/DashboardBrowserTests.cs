@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 
 
 using BillingWatch.Tests.Fixtures;
@@ -101,6 +102,16 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await section.Locator("button:has-text('Save')").ClickAsync();
         await Assertions.Expect(section.Locator("[role=status]")).ToHaveTextAsync("Saved.");
         await ShotAsync(page, "detectors");
+
+        // Backtest before you tune: the page says what the API's backtest says for these settings.
+        await section.Locator("button:has-text('Try on the last 30 days')").ClickAsync();
+        var verdict = section.Locator("[role=status]");
+        await Assertions.Expect(verdict).ToContainTextAsync("would have raised");
+        using var api = _server.Client(_apiKey);
+        var saved = await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/detectors/card_testing"), 200);
+        var backtest = await HttpAssert.JsonAsync(await api.PostAsJsonAsync("/api/v1/detectors/card_testing/backtest", new { settings = saved.GetProperty("settings"), days = 30 }), 200);
+        var alerts = backtest.GetProperty("alerts").GetInt32();
+        await Assertions.Expect(verdict).ToContainTextAsync($"would have raised {alerts} alert");
     }
 
     [Fact]

@@ -268,23 +268,41 @@
       const message = el("span", { "aria-live": "polite" });
       const enabled = el("input", { type: "checkbox", checked: d.enabled, "aria-label": `${d.name} enabled` });
       const inputs = Object.entries(d.settings).map(([name, value]) => el("label", {}, name, el("input", { type: "number", step: "any", name, value: String(value), "data-detector": d.name })));
-      const save = el("button", { type: "button", text: "Save", onclick: async () => {
-        message.replaceChildren();
+      const readSettings = () => {
         const settings = {};
         for (const label of inputs) {
           const input = label.querySelector("input");
-          if (input.value === "" || Number.isNaN(Number(input.value))) { message.replaceChildren(alertBox("error", `${input.name} must be a number.`)); return; }
+          if (input.value === "" || Number.isNaN(Number(input.value))) { message.replaceChildren(alertBox("error", `${input.name} must be a number.`)); return null; }
           settings[input.name] = Number(input.value);
         }
+        return settings;
+      };
+      const save = el("button", { type: "button", text: "Save", onclick: async () => {
+        message.replaceChildren();
+        const settings = readSettings();
+        if (!settings) return;
         try {
           await api(`/api/v1/detectors/${d.name}`, { method: "PUT", body: { enabled: enabled.checked, settings } });
           message.replaceChildren(alertBox("success", "Saved."));
         } catch (err) { message.replaceChildren(alertBox("error", err.message)); }
       } });
+      // Backtest before you tune: what these settings would have raised over the stored events, changing nothing.
+      const tryOut = el("button", { type: "button", class: "secondary", text: "Try on the last 30 days", onclick: async () => {
+        message.replaceChildren();
+        const settings = readSettings();
+        if (!settings) return;
+        message.replaceChildren(el("span", { class: "muted", text: "Replaying the last 30 days…" }));
+        try {
+          const result = await api(`/api/v1/detectors/${d.name}/backtest`, { method: "POST", body: { settings, days: 30 } });
+          const noun = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+          const text = `These settings would have raised ${noun(result.alerts, "alert", "alerts")} and ${noun(result.notices, "digest notice", "digest notices")} in the last 30 days (${result.eventsFolded} events replayed).`;
+          message.replaceChildren(alertBox("success", text));
+        } catch (err) { message.replaceChildren(alertBox("error", err.message)); }
+      } });
       return el("section", { class: "panel", id: `detector-${d.name}` },
         el("h2", { text: d.name }), el("p", { class: "muted", text: d.description }),
         el("label", { class: "inline" }, el("span", {}, enabled, " enabled")),
-        el("div", { class: "controls" }, ...inputs, save), message);
+        el("div", { class: "controls" }, ...inputs, save, tryOut), message);
     });
     render(token, "Detectors", ...rows);
   }
