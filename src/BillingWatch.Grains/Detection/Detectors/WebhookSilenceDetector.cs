@@ -63,22 +63,37 @@ public sealed class WebhookSilenceDetector : Detector<WebhookSilenceDetector.Sta
         c.Raise("account", Severity.High, "Webhooks have gone silent", $"No webhook delivery since {DateTimeOffset.FromUnixTimeSeconds(s.LastDelivery):yyyy-MM-dd HH:mm} UTC; about {expected:F0} were expected at these hours (the prior {s.Hourly.Buckets.Length / 24} days averaged {average:F1} an hour).", now, s.LastDelivery, now, new { lastDeliveryAt = DateTimeOffset.FromUnixTimeSeconds(s.LastDelivery), hourlyAverage = Math.Round(average, 2), expectedDeliveries = Math.Round(expected, 1) }, []);
     }
 
-    /// <summary>Deliveries the hour-of-day profile expects between two times (the baseline's own hours, per day observed).</summary>
+    /// <summary>
+    /// Minutes with a delivery the hour-of-day profile expects between two times: for each hour of the day,
+    /// the median over the baseline's days (one month-start renewal night must not make every night look busy).
+    /// </summary>
     private static double ExpectedDeliveries(SlidingCounter hourly, long from, long to)
     {
         var days = Math.Max(1, hourly.Buckets.Length / 24);
-        var perHourOfDay = new double[24];
+        var byHour = new List<long>[24];
+        for (var h = 0; h < 24; h++)
+        {
+            byHour[h] = new List<long>(days);
+        }
+
         for (var bucket = hourly.Head - hourly.Buckets.Length + 1; bucket <= hourly.Head; bucket++)
         {
             var slot = (int)(((bucket % hourly.Buckets.Length) + hourly.Buckets.Length) % hourly.Buckets.Length);
-            perHourOfDay[(int)(((bucket % 24) + 24) % 24)] += hourly.Buckets[slot];
+            byHour[(int)(((bucket % 24) + 24) % 24)].Add(hourly.Buckets[slot]);
+        }
+
+        var perHourOfDay = new double[24];
+        for (var h = 0; h < 24; h++)
+        {
+            byHour[h].Sort();
+            perHourOfDay[h] = byHour[h].Count == 0 ? 0 : byHour[h][(byHour[h].Count - 1) / 2];
         }
 
         var expected = 0.0;
         for (var t = from; t < to; t += 3600)
         {
             var hour = (int)(t / 3600 % 24);
-            expected += perHourOfDay[hour] / days * Math.Min(1, (to - t) / 3600.0);
+            expected += perHourOfDay[hour] * Math.Min(1, (to - t) / 3600.0);
         }
 
         return expected;
