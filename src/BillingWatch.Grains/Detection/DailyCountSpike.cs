@@ -43,7 +43,7 @@ public sealed class DailyCountSpike
     public List<Verdict> OnWatermark(long current, DetectorContext c)
     {
         Counts.Observe(current);
-        return Close(current - (c.SettingLong("close_grace_minutes") * 60), c);
+        return Close(current - (c.SettingLong(CloseGraceMinutes) * 60), c);
     }
 
     /// <summary>A quiet tenant's days close on the wall clock, two hours after they end.</summary>
@@ -52,14 +52,14 @@ public sealed class DailyCountSpike
     /// <summary>Closes the days before <paramref name="closedBefore"/>; returns the ones that fire.</summary>
     public List<Verdict> Close(long closedBefore, DetectorContext c)
     {
-        var baselineDays = (int)c.SettingLong("baseline_days");
+        var baselineDays = (int)c.SettingLong(BaselineDays);
         var fired = new List<Verdict>();
         foreach (var day in Counts.Close(closedBefore, 0, baselineDays + 1))
         {
             var count = Counts.Total(day);
             var amounts = Amounts.Remove(day, out var a) ? a : new Dictionary<string, long>();
             var mean = Counts.Baseline(day, baselineDays, out var observed);
-            if (observed < c.SettingLong("min_baseline_days") || count < c.SettingLong("min_count"))
+            if (observed < c.SettingLong(MinBaselineDays) || count < c.SettingLong(MinCountOf(0)))
             {
                 continue;
             }
@@ -67,7 +67,7 @@ public sealed class DailyCountSpike
             // Half an event a day is the least a baseline may assume: a spotless history must not make one event look impossible.
             var expected = Math.Max(mean, 0.5);
             var pValue = Significance.PoissonUpper(count, expected);
-            if (pValue < c.Setting("significance") && count - mean >= c.SettingLong("min_excess") && count >= c.Setting("multiplier") * mean)
+            if (pValue < c.Setting(SignificanceLevel) && count - mean >= c.SettingLong(MinExcessOf(0)) && count >= c.Setting(Multiplier) * mean)
             {
                 fired.Add(new Verdict(day, count, mean, observed, pValue, amounts));
             }
@@ -81,14 +81,28 @@ public sealed class DailyCountSpike
         return fired;
     }
 
+    public static DetectorSetting MinCountOf(double minCount) => new("min_count", minCount, 1, 1_000_000, "Events in the day needed to fire.", WholeNumber: true);
+
+    public static DetectorSetting MinExcessOf(double minExcess) => new("min_excess", minExcess, 1, 1_000_000, "Events above the daily mean needed to fire.", WholeNumber: true);
+
+    public static readonly DetectorSetting Multiplier = new("multiplier", 3, 1, 100, "The day's count must be at least this multiple of the daily mean.");
+
+    public static readonly DetectorSetting SignificanceLevel = new("significance", 1e-4, 1e-12, 0.05, "It fires when this many events (or more) would happen by chance at the daily mean with at most this probability.");
+
+    public static readonly DetectorSetting BaselineDays = new("baseline_days", 28, 1, 60, "Prior days in the baseline (at most).", WholeNumber: true);
+
+    public static readonly DetectorSetting MinBaselineDays = new("min_baseline_days", 7, 1, 60, "Prior days needed before it can fire (warm-up).", WholeNumber: true);
+
+    public static readonly DetectorSetting CloseGraceMinutes = new("close_grace_minutes", 15, 0, 1440, "How long after midnight (event time) late events still count for the day.", WholeNumber: true);
+
     public static IReadOnlyList<DetectorSetting> Settings(double minCount, double minExcess) =>
     [
-        new("min_count", minCount, 1, 1_000_000, "Events in the day needed to fire.", WholeNumber: true),
-        new("min_excess", minExcess, 1, 1_000_000, "Events above the daily mean needed to fire.", WholeNumber: true),
-        new("multiplier", 3, 1, 100, "The day's count must be at least this multiple of the daily mean."),
-        new("significance", 1e-4, 1e-12, 0.05, "It fires when this many events (or more) would happen by chance at the daily mean with at most this probability."),
-        new("baseline_days", 28, 1, 60, "Prior days in the baseline (at most).", WholeNumber: true),
-        new("min_baseline_days", 7, 1, 60, "Prior days needed before it can fire (warm-up).", WholeNumber: true),
-        new("close_grace_minutes", 15, 0, 1440, "How long after midnight (event time) late events still count for the day.", WholeNumber: true),
+        MinCountOf(minCount),
+        MinExcessOf(minExcess),
+        Multiplier,
+        SignificanceLevel,
+        BaselineDays,
+        MinBaselineDays,
+        CloseGraceMinutes,
     ];
 }

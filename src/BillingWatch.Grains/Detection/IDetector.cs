@@ -87,9 +87,10 @@ public sealed class DetectorContext(string tenantId, bool livemode)
 
     public List<RaisedAnomaly> Raised { get; } = [];
 
-    public double Setting(string key) => _settings[key];
+    /// <summary>The value of one of the running detector's settings (the tenant's, or the default).</summary>
+    public double Setting(DetectorSetting setting) => _settings[setting.Key];
 
-    public long SettingLong(string key) => (long)_settings[key];
+    public long SettingLong(DetectorSetting setting) => (long)_settings[setting.Key];
 
     internal void Use(IDetector detector, IReadOnlyDictionary<string, double> settings)
     {

@@ -13,12 +13,20 @@ public sealed class BillingCadenceDetector : Detector<BillingCadenceDetector.Sta
 
     public override string Description => "Two invoices for one subscription too close together, or a monthly gap out of range.";
 
+    private static readonly DetectorSetting MinGapHours = new("min_gap_hours", 26, 1, 720, "Two cycle invoices closer than this fire.", WholeNumber: true);
+
+    private static readonly DetectorSetting MonthlyMinDays = new("monthly_min_days", 27, 1, 60, "Shortest normal gap for a monthly subscription.", WholeNumber: true);
+
+    private static readonly DetectorSetting MonthlyMaxDays = new("monthly_max_days", 33, 1, 90, "Longest normal gap for a monthly subscription.", WholeNumber: true);
+
+    private static readonly DetectorSetting MaxSubscriptions = new("max_subscriptions", 10_000, 10, 1_000_000, "Subscriptions tracked at most.", WholeNumber: true);
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("min_gap_hours", 26, 1, 720, "Two cycle invoices closer than this fire.", WholeNumber: true),
-        new("monthly_min_days", 27, 1, 60, "Shortest normal gap for a monthly subscription.", WholeNumber: true),
-        new("monthly_max_days", 33, 1, 90, "Longest normal gap for a monthly subscription.", WholeNumber: true),
-        new("max_subscriptions", 10_000, 10, 1_000_000, "Subscriptions tracked at most.", WholeNumber: true),
+        MinGapHours,
+        MonthlyMinDays,
+        MonthlyMaxDays,
+        MaxSubscriptions,
         Cooldown(1440),
     ];
 
@@ -31,7 +39,7 @@ public sealed class BillingCadenceDetector : Detector<BillingCadenceDetector.Sta
         var id = e.Subscription!;
         if (!s.Subscriptions.TryGetValue(id, out var last))
         {
-            if (s.Subscriptions.Count >= c.SettingLong("max_subscriptions"))
+            if (s.Subscriptions.Count >= c.SettingLong(MaxSubscriptions))
             {
                 foreach (var oldest in s.Subscriptions.OrderBy(p => p.Value.At).ThenBy(p => p.Key, StringComparer.Ordinal).Take(Math.Max(1, s.Subscriptions.Count / 10)).Select(p => p.Key).ToList())
                 {
@@ -51,12 +59,12 @@ public sealed class BillingCadenceDetector : Detector<BillingCadenceDetector.Sta
         var gap = Math.Abs(e.Created - last.At);
         var from = Math.Min(last.At, e.Created);
         var to = Math.Max(last.At, e.Created);
-        if (gap < c.SettingLong("min_gap_hours") * 3600)
+        if (gap < c.SettingLong(MinGapHours) * 3600)
         {
             c.Raise(id, Severity.High, "Subscription invoiced twice", $"Subscription {id} was invoiced twice within {gap / 3600.0:F1} hours.", e.Created, from, to, new { subscription = id, gapHours = Math.Round(gap / 3600.0, 2), invoices = new[] { last.InvoiceId, e.InvoiceId } }, [last.EventId, e.Id]);
         }
         else if (e.Interval == "month" && e.IntervalCount == 1 && IsRenewal(e.BillingReason) && IsRenewal(last.Reason) &&
-            (gap < c.SettingLong("monthly_min_days") * 86400 || gap > c.SettingLong("monthly_max_days") * 86400))
+            (gap < c.SettingLong(MonthlyMinDays) * 86400 || gap > c.SettingLong(MonthlyMaxDays) * 86400))
         {
             c.Raise(id, Severity.Medium, "Irregular billing cadence", $"Monthly subscription {id} was invoiced {gap / 86400.0:F1} days after its previous invoice.", e.Created, from, to, new { subscription = id, gapDays = Math.Round(gap / 86400.0, 2), invoices = new[] { last.InvoiceId, e.InvoiceId } }, [last.EventId, e.Id]);
         }

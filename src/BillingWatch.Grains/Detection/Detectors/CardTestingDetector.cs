@@ -13,13 +13,23 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
 
     public override string Description => "Many small failed attempts, or many distinct cards on one customer, in a short window.";
 
+    private static readonly DetectorSetting MinSmallFailures = new("min_small_failures", 10, 1, 100_000, "Failed attempts of at most small_amount that make an attack.", WholeNumber: true);
+
+    private static readonly DetectorSetting SmallAmount = new("small_amount", 200, 0, 1_000_000, "Largest amount (minor units) that counts as a small attempt.", WholeNumber: true);
+
+    private static readonly DetectorSetting MaxFingerprints = new("max_fingerprints", 5, 2, 1000, "Distinct card fingerprints on one customer that make an attack.", WholeNumber: true);
+
+    private static readonly DetectorSetting MinSameAmountCards = new("min_same_amount_cards", 10, 2, 100_000, "Distinct cards declined at one amount and currency in the window that make an attack.", WholeNumber: true);
+
+    private static readonly DetectorSetting WindowMinutes = new("window_minutes", 10, 1, 1440, "Window length.", WholeNumber: true);
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("min_small_failures", 10, 1, 100_000, "Failed attempts of at most small_amount that make an attack.", WholeNumber: true),
-        new("small_amount", 200, 0, 1_000_000, "Largest amount (minor units) that counts as a small attempt.", WholeNumber: true),
-        new("max_fingerprints", 5, 2, 1000, "Distinct card fingerprints on one customer that make an attack.", WholeNumber: true),
-        new("min_same_amount_cards", 10, 2, 100_000, "Distinct cards declined at one amount and currency in the window that make an attack.", WholeNumber: true),
-        new("window_minutes", 10, 1, 1440, "Window length.", WholeNumber: true),
+        MinSmallFailures,
+        SmallAmount,
+        MaxFingerprints,
+        MinSameAmountCards,
+        WindowMinutes,
         Cooldown(30),
     ];
 
@@ -36,31 +46,31 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
-        var window = c.SettingLong("window_minutes") * 60;
+        var window = c.SettingLong(WindowMinutes) * 60;
         s.SmallFailures = SlidingCounters.Fit(s.SmallFailures, 60, window);
         s.SmallFailures.AdvanceTo(e.Created);
-        if (IsFailedAttempt(e) && (e.Amount ?? 0) <= c.SettingLong("small_amount"))
+        if (IsFailedAttempt(e) && (e.Amount ?? 0) <= c.SettingLong(SmallAmount))
         {
             s.SmallFailures.Add(e.Created);
             s.Recent.Add(e.Id);
-            if (s.SmallFailures.Total >= c.SettingLong("min_small_failures"))
+            if (s.SmallFailures.Total >= c.SettingLong(MinSmallFailures))
             {
                 c.Raise(
                     "small_failures",
                     Severity.Critical,
                     "Card testing: burst of small failed payments",
-                    $"{s.SmallFailures.Total} failed attempts of at most {c.SettingLong("small_amount")} minor units within {window / 60} minutes.",
+                    $"{s.SmallFailures.Total} failed attempts of at most {c.SettingLong(SmallAmount)} minor units within {window / 60} minutes.",
                     e.Created,
                     s.SmallFailures.WindowStart,
                     s.SmallFailures.WindowEnd,
-                    new { failedSmallAttempts = s.SmallFailures.Total, smallAmount = c.SettingLong("small_amount") },
+                    new { failedSmallAttempts = s.SmallFailures.Total, smallAmount = c.SettingLong(SmallAmount) },
                     s.Recent.Ids);
             }
         }
 
         // Renewals are charged by Stripe, not typed in at a checkout: a batch of them failing is not card testing.
         // Small amounts are the first rule's; this one is for testers paying a real price.
-        if (IsFailedAttempt(e) && e.InvoiceId is null && e.Amount > c.SettingLong("small_amount") && e.Currency is not null)
+        if (IsFailedAttempt(e) && e.InvoiceId is null && e.Amount > c.SettingLong(SmallAmount) && e.Currency is not null)
         {
             SameAmount(e, s, c, window);
         }
@@ -91,7 +101,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
             cards.Add(new CardSeen(e.Fingerprint, e.Created, e.Id));
         }
 
-        if (cards.Count >= c.SettingLong("max_fingerprints"))
+        if (cards.Count >= c.SettingLong(MaxFingerprints))
         {
             c.Raise(
                 "customer:" + e.Customer,
@@ -105,7 +115,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
                 cards.Select(card => card.EventId));
         }
 
-        if (cards.Count > 2 * c.SettingLong("max_fingerprints"))
+        if (cards.Count > 2 * c.SettingLong(MaxFingerprints))
         {
             cards.RemoveAt(0);
         }
@@ -130,7 +140,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
         }
 
         cards.Add(new CardSeen(fingerprint, e.Created, e.Id));
-        var minimum = c.SettingLong("min_same_amount_cards");
+        var minimum = c.SettingLong(MinSameAmountCards);
         if (cards.Count >= minimum)
         {
             c.Raise(
@@ -154,7 +164,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
     /// <summary>Customers without a card seen inside the window are forgotten as event time moves on.</summary>
     public override void OnWatermark(long previous, long current, State s, DetectorContext c)
     {
-        var window = c.SettingLong("window_minutes") * 60;
+        var window = c.SettingLong(WindowMinutes) * 60;
         if (current - s.LastPrune >= window)
         {
             s.LastPrune = current;

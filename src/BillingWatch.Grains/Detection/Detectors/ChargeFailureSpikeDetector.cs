@@ -21,16 +21,32 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
 
     public override string Description => "Failed charges significantly above the tenant's own failure rate over a sliding window.";
 
+    private static readonly DetectorSetting FailureRate = new("failure_rate", 0.10, 0.01, 1, "Smallest failure rate in a window that can fire, whatever the baseline.");
+
+    private static readonly DetectorSetting MinCharges = new("min_charges", 10, 1, 1_000_000, "Charges needed in a window before it is judged.", WholeNumber: true);
+
+    private static readonly DetectorSetting WindowMinutes = new("window_minutes", 60, 5, 1440, "The short sliding window (1-minute buckets); the long one is four times this.", WholeNumber: true);
+
+    private static readonly DetectorSetting SignificanceLevel = new("significance", 1e-6, 1e-12, 0.05, "It fires when this many failures (or more) would happen by chance at the baseline rate with at most this probability.");
+
+    private static readonly DetectorSetting MinExcessFailures = new("min_excess_failures", 5, 1, 1_000_000, "Failures above the expected number needed to fire.", WholeNumber: true);
+
+    private static readonly DetectorSetting MinRatio = new("min_ratio", 2, 1, 100, "The window's failure rate must be at least this multiple of the baseline rate.");
+
+    private static readonly DetectorSetting BaselineDays = new("baseline_days", 7, 1, 90, "How far back the baseline failure rate looks (exponential weighting).", WholeNumber: true);
+
+    private static readonly DetectorSetting MinBaselineCharges = new("min_baseline_charges", 500, 10, 1_000_000, "Charges of history needed before it can fire (warm-up).", WholeNumber: true);
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("failure_rate", 0.10, 0.01, 1, "Smallest failure rate in a window that can fire, whatever the baseline."),
-        new("min_charges", 10, 1, 1_000_000, "Charges needed in a window before it is judged.", WholeNumber: true),
-        new("window_minutes", 60, 5, 1440, "The short sliding window (1-minute buckets); the long one is four times this.", WholeNumber: true),
-        new("significance", 1e-6, 1e-12, 0.05, "It fires when this many failures (or more) would happen by chance at the baseline rate with at most this probability."),
-        new("min_excess_failures", 5, 1, 1_000_000, "Failures above the expected number needed to fire.", WholeNumber: true),
-        new("min_ratio", 2, 1, 100, "The window's failure rate must be at least this multiple of the baseline rate."),
-        new("baseline_days", 7, 1, 90, "How far back the baseline failure rate looks (exponential weighting).", WholeNumber: true),
-        new("min_baseline_charges", 500, 10, 1_000_000, "Charges of history needed before it can fire (warm-up).", WholeNumber: true),
+        FailureRate,
+        MinCharges,
+        WindowMinutes,
+        SignificanceLevel,
+        MinExcessFailures,
+        MinRatio,
+        BaselineDays,
+        MinBaselineCharges,
         // One alert per incident until incidents become episodes that escalate in place: a sustained
         // outage raises once every four hours at most.
         Cooldown(240),
@@ -44,7 +60,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
-        var shortWindow = c.SettingLong("window_minutes") * 60;
+        var shortWindow = c.SettingLong(WindowMinutes) * 60;
         var longWindow = shortWindow * 4;
         var failed = e.Type == "charge.failed";
         if (failed && IsRetry(e, s, shortWindow))
@@ -54,7 +70,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
 
         s.Recent.Add(e.Created, failed, e.Id, 60, shortWindow);
         s.Extended.Add(e.Created, failed, e.Id, 60, longWindow);
-        s.Baseline.Add(e.Created, failed, c.SettingLong("baseline_days") * 86_400);
+        s.Baseline.Add(e.Created, failed, c.SettingLong(BaselineDays) * 86_400);
         if (failed && (Judge(s.Recent, e, s, c, shortWindow) || Judge(s.Extended, e, s, c, longWindow)))
         {
             // An incident's failures do not teach the baseline: an attack must not blunt the next week's judgments.
@@ -101,7 +117,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
     {
         var attempts = window.All!.Total;
         var failures = window.Failed!.Total;
-        if (attempts < c.SettingLong("min_charges") || window.Rate < c.Setting("failure_rate"))
+        if (attempts < c.SettingLong(MinCharges) || window.Rate < c.Setting(FailureRate))
         {
             return false;
         }
@@ -109,7 +125,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         // The baseline without the window itself, so that an incident does not raise its own bar.
         var baselineAttempts = s.Baseline.Attempts - attempts;
         var baselineFailures = Math.Max(0, s.Baseline.Failures - failures);
-        if (baselineAttempts < c.SettingLong("min_baseline_charges"))
+        if (baselineAttempts < c.SettingLong(MinBaselineCharges))
         {
             return false;
         }
@@ -117,13 +133,13 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         // A little prior keeps a spotless history from making one failure look impossible.
         var rate = (baselineFailures + 0.5) / (baselineAttempts + 10);
         var expected = attempts * rate;
-        if (failures - expected < c.SettingLong("min_excess_failures") || window.Rate < rate * c.Setting("min_ratio"))
+        if (failures - expected < c.SettingLong(MinExcessFailures) || window.Rate < rate * c.Setting(MinRatio))
         {
             return false;
         }
 
         var pValue = failures == 0 ? 1 : 1 - Binomial.CDF(rate, (int)Math.Min(attempts, int.MaxValue), failures - 1);
-        if (pValue >= c.Setting("significance"))
+        if (pValue >= c.Setting(SignificanceLevel))
         {
             return false;
         }
@@ -146,7 +162,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
                 baselineRate = Math.Round(rate, 5),
                 pValue,
                 windowMinutes = seconds / 60,
-                threshold = c.Setting("failure_rate"),
+                threshold = c.Setting(FailureRate),
             },
             window.Recent.Ids);
         return true;
@@ -154,7 +170,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
 
     public override void OnWatermark(long previous, long current, State s, DetectorContext c)
     {
-        var window = c.SettingLong("window_minutes") * 60;
+        var window = c.SettingLong(WindowMinutes) * 60;
         if (current - s.LastPrune >= window)
         {
             s.LastPrune = current;

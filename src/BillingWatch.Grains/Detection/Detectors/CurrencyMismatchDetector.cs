@@ -6,10 +6,14 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
 
     public override string Description => "A customer pays in a currency other than the one its first payments established.";
 
+    private static readonly DetectorSetting EstablishingPayments = new("establishing_payments", 3, 1, 100, "Payments whose most common currency becomes the customer's own.", WholeNumber: true);
+
+    private static readonly DetectorSetting MaxCustomers = new("max_customers", 10_000, 10, 1_000_000, "Customers tracked at most (least recently seen are dropped).", WholeNumber: true);
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("establishing_payments", 3, 1, 100, "Payments whose most common currency becomes the customer's own.", WholeNumber: true),
-        new("max_customers", 10_000, 10, 1_000_000, "Customers tracked at most (least recently seen are dropped).", WholeNumber: true),
+        EstablishingPayments,
+        MaxCustomers,
         Cooldown(1440),
     ];
 
@@ -24,7 +28,7 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
 
         if (!s.Customers.TryGetValue(e.Customer, out var customer))
         {
-            if (s.Customers.Count >= c.SettingLong("max_customers"))
+            if (s.Customers.Count >= c.SettingLong(MaxCustomers))
             {
                 foreach (var oldest in s.Customers.OrderBy(p => p.Value.LastSeen).ThenBy(p => p.Key, StringComparer.Ordinal).Take(Math.Max(1, s.Customers.Count / 10)).Select(p => p.Key).ToList())
                 {
@@ -39,7 +43,7 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
         if (customer.Established is null)
         {
             customer.First.Add(e.Currency);
-            if (customer.First.Count >= c.SettingLong("establishing_payments"))
+            if (customer.First.Count >= c.SettingLong(EstablishingPayments))
             {
                 // Most common; ties go to the one seen first.
                 customer.Established = customer.First.GroupBy(x => x).OrderByDescending(g => g.Count()).ThenBy(g => customer.First.IndexOf(g.Key)).First().Key;

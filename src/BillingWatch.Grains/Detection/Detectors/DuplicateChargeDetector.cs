@@ -15,9 +15,11 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
 
     public override string Description => "The same customer charged the same amount and currency twice within a few minutes.";
 
+    private static readonly DetectorSetting WindowMinutes = new("window_minutes", 5, 1, 1440, "How close two payments must be.", WholeNumber: true);
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("window_minutes", 5, 1, 1440, "How close two payments must be.", WholeNumber: true),
+        WindowMinutes,
         Cooldown(60),
     ];
 
@@ -32,7 +34,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
             return;
         }
 
-        var window = c.SettingLong("window_minutes") * 60;
+        var window = c.SettingLong(WindowMinutes) * 60;
         var ids = new[] { e.ChargeId, e.PaymentIntent, e.InvoiceId }.OfType<string>().ToList();
         if (!s.Customers.TryGetValue(e.Customer, out var payments))
         {
@@ -78,7 +80,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
     /// <summary>Customers whose payments are all older than the window are forgotten as event time moves on.</summary>
     public override void OnWatermark(long previous, long current, State s, DetectorContext c)
     {
-        var window = c.SettingLong("window_minutes") * 60;
+        var window = c.SettingLong(WindowMinutes) * 60;
         if (current - s.LastPrune >= window)
         {
             s.LastPrune = current;

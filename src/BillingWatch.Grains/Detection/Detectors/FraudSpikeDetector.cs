@@ -18,18 +18,38 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
 
     public override string Description => "Disputes and early fraud warnings far above the tenant's own rate, or above the card networks' line, over a day.";
 
+    private static readonly DetectorSetting MaxDisputes = new("max_disputes", 50, 1, 100_000, "Disputes in the window that fire whatever the baseline (critical).", WholeNumber: true);
+
+    private static readonly DetectorSetting DisputeRate = new("dispute_rate", 0.01, 0.0001, 1, "Disputes ÷ charges that fire whatever the baseline, once the window holds min_charges.");
+
+    private static readonly DetectorSetting WarningRate = new("warning_rate", 0.01, 0.0001, 1, "Early fraud warnings ÷ charges that fire whatever the baseline, once the window holds min_charges.");
+
+    private static readonly DetectorSetting MinCharges = new("min_charges", 500, 1, 1_000_000, "Charges needed in the window before the fixed rates apply.", WholeNumber: true);
+
+    private static readonly DetectorSetting WindowHours = new("window_hours", 24, 1, 168, "Window length (1-hour buckets).", WholeNumber: true);
+
+    private static readonly DetectorSetting SignificanceLevel = new("significance", 1e-3, 1e-12, 0.05, "It fires when this count (or more) would happen by chance at the tenant's usual rate with at most this probability.");
+
+    private static readonly DetectorSetting MinDisputes = new("min_disputes", 3, 1, 100_000, "Disputes (or warnings) in the window needed before the baseline test can fire.", WholeNumber: true);
+
+    private static readonly DetectorSetting MinExcess = new("min_excess", 2, 0, 100_000, "How many more than expected are needed to fire.");
+
+    private static readonly DetectorSetting BaselineDays = new("baseline_days", 30, 7, 180, "How far back the usual rate looks (exponential weighting).", WholeNumber: true);
+
+    private static readonly DetectorSetting MinBaselineDays = new("min_baseline_days", 7, 1, 180, "Days of history needed before the baseline test can fire.", WholeNumber: true);
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("max_disputes", 50, 1, 100_000, "Disputes in the window that fire whatever the baseline (critical).", WholeNumber: true),
-        new("dispute_rate", 0.01, 0.0001, 1, "Disputes ÷ charges that fire whatever the baseline, once the window holds min_charges."),
-        new("warning_rate", 0.01, 0.0001, 1, "Early fraud warnings ÷ charges that fire whatever the baseline, once the window holds min_charges."),
-        new("min_charges", 500, 1, 1_000_000, "Charges needed in the window before the fixed rates apply.", WholeNumber: true),
-        new("window_hours", 24, 1, 168, "Window length (1-hour buckets).", WholeNumber: true),
-        new("significance", 1e-3, 1e-12, 0.05, "It fires when this count (or more) would happen by chance at the tenant's usual rate with at most this probability."),
-        new("min_disputes", 3, 1, 100_000, "Disputes (or warnings) in the window needed before the baseline test can fire.", WholeNumber: true),
-        new("min_excess", 2, 0, 100_000, "How many more than expected are needed to fire."),
-        new("baseline_days", 30, 7, 180, "How far back the usual rate looks (exponential weighting).", WholeNumber: true),
-        new("min_baseline_days", 7, 1, 180, "Days of history needed before the baseline test can fire.", WholeNumber: true),
+        MaxDisputes,
+        DisputeRate,
+        WarningRate,
+        MinCharges,
+        WindowHours,
+        SignificanceLevel,
+        MinDisputes,
+        MinExcess,
+        BaselineDays,
+        MinBaselineDays,
         Cooldown(720),
     ];
 
@@ -38,8 +58,8 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
-        var window = c.SettingLong("window_hours") * 3600;
-        var horizon = c.SettingLong("baseline_days") * 86_400;
+        var window = c.SettingLong(WindowHours) * 3600;
+        var horizon = c.SettingLong(BaselineDays) * 86_400;
         s.Charges = SlidingCounters.Fit(s.Charges, 3600, window);
         s.Disputes = SlidingCounters.Fit(s.Disputes, 3600, window);
         s.Warnings = SlidingCounters.Fit(s.Warnings, 3600, window);
@@ -64,33 +84,33 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
                 s.Disputes.Add(e.Created);
                 s.Recent.Add(e.Id);
                 s.DisputeBaseline.AddEvent(e.Created, horizon);
-                if (s.Disputes.Total >= c.SettingLong("max_disputes"))
+                if (s.Disputes.Total >= c.SettingLong(MaxDisputes))
                 {
                     c.Raise("disputes", Severity.Critical, "Dispute spike", $"{s.Disputes.Total} disputes within {window / 3600} hours.", e.Created, s.Disputes.WindowStart, s.Disputes.WindowEnd, new { disputes = s.Disputes.Total, charges = s.Charges.Total }, s.Recent.Ids);
                 }
 
-                _ = Judge(e, s, c, s.Disputes, s.DisputeBaseline, "dispute_rate", "dispute_rate", "Dispute rate spike", "disputes");
+                _ = Judge(e, s, c, s.Disputes, s.DisputeBaseline, DisputeRate, "dispute_rate", "Dispute rate spike", "disputes");
                 return;
             default:
                 s.Warnings.Add(e.Created);
                 s.Recent.Add(e.Id);
                 s.WarningBaseline.AddEvent(e.Created, horizon);
-                _ = Judge(e, s, c, s.Warnings, s.WarningBaseline, "warning_rate", "warning_rate", "Early fraud warning spike", "early fraud warnings");
+                _ = Judge(e, s, c, s.Warnings, s.WarningBaseline, WarningRate, "warning_rate", "Early fraud warning spike", "early fraud warnings");
                 return;
         }
     }
 
-    private static bool Judge(BillingEvent e, State s, DetectorContext c, SlidingCounter counter, DecayedRate baseline, string rateSetting, string subject, string title, string what)
+    private static bool Judge(BillingEvent e, State s, DetectorContext c, SlidingCounter counter, DecayedRate baseline, DetectorSetting rateSetting, string subject, string title, string what)
     {
         var observed = counter.Total;
         var charges = s.Charges!.Total;
         var window = counter.WindowEnd - counter.WindowStart;
-        if (charges >= c.SettingLong("min_charges") && (double)observed / charges >= c.Setting(rateSetting))
+        if (charges >= c.SettingLong(MinCharges) && (double)observed / charges >= c.Setting(rateSetting))
         {
             return c.Raise(subject, Severity.High, title, $"{observed} {what} for {charges} charges ({(double)observed / charges:P2}), at or over the {c.Setting(rateSetting):P2} line.", e.Created, counter.WindowStart, counter.WindowEnd, new { count = observed, charges, rate = Math.Round((double)observed / charges, 5), threshold = c.Setting(rateSetting) }, s.Recent.Ids);
         }
 
-        if (observed < c.SettingLong("min_disputes") || e.Created - s.FirstSeen < c.SettingLong("min_baseline_days") * 86_400)
+        if (observed < c.SettingLong(MinDisputes) || e.Created - s.FirstSeen < c.SettingLong(MinBaselineDays) * 86_400)
         {
             return false;
         }
@@ -99,16 +119,16 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
         var baselineCharges = Math.Max(0, baseline.Attempts - charges);
         var baselineEvents = Math.Max(0, baseline.Failures - observed);
         var perCharge = (baselineEvents + 0.5) / (baselineCharges + 1);
-        var historyDays = Math.Max(1, Math.Min(c.SettingLong("baseline_days"), (e.Created - s.FirstSeen) / 86_400.0));
+        var historyDays = Math.Max(1, Math.Min(c.SettingLong(BaselineDays), (e.Created - s.FirstSeen) / 86_400.0));
         var perDay = (baselineEvents + 0.5) / historyDays;
         var expected = Math.Max(charges * perCharge, perDay * window / 86_400.0);
-        if (observed - expected < c.Setting("min_excess"))
+        if (observed - expected < c.Setting(MinExcess))
         {
             return false;
         }
 
         var pValue = 1 - Poisson.CDF(Math.Max(expected, 1e-9), observed - 1);
-        if (pValue >= c.Setting("significance"))
+        if (pValue >= c.Setting(SignificanceLevel))
         {
             return false;
         }

@@ -19,16 +19,32 @@ public sealed class InvoiceFailureSpikeDetector : Detector<InvoiceFailureSpikeDe
 
     public override string Description => "Failed invoice payments significantly above the tenant's own invoice failure rate.";
 
+    private static readonly DetectorSetting FailureRate = new("failure_rate", 0.20, 0.01, 1, "Smallest share of invoices failing in the window that can fire, whatever the baseline.");
+
+    private static readonly DetectorSetting MinInvoices = new("min_invoices", 10, 1, 1_000_000, "Invoice payments needed in the window before it is judged.", WholeNumber: true);
+
+    private static readonly DetectorSetting WindowHours = new("window_hours", 24, 1, 168, "Window length (1-hour buckets).", WholeNumber: true);
+
+    private static readonly DetectorSetting SignificanceLevel = new("significance", 1e-6, 1e-12, 0.05, "It fires when this many failures (or more) would happen by chance at the baseline rate with at most this probability.");
+
+    private static readonly DetectorSetting MinExcessFailures = new("min_excess_failures", 5, 1, 1_000_000, "Failed invoices above the expected number needed to fire.", WholeNumber: true);
+
+    private static readonly DetectorSetting MinRatio = new("min_ratio", 2, 1, 100, "The window's failure rate must be at least this multiple of the baseline rate.");
+
+    private static readonly DetectorSetting BaselineDays = new("baseline_days", 14, 1, 90, "How far back the baseline failure rate looks (exponential weighting).", WholeNumber: true);
+
+    private static readonly DetectorSetting MinBaselineInvoices = new("min_baseline_invoices", 100, 10, 1_000_000, "Invoices of history needed before it can fire (warm-up).", WholeNumber: true);
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("failure_rate", 0.20, 0.01, 1, "Smallest share of invoices failing in the window that can fire, whatever the baseline."),
-        new("min_invoices", 10, 1, 1_000_000, "Invoice payments needed in the window before it is judged.", WholeNumber: true),
-        new("window_hours", 24, 1, 168, "Window length (1-hour buckets).", WholeNumber: true),
-        new("significance", 1e-6, 1e-12, 0.05, "It fires when this many failures (or more) would happen by chance at the baseline rate with at most this probability."),
-        new("min_excess_failures", 5, 1, 1_000_000, "Failed invoices above the expected number needed to fire.", WholeNumber: true),
-        new("min_ratio", 2, 1, 100, "The window's failure rate must be at least this multiple of the baseline rate."),
-        new("baseline_days", 14, 1, 90, "How far back the baseline failure rate looks (exponential weighting).", WholeNumber: true),
-        new("min_baseline_invoices", 100, 10, 1_000_000, "Invoices of history needed before it can fire (warm-up).", WholeNumber: true),
+        FailureRate,
+        MinInvoices,
+        WindowHours,
+        SignificanceLevel,
+        MinExcessFailures,
+        MinRatio,
+        BaselineDays,
+        MinBaselineInvoices,
         Cooldown(360),
     ];
 
@@ -73,10 +89,10 @@ public sealed class InvoiceFailureSpikeDetector : Detector<InvoiceFailureSpikeDe
             s.Failed[e.InvoiceId] = e.Created;
         }
 
-        var window = c.SettingLong("window_hours") * 3600;
+        var window = c.SettingLong(WindowHours) * 3600;
         var w = s.Window;
         w.Add(e.Created, failed, e.Id, 3600, window);
-        s.Baseline.Add(e.Created, failed, c.SettingLong("baseline_days") * 86_400);
+        s.Baseline.Add(e.Created, failed, c.SettingLong(BaselineDays) * 86_400);
         if (failed)
         {
             Judge(e, s, c, window);
@@ -88,27 +104,27 @@ public sealed class InvoiceFailureSpikeDetector : Detector<InvoiceFailureSpikeDe
         var w = s.Window;
         var invoices = w.All!.Total;
         var failures = w.Failed!.Total;
-        if (invoices < c.SettingLong("min_invoices") || w.Rate < c.Setting("failure_rate"))
+        if (invoices < c.SettingLong(MinInvoices) || w.Rate < c.Setting(FailureRate))
         {
             return;
         }
 
         var baselineInvoices = s.Baseline.Attempts - invoices;
         var baselineFailures = Math.Max(0, s.Baseline.Failures - failures);
-        if (baselineInvoices < c.SettingLong("min_baseline_invoices"))
+        if (baselineInvoices < c.SettingLong(MinBaselineInvoices))
         {
             return;
         }
 
         var rate = (baselineFailures + 0.5) / (baselineInvoices + 10);
         var expected = invoices * rate;
-        if (failures - expected < c.SettingLong("min_excess_failures") || w.Rate < rate * c.Setting("min_ratio"))
+        if (failures - expected < c.SettingLong(MinExcessFailures) || w.Rate < rate * c.Setting(MinRatio))
         {
             return;
         }
 
         var pValue = Significance.BinomialUpper(failures, invoices, rate);
-        if (pValue >= c.Setting("significance"))
+        if (pValue >= c.Setting(SignificanceLevel))
         {
             return;
         }

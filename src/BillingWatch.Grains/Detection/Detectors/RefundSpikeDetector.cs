@@ -17,19 +17,41 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
 
     public override string Description => "Large refunds, heavy refunding of one customer, refunds high against revenue, negative amounts paid.";
 
+    private static readonly DetectorSetting SingleRefund = new("single_refund", 50_000, 1, 1e12, "One refund at or above this amount (minor units) is a notice for the digest.", WholeNumber: true);
+
+    private static readonly DetectorSetting CustomerRefund = new("customer_refund", 100_000, 1, 1e12, "One customer refunded at least this much over two or more refunds in the window fires (critical).", WholeNumber: true);
+
+    private static readonly DetectorSetting RefundRate = new("refund_rate", 0.10, 0.001, 10, "Refunds ÷ revenue at or above which it fires.");
+
+    private static readonly DetectorSetting MinRevenue = new("min_revenue", 10_000, 0, 1e12, "Revenue in the window needed before the rate counts.", WholeNumber: true);
+
+    private static readonly DetectorSetting MinRefunds = new("min_refunds", 5, 1, 1_000_000, "Refunds in the window needed before the rate counts.", WholeNumber: true);
+
+    private static readonly DetectorSetting WindowHours = new("window_hours", 24, 1, 168, "Window length (1-hour buckets).", WholeNumber: true);
+
+    private static readonly DetectorSetting BurstMinRefunds = new("burst_min_refunds", 5, 1, 1_000_000, "Refunds within an hour needed for a burst.", WholeNumber: true);
+
+    private static readonly DetectorSetting BurstMultiplier = new("burst_multiplier", 4, 1, 1000, "A burst is at least this multiple of the refunds expected in an hour.");
+
+    private static readonly DetectorSetting BurstSignificance = new("burst_significance", 1e-6, 1e-12, 0.05, "A burst fires when this many refunds in an hour would happen by chance at the tenant's rate with at most this probability.");
+
+    private static readonly DetectorSetting BaselineDays = new("baseline_days", 14, 1, 60, "Days of refunds the hourly rate is learned from.", WholeNumber: true);
+
+    private static readonly DetectorSetting MinBaselineDays = new("min_baseline_days", 3, 1, 60, "Days watched before a burst can fire (warm-up).", WholeNumber: true);
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("single_refund", 50_000, 1, 1e12, "One refund at or above this amount (minor units) is a notice for the digest.", WholeNumber: true),
-        new("customer_refund", 100_000, 1, 1e12, "One customer refunded at least this much over two or more refunds in the window fires (critical).", WholeNumber: true),
-        new("refund_rate", 0.10, 0.001, 10, "Refunds ÷ revenue at or above which it fires."),
-        new("min_revenue", 10_000, 0, 1e12, "Revenue in the window needed before the rate counts.", WholeNumber: true),
-        new("min_refunds", 5, 1, 1_000_000, "Refunds in the window needed before the rate counts.", WholeNumber: true),
-        new("window_hours", 24, 1, 168, "Window length (1-hour buckets).", WholeNumber: true),
-        new("burst_min_refunds", 5, 1, 1_000_000, "Refunds within an hour needed for a burst.", WholeNumber: true),
-        new("burst_multiplier", 4, 1, 1000, "A burst is at least this multiple of the refunds expected in an hour."),
-        new("burst_significance", 1e-6, 1e-12, 0.05, "A burst fires when this many refunds in an hour would happen by chance at the tenant's rate with at most this probability."),
-        new("baseline_days", 14, 1, 60, "Days of refunds the hourly rate is learned from.", WholeNumber: true),
-        new("min_baseline_days", 3, 1, 60, "Days watched before a burst can fire (warm-up).", WholeNumber: true),
+        SingleRefund,
+        CustomerRefund,
+        RefundRate,
+        MinRevenue,
+        MinRefunds,
+        WindowHours,
+        BurstMinRefunds,
+        BurstMultiplier,
+        BurstSignificance,
+        BaselineDays,
+        MinBaselineDays,
         Cooldown(60),
     ];
 
@@ -43,7 +65,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
             s.Started = e.Created;
         }
 
-        var window = c.SettingLong("window_hours") * 3600;
+        var window = c.SettingLong(WindowHours) * 3600;
         if (e.Type is "invoice.payment_succeeded" or "invoice.paid")
         {
             if (e.AmountPaid < 0)
@@ -84,7 +106,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
             return;
         }
 
-        if (refund >= c.SettingLong("single_refund"))
+        if (refund >= c.SettingLong(SingleRefund))
         {
             c.Raise("single:" + (e.ObjectId ?? e.Id), Severity.Low, "Large refund", $"A single refund of {refund} {e.Currency}.", e.Created, e.Created, e.Created, new { amount = refund, currency = e.Currency, @object = e.ObjectId }, [e.Id]);
         }
@@ -108,7 +130,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         // A rate over a window means little until the window has been watched for its whole length.
         var revenue = w.Revenue.Total;
         var warm = w.FirstSeen != 0 && e.Created - w.FirstSeen >= window;
-        if (warm && w.Count.Total >= c.SettingLong("min_refunds") && RefundsAbnormal(s, c, window) && revenue >= c.SettingLong("min_revenue") && revenue > 0 && (double)w.Refunds.Total / revenue >= c.Setting("refund_rate"))
+        if (warm && w.Count.Total >= c.SettingLong(MinRefunds) && RefundsAbnormal(s, c, window) && revenue >= c.SettingLong(MinRevenue) && revenue > 0 && (double)w.Refunds.Total / revenue >= c.Setting(RefundRate))
         {
             var rate = (double)w.Refunds.Total / revenue;
             c.Raise("rate:" + e.Currency, Severity.High, "Refund rate spike", $"Refunds of {w.Refunds.Total} {e.Currency} against revenue of {revenue} ({rate:P1}) in {window / 3600} hours.", e.Created, w.Refunds.WindowStart, w.Refunds.WindowEnd, new { refunds = w.Refunds.Total, revenue, currency = e.Currency, rate = Math.Round(rate, 4) }, w.Recent.Ids);
@@ -126,7 +148,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
             return false;
         }
 
-        var baselineSeconds = c.SettingLong("baseline_days") * 86_400;
+        var baselineSeconds = c.SettingLong(BaselineDays) * 86_400;
         var watched = Math.Min(baselineSeconds, c.Watermark - s.Started);
         var hours = (int)(window / 3600);
         var inWindow = s.Hourly.SumLast(hours);
@@ -143,14 +165,14 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
     /// <summary>Refunds in the last hour against the tenant's hourly refund rate over the baseline days (the hour itself left out).</summary>
     private static void Burst(BillingEvent e, State s, DetectorContext c)
     {
-        var baselineSeconds = c.SettingLong("baseline_days") * 86_400;
+        var baselineSeconds = c.SettingLong(BaselineDays) * 86_400;
         s.Hourly = SlidingCounters.Fit(s.Hourly, 3600, baselineSeconds);
         s.LastHour = SlidingCounters.Fit(s.LastHour, 60, 3600);
         s.Hourly.Add(e.Created);
         s.LastHour.Add(e.Created);
         s.BurstIds.Add(e.Id);
         var watched = Math.Min(baselineSeconds, Math.Max(c.Watermark, e.Created) - s.Started);
-        if (watched < c.SettingLong("min_baseline_days") * 86_400)
+        if (watched < c.SettingLong(MinBaselineDays) * 86_400)
         {
             return;
         }
@@ -159,7 +181,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         var hours = Math.Max(1, (watched / 3600.0) - 1);
         var expected = Math.Max((s.Hourly.Total - count) / hours, 1.0 / 24);
         var pValue = Significance.PoissonUpper(count, expected);
-        if (count >= c.SettingLong("burst_min_refunds") && count >= c.Setting("burst_multiplier") * expected && pValue < c.Setting("burst_significance"))
+        if (count >= c.SettingLong(BurstMinRefunds) && count >= c.Setting(BurstMultiplier) * expected && pValue < c.Setting(BurstSignificance))
         {
             c.Raise("burst", count >= 20 && count >= 20 * expected ? Severity.Critical : Severity.High, "Refund burst", $"{count} refunds within an hour; the tenant usually refunds {expected:F2} an hour.", e.Created, s.LastHour.WindowStart, s.LastHour.WindowEnd, new { refunds = count, expectedPerHour = Math.Round(expected, 3), pValue, baselineDays = Math.Round(watched / 86_400.0, 1) }, s.BurstIds.Ids);
         }
@@ -168,7 +190,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
     /// <summary>Customers without a refund inside the window are forgotten as event time moves on.</summary>
     public override void OnWatermark(long previous, long current, State s, DetectorContext c)
     {
-        var window = c.SettingLong("window_hours") * 3600;
+        var window = c.SettingLong(WindowHours) * 3600;
         if (current - s.LastPrune >= 3600)
         {
             s.LastPrune = current;
@@ -197,7 +219,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
 
         var same = refunds.Where(r => r.Currency == e.Currency).ToList();
         var total = same.Sum(r => r.Amount);
-        if (same.Count >= 2 && total >= c.SettingLong("customer_refund"))
+        if (same.Count >= 2 && total >= c.SettingLong(CustomerRefund))
         {
             c.Raise($"customer:{e.Customer}:{e.Currency}", Severity.Critical, "Customer heavily refunded", $"Customer {e.Customer} was refunded {total} {e.Currency} within {window / 3600} hours.", e.Created, refunds.Min(r => r.At), e.Created, new { customer = e.Customer, refunded = total, currency = e.Currency }, refunds.Select(r => r.EventId));
         }

@@ -16,15 +16,29 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
 
     public override string Description => "A closed day's revenue and payments far below the tenant's usual for that weekday, per currency.";
 
+    private static readonly DetectorSetting DropRatio = new("drop_ratio", 0.25, 0.01, 1, "Fraction below the expected revenue at which it can fire.");
+
+    private static readonly DetectorSetting CriticalRatio = new("critical_ratio", 0.50, 0.01, 1, "Fraction below the expected revenue that is critical.");
+
+    private static readonly DetectorSetting SignificanceLevel = new("significance", 1e-4, 1e-12, 0.5, "The day's number of payments must be this improbable (or less) at the expected number.");
+
+    private static readonly DetectorSetting BaselineDays = new("baseline_days", 28, 7, 60, "Prior days the weekday expectation is taken from (at most).", WholeNumber: true);
+
+    private static readonly DetectorSetting MinBaselineDays = new("min_baseline_days", 14, 7, 60, "Prior days needed before it can fire (warm-up: two of each weekday).", WholeNumber: true);
+
+    private static readonly DetectorSetting MinMean = new("min_mean", 10_000, 0, 1e12, "Expected revenue (minor units) needed before it can fire.", WholeNumber: true);
+
+    private static readonly DetectorSetting CloseGraceMinutes = new("close_grace_minutes", 15, 0, 1440, "How long after midnight (event time) late events still count for the day.", WholeNumber: true);
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("drop_ratio", 0.25, 0.01, 1, "Fraction below the expected revenue at which it can fire."),
-        new("critical_ratio", 0.50, 0.01, 1, "Fraction below the expected revenue that is critical."),
-        new("significance", 1e-4, 1e-12, 0.5, "The day's number of payments must be this improbable (or less) at the expected number."),
-        new("baseline_days", 28, 7, 60, "Prior days the weekday expectation is taken from (at most).", WholeNumber: true),
-        new("min_baseline_days", 14, 7, 60, "Prior days needed before it can fire (warm-up: two of each weekday).", WholeNumber: true),
-        new("min_mean", 10_000, 0, 1e12, "Expected revenue (minor units) needed before it can fire.", WholeNumber: true),
-        new("close_grace_minutes", 15, 0, 1440, "How long after midnight (event time) late events still count for the day.", WholeNumber: true),
+        DropRatio,
+        CriticalRatio,
+        SignificanceLevel,
+        BaselineDays,
+        MinBaselineDays,
+        MinMean,
+        CloseGraceMinutes,
         Cooldown(720),
     ];
 
@@ -62,14 +76,14 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
             s.FirstSeen = current;
         }
 
-        Close(current - (c.SettingLong("close_grace_minutes") * 60), s, c);
+        Close(current - (c.SettingLong(CloseGraceMinutes) * 60), s, c);
     }
 
     public override void OnWallClock(long now, State s, DetectorContext c) => Close(now - 7200, s, c);
 
     private static void Close(long closedBefore, State s, DetectorContext c)
     {
-        var baselineDays = (int)c.SettingLong("baseline_days");
+        var baselineDays = (int)c.SettingLong(BaselineDays);
         var drops = new SortedDictionary<long, List<Drop>>();
         foreach (var (currency, days) in s.Currencies.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
@@ -77,7 +91,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
             payments?.Close(closedBefore, 0, baselineDays + 1);
             foreach (var day in days.Close(closedBefore, 0, baselineDays + 1))
             {
-                if (day - days.FirstDay < c.SettingLong("min_baseline_days"))
+                if (day - days.FirstDay < c.SettingLong(MinBaselineDays))
                 {
                     continue;
                 }
@@ -86,7 +100,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
                 var expectedPayments = payments is null ? 0 : LowerMedian(payments, day, baselineDays);
                 var revenue = days.Total(day);
                 var count = payments?.Total(day) ?? 0;
-                if (expected < c.SettingLong("min_mean") || expected <= 0)
+                if (expected < c.SettingLong(MinMean) || expected <= 0)
                 {
                     continue;
                 }
@@ -97,9 +111,9 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
 
                 // Large invoices make daily money lumpy: far fewer payments with the money down by at least half
                 // the ratio is a drop too (the lumps of the baseline days hide part of it).
-                var ratio = c.Setting("drop_ratio");
+                var ratio = c.Setting(DropRatio);
                 var material = drop >= ratio || (paymentsDrop >= ratio && drop >= ratio / 2);
-                if (material && pValue < c.Setting("significance"))
+                if (material && pValue < c.Setting(SignificanceLevel))
                 {
                     if (!drops.TryGetValue(day, out var list))
                     {
@@ -120,7 +134,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
             var lines = string.Join("; ", list.Select(d => $"{d.Currency}: {d.Revenue} from {d.Payments} payments, {d.Ratio:P1} below the usual {d.Expected:F0} from about {d.ExpectedPayments:F0} payments ({d.Expected - d.Revenue:F0} short)"));
             c.Raise(
                 list.Count == 1 ? worst.Currency : "account",
-                worst.Ratio >= c.Setting("critical_ratio") ? Severity.Critical : Severity.High,
+                worst.Ratio >= c.Setting(CriticalRatio) ? Severity.Critical : Severity.High,
                 "Revenue drop",
                 $"Revenue on {date:yyyy-MM-dd} ({date:dddd}) fell below the usual for that weekday. {lines}.",
                 start + DailyTotals.Day,

@@ -12,10 +12,14 @@ public sealed class SubscriptionLapseDetector : Detector<SubscriptionLapseDetect
 
     public override string Description => "An active subscription whose period ended with no invoice at all (not dunning, not a trial).";
 
+    private static readonly DetectorSetting GraceDays = new("grace_days", 3, 0, 60, "Days past the interval before a missing payment fires.");
+
+    private static readonly DetectorSetting MaxSubscriptions = new("max_subscriptions", 10_000, 10, 1_000_000, "Subscriptions tracked at most (least recently seen are dropped).", WholeNumber: true);
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("grace_days", 3, 0, 60, "Days past the interval before a missing payment fires."),
-        new("max_subscriptions", 10_000, 10, 1_000_000, "Subscriptions tracked at most (least recently seen are dropped).", WholeNumber: true),
+        GraceDays,
+        MaxSubscriptions,
         Cooldown(1440),
     ];
 
@@ -44,7 +48,7 @@ public sealed class SubscriptionLapseDetector : Detector<SubscriptionLapseDetect
                 return;
             }
 
-            if (s.Subscriptions.Count >= c.SettingLong("max_subscriptions"))
+            if (s.Subscriptions.Count >= c.SettingLong(MaxSubscriptions))
             {
                 foreach (var oldest in s.Subscriptions.OrderBy(p => p.Value.LastSeen).ThenBy(p => p.Key, StringComparer.Ordinal).Take(Math.Max(1, s.Subscriptions.Count / 10)).Select(p => p.Key).ToList())
                 {
@@ -89,7 +93,7 @@ public sealed class SubscriptionLapseDetector : Detector<SubscriptionLapseDetect
 
     private static void Check(long now, State s, DetectorContext c)
     {
-        var grace = (long)(c.Setting("grace_days") * 86400);
+        var grace = (long)(c.Setting(GraceDays) * 86400);
         var lapsed = new List<(string Id, Subscription Sub, long Due)>();
         foreach (var (id, sub) in s.Subscriptions)
         {

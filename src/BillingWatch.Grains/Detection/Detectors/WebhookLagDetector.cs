@@ -13,13 +13,23 @@ public sealed class WebhookLagDetector : Detector<WebhookLagDetector.State>
 
     public override string Description => "Many webhook deliveries arriving long after their events were created (imports excluded).";
 
+    private static readonly DetectorSetting MediumSeconds = new("medium_seconds", 300, 1, 604_800, "Lag (received − created) at which a delivery counts as late.", WholeNumber: true);
+
+    private static readonly DetectorSetting CriticalSeconds = new("critical_seconds", 1800, 1, 604_800, "Lag at which a late delivery counts as very late (critical).", WholeNumber: true);
+
+    private static readonly DetectorSetting MinLate = new("min_late", 5, 1, 1_000_000, "Late deliveries in the window needed to fire.", WholeNumber: true);
+
+    private static readonly DetectorSetting MinLateShare = new("min_late_share", 0.2, 0.001, 1, "Late deliveries as a share of the window's deliveries needed to fire.");
+
+    private static readonly DetectorSetting WindowMinutes = new("window_minutes", 30, 1, 1440, "Sliding window of arrival time.", WholeNumber: true);
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("medium_seconds", 300, 1, 604_800, "Lag (received − created) at which a delivery counts as late.", WholeNumber: true),
-        new("critical_seconds", 1800, 1, 604_800, "Lag at which a late delivery counts as very late (critical).", WholeNumber: true),
-        new("min_late", 5, 1, 1_000_000, "Late deliveries in the window needed to fire.", WholeNumber: true),
-        new("min_late_share", 0.2, 0.001, 1, "Late deliveries as a share of the window's deliveries needed to fire."),
-        new("window_minutes", 30, 1, 1440, "Sliding window of arrival time.", WholeNumber: true),
+        MediumSeconds,
+        CriticalSeconds,
+        MinLate,
+        MinLateShare,
+        WindowMinutes,
         Cooldown(60),
     ];
 
@@ -27,7 +37,7 @@ public sealed class WebhookLagDetector : Detector<WebhookLagDetector.State>
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
-        var window = c.SettingLong("window_minutes") * 60;
+        var window = c.SettingLong(WindowMinutes) * 60;
         s.All = SlidingCounters.Fit(s.All, 60, window);
         s.Late = SlidingCounters.Fit(s.Late, 60, window);
         s.VeryLate = SlidingCounters.Fit(s.VeryLate, 60, window);
@@ -35,7 +45,7 @@ public sealed class WebhookLagDetector : Detector<WebhookLagDetector.State>
         s.Late.AdvanceTo(e.Received);
         s.VeryLate.AdvanceTo(e.Received);
         var lag = e.Received - e.Created;
-        if (lag < c.SettingLong("medium_seconds"))
+        if (lag < c.SettingLong(MediumSeconds))
         {
             return;
         }
@@ -43,24 +53,24 @@ public sealed class WebhookLagDetector : Detector<WebhookLagDetector.State>
         s.Late.Add(e.Received);
         s.Recent.Add(e.Id);
         s.MaxLag = Math.Max(s.MaxLag, lag);
-        if (lag >= c.SettingLong("critical_seconds"))
+        if (lag >= c.SettingLong(CriticalSeconds))
         {
             s.VeryLate.Add(e.Received);
         }
 
         var late = s.Late.Total;
         var share = (double)late / Math.Max(1, s.All.Total);
-        if (late < c.SettingLong("min_late") || share < c.Setting("min_late_share"))
+        if (late < c.SettingLong(MinLate) || share < c.Setting(MinLateShare))
         {
             return;
         }
 
-        var critical = s.VeryLate.Total >= c.SettingLong("min_late");
+        var critical = s.VeryLate.Total >= c.SettingLong(MinLate);
         c.Raise(
             critical ? "lag:critical" : "lag:medium",
             critical ? Severity.Critical : Severity.Medium,
             "Webhook deliveries are late",
-            $"{late} of {s.All.Total} deliveries in {window / 60} minutes arrived at least {c.SettingLong("medium_seconds")} seconds after their events were created (up to {s.MaxLag} seconds).",
+            $"{late} of {s.All.Total} deliveries in {window / 60} minutes arrived at least {c.SettingLong(MediumSeconds)} seconds after their events were created (up to {s.MaxLag} seconds).",
             e.Created,
             s.All.WindowStart,
             s.All.WindowEnd,

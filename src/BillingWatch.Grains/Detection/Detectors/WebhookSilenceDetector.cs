@@ -14,12 +14,20 @@ public sealed class WebhookSilenceDetector : Detector<WebhookSilenceDetector.Sta
 
     public override string Description => "No webhook delivery for hours at which the tenant's traffic of the week before makes silence improbable.";
 
+    private static readonly DetectorSetting SilenceHours = new("silence_hours", 6, 1, 168, "Hours without a delivery that fire.", WholeNumber: true);
+
+    private static readonly DetectorSetting MinHourlyAverage = new("min_hourly_average", 1, 0.01, 1_000_000, "Average minutes with a delivery an hour over the baseline needed before silence counts.");
+
+    private static readonly DetectorSetting BaselineDays = new("baseline_days", 7, 1, 30, "Days of arrivals in the baseline.", WholeNumber: true);
+
+    private static readonly DetectorSetting SignificanceLevel = new("significance", 1e-6, 1e-12, 0.05, "It fires when a silence this long at these hours would happen by chance with at most this probability.");
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
-        new("silence_hours", 6, 1, 168, "Hours without a delivery that fire.", WholeNumber: true),
-        new("min_hourly_average", 1, 0.01, 1_000_000, "Average minutes with a delivery an hour over the baseline needed before silence counts."),
-        new("baseline_days", 7, 1, 30, "Days of arrivals in the baseline.", WholeNumber: true),
-        new("significance", 1e-6, 1e-12, 0.05, "It fires when a silence this long at these hours would happen by chance with at most this probability."),
+        SilenceHours,
+        MinHourlyAverage,
+        BaselineDays,
+        SignificanceLevel,
         Cooldown(360),
     ];
 
@@ -27,7 +35,7 @@ public sealed class WebhookSilenceDetector : Detector<WebhookSilenceDetector.Sta
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
-        s.Hourly = SlidingCounters.Fit(s.Hourly, 3600, c.SettingLong("baseline_days") * 86400);
+        s.Hourly = SlidingCounters.Fit(s.Hourly, 3600, c.SettingLong(BaselineDays) * 86400);
 
         // Minutes with a delivery, not deliveries: one payment sends several events at once, and a silence is
         // judged by how many separate moments of traffic it swallowed.
@@ -41,20 +49,20 @@ public sealed class WebhookSilenceDetector : Detector<WebhookSilenceDetector.Sta
 
     public override void OnWallClock(long now, State s, DetectorContext c)
     {
-        var silence = c.SettingLong("silence_hours") * 3600;
+        var silence = c.SettingLong(SilenceHours) * 3600;
         if (s.Hourly is null || s.LastDelivery == 0 || s.AlertedFor == s.LastDelivery || now - s.LastDelivery < silence)
         {
             return;
         }
 
         var average = (double)s.Hourly.Total / (s.Hourly.Buckets.Length);
-        if (average < c.Setting("min_hourly_average"))
+        if (average < c.Setting(MinHourlyAverage))
         {
             return;
         }
 
         var expected = ExpectedDeliveries(s.Hourly, s.LastDelivery, now);
-        if (Math.Exp(-expected) >= c.Setting("significance"))
+        if (Math.Exp(-expected) >= c.Setting(SignificanceLevel))
         {
             return;
         }
