@@ -100,11 +100,14 @@ public sealed class DetectorContext(string tenantId, bool livemode)
 
     internal Dictionary<string, Dictionary<string, long>> Cooldowns => _lastFired;
 
+    /// <summary>Starts an anomaly about <paramref name="subject"/>; say what, when and why, then <see cref="AnomalyDraft.Raise"/>.</summary>
+    public AnomalyDraft Anomaly(string subject, Severity severity, string title) => new(this, subject, severity, title);
+
     /// <summary>
     /// Raises an anomaly unless the same subject fired within the detector's cooldown (event time).
     /// Returns whether it was raised.
     /// </summary>
-    public bool Raise(string subject, Severity severity, string title, string message, long detectedAt, long windowStart, long windowEnd, object evidence, IEnumerable<string> eventIds)
+    internal bool Raise(string subject, Severity severity, string title, string message, long detectedAt, long windowStart, long windowEnd, object evidence, IEnumerable<string> eventIds)
     {
         var cooldownSeconds = (long)(_settings[DetectorKeys.Cooldown] * 60);
         if (!_lastFired.TryGetValue(_detector.Name, out var fired))
@@ -143,6 +146,50 @@ public sealed class DetectorContext(string tenantId, bool livemode)
             eventIds.Distinct().Take(50).ToList()));
         return true;
     }
+}
+
+/// <summary>An anomaly being described by a detector: named parts instead of nine positional arguments.</summary>
+public sealed class AnomalyDraft(DetectorContext context, string subject, Severity severity, string title)
+{
+    private string? _message;
+    private long _detectedAt = context.Watermark;
+    private long _windowStart = context.Watermark;
+    private long _windowEnd = context.Watermark;
+    private object _evidence = new { };
+    private IEnumerable<string> _eventIds = [];
+
+    /// <summary>The sentence a merchant reads.</summary>
+    public AnomalyDraft Saying(string message)
+    {
+        _message = message;
+        return this;
+    }
+
+    /// <summary>When it was detected (event time) and the window of events it is about.</summary>
+    public AnomalyDraft At(long detectedAt, long windowStart, long windowEnd)
+    {
+        _detectedAt = detectedAt;
+        _windowStart = windowStart;
+        _windowEnd = windowEnd;
+        return this;
+    }
+
+    /// <summary>The numbers behind it (observed, expected, baseline, p-value…), serialized as its evidence.</summary>
+    public AnomalyDraft WithEvidence(object evidence)
+    {
+        _evidence = evidence;
+        return this;
+    }
+
+    /// <summary>The events it is about (the first 50 distinct are kept).</summary>
+    public AnomalyDraft FromEvents(IEnumerable<string> eventIds)
+    {
+        _eventIds = eventIds;
+        return this;
+    }
+
+    /// <summary>Raises it unless the same subject fired within the detector's cooldown; returns whether it was raised.</summary>
+    public bool Raise() => context.Raise(subject, severity, title, _message ?? title, _detectedAt, _windowStart, _windowEnd, _evidence, _eventIds);
 }
 
 /// <summary>A bounded list of the most recent event ids, for an anomaly's evidence.</summary>

@@ -61,12 +61,22 @@ public sealed class BillingCadenceDetector : Detector<BillingCadenceDetector.Sta
         var to = Math.Max(last.At, e.Created);
         if (gap < c.SettingLong(MinGapHours) * 3600)
         {
-            c.Raise(id, Severity.High, "Subscription invoiced twice", $"Subscription {id} was invoiced twice within {gap / 3600.0:F1} hours.", e.Created, from, to, new { subscription = id, gapHours = Math.Round(gap / 3600.0, 2), invoices = new[] { last.InvoiceId, e.InvoiceId } }, [last.EventId, e.Id]);
+            c.Anomaly(id, Severity.High, "Subscription invoiced twice")
+                .Saying($"Subscription {id} was invoiced twice within {gap / 3600.0:F1} hours.")
+                .At(e.Created, from, to)
+                .WithEvidence(new { subscription = id, gapHours = Math.Round(gap / 3600.0, 2), invoices = new[] { last.InvoiceId, e.InvoiceId } })
+                .FromEvents([last.EventId, e.Id])
+                .Raise();
         }
         else if (e.Interval == "month" && e.IntervalCount == 1 && IsRenewal(e.BillingReason) && IsRenewal(last.Reason) &&
             (gap < c.SettingLong(MonthlyMinDays) * 86400 || gap > c.SettingLong(MonthlyMaxDays) * 86400))
         {
-            c.Raise(id, Severity.Medium, "Irregular billing cadence", $"Monthly subscription {id} was invoiced {gap / 86400.0:F1} days after its previous invoice.", e.Created, from, to, new { subscription = id, gapDays = Math.Round(gap / 86400.0, 2), invoices = new[] { last.InvoiceId, e.InvoiceId } }, [last.EventId, e.Id]);
+            c.Anomaly(id, Severity.Medium, "Irregular billing cadence")
+                .Saying($"Monthly subscription {id} was invoiced {gap / 86400.0:F1} days after its previous invoice.")
+                .At(e.Created, from, to)
+                .WithEvidence(new { subscription = id, gapDays = Math.Round(gap / 86400.0, 2), invoices = new[] { last.InvoiceId, e.InvoiceId } })
+                .FromEvents([last.EventId, e.Id])
+                .Raise();
         }
 
         if (e.Created >= last.At)

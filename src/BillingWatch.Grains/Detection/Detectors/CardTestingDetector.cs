@@ -55,16 +55,12 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
             s.Recent.Add(e.Id);
             if (s.SmallFailures.Total >= c.SettingLong(MinSmallFailures))
             {
-                c.Raise(
-                    "small_failures",
-                    Severity.Critical,
-                    "Card testing: burst of small failed payments",
-                    $"{s.SmallFailures.Total} failed attempts of at most {c.SettingLong(SmallAmount)} minor units within {window / 60} minutes.",
-                    e.Created,
-                    s.SmallFailures.WindowStart,
-                    s.SmallFailures.WindowEnd,
-                    new { failedSmallAttempts = s.SmallFailures.Total, smallAmount = c.SettingLong(SmallAmount) },
-                    s.Recent.Ids);
+                c.Anomaly("small_failures", Severity.Critical, "Card testing: burst of small failed payments")
+                    .Saying($"{s.SmallFailures.Total} failed attempts of at most {c.SettingLong(SmallAmount)} minor units within {window / 60} minutes.")
+                    .At(e.Created, s.SmallFailures.WindowStart, s.SmallFailures.WindowEnd)
+                    .WithEvidence(new { failedSmallAttempts = s.SmallFailures.Total, smallAmount = c.SettingLong(SmallAmount) })
+                    .FromEvents(s.Recent.Ids)
+                    .Raise();
             }
         }
 
@@ -103,16 +99,12 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
 
         if (cards.Count >= c.SettingLong(MaxFingerprints))
         {
-            c.Raise(
-                "customer:" + e.Customer,
-                Severity.Critical,
-                "Card testing: many cards on one customer",
-                $"Customer {e.Customer} used {cards.Count} distinct cards within {window / 60} minutes.",
-                e.Created,
-                cards.Min(card => card.At),
-                e.Created,
-                new { customer = e.Customer, distinctCards = cards.Count },
-                cards.Select(card => card.EventId));
+            c.Anomaly("customer:" + e.Customer, Severity.Critical, "Card testing: many cards on one customer")
+                .Saying($"Customer {e.Customer} used {cards.Count} distinct cards within {window / 60} minutes.")
+                .At(e.Created, cards.Min(card => card.At), e.Created)
+                .WithEvidence(new { customer = e.Customer, distinctCards = cards.Count })
+                .FromEvents(cards.Select(card => card.EventId))
+                .Raise();
         }
 
         if (cards.Count > 2 * c.SettingLong(MaxFingerprints))
@@ -143,16 +135,12 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
         var minimum = c.SettingLong(MinSameAmountCards);
         if (cards.Count >= minimum)
         {
-            c.Raise(
-                "amount:" + key.Replace(' ', ':'),
-                cards.Count >= 2 * minimum ? Severity.Critical : Severity.High,
-                "Card testing: many cards declined at one amount",
-                $"{cards.Count} different cards were declined at {e.Amount} {e.Currency} within {window / 60} minutes.",
-                e.Created,
-                cards.Min(card => card.At),
-                e.Created,
-                new { amount = e.Amount, currency = e.Currency, distinctCards = cards.Count },
-                cards.Select(card => card.EventId));
+            c.Anomaly("amount:" + key.Replace(' ', ':'), cards.Count >= 2 * minimum ? Severity.Critical : Severity.High, "Card testing: many cards declined at one amount")
+                .Saying($"{cards.Count} different cards were declined at {e.Amount} {e.Currency} within {window / 60} minutes.")
+                .At(e.Created, cards.Min(card => card.At), e.Created)
+                .WithEvidence(new { amount = e.Amount, currency = e.Currency, distinctCards = cards.Count })
+                .FromEvents(cards.Select(card => card.EventId))
+                .Raise();
         }
 
         if (cards.Count > 4 * minimum)

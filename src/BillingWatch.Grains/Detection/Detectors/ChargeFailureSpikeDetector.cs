@@ -145,15 +145,10 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         }
 
         // Significant whether or not the cooldown lets it raise again.
-        c.Raise(
-            "account",
-            window.Rate >= 0.5 ? Severity.Critical : Severity.High,
-            "Charge failure spike",
-            $"{failures} of {attempts} charges failed ({window.Rate:P1}) in {seconds / 60} minutes; the usual failure rate is {rate:P1}, so about {expected:F1} failures were expected.",
-            e.Created,
-            window.All.WindowStart,
-            window.All.WindowEnd,
-            new
+        c.Anomaly("account", window.Rate >= 0.5 ? Severity.Critical : Severity.High, "Charge failure spike")
+            .Saying($"{failures} of {attempts} charges failed ({window.Rate:P1}) in {seconds / 60} minutes; the usual failure rate is {rate:P1}, so about {expected:F1} failures were expected.")
+            .At(e.Created, window.All.WindowStart, window.All.WindowEnd)
+            .WithEvidence(new
             {
                 failed = failures,
                 total = attempts,
@@ -163,8 +158,9 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
                 pValue,
                 windowMinutes = seconds / 60,
                 threshold = c.Setting(FailureRate),
-            },
-            window.Recent.Ids);
+            })
+            .FromEvents(window.Recent.Ids)
+            .Raise();
         return true;
     }
 

@@ -53,7 +53,12 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
     private static void Count(BillingEvent e, State s, DetectorContext c, string what)
     {
         var id = e.Subscription ?? e.ObjectId ?? e.Id;
-        c.Raise(id, Severity.Low, "Subscription cancelled", $"Subscription {id} of customer {e.Customer} {what}.", e.Created, e.Created, e.Created, new { subscription = id, customer = e.Customer }, [e.Id]);
+        c.Anomaly(id, Severity.Low, "Subscription cancelled")
+            .Saying($"Subscription {id} of customer {e.Customer} {what}.")
+            .At(e.Created, e.Created, e.Created)
+            .WithEvidence(new { subscription = id, customer = e.Customer })
+            .FromEvents([e.Id])
+            .Raise();
         s.Days.Add(e.Created, e.Id);
     }
 
@@ -82,7 +87,12 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
         foreach (var v in verdicts)
         {
             var start = v.Day * DailyTotals.Day;
-            c.Raise("account", v.Count >= 10 * Math.Max(v.Mean, 1) ? Severity.Critical : Severity.High, "Churn spike", $"{v.Count} subscriptions were cancelled on {DateTimeOffset.FromUnixTimeSeconds(start):yyyy-MM-dd}, against a {v.BaselineDays}-day mean of {v.Mean:F1}.", start + DailyTotals.Day, start, start + DailyTotals.Day, new { cancellations = v.Count, baselineMean = Math.Round(v.Mean, 2), baselineDays = v.BaselineDays, pValue = v.PValue }, s.Days.Recent.Ids);
+            c.Anomaly("account", v.Count >= 10 * Math.Max(v.Mean, 1) ? Severity.Critical : Severity.High, "Churn spike")
+                .Saying($"{v.Count} subscriptions were cancelled on {DateTimeOffset.FromUnixTimeSeconds(start):yyyy-MM-dd}, against a {v.BaselineDays}-day mean of {v.Mean:F1}.")
+                .At(start + DailyTotals.Day, start, start + DailyTotals.Day)
+                .WithEvidence(new { cancellations = v.Count, baselineMean = Math.Round(v.Mean, 2), baselineDays = v.BaselineDays, pValue = v.PValue })
+                .FromEvents(s.Days.Recent.Ids)
+                .Raise();
         }
     }
 

@@ -55,7 +55,12 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
 
         if (e.Currency != customer.Established)
         {
-            c.Raise($"{e.Customer}:{e.Currency}", Severity.Medium, "Payment in an unusual currency", $"Customer {e.Customer} paid in {e.Currency}; its payments are in {customer.Established}.", e.Created, e.Created, e.Created, new { customer = e.Customer, currency = e.Currency, established = customer.Established, amount = e.Amount ?? e.AmountPaid }, [e.Id]);
+            c.Anomaly($"{e.Customer}:{e.Currency}", Severity.Medium, "Payment in an unusual currency")
+                .Saying($"Customer {e.Customer} paid in {e.Currency}; its payments are in {customer.Established}.")
+                .At(e.Created, e.Created, e.Created)
+                .WithEvidence(new { customer = e.Customer, currency = e.Currency, established = customer.Established, amount = e.Amount ?? e.AmountPaid })
+                .FromEvents([e.Id])
+                .Raise();
         }
     }
 

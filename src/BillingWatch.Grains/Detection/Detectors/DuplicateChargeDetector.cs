@@ -58,16 +58,12 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
             && !(p.InvoiceId is not null && e.InvoiceId is not null && p.InvoiceId != e.InvoiceId));
         if (twin is not null)
         {
-            c.Raise(
-                $"{e.Customer}:{amount}:{e.Currency}",
-                Severity.High,
-                "Possible duplicate charge",
-                $"Customer {e.Customer} was charged {amount} {e.Currency} twice within {Math.Abs(e.Created - twin.At)} seconds.",
-                e.Created,
-                Math.Min(twin.At, e.Created),
-                Math.Max(twin.At, e.Created),
-                new { customer = e.Customer, amount, currency = e.Currency, first = twin.Ids.Order().ToList(), second = ids },
-                [twin.EventId, e.Id]);
+            c.Anomaly($"{e.Customer}:{amount}:{e.Currency}", Severity.High, "Possible duplicate charge")
+                .Saying($"Customer {e.Customer} was charged {amount} {e.Currency} twice within {Math.Abs(e.Created - twin.At)} seconds.")
+                .At(e.Created, Math.Min(twin.At, e.Created), Math.Max(twin.At, e.Created))
+                .WithEvidence(new { customer = e.Customer, amount, currency = e.Currency, first = twin.Ids.Order().ToList(), second = ids })
+                .FromEvents([twin.EventId, e.Id])
+                .Raise();
         }
 
         payments.Add(new Payment { Amount = amount.Value, Currency = e.Currency, At = e.Created, EventId = e.Id, InvoiceId = e.InvoiceId, Ids = [.. ids] });

@@ -86,7 +86,12 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
                 s.DisputeBaseline.AddEvent(e.Created, horizon);
                 if (s.Disputes.Total >= c.SettingLong(MaxDisputes))
                 {
-                    c.Raise("disputes", Severity.Critical, "Dispute spike", $"{s.Disputes.Total} disputes within {window / 3600} hours.", e.Created, s.Disputes.WindowStart, s.Disputes.WindowEnd, new { disputes = s.Disputes.Total, charges = s.Charges.Total }, s.Recent.Ids);
+                    c.Anomaly("disputes", Severity.Critical, "Dispute spike")
+                        .Saying($"{s.Disputes.Total} disputes within {window / 3600} hours.")
+                        .At(e.Created, s.Disputes.WindowStart, s.Disputes.WindowEnd)
+                        .WithEvidence(new { disputes = s.Disputes.Total, charges = s.Charges.Total })
+                        .FromEvents(s.Recent.Ids)
+                        .Raise();
                 }
 
                 _ = Judge(e, s, c, s.Disputes, s.DisputeBaseline, DisputeRate, "dispute_rate", "Dispute rate spike", "disputes");
@@ -107,7 +112,12 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
         var window = counter.WindowEnd - counter.WindowStart;
         if (charges >= c.SettingLong(MinCharges) && (double)observed / charges >= c.Setting(rateSetting))
         {
-            return c.Raise(subject, Severity.High, title, $"{observed} {what} for {charges} charges ({(double)observed / charges:P2}), at or over the {c.Setting(rateSetting):P2} line.", e.Created, counter.WindowStart, counter.WindowEnd, new { count = observed, charges, rate = Math.Round((double)observed / charges, 5), threshold = c.Setting(rateSetting) }, s.Recent.Ids);
+            return c.Anomaly(subject, Severity.High, title)
+                .Saying($"{observed} {what} for {charges} charges ({(double)observed / charges:P2}), at or over the {c.Setting(rateSetting):P2} line.")
+                .At(e.Created, counter.WindowStart, counter.WindowEnd)
+                .WithEvidence(new { count = observed, charges, rate = Math.Round((double)observed / charges, 5), threshold = c.Setting(rateSetting) })
+                .FromEvents(s.Recent.Ids)
+                .Raise();
         }
 
         if (observed < c.SettingLong(MinDisputes) || e.Created - s.FirstSeen < c.SettingLong(MinBaselineDays) * 86_400)
@@ -133,16 +143,12 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
             return false;
         }
 
-        return c.Raise(
-            subject,
-            observed >= 3 * Math.Max(1, expected) && observed >= 5 ? Severity.Critical : Severity.High,
-            title,
-            $"{observed} {what} within {window / 3600} hours; about {expected:F1} were expected from this account's usual rate.",
-            e.Created,
-            counter.WindowStart,
-            counter.WindowEnd,
-            new { count = observed, charges, expected = Math.Round(expected, 2), pValue, windowHours = window / 3600 },
-            s.Recent.Ids);
+        return c.Anomaly(subject, observed >= 3 * Math.Max(1, expected) && observed >= 5 ? Severity.Critical : Severity.High, title)
+            .Saying($"{observed} {what} within {window / 3600} hours; about {expected:F1} were expected from this account's usual rate.")
+            .At(e.Created, counter.WindowStart, counter.WindowEnd)
+            .WithEvidence(new { count = observed, charges, expected = Math.Round(expected, 2), pValue, windowHours = window / 3600 })
+            .FromEvents(s.Recent.Ids)
+            .Raise();
     }
 
     public sealed class State

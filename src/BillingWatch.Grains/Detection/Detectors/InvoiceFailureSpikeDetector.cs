@@ -129,7 +129,12 @@ public sealed class InvoiceFailureSpikeDetector : Detector<InvoiceFailureSpikeDe
             return;
         }
 
-        c.Raise("account", w.Rate >= 0.5 ? Severity.Critical : Severity.High, "Invoice payment failure spike", $"{failures} of {invoices} invoices failed to be paid ({w.Rate:P1}) in {window / 3600} hours; the usual rate is {rate:P1}, so about {expected:F1} failures were expected.", e.Created, w.All.WindowStart, w.All.WindowEnd, new { failed = failures, total = invoices, failureRate = Math.Round(w.Rate, 4), expectedFailures = Math.Round(expected, 2), baselineRate = Math.Round(rate, 5), pValue }, w.Recent.Ids);
+        c.Anomaly("account", w.Rate >= 0.5 ? Severity.Critical : Severity.High, "Invoice payment failure spike")
+            .Saying($"{failures} of {invoices} invoices failed to be paid ({w.Rate:P1}) in {window / 3600} hours; the usual rate is {rate:P1}, so about {expected:F1} failures were expected.")
+            .At(e.Created, w.All.WindowStart, w.All.WindowEnd)
+            .WithEvidence(new { failed = failures, total = invoices, failureRate = Math.Round(w.Rate, 4), expectedFailures = Math.Round(expected, 2), baselineRate = Math.Round(rate, 5), pValue })
+            .FromEvents(w.Recent.Ids)
+            .Raise();
     }
 
     public override void OnWatermark(long previous, long current, State s, DetectorContext c)

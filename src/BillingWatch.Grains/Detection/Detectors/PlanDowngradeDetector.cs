@@ -21,7 +21,12 @@ public sealed class PlanDowngradeDetector : Detector<PlanDowngradeDetector.State
         var what = (e.PlanChange & PlanChange.ItemRemoved) != 0 ? "an item was removed"
             : (e.PlanChange & PlanChange.QuantityReduced) != 0 ? "a quantity was reduced"
             : "it moved to a cheaper price";
-        c.Raise(id, Severity.Low, "Subscription downgraded", $"Subscription {id} of customer {e.Customer}: {what}.", e.Created, e.Created, e.Created, new { subscription = id, customer = e.Customer, change = e.PlanChange.ToString(), monthlyRecurringLost = e.MonthlyRecurringLost }, [e.Id]);
+        c.Anomaly(id, Severity.Low, "Subscription downgraded")
+            .Saying($"Subscription {id} of customer {e.Customer}: {what}.")
+            .At(e.Created, e.Created, e.Created)
+            .WithEvidence(new { subscription = id, customer = e.Customer, change = e.PlanChange.ToString(), monthlyRecurringLost = e.MonthlyRecurringLost })
+            .FromEvents([e.Id])
+            .Raise();
         s.Days.Add(e.Created, e.Id, e.Currency, e.MonthlyRecurringLost);
     }
 
@@ -35,7 +40,12 @@ public sealed class PlanDowngradeDetector : Detector<PlanDowngradeDetector.State
         {
             var start = v.Day * DailyTotals.Day;
             var lost = string.Join(", ", v.Amounts.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Value} {a.Key}"));
-            c.Raise("account", v.Count >= 10 * Math.Max(v.Mean, 1) ? Severity.Critical : Severity.High, "Downgrade spike", $"{v.Count} subscriptions were downgraded on {DateTimeOffset.FromUnixTimeSeconds(start):yyyy-MM-dd}, against a {v.BaselineDays}-day mean of {v.Mean:F1}" + (lost.Length > 0 ? $"; recurring revenue lost a month: {lost}." : "."), start + DailyTotals.Day, start, start + DailyTotals.Day, new { downgrades = v.Count, baselineMean = Math.Round(v.Mean, 2), baselineDays = v.BaselineDays, pValue = v.PValue, monthlyRecurringLost = v.Amounts }, s.Days.Recent.Ids);
+            c.Anomaly("account", v.Count >= 10 * Math.Max(v.Mean, 1) ? Severity.Critical : Severity.High, "Downgrade spike")
+                .Saying($"{v.Count} subscriptions were downgraded on {DateTimeOffset.FromUnixTimeSeconds(start):yyyy-MM-dd}, against a {v.BaselineDays}-day mean of {v.Mean:F1}" + (lost.Length > 0 ? $"; recurring revenue lost a month: {lost}." : "."))
+                .At(start + DailyTotals.Day, start, start + DailyTotals.Day)
+                .WithEvidence(new { downgrades = v.Count, baselineMean = Math.Round(v.Mean, 2), baselineDays = v.BaselineDays, pValue = v.PValue, monthlyRecurringLost = v.Amounts })
+                .FromEvents(s.Days.Recent.Ids)
+                .Raise();
         }
     }
 

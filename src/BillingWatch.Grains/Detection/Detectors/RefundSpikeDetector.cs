@@ -70,7 +70,12 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         {
             if (e.AmountPaid < 0)
             {
-                c.Raise("negative:" + (e.InvoiceId ?? e.Id), Severity.High, "Negative amount paid", $"Invoice {e.InvoiceId} reports amount_paid {e.AmountPaid} {e.Currency}.", e.Created, e.Created, e.Created, new { invoice = e.InvoiceId, amountPaid = e.AmountPaid, currency = e.Currency }, [e.Id]);
+                c.Anomaly("negative:" + (e.InvoiceId ?? e.Id), Severity.High, "Negative amount paid")
+                    .Saying($"Invoice {e.InvoiceId} reports amount_paid {e.AmountPaid} {e.Currency}.")
+                    .At(e.Created, e.Created, e.Created)
+                    .WithEvidence(new { invoice = e.InvoiceId, amountPaid = e.AmountPaid, currency = e.Currency })
+                    .FromEvents([e.Id])
+                    .Raise();
             }
             else if (e.PaidOutOfBand && e.AmountPaid > 0 && e.Currency is not null)
             {
@@ -108,7 +113,12 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
 
         if (refund >= c.SettingLong(SingleRefund))
         {
-            c.Raise("single:" + (e.ObjectId ?? e.Id), Severity.Low, "Large refund", $"A single refund of {refund} {e.Currency}.", e.Created, e.Created, e.Created, new { amount = refund, currency = e.Currency, @object = e.ObjectId }, [e.Id]);
+            c.Anomaly("single:" + (e.ObjectId ?? e.Id), Severity.Low, "Large refund")
+                .Saying($"A single refund of {refund} {e.Currency}.")
+                .At(e.Created, e.Created, e.Created)
+                .WithEvidence(new { amount = refund, currency = e.Currency, @object = e.ObjectId })
+                .FromEvents([e.Id])
+                .Raise();
         }
 
         if (e.Type == "credit_note.created")
@@ -133,7 +143,12 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         if (warm && w.Count.Total >= c.SettingLong(MinRefunds) && RefundsAbnormal(s, c, window) && revenue >= c.SettingLong(MinRevenue) && revenue > 0 && (double)w.Refunds.Total / revenue >= c.Setting(RefundRate))
         {
             var rate = (double)w.Refunds.Total / revenue;
-            c.Raise("rate:" + e.Currency, Severity.High, "Refund rate spike", $"Refunds of {w.Refunds.Total} {e.Currency} against revenue of {revenue} ({rate:P1}) in {window / 3600} hours.", e.Created, w.Refunds.WindowStart, w.Refunds.WindowEnd, new { refunds = w.Refunds.Total, revenue, currency = e.Currency, rate = Math.Round(rate, 4) }, w.Recent.Ids);
+            c.Anomaly("rate:" + e.Currency, Severity.High, "Refund rate spike")
+                .Saying($"Refunds of {w.Refunds.Total} {e.Currency} against revenue of {revenue} ({rate:P1}) in {window / 3600} hours.")
+                .At(e.Created, w.Refunds.WindowStart, w.Refunds.WindowEnd)
+                .WithEvidence(new { refunds = w.Refunds.Total, revenue, currency = e.Currency, rate = Math.Round(rate, 4) })
+                .FromEvents(w.Recent.Ids)
+                .Raise();
         }
     }
 
@@ -183,7 +198,12 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         var pValue = Significance.PoissonUpper(count, expected);
         if (count >= c.SettingLong(BurstMinRefunds) && count >= c.Setting(BurstMultiplier) * expected && pValue < c.Setting(BurstSignificance))
         {
-            c.Raise("burst", count >= 20 && count >= 20 * expected ? Severity.Critical : Severity.High, "Refund burst", $"{count} refunds within an hour; the tenant usually refunds {expected:F2} an hour.", e.Created, s.LastHour.WindowStart, s.LastHour.WindowEnd, new { refunds = count, expectedPerHour = Math.Round(expected, 3), pValue, baselineDays = Math.Round(watched / 86_400.0, 1) }, s.BurstIds.Ids);
+            c.Anomaly("burst", count >= 20 && count >= 20 * expected ? Severity.Critical : Severity.High, "Refund burst")
+                .Saying($"{count} refunds within an hour; the tenant usually refunds {expected:F2} an hour.")
+                .At(e.Created, s.LastHour.WindowStart, s.LastHour.WindowEnd)
+                .WithEvidence(new { refunds = count, expectedPerHour = Math.Round(expected, 3), pValue, baselineDays = Math.Round(watched / 86_400.0, 1) })
+                .FromEvents(s.BurstIds.Ids)
+                .Raise();
         }
     }
 
@@ -221,7 +241,12 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         var total = same.Sum(r => r.Amount);
         if (same.Count >= 2 && total >= c.SettingLong(CustomerRefund))
         {
-            c.Raise($"customer:{e.Customer}:{e.Currency}", Severity.Critical, "Customer heavily refunded", $"Customer {e.Customer} was refunded {total} {e.Currency} within {window / 3600} hours.", e.Created, refunds.Min(r => r.At), e.Created, new { customer = e.Customer, refunded = total, currency = e.Currency }, refunds.Select(r => r.EventId));
+            c.Anomaly($"customer:{e.Customer}:{e.Currency}", Severity.Critical, "Customer heavily refunded")
+                .Saying($"Customer {e.Customer} was refunded {total} {e.Currency} within {window / 3600} hours.")
+                .At(e.Created, refunds.Min(r => r.At), e.Created)
+                .WithEvidence(new { customer = e.Customer, refunded = total, currency = e.Currency })
+                .FromEvents(refunds.Select(r => r.EventId))
+                .Raise();
         }
     }
 

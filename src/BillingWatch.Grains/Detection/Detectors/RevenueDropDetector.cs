@@ -132,15 +132,10 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
             var worst = list.MaxBy(d => d.Ratio)!;
             var date = DateTimeOffset.FromUnixTimeSeconds(start);
             var lines = string.Join("; ", list.Select(d => $"{d.Currency}: {d.Revenue} from {d.Payments} payments, {d.Ratio:P1} below the usual {d.Expected:F0} from about {d.ExpectedPayments:F0} payments ({d.Expected - d.Revenue:F0} short)"));
-            c.Raise(
-                list.Count == 1 ? worst.Currency : "account",
-                worst.Ratio >= c.Setting(CriticalRatio) ? Severity.Critical : Severity.High,
-                "Revenue drop",
-                $"Revenue on {date:yyyy-MM-dd} ({date:dddd}) fell below the usual for that weekday. {lines}.",
-                start + DailyTotals.Day,
-                start,
-                start + DailyTotals.Day,
-                new
+            c.Anomaly(list.Count == 1 ? worst.Currency : "account", worst.Ratio >= c.Setting(CriticalRatio) ? Severity.Critical : Severity.High, "Revenue drop")
+                .Saying($"Revenue on {date:yyyy-MM-dd} ({date:dddd}) fell below the usual for that weekday. {lines}.")
+                .At(start + DailyTotals.Day, start, start + DailyTotals.Day)
+                .WithEvidence(new
                 {
                     currency = worst.Currency,
                     revenue = worst.Revenue,
@@ -153,8 +148,9 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
                     pValue = worst.PValue,
                     baselineDays = worst.BaselineDays,
                     currencies = list.Select(d => new { currency = d.Currency, revenue = d.Revenue, expectedRevenue = Math.Round(d.Expected, 2), payments = d.Payments, expectedPayments = Math.Round(d.ExpectedPayments, 2), drop = Math.Round(d.Ratio, 4), pValue = d.PValue }),
-                },
-                []);
+                })
+                .FromEvents([])
+                .Raise();
         }
     }
 

@@ -113,7 +113,12 @@ public sealed class SubscriptionLapseDetector : Detector<SubscriptionLapseDetect
         {
             {
                 sub.AlertedFor = sub.LastPaid;
-                c.Raise(id, Severity.High, "Subscription payment lapsed", $"Subscription {id} ({sub.Interval}ly) has had no invoice since {DateTimeOffset.FromUnixTimeSeconds(sub.LastPaid):yyyy-MM-dd HH:mm} UTC: its period ended without billing.", due, sub.LastPaid, due, new { subscription = id, customer = sub.Customer, interval = sub.Interval, intervalCount = sub.IntervalCount, lastPaymentAt = DateTimeOffset.FromUnixTimeSeconds(sub.LastPaid), lastInvoiceAt = DateTimeOffset.FromUnixTimeSeconds(sub.LastPaid) }, []);
+                c.Anomaly(id, Severity.High, "Subscription payment lapsed")
+                    .Saying($"Subscription {id} ({sub.Interval}ly) has had no invoice since {DateTimeOffset.FromUnixTimeSeconds(sub.LastPaid):yyyy-MM-dd HH:mm} UTC: its period ended without billing.")
+                    .At(due, sub.LastPaid, due)
+                    .WithEvidence(new { subscription = id, customer = sub.Customer, interval = sub.Interval, intervalCount = sub.IntervalCount, lastPaymentAt = DateTimeOffset.FromUnixTimeSeconds(sub.LastPaid), lastInvoiceAt = DateTimeOffset.FromUnixTimeSeconds(sub.LastPaid) })
+                    .FromEvents([])
+                    .Raise();
             }
         }
     }

@@ -66,16 +66,12 @@ public sealed class WebhookLagDetector : Detector<WebhookLagDetector.State>
         }
 
         var critical = s.VeryLate.Total >= c.SettingLong(MinLate);
-        c.Raise(
-            critical ? "lag:critical" : "lag:medium",
-            critical ? Severity.Critical : Severity.Medium,
-            "Webhook deliveries are late",
-            $"{late} of {s.All.Total} deliveries in {window / 60} minutes arrived at least {c.SettingLong(MediumSeconds)} seconds after their events were created (up to {s.MaxLag} seconds).",
-            e.Created,
-            s.All.WindowStart,
-            s.All.WindowEnd,
-            new { late, deliveries = s.All.Total, lateShare = Math.Round(share, 4), veryLate = s.VeryLate.Total, maxLagSeconds = s.MaxLag, lagSeconds = lag, eventType = e.Type },
-            s.Recent.Ids);
+        c.Anomaly(critical ? "lag:critical" : "lag:medium", critical ? Severity.Critical : Severity.Medium, "Webhook deliveries are late")
+            .Saying($"{late} of {s.All.Total} deliveries in {window / 60} minutes arrived at least {c.SettingLong(MediumSeconds)} seconds after their events were created (up to {s.MaxLag} seconds).")
+            .At(e.Created, s.All.WindowStart, s.All.WindowEnd)
+            .WithEvidence(new { late, deliveries = s.All.Total, lateShare = Math.Round(share, 4), veryLate = s.VeryLate.Total, maxLagSeconds = s.MaxLag, lagSeconds = lag, eventType = e.Type })
+            .FromEvents(s.Recent.Ids)
+            .Raise();
         s.MaxLag = 0;
     }
 

@@ -68,7 +68,12 @@ public sealed class WebhookSilenceDetector : Detector<WebhookSilenceDetector.Sta
         }
 
         s.AlertedFor = s.LastDelivery;
-        c.Raise("account", Severity.High, "Webhooks have gone silent", $"No webhook delivery since {DateTimeOffset.FromUnixTimeSeconds(s.LastDelivery):yyyy-MM-dd HH:mm} UTC; about {expected:F0} were expected at these hours (the prior {s.Hourly.Buckets.Length / 24} days averaged {average:F1} an hour).", now, s.LastDelivery, now, new { lastDeliveryAt = DateTimeOffset.FromUnixTimeSeconds(s.LastDelivery), hourlyAverage = Math.Round(average, 2), expectedDeliveries = Math.Round(expected, 1) }, []);
+        c.Anomaly("account", Severity.High, "Webhooks have gone silent")
+            .Saying($"No webhook delivery since {DateTimeOffset.FromUnixTimeSeconds(s.LastDelivery):yyyy-MM-dd HH:mm} UTC; about {expected:F0} were expected at these hours (the prior {s.Hourly.Buckets.Length / 24} days averaged {average:F1} an hour).")
+            .At(now, s.LastDelivery, now)
+            .WithEvidence(new { lastDeliveryAt = DateTimeOffset.FromUnixTimeSeconds(s.LastDelivery), hourlyAverage = Math.Round(average, 2), expectedDeliveries = Math.Round(expected, 1) })
+            .FromEvents([])
+            .Raise();
     }
 
     /// <summary>
