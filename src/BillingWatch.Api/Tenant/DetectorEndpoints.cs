@@ -55,14 +55,9 @@ internal static class DetectorEndpoints
                     return ApiProblem.BadRequest("enabled must be true or false.");
                 case "settings" when property.Value.ValueKind == JsonValueKind.Object:
                     settings = [];
-                    foreach (var setting in property.Value.EnumerateObject())
+                    if (ReadSettings(property.Value, settings) is { } badSetting)
                     {
-                        if (setting.Value.ValueKind != JsonValueKind.Number || !setting.Value.TryGetDouble(out var value))
-                        {
-                            return ApiProblem.BadRequest($"settings.{setting.Name} must be a number.");
-                        }
-
-                        settings[setting.Name] = value;
+                        return badSetting;
                     }
 
                     break;
@@ -108,14 +103,9 @@ internal static class DetectorEndpoints
                     case "days":
                         return ApiProblem.BadRequest("days must be a whole number from 1 to 400.");
                     case "settings" when property.Value.ValueKind == JsonValueKind.Object:
-                        foreach (var setting in property.Value.EnumerateObject())
+                        if (ReadSettings(property.Value, overrides) is { } badSetting)
                         {
-                            if (setting.Value.ValueKind != JsonValueKind.Number || !setting.Value.TryGetDouble(out var value))
-                            {
-                                return ApiProblem.BadRequest($"settings.{setting.Name} must be a number.");
-                            }
-
-                            overrides[setting.Name] = value;
+                            return badSetting;
                         }
 
                         break;
@@ -153,6 +143,22 @@ internal static class DetectorEndpoints
             result.Anomalies.Count(a => a.Severity > Detection.Severity.Low),
             result.Anomalies.Count(a => a.Severity == Detection.Severity.Low),
             anomalies));
+    }
+
+    /// <summary>Reads a "settings" object of numbers into <paramref name="into"/>; the problem if one is not a number.</summary>
+    private static ProblemHttpResult? ReadSettings(JsonElement settings, Dictionary<string, double> into)
+    {
+        foreach (var setting in settings.EnumerateObject())
+        {
+            if (setting.Value.ValueKind != JsonValueKind.Number || !setting.Value.TryGetDouble(out var value))
+            {
+                return ApiProblem.BadRequest($"settings.{setting.Name} must be a number.");
+            }
+
+            into[setting.Name] = value;
+        }
+
+        return null;
     }
 
     private static ProblemHttpResult UnknownDetector(string name) =>
