@@ -40,21 +40,27 @@ public sealed class DailyCountSpike
     public sealed record Verdict(long Day, long Count, double Mean, int BaselineDays, double PValue, IReadOnlyDictionary<string, long> Amounts);
 
     /// <summary>The watermark moved: the days it passed (after <c>close_grace_minutes</c>) close; returns the ones that fire.</summary>
-    public List<Verdict> OnWatermark(long current, DetectorContext c)
+    public IReadOnlyList<Verdict> OnWatermark(long current, DetectorContext c)
     {
         Counts.Observe(current);
         return Close(current - (c.SettingLong(CloseGraceMinutes) * 60), c);
     }
 
     /// <summary>A quiet tenant's days close on the wall clock, two hours after they end.</summary>
-    public List<Verdict> OnWallClock(long now, DetectorContext c) => Close(now - 7200, c);
+    public IReadOnlyList<Verdict> OnWallClock(long now, DetectorContext c) => Close(now - 7200, c);
 
     /// <summary>Closes the days before <paramref name="closedBefore"/>; returns the ones that fire.</summary>
-    public List<Verdict> Close(long closedBefore, DetectorContext c)
+    public IReadOnlyList<Verdict> Close(long closedBefore, DetectorContext c)
     {
         var baselineDays = (int)c.SettingLong(BaselineDays);
+        var closing = Counts.Close(closedBefore, 0, baselineDays + 1);
+        if (closing.Count == 0)
+        {
+            return [];
+        }
+
         var fired = new List<Verdict>();
-        foreach (var day in Counts.Close(closedBefore, 0, baselineDays + 1))
+        foreach (var day in closing)
         {
             var count = Counts.Total(day);
             var amounts = Amounts.Remove(day, out var a) ? a : new Dictionary<string, long>();

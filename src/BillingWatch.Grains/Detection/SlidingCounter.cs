@@ -145,17 +145,22 @@ public sealed class DailyTotals
         return true;
     }
 
-    /// <summary>The days that close now, oldest first; each is returned once.</summary>
-    public List<long> Close(long watermark, long graceSeconds, int keepDays)
+    /// <summary>The days that close now, oldest first; each is returned once. Allocates nothing when none closes (most events).</summary>
+    public IReadOnlyList<long> Close(long watermark, long graceSeconds, int keepDays)
     {
-        var closed = new List<long>();
         if (FirstDay == long.MinValue)
         {
-            return closed;
+            return [];
         }
 
         var lastClosable = DayOf(watermark - graceSeconds) - 1;
         var from = Math.Max(LastClosed == long.MinValue ? FirstDay : LastClosed + 1, lastClosable - 400);
+        if (from > lastClosable)
+        {
+            return [];
+        }
+
+        var closed = new List<long>();
         for (var day = from; day <= lastClosable; day++)
         {
             closed.Add(day);

@@ -82,7 +82,7 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
 
     public override void OnWallClock(long now, State s, DetectorContext c) => Report(s.Days.OnWallClock(now, c), s, c);
 
-    private static void Report(List<DailyCountSpike.Verdict> verdicts, State s, DetectorContext c)
+    private static void Report(IReadOnlyList<DailyCountSpike.Verdict> verdicts, State s, DetectorContext c)
     {
         foreach (var v in verdicts)
         {

@@ -84,7 +84,15 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
     private static void Close(long closedBefore, State s, DetectorContext c)
     {
         var baselineDays = (int)c.SettingLong(BaselineDays);
-        var drops = new SortedDictionary<long, List<Drop>>();
+        SortedDictionary<long, List<Drop>>? drops = null;
+        // Most events close no day: nothing to do (and nothing to allocate) until the watermark passes a midnight.
+        var closable = DailyTotals.DayOf(closedBefore) - 1;
+        if (closable <= s.ClosedThrough)
+        {
+            return;
+        }
+
+        s.ClosedThrough = closable;
         foreach (var (currency, days) in s.Currencies.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             var payments = s.Payments.GetValueOrDefault(currency);
@@ -115,6 +123,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
                 var material = drop >= ratio || (paymentsDrop >= ratio && drop >= ratio / 2);
                 if (material && pValue < c.Setting(SignificanceLevel))
                 {
+                    drops ??= [];
                     if (!drops.TryGetValue(day, out var list))
                     {
                         drops[day] = list = [];
@@ -123,6 +132,11 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
                     list.Add(new Drop(currency, revenue, expected, count, expectedPayments, drop, pValue, Math.Min(baselineDays, (int)(day - days.FirstDay))));
                 }
             }
+        }
+
+        if (drops is null)
+        {
+            return;
         }
 
         // One incident a day, whatever the number of currencies it hit.
@@ -182,5 +196,8 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
 
         /// <summary>Succeeded payments per day and currency, for the significance of a drop.</summary>
         public Dictionary<string, DailyTotals> Payments { get; set; } = [];
+
+        /// <summary>The last day every currency has been closed through.</summary>
+        public long ClosedThrough { get; set; } = long.MinValue;
     }
 }
