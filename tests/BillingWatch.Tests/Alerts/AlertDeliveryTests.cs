@@ -176,6 +176,26 @@ public sealed class AlertDeliveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_low_severity_notice_is_listed_but_never_sent_one_by_one()
+    {
+        var tenant = await _app.CreateTenantAsync();
+        using var api = tenant.Api();
+        await AlertTestKit.CreateChannelAsync(api, new { kind = "webhook", name = "everything", target = _receiver.Url("/everything"), minSeverity = "low" });
+
+        // One large refund is a notice (low); the duplicate charge after it is an alert (high). Deliveries are
+        // queued in the transaction that stores each anomaly, so once the alert's delivery exists a notice's would too.
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        Assert.Equal(200, (int)(await tenant.DeliverAsync(StripeEvents.ChargeRefunded(amount: 90_000, refunded: 90_000, created: now - 120))).StatusCode);
+        await AlertTestKit.RaiseDuplicateChargeAsync(tenant);
+        var deliveries = await AlertTestKit.WaitForDeliveriesAsync(api, d => d.Any(x => x.GetProperty("status").GetString() == "delivered"));
+
+        var notice = Assert.Single(await DetectionApi.AllAnomaliesAsync(api, "detector=refund_spike"));
+        Assert.Equal("low", notice.GetProperty("severity").GetString());
+        var alert = Assert.Single(deliveries);
+        Assert.Equal(Assert.Single(await DetectionApi.AllAnomaliesAsync(api, "detector=duplicate_charge")).GetProperty("id").GetString(), alert.GetProperty("anomalyId").GetString());
+    }
+
+    [Fact]
     public async Task Filters_pick_the_channels_by_severity_detector_and_mode()
     {
         var tenant = await _app.CreateTenantAsync();

@@ -8,9 +8,7 @@ namespace BillingWatch.Detection.Detectors;
 /// only when its failures are both significant under that baseline (binomial upper tail below
 /// <c>significance</c>) and material (at least <c>min_excess_failures</c> more than expected, and the rate
 /// at least <c>min_ratio</c> times the baseline and at least <c>failure_rate</c>). A customer's retries of a
-/// declined payment within the window count once, so one expired card retried four times is one failure;
-/// so do Stripe's dunning retries of an invoice whose payment already failed (days later, often in a batch
-/// at the hour the renewals ran).
+/// declined payment within the window count once, so one expired card retried four times is one failure.
 /// Two windows are judged: <c>window_minutes</c>, and four times as long for slow-moving rises.
 /// </summary>
 public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDetector.State>
@@ -82,21 +80,6 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
     /// <summary>A failed charge of a customer whose charge failed within the window is a retry of that payment.</summary>
     private static bool IsRetry(BillingEvent e, State s, long window)
     {
-        if (e.InvoiceId is { } invoice)
-        {
-            if (s.FailedInvoices.ContainsKey(invoice))
-            {
-                return true;
-            }
-
-            if (s.FailedInvoices.Count >= MaxRetryCustomers)
-            {
-                BoundedMaps.Evict(s.FailedInvoices, e.Created - (45 * 86_400), MaxRetryCustomers);
-            }
-
-            s.FailedInvoices[invoice] = e.Created;
-        }
-
         if (e.Customer is null)
         {
             return false;
@@ -173,11 +156,6 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
             BoundedMaps.Evict(s.LastFailure, current - window);
         }
 
-        if (current - s.LastInvoicePrune >= 86_400)
-        {
-            s.LastInvoicePrune = current;
-            BoundedMaps.Evict(s.FailedInvoices, current - (45 * 86_400));
-        }
     }
 
     public sealed class State
@@ -191,11 +169,6 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         public Dictionary<string, long> LastFailure { get; set; } = new(StringComparer.Ordinal);
 
         public long LastPrune { get; set; }
-
-        /// <summary>Invoices with a failed charge (and when): a later failed charge of one is a dunning retry.</summary>
-        public Dictionary<string, long> FailedInvoices { get; set; } = new(StringComparer.Ordinal);
-
-        public long LastInvoicePrune { get; set; }
     }
 }
 
