@@ -5,6 +5,7 @@ using BillingWatch.Silo.Security;
 using BillingWatch.Storage;
 using BillingWatch.Storage.Postgres;
 using BillingWatch.Storage.Sqlite;
+using BillingWatch.Subscriptions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -47,6 +48,7 @@ public static class StorageServiceExtensions
         services.AddBillingWatchSecretProtection(options);
         services.TryAddSingleton<StorageMaintenance>();
         services.TryAddSingleton<ImportSessionStore>();
+        services.TryAddSingleton<ISubscriptionBook, SubscriptionBookStore>();
         if (options.Storage.IsPostgres)
         {
             var connectionString = configuration.PostgresConnectionString();

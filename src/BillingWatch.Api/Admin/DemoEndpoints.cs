@@ -11,8 +11,9 @@ namespace BillingWatch.Api.Admin;
 
 /// <summary>
 /// <c>POST /api/v1/demo?days=30</c> (admin key): a demo tenant filled with days of realistic test-mode
-/// traffic from the synthetic generator, with a card-testing attack, a refund spike and a revenue drop
-/// in its last days, imported through the normal import path so the detectors see it like any backfill.
+/// traffic from the synthetic generator up to now, with a card-testing attack, a refund spike and a revenue
+/// drop three days ago and a duplicate charge in the last quarter of an hour, imported through the normal
+/// import path so the detectors see it like any backfill.
 /// </summary>
 internal static class DemoEndpoints
 {
@@ -40,7 +41,10 @@ internal static class DemoEndpoints
 
         var profile = new TrafficProfile { Customers = 800, ChargesPerHour = 30, Subscriptions = 200, IncidentDay = span - 3, Livemode = false };
         var start = time.GetUtcNow().AddDays(-span);
-        var events = new TrafficGenerator(profile, seed: Environment.TickCount).Generate(start, span, Incident.CardTesting | Incident.RefundSpike | Incident.RevenueDrop);
+        // History up to now, with its incidents long over (their episodes resolved), and a duplicate charge in
+        // the last quarter of an hour: an open anomaly to look at.
+        var events = new TrafficGenerator(profile, seed: Environment.TickCount).Generate(
+            start, span, Incident.CardTesting | Incident.RefundSpike | Incident.RevenueDrop, until: time.GetUtcNow().ToUnixTimeSeconds(), ongoing: Incident.DuplicateCharge);
         var chunk = Math.Max(1, options.Value.Import.ChunkSize);
         var importId = Guid.NewGuid().ToString("N");
         await grain.BeginImportAsync(importId);

@@ -111,6 +111,7 @@ internal static class BillingWatchApi
         api.MapImportSessions();
         api.MapAnomalies();
         api.MapMetrics();
+        api.MapSubscriptions();
         api.MapDetectors();
         api.MapAlerts();
         api.MapDemo();

@@ -185,12 +185,18 @@ internal sealed record BacktestAnomaly(
     DateTime DetectedAt,
     DateTime WindowStart,
     DateTime WindowEnd,
-    JsonElement Evidence)
+    JsonElement Evidence,
+    int Occurrences,
+    string Status,
+    DateTime? ResolvedAt)
 {
     public static BacktestAnomaly From(Detection.RaisedAnomaly a)
     {
         using var evidence = JsonDocument.Parse(a.EvidenceJson);
-        return new(a.Id, a.Severity.ToApi(), a.Livemode, a.Title, a.Message, a.Subject, Time(a.DetectedAt), Time(a.WindowStart), Time(a.WindowEnd), evidence.RootElement.Clone());
+        var resolved = a.Change == AnomalyChange.Resolved;
+        return new(
+            a.Id, a.Severity.ToApi(), a.Livemode, a.Title, a.Message, a.Subject, Time(a.DetectedAt), Time(a.WindowStart), Time(a.WindowEnd), evidence.RootElement.Clone(),
+            a.Occurrences, resolved ? AnomalyStatus.Resolved : AnomalyStatus.Open, resolved ? Time(a.ChangedAt) : null);
     }
 
     private static DateTime Time(long unixSeconds) => DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(unixSeconds, 0, 253_402_300_799)).UtcDateTime;

@@ -66,6 +66,17 @@ public static class AlertDeliveryStatus
     /// <summary>Stable per (anomaly, channel): a re-raised anomaly queues nothing new, and receivers can deduplicate on it.</summary>
     public static string IdFor(string anomalyId, string channelId) =>
         "ad_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(anomalyId + "|" + channelId)))[..24];
+
+    /// <summary>
+    /// Stable per (episode change, channel): the opening keeps <see cref="IdFor(string, string)"/>'s id, each
+    /// escalation is one delivery per severity reached, the resolution one.
+    /// </summary>
+    public static string IdFor(RaisedAnomaly change, string channelId) => change.Change switch
+    {
+        AnomalyChange.Escalated => IdFor($"{change.Id}|escalated|{change.Severity.ToApi()}", channelId),
+        AnomalyChange.Resolved => IdFor($"{change.Id}|resolved", channelId),
+        _ => IdFor(change.Id, channelId),
+    };
 }
 
 /// <summary>One row of the delivery log.</summary>
@@ -79,7 +90,8 @@ public sealed record AlertDeliveryView(
     string? LastError,
     DateTime? NextAttemptAt,
     DateTime CreatedAt,
-    DateTime? DeliveredAt);
+    DateTime? DeliveredAt,
+    string AlertType);
 
 public sealed record AlertDeliveryQuery(string? ChannelId, string? Status, int Limit, AlertDeliveryCursor? After);
 
@@ -95,7 +107,8 @@ public sealed record DueAlertDelivery(
     DateTime CreatedAt,
     AlertChannel Channel,
     string TenantName,
-    StoredAnomaly Anomaly);
+    StoredAnomaly Anomaly,
+    string AlertType = AnomalyAlertTypes.Detected);
 
 /// <summary>The outcome of one attempt: <see cref="Status"/> is pending (retry at <see cref="NextAttemptAtMs"/>), delivered or failed.</summary>
 public sealed record AlertAttemptResult(string Status, int? StatusCode, string? Error, long NextAttemptAtMs);

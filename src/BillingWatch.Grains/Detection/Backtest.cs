@@ -1,8 +1,9 @@
 using BillingWatch.Storage;
+using BillingWatch.Subscriptions;
 
 namespace BillingWatch.Detection;
 
-/// <summary>What a detector with given settings would have raised over a tenant's stored events.</summary>
+/// <summary>What a detector with given settings would have raised over a tenant's stored events: one record per episode.</summary>
 public sealed record BacktestResult(
     string Detector,
     IReadOnlyDictionary<string, double> Settings,
@@ -31,6 +32,8 @@ public static class Backtest
         var live = new DetectionEngine(tenantId, livemode: true, configs);
         var test = new DetectionEngine(tenantId, livemode: false, configs);
         var raised = new List<RaisedAnomaly>();
+        var book = new InMemorySubscriptionBook();
+        var subscriptions = new SubscriptionChecks(tenantId);
         var nextTick = long.MinValue;
         long folded = 0;
         long after = 0;
@@ -53,6 +56,7 @@ public static class Backtest
 
                 var e = BillingEvent.Read(logged.Sequence, logged.Payload, logged.Imported, received);
                 (e.Livemode ? live : test).Fold(e);
+                subscriptions.Observe(e);
                 Collect();
                 folded++;
                 after = logged.Sequence;
@@ -66,18 +70,20 @@ public static class Backtest
 
         Tick(now);
         var from = now - (days * 86_400L);
-        var inWindow = raised.Where(a => a.DetectedAt >= from).OrderBy(a => a.DetectedAt).ThenBy(a => a.Id, StringComparer.Ordinal).ToList();
+        var inWindow = EpisodeHistory.Collapse(raised).Where(a => a.DetectedAt >= from).OrderBy(a => a.DetectedAt).ThenBy(a => a.Id, StringComparer.Ordinal).ToList();
         return new BacktestResult(detector.Name, DetectorConfigs.Effective(detector, configs[detector.Name]), days, folded, inWindow);
 
         void Tick(long at)
         {
             live.OnWallClock(at);
             test.OnWallClock(at);
+            subscriptions.Tick(at);
             Collect();
         }
 
         void Collect()
         {
+            subscriptions.RunAsync(book, [live, test], () => Task.CompletedTask, cancellationToken).GetAwaiter().GetResult();
             raised.AddRange(live.TakeRaised());
             raised.AddRange(test.TakeRaised());
         }

@@ -49,6 +49,9 @@ public sealed record BillingEvent
     /// <summary>Invoice <c>amount_paid</c>.</summary>
     public long? AmountPaid { get; init; }
 
+    /// <summary>Invoice <c>amount_due</c>: what a failed invoice leaves unpaid.</summary>
+    public long? AmountDue { get; init; }
+
     public string? ChargeId { get; init; }
 
     public string? PaymentIntent { get; init; }
@@ -86,6 +89,27 @@ public sealed record BillingEvent
 
     /// <summary>A deleted subscription's <c>cancellation_details.reason</c> (e.g. payment_failed, cancellation_requested).</summary>
     public string? CancellationReason { get; init; }
+
+    /// <summary>
+    /// A subscription's current period (top level in older API versions, per item in newer ones), or the
+    /// period an invoice's first line bills. Unix seconds.
+    /// </summary>
+    public long? PeriodStart { get; init; }
+
+    public long? PeriodEnd { get; init; }
+
+    /// <summary>A subscription's scheduled end (<c>cancel_at</c>) and when it was canceled (<c>canceled_at</c>).</summary>
+    public long? CancelAt { get; init; }
+
+    public long? CanceledAt { get; init; }
+
+    /// <summary>A subscription's recurring revenue a month (minor units): items × quantity × unit amount, normalised to a month.</summary>
+    public long MonthlyRecurring { get; init; }
+
+    /// <summary>A subscription's first item's price (or older plan) id, and its total quantity.</summary>
+    public string? PriceId { get; init; }
+
+    public long Quantity { get; init; }
 
     /// <summary>
     /// Never throws: a stored payload that cannot be read (written before the acceptance rule, or odd in a
@@ -143,6 +167,8 @@ public sealed record BillingEvent
         var isPaymentIntent = type.StartsWith("payment_intent.", StringComparison.Ordinal);
 
         var (interval, intervalCount) = isSubscription ? SubscriptionInterval(o) : isInvoice ? InvoiceInterval(o) : (null, 1);
+        var items = isSubscription ? Items(o) : null;
+        var (periodStart, periodEnd) = isSubscription ? SubscriptionPeriod(o) : isInvoice ? InvoicePeriod(o) : (null, null);
         return new BillingEvent
         {
             Sequence = sequence,
@@ -162,6 +188,7 @@ public sealed record BillingEvent
             Fingerprint = CardFingerprint(o),
             Subscription = isSubscription ? Str(o, "id") : IdOf(o, "subscription") ?? Str(Obj(Obj(o, "parent"), "subscription_details"), "subscription"),
             AmountPaid = Long(o, "amount_paid"),
+            AmountDue = isInvoice ? Long(o, "amount_due") : null,
             ChargeId = isInvoice ? IdOf(o, "charge")
                 : type.StartsWith("charge.", StringComparison.Ordinal) && !type.StartsWith("charge.dispute", StringComparison.Ordinal) ? Str(o, "id")
                 : isPaymentIntent ? AttemptCharge(o)
@@ -179,6 +206,13 @@ public sealed record BillingEvent
             PreviousStatus = Str(previous, "status"),
             TrialEnd = isSubscription ? Long(o, "trial_end") : null,
             CancellationReason = isSubscription ? Str(Obj(o, "cancellation_details"), "reason") : null,
+            PeriodStart = periodStart,
+            PeriodEnd = periodEnd,
+            CancelAt = isSubscription ? Long(o, "cancel_at") : null,
+            CanceledAt = isSubscription ? Long(o, "canceled_at") : null,
+            MonthlyRecurring = items is null ? 0 : (long)Math.Min(items.Sum(i => i.Monthly), long.MaxValue / 2),
+            PriceId = isSubscription ? FirstPrice(o) : null,
+            Quantity = items is null ? 0 : items.Count > 0 ? items.Sum(i => i.Quantity) : Long(o, "quantity") ?? 0,
         };
     }
 
@@ -298,6 +332,58 @@ public sealed record BillingEvent
     }
 
     private static (string?, int) InvoiceInterval(JsonElement invoice) => ListInterval(Obj(invoice, "lines"));
+
+    /// <summary>Older API versions: <c>current_period_*</c> at the top level; newer ones: on each item (the first is taken).</summary>
+    private static (long?, long?) SubscriptionPeriod(JsonElement subscription)
+    {
+        if (Long(subscription, "current_period_end") is long end)
+        {
+            return (Long(subscription, "current_period_start"), end);
+        }
+
+        if (Obj(Obj(subscription, "items"), "data") is { ValueKind: JsonValueKind.Array } data)
+        {
+            foreach (var item in data.EnumerateArray())
+            {
+                if (Long(item, "current_period_end") is long itemEnd)
+                {
+                    return (Long(item, "current_period_start"), itemEnd);
+                }
+            }
+        }
+
+        return (null, null);
+    }
+
+    private static (long?, long?) InvoicePeriod(JsonElement invoice)
+    {
+        if (Obj(Obj(invoice, "lines"), "data") is { ValueKind: JsonValueKind.Array } data)
+        {
+            foreach (var line in data.EnumerateArray())
+            {
+                var period = Obj(line, "period");
+                if (Long(period, "end") is long end)
+                {
+                    return (Long(period, "start"), end);
+                }
+            }
+        }
+
+        return (null, null);
+    }
+
+    private static string? FirstPrice(JsonElement subscription)
+    {
+        if (Obj(Obj(subscription, "items"), "data") is { ValueKind: JsonValueKind.Array } data)
+        {
+            foreach (var item in data.EnumerateArray())
+            {
+                return Str(Obj(item, "price"), "id") ?? Str(Obj(item, "plan"), "id");
+            }
+        }
+
+        return Str(Obj(subscription, "plan"), "id");
+    }
 
     /// <summary>The first recurring interval among a list's items: <c>price.recurring</c>, or an older <c>plan</c>.</summary>
     private static (string? Interval, int Count) ListInterval(JsonElement list)

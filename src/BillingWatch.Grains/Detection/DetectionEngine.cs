@@ -1,5 +1,7 @@
 using System.Text.Json;
+using BillingWatch.Detection.Detectors;
 using BillingWatch.Observability;
+using BillingWatch.Subscriptions;
 
 namespace BillingWatch.Detection;
 
@@ -30,6 +32,8 @@ public sealed class DetectionEngine
 
     public long Watermark => _context.Watermark;
 
+    public bool Livemode => _context.Livemode;
+
     public void Fold(BillingEvent e)
     {
         if (e.Created > _context.Watermark)
@@ -42,6 +46,7 @@ public sealed class DetectionEngine
                 try
                 {
                     detector.OnWatermark(previous, e.Created, State(detector), _context);
+                    _context.ResolveQuiet(e.Created);
                 }
                 catch (Exception ex) when (IsDataFault(ex))
                 {
@@ -89,7 +94,71 @@ public sealed class DetectionEngine
         }
     }
 
-    /// <summary>The anomalies raised since the last call.</summary>
+    /// <summary>
+    /// The time up to which subscriptions must have been billed by <paramref name="now"/>, or null when
+    /// <c>subscription_lapse</c> is disabled.
+    /// </summary>
+    public long? LapseDueBy(long now) =>
+        Book<SubscriptionLapseDetector>() is { } lapse ? Judging(lapse, () => SubscriptionLapseDetector.DueBy(now, _context)) : null;
+
+    /// <summary>Subscriptions the book found unbilled past their due time: <c>subscription_lapse</c> judges each.</summary>
+    public void JudgeLapses(IEnumerable<SubscriptionRecord> due)
+    {
+        if (Book<SubscriptionLapseDetector>() is { } lapse)
+        {
+            foreach (var sub in due)
+            {
+                Judging(lapse, () => SubscriptionLapseDetector.Judge(sub, _context));
+            }
+        }
+    }
+
+    /// <summary>Renewal pairs the book found: <c>billing_cadence</c> judges each gap.</summary>
+    public void JudgeCadence(IEnumerable<CadenceObservation> observations)
+    {
+        if (Book<BillingCadenceDetector>() is { } cadence)
+        {
+            foreach (var observation in observations)
+            {
+                Judging(cadence, () => BillingCadenceDetector.Judge(observation, _context));
+            }
+        }
+    }
+
+    private (IDetector Detector, IReadOnlyDictionary<string, double> Settings)? Book<TDetector>()
+        where TDetector : IDetector
+    {
+        foreach (var enabled in _enabled)
+        {
+            if (enabled.Detector is TDetector)
+            {
+                return enabled;
+            }
+        }
+
+        return null;
+    }
+
+    private T? Judging<T>((IDetector Detector, IReadOnlyDictionary<string, double> Settings) detector, Func<T> judge)
+    {
+        _context.Use(detector.Detector, detector.Settings);
+        return judge();
+    }
+
+    private void Judging((IDetector Detector, IReadOnlyDictionary<string, double> Settings) detector, Action judge)
+    {
+        _context.Use(detector.Detector, detector.Settings);
+        try
+        {
+            judge();
+        }
+        catch (Exception ex) when (IsDataFault(ex))
+        {
+            BillingWatchMetrics.DetectorFault(detector.Detector.Name);
+        }
+    }
+
+    /// <summary>The episode changes (openings, updates, escalations, resolutions) since the last call.</summary>
     public List<RaisedAnomaly> TakeRaised()
     {
         var raised = new List<RaisedAnomaly>(_context.Raised);
@@ -120,7 +189,7 @@ public sealed class DetectionEngine
         {
             Watermark = _context.Watermark,
             States = _states.ToDictionary(s => s.Key, s => JsonSerializer.SerializeToElement(s.Value, s.Value.GetType(), SnapshotJson)),
-            Cooldowns = _context.Cooldowns,
+            Episodes = _context.Episodes,
         };
         return JsonSerializer.SerializeToUtf8Bytes(snapshot, SnapshotJson);
     }
@@ -137,9 +206,9 @@ public sealed class DetectionEngine
             }
         }
 
-        foreach (var (name, fired) in snapshot.Cooldowns)
+        foreach (var (name, open) in snapshot.Episodes)
         {
-            _context.Cooldowns[name] = fired;
+            _context.Episodes[name] = open;
         }
     }
 
@@ -165,6 +234,6 @@ public sealed class DetectionEngine
 
         public Dictionary<string, JsonElement> States { get; set; } = [];
 
-        public Dictionary<string, Dictionary<string, long>> Cooldowns { get; set; } = [];
+        public Dictionary<string, OpenEpisodes> Episodes { get; set; } = [];
     }
 }

@@ -68,13 +68,15 @@ public abstract class Detector<TState> : IDetector
     void IDetector.OnWallClock(long now, object state, DetectorContext context) => OnWallClock(now, (TState)state, context);
 
     protected static DetectorSetting Cooldown(double minutes) =>
-        new(DetectorKeys.Cooldown, minutes, 0, 10080, "Minimum minutes between two anomalies for the same subject.", WholeNumber: true);
+        new(DetectorKeys.Cooldown, minutes, 0, 10080, "Quiet period in minutes: a repeat within it updates or escalates the subject's open episode; an episode with no repeat for this long resolves itself.", WholeNumber: true);
 }
 
 /// <summary>What a detector sees besides its state: its settings, the watermark, and where anomalies go.</summary>
 public sealed class DetectorContext(string tenantId, bool livemode)
 {
-    private readonly Dictionary<string, Dictionary<string, long>> _lastFired = [];
+    /// <summary>Open episodes per subject are bounded; past this the longest-quiet one is resolved early.</summary>
+    internal const int MaxOpenEpisodes = 4096;
+
     private IDetector _detector = null!;
     private IReadOnlyDictionary<string, double> _settings = null!;
 
@@ -85,6 +87,7 @@ public sealed class DetectorContext(string tenantId, bool livemode)
     /// <summary>The largest <c>created</c> folded so far in this mode.</summary>
     public long Watermark { get; internal set; }
 
+    /// <summary>Episode changes since the last take: openings, updates, escalations and resolutions.</summary>
     public List<RaisedAnomaly> Raised { get; } = [];
 
     /// <summary>The value of one of the running detector's settings (the tenant's, or the default).</summary>
@@ -98,54 +101,163 @@ public sealed class DetectorContext(string tenantId, bool livemode)
         _settings = settings;
     }
 
-    internal Dictionary<string, Dictionary<string, long>> Cooldowns => _lastFired;
+    /// <summary>Open episodes by detector, then by subject; part of the engine's snapshot.</summary>
+    internal Dictionary<string, OpenEpisodes> Episodes { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Starts an anomaly about <paramref name="subject"/>; say what, when and why, then <see cref="AnomalyDraft.Raise"/>.</summary>
     public AnomalyDraft Anomaly(string subject, Severity severity, string title) => new(this, subject, severity, title);
 
+    private long QuietSeconds => (long)(_settings[DetectorKeys.Cooldown] * 60);
+
     /// <summary>
-    /// Raises an anomaly unless the same subject fired within the detector's cooldown (event time).
-    /// Returns whether it was raised.
+    /// Raises an anomaly as an episode. A raise within the quiet period of the subject's open episode (event
+    /// time, either side) folds into it: an escalation if the severity is higher, an update otherwise. A
+    /// raise after it resolves the old episode and opens a new one. Returns whether an alert goes out.
     /// </summary>
     internal bool Raise(string subject, Severity severity, string title, string message, long detectedAt, long windowStart, long windowEnd, object evidence, IEnumerable<string> eventIds)
     {
-        var cooldownSeconds = (long)(_settings[DetectorKeys.Cooldown] * 60);
-        if (!_lastFired.TryGetValue(_detector.Name, out var fired))
+        var quiet = QuietSeconds;
+        if (!Episodes.TryGetValue(_detector.Name, out var open))
         {
-            _lastFired[_detector.Name] = fired = new Dictionary<string, long>(StringComparer.Ordinal);
+            Episodes[_detector.Name] = open = new OpenEpisodes();
         }
 
-        // Either side: an older event arriving late is inside the cooldown of a newer anomaly too.
-        if (fired.TryGetValue(subject, out var last) && Math.Abs(detectedAt - last) < cooldownSeconds)
+        var ids = eventIds.Distinct().Take(50).ToList();
+        if (open.BySubject.TryGetValue(subject, out var episode))
         {
-            return false;
-        }
-
-        fired[subject] = Math.Max(detectedAt, last);
-        if (fired.Count > 2048)
-        {
-            foreach (var stale in fired.Where(f => detectedAt - f.Value >= cooldownSeconds).Select(f => f.Key).ToList())
+            if (detectedAt < episode.LastAt + quiet && detectedAt > episode.FirstAt - quiet)
             {
-                fired.Remove(stale);
+                episode.Occurrences++;
+                episode.LastAt = Math.Max(episode.LastAt, detectedAt);
+                episode.WindowEnd = Math.Max(episode.WindowEnd, windowEnd);
+                var escalated = severity > episode.Severity;
+                if (escalated)
+                {
+                    episode.Severity = severity;
+                    episode.Title = title;
+                }
+
+                open.NextDue = Math.Min(open.NextDue, episode.LastAt + quiet);
+                // An update carries its own severity: storage keeps the peak's message and evidence when it is lower.
+                Raised.Add(Change(episode, subject, escalated ? AnomalyChange.Escalated : AnomalyChange.Updated, severity, message, evidence, ids, detectedAt));
+                return escalated;
+            }
+
+            if (detectedAt >= episode.LastAt + quiet)
+            {
+                Resolve(open, subject, episode, episode.LastAt + quiet);
+            }
+            else
+            {
+                // Far older than the open episode (a late event): its own incident, over already if its quiet
+                // period has passed in event time.
+                var past = NewEpisode(subject, severity, title, detectedAt, windowStart, windowEnd);
+                Raised.Add(Change(past, subject, AnomalyChange.Opened, severity, message, evidence, ids, detectedAt));
+                if (detectedAt + quiet <= Watermark)
+                {
+                    Raised.Add(Change(past, subject, AnomalyChange.Resolved, severity, message, evidence, ids, detectedAt + quiet));
+                }
+
+                return true;
             }
         }
 
-        Raised.Add(new RaisedAnomaly(
-            RaisedAnomaly.IdFor(TenantId, Livemode, _detector.Name, subject, windowStart),
-            TenantId,
-            Livemode,
-            _detector.Name,
-            subject,
-            severity,
-            title,
-            message,
-            detectedAt,
-            windowStart,
-            windowEnd,
-            JsonSerializer.Serialize(evidence),
-            eventIds.Distinct().Take(50).ToList()));
+        episode = NewEpisode(subject, severity, title, detectedAt, windowStart, windowEnd);
+        open.BySubject[subject] = episode;
+        open.NextDue = Math.Min(open.NextDue, detectedAt + quiet);
+        Raised.Add(Change(episode, subject, AnomalyChange.Opened, severity, message, evidence, ids, detectedAt));
+        if (open.BySubject.Count > MaxOpenEpisodes)
+        {
+            var oldest = open.BySubject.MinBy(p => (p.Value.LastAt, p.Key));
+            Resolve(open, oldest.Key, oldest.Value, Math.Max(oldest.Value.LastAt, Watermark));
+        }
+
         return true;
     }
+
+    /// <summary>Resolves the running detector's episodes whose quiet period ended at or before <paramref name="now"/>.</summary>
+    internal void ResolveQuiet(long now)
+    {
+        if (!Episodes.TryGetValue(_detector.Name, out var open) || open.NextDue > now)
+        {
+            return;
+        }
+
+        var quiet = QuietSeconds;
+        foreach (var (subject, episode) in open.BySubject.Where(p => p.Value.LastAt + quiet <= now).OrderBy(p => p.Value.LastAt).ThenBy(p => p.Key, StringComparer.Ordinal).ToList())
+        {
+            Resolve(open, subject, episode, episode.LastAt + quiet);
+        }
+
+        open.NextDue = open.BySubject.Count == 0 ? long.MaxValue : open.BySubject.Values.Min(e => e.LastAt) + quiet;
+    }
+
+    private void Resolve(OpenEpisodes open, string subject, Episode episode, long at)
+    {
+        open.BySubject.Remove(subject);
+        var quietMinutes = QuietSeconds / 60;
+        Raised.Add(Change(episode, subject, AnomalyChange.Resolved, episode.Severity, $"Back to normal: no new occurrence for {quietMinutes} minutes.", new { }, [], at));
+    }
+
+    private Episode NewEpisode(string subject, Severity severity, string title, long detectedAt, long windowStart, long windowEnd) => new()
+    {
+        Id = RaisedAnomaly.IdFor(TenantId, Livemode, _detector.Name, subject, windowStart),
+        Severity = severity,
+        Title = title,
+        FirstAt = detectedAt,
+        LastAt = detectedAt,
+        WindowStart = windowStart,
+        WindowEnd = windowEnd,
+        Occurrences = 1,
+    };
+
+    private RaisedAnomaly Change(Episode episode, string subject, AnomalyChange change, Severity severity, string message, object evidence, IReadOnlyList<string> eventIds, long at) => new(
+        episode.Id,
+        TenantId,
+        Livemode,
+        _detector.Name,
+        subject,
+        severity,
+        episode.Title,
+        message,
+        episode.FirstAt,
+        episode.WindowStart,
+        episode.WindowEnd,
+        JsonSerializer.Serialize(evidence),
+        eventIds,
+        change,
+        episode.Occurrences,
+        at);
+}
+
+/// <summary>One detector's open episodes, and the earliest time one of them can resolve.</summary>
+internal sealed class OpenEpisodes
+{
+    public Dictionary<string, Episode> BySubject { get; set; } = new(StringComparer.Ordinal);
+
+    public long NextDue { get; set; } = long.MaxValue;
+}
+
+/// <summary>An open incident of one detector about one subject, as the engine tracks it.</summary>
+internal sealed class Episode
+{
+    public string Id { get; set; } = "";
+
+    public Severity Severity { get; set; }
+
+    public string Title { get; set; } = "";
+
+    /// <summary>Event time of the first raise (the anomaly's <c>detectedAt</c>).</summary>
+    public long FirstAt { get; set; }
+
+    /// <summary>Event time of the latest raise; the episode resolves a quiet period after it.</summary>
+    public long LastAt { get; set; }
+
+    public long WindowStart { get; set; }
+
+    public long WindowEnd { get; set; }
+
+    public int Occurrences { get; set; }
 }
 
 /// <summary>An anomaly being described by a detector: named parts instead of nine positional arguments.</summary>
@@ -188,7 +300,7 @@ public sealed class AnomalyDraft(DetectorContext context, string subject, Severi
         return this;
     }
 
-    /// <summary>Raises it unless the same subject fired within the detector's cooldown; returns whether it was raised.</summary>
+    /// <summary>Opens an episode, or folds into the subject's open one; returns whether an alert goes out (opened or escalated).</summary>
     public bool Raise() => context.Raise(subject, severity, title, _message ?? title, _detectedAt, _windowStart, _windowEnd, _evidence, _eventIds);
 }
 

@@ -206,10 +206,13 @@ public sealed class FailureWindow
 
     public RecentIds Recent { get; set; } = new();
 
+    /// <summary>The failed amounts in the window, per currency (a handful of currencies per tenant).</summary>
+    public Dictionary<string, SlidingCounter> FailedAmount { get; set; } = new(StringComparer.Ordinal);
+
     public double Rate => All is { Total: > 0 } ? (double)Failed!.Total / All.Total : 0;
 
     /// <summary>Counts one attempt; both counters move together so their windows stay aligned.</summary>
-    public void Add(long time, bool failed, string eventId, long bucketSeconds, long windowSeconds)
+    public void Add(long time, bool failed, string eventId, long bucketSeconds, long windowSeconds, string? currency = null, long amount = 0)
     {
         All = SlidingCounters.Fit(All, bucketSeconds, windowSeconds);
         Failed = SlidingCounters.Fit(Failed, bucketSeconds, windowSeconds);
@@ -219,6 +222,28 @@ public sealed class FailureWindow
         {
             Failed.Add(time);
             Recent.Add(eventId);
+            if (currency is not null && amount > 0 && (FailedAmount.Count < 16 || FailedAmount.ContainsKey(currency)))
+            {
+                var counter = SlidingCounters.Fit(FailedAmount.GetValueOrDefault(currency), bucketSeconds, windowSeconds);
+                counter.Add(time, amount);
+                FailedAmount[currency] = counter;
+            }
         }
+    }
+
+    /// <summary>The failed amounts still inside the window ending at <paramref name="time"/>, per currency.</summary>
+    public Dictionary<string, long> FailedAmounts(long time)
+    {
+        var amounts = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var (currency, counter) in FailedAmount)
+        {
+            counter.AdvanceTo(time);
+            if (counter.Total > 0)
+            {
+                amounts[currency] = counter.Total;
+            }
+        }
+
+        return amounts;
     }
 }

@@ -1,4 +1,5 @@
 using BillingWatch.Storage;
+using BillingWatch.Subscriptions;
 using Orleans;
 
 namespace BillingWatch.Detection;
@@ -41,6 +42,7 @@ public sealed class TenantDetection
     private readonly DetectionState _state;
     private readonly SortedDictionary<long, BillingEvent?> _parked = [];
     private readonly List<RaisedAnomaly> _pending = [];
+    private readonly SubscriptionChecks _subscriptions;
     private DetectionEngine _live;
     private DetectionEngine _test;
     private long _checkpoint;
@@ -57,6 +59,7 @@ public sealed class TenantDetection
         _state = state;
         _checkpoint = state.Checkpoint;
         _next = _checkpoint + 1;
+        _subscriptions = new SubscriptionChecks(tenantId);
         _live = new DetectionEngine(tenantId, true, state.Configs, state.Live);
         _test = new DetectionEngine(tenantId, false, state.Configs, state.Test);
     }
@@ -109,6 +112,7 @@ public sealed class TenantDetection
 
     public void OnWallClock(long now)
     {
+        _subscriptions.Tick(now);
         _live.OnWallClock(now);
         _test.OnWallClock(now);
         Collect();
@@ -126,39 +130,36 @@ public sealed class TenantDetection
     }
 
     /// <summary>
-    /// Stores pending anomalies and, when due (or <paramref name="force"/>), the snapshot taken before
-    /// them. Safe to call concurrently with <see cref="Resolve"/>: what is folded meanwhile stays pending
-    /// for the next flush. Anomalies stored ahead of their snapshot are harmless: a replay re-raises the
-    /// same ids and storage keeps one row.
+    /// Brings the subscription book up to date and runs its checks, stores pending anomalies and, when due
+    /// (or <paramref name="force"/>), the snapshot. Safe to call concurrently with <see cref="Resolve"/>:
+    /// what is folded meanwhile stays pending for the next flush. A snapshot is written only after the book
+    /// holds every event up to its checkpoint and the anomalies raised up to it are stored. Episode changes
+    /// and book rows written ahead of their snapshot are harmless: a replay raises the same changes under
+    /// the same ids, storage applies each only once, and the book applies an event it holds as a no-op.
     /// </summary>
-    public async Task FlushAsync(IAnomalyStore anomalies, Func<Task> writeState, bool force = false)
+    public async Task FlushAsync(IAnomalyStore anomalies, ISubscriptionBook book, Func<Task> writeState, bool force = false)
     {
         var snapshotDue = _dirty && (force || _foldedSinceSnapshot >= SnapshotEvery ||
             Environment.TickCount64 - _lastSnapshotTicks >= SnapshotInterval.TotalMilliseconds);
         if (!snapshotDue)
         {
-            if (_pending.Count > 0)
-            {
-                var raised = _pending.ToList();
-                await anomalies.InsertAsync(raised);
-                _pending.RemoveRange(0, raised.Count);
-            }
-
+            await RunSubscriptionChecksAsync(anomalies, book);
+            await StorePendingAsync(anomalies);
             return;
         }
 
         var checkpoint = _checkpoint;
         var live = _live.Snapshot();
         var test = _test.Snapshot();
-        var toStore = _pending.ToList();
         _dirty = false;
         var folded = _foldedSinceSnapshot;
         _foldedSinceSnapshot = 0;
         _lastSnapshotTicks = Environment.TickCount64;
         try
         {
-            await anomalies.InsertAsync(toStore);
-            _pending.RemoveRange(0, toStore.Count);
+            // Everything folded up to the checkpoint is pending here (taken synchronously with the snapshot).
+            await RunSubscriptionChecksAsync(anomalies, book);
+            await StorePendingAsync(anomalies);
             _state.Checkpoint = checkpoint;
             _state.Live = live;
             _state.Test = test;
@@ -172,10 +173,28 @@ public sealed class TenantDetection
         }
     }
 
+    private Task RunSubscriptionChecksAsync(IAnomalyStore anomalies, ISubscriptionBook book) =>
+        _subscriptions.RunAsync(book, [_live, _test], () =>
+        {
+            Collect();
+            return StorePendingAsync(anomalies);
+        });
+
+    private async Task StorePendingAsync(IAnomalyStore anomalies)
+    {
+        if (_pending.Count > 0)
+        {
+            var raised = _pending.ToList();
+            await anomalies.ApplyAsync(raised);
+            _pending.RemoveRange(0, raised.Count);
+        }
+    }
+
     private void Fold(BillingEvent e)
     {
         _foldedSinceSnapshot++;
         (e.Livemode ? _live : _test).Fold(e);
+        _subscriptions.Observe(e);
         Collect();
     }
 

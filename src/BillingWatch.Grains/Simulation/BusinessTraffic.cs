@@ -426,6 +426,9 @@ public sealed class BusinessTraffic
         public bool Gone { get; set; }
 
         public long TrialEnd { get; set; }
+
+        /// <summary>Events up to this time are already written for it (its creation, a dunning run): nothing else may happen before.</summary>
+        public long BusyUntil { get; set; }
     }
 
     private void SeedSubscriptions(long t0)
@@ -540,6 +543,7 @@ public sealed class BusinessTraffic
                 InvoicePaid(sub, invoice, intent, amount, retryAt, card, attempt);
                 Emit("customer.subscription.updated", retryAt + 2, SubscriptionObject(sub, statusOverride: "active"), new JsonObject { ["status"] = "past_due" });
                 sub.Status = "active";
+                sub.BusyUntil = retryAt + 2;
                 return;
             }
 
@@ -600,6 +604,7 @@ public sealed class BusinessTraffic
                 sub.NextRenewal = Advance(at, sub.Interval);
             }
 
+            sub.BusyUntil = at + 3;
             _active.Add(sub);
             _renewals.Enqueue(sub, sub.NextRenewal);
         }
@@ -617,7 +622,7 @@ public sealed class BusinessTraffic
             }
 
             var at = day + _random.NextInt64(Day);
-            if (RenewedToday(sub, day))
+            if (RenewedToday(sub, day) || at <= sub.BusyUntil)
             {
                 continue;
             }
@@ -648,7 +653,7 @@ public sealed class BusinessTraffic
             }
 
             var at = day + _random.NextInt64(Day);
-            if (RenewedToday(sub, day))
+            if (RenewedToday(sub, day) || at <= sub.BusyUntil)
             {
                 continue;
             }

@@ -75,7 +75,12 @@ public sealed class TrafficGenerator(TrafficProfile profile, int seed = 1)
     private readonly List<GeneratedEvent> _events = [];
     private long _counter;
 
-    public IReadOnlyList<GeneratedEvent> Generate(DateTimeOffset start, int days, Incident incidents = Incident.None)
+    /// <summary>
+    /// Generates <paramref name="days"/> of traffic from <paramref name="start"/>'s day. With
+    /// <paramref name="until"/>, nothing after it is kept and <paramref name="ongoing"/> incidents happen in
+    /// its last 15 minutes: still open when the stream ends, as on a live account.
+    /// </summary>
+    public IReadOnlyList<GeneratedEvent> Generate(DateTimeOffset start, int days, Incident incidents = Incident.None, long? until = null, Incident ongoing = Incident.None)
     {
         _events.Clear();
         var t0 = start.ToUnixTimeSeconds() / Day * Day;
@@ -107,7 +112,14 @@ public sealed class TrafficGenerator(TrafficProfile profile, int seed = 1)
         Inject(incidents, incidentAt, t0);
 
         // Nothing after the end of the run: a refund or retry scheduled later is left out, not squeezed in.
-        _events.RemoveAll(e => e.Created >= end);
+        var last = Math.Min(end, until is long u ? u + 1 : end);
+        _events.RemoveAll(e => e.Created >= last);
+        if (until is long now)
+        {
+            Inject(ongoing, now - (15 * 60), t0);
+            _events.RemoveAll(e => e.Created >= last);
+        }
+
         _events.Sort((a, b) => a.Created != b.Created ? a.Created.CompareTo(b.Created) : string.CompareOrdinal(a.Id, b.Id));
         if ((incidents & Incident.WebhookLag) != 0)
         {

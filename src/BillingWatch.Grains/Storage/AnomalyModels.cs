@@ -4,6 +4,9 @@ namespace BillingWatch.Storage;
 
 public static class AnomalyStatus
 {
+    /// <summary>Who changed the status when a detector resolved its own episode.</summary>
+    public const string ChangedByDetector = "detector";
+
     public const string Open = "open";
     public const string Acknowledged = "acknowledged";
     public const string Resolved = "resolved";
@@ -39,7 +42,9 @@ public sealed record StoredAnomaly(
     DateTime RaisedAt,
     string? StatusNote,
     string? StatusBy,
-    DateTime? StatusAt);
+    DateTime? StatusAt,
+    DateTime UpdatedAt,
+    int Occurrences);
 
 public sealed record AnomalyQuery(
     string? Detector,
@@ -65,8 +70,12 @@ public enum StatusChange
 
 public interface IAnomalyStore
 {
-    /// <summary>Stores new anomalies; ids already stored are left as they are (replays change nothing).</summary>
-    Task InsertAsync(IReadOnlyList<RaisedAnomaly> anomalies);
+    /// <summary>
+    /// Applies episode changes in order: openings are stored (ids already stored are left as they are),
+    /// updates, escalations and resolutions change their row in place. Alerts for openings, escalations and
+    /// resolutions are queued in the same transaction. A replay of the same changes queues nothing new.
+    /// </summary>
+    Task ApplyAsync(IReadOnlyList<RaisedAnomaly> changes);
 
     Task<AnomalyPage> ListAsync(string tenantId, AnomalyQuery query, CancellationToken cancellationToken = default);
 

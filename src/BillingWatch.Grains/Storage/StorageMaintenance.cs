@@ -89,7 +89,8 @@ public sealed class StorageMaintenance(IStorageConnections storage, TimeProvider
             "DELETE FROM anomalies WHERE id IN (SELECT id FROM anomalies WHERE tenant_id = @tenant LIMIT @batch)",
             "DELETE FROM alert_deliveries WHERE id IN (SELECT id FROM alert_deliveries WHERE tenant_id = @tenant LIMIT @batch)",
             "DELETE FROM import_lines WHERE session_id IN (SELECT id FROM import_sessions WHERE tenant_id = @tenant) AND line_no IN (SELECT line_no FROM import_lines WHERE session_id IN (SELECT id FROM import_sessions WHERE tenant_id = @tenant) LIMIT @batch)",
-            "DELETE FROM import_sessions WHERE id IN (SELECT id FROM import_sessions WHERE tenant_id = @tenant LIMIT @batch)"])
+            "DELETE FROM import_sessions WHERE id IN (SELECT id FROM import_sessions WHERE tenant_id = @tenant LIMIT @batch)",
+            "DELETE FROM subscriptions WHERE tenant_id = @tenant AND id IN (SELECT id FROM subscriptions WHERE tenant_id = @tenant LIMIT @batch)"])
         {
             while (true)
             {

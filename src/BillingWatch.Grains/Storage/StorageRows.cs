@@ -11,10 +11,10 @@ namespace BillingWatch.Storage;
 /// </summary>
 internal static class StorageRows
 {
-    public const string AnomalyColumns = "id, detector, subject, severity, status, livemode, title, message, detected_at, window_start, window_end, evidence, event_ids, raised_at, status_note, status_by, status_at";
+    public const string AnomalyColumns = "id, detector, subject, severity, status, livemode, title, message, detected_at, window_start, window_end, evidence, event_ids, raised_at, status_note, status_by, status_at, updated_at, occurrences";
     public const string SummaryColumns = "seq, event_id, type, livemode, created, received_at";
     public const string ChannelColumns = "id, tenant_id, kind, name, target, signing_secret, min_severity, detectors, livemode, created_at, digest";
-    public const string DeliveryColumns = "id, channel_id, anomaly_id, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at";
+    public const string DeliveryColumns = "id, channel_id, anomaly_id, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at, alert_type";
 
     public static StoredAnomaly Anomaly(DbDataReader r) => new(
         r.GetString(0),
@@ -33,7 +33,9 @@ internal static class StorageRows
         Milliseconds(r.GetInt64(13)),
         r.IsDBNull(14) ? null : r.GetString(14),
         r.IsDBNull(15) ? null : r.GetString(15),
-        r.IsDBNull(16) ? null : Milliseconds(r.GetInt64(16)));
+        r.IsDBNull(16) ? null : Milliseconds(r.GetInt64(16)),
+        r.IsDBNull(17) ? Milliseconds(r.GetInt64(13)) : Milliseconds(r.GetInt64(17)),
+        r.GetInt32(18));
 
     public static EventSummary Summary(DbDataReader r) => new(
         r.GetInt64(0),
@@ -66,7 +68,8 @@ internal static class StorageRows
         r.IsDBNull(6) ? null : r.GetString(6),
         r.GetString(3) == AlertDeliveryStatus.Pending ? Milliseconds(r.GetInt64(7)) : null,
         Milliseconds(r.GetInt64(8)),
-        r.IsDBNull(9) ? null : Milliseconds(r.GetInt64(9)));
+        r.IsDBNull(9) ? null : Milliseconds(r.GetInt64(9)),
+        r.GetString(10));
 
     /// <summary>Lists read one row past the limit: drop it and return the cursor of the last row kept.</summary>
     public static TCursor? TrimPage<TItem, TCursor>(List<TItem> items, int limit, Func<TItem, TCursor> cursorOf)

@@ -4,6 +4,7 @@ using BillingWatch.Detection;
 using BillingWatch.Ingest;
 using BillingWatch.Security;
 using BillingWatch.Storage;
+using BillingWatch.Subscriptions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Placement;
@@ -19,6 +20,7 @@ public sealed partial class TenantGrain(
     [PersistentState("detection", StorageNames.Grains)] IPersistentState<DetectionState> detectionState,
     IEventLog eventLog,
     IAnomalyStore anomalies,
+    ISubscriptionBook subscriptions,
     ITenantDirectory directory,
     StorageMaintenance maintenance,
     ISecretProtector protector,
@@ -424,7 +426,7 @@ public sealed partial class TenantGrain(
     {
         if (_detection is not null)
         {
-            await _detection.FlushAsync(anomalies, detectionState.WriteStateAsync, force);
+            await _detection.FlushAsync(anomalies, subscriptions, detectionState.WriteStateAsync, force);
         }
     }
 

@@ -99,7 +99,7 @@ public sealed partial class AlertDispatcher(
             ["AnomalyId"] = delivery.Anomaly.Id,
         });
         var o = options.Value.Alerts;
-        var outcome = await sender.SendAsync(delivery.Channel, delivery.Id, delivery.TenantName, delivery.Anomaly, stoppingToken);
+        var outcome = await sender.SendAsync(delivery.Channel, delivery.Id, delivery.TenantName, delivery.Anomaly, stoppingToken, delivery.AlertType);
         var now = time.GetUtcNow();
         AlertAttemptResult result;
         if (outcome.Delivered)

@@ -28,13 +28,14 @@ public sealed class AlertSender(IHttpClientFactory clients, IOptions<BillingWatc
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public async Task<AlertSendOutcome> SendAsync(AlertChannel channel, string deliveryId, string tenantName, StoredAnomaly? anomaly, CancellationToken cancellationToken)
+    /// <summary>Sends one alert: <paramref name="alertType"/> says which change of the episode it announces (detected, escalated, resolved).</summary>
+    public async Task<AlertSendOutcome> SendAsync(AlertChannel channel, string deliveryId, string tenantName, StoredAnomaly? anomaly, CancellationToken cancellationToken, string alertType = AnomalyAlertTypes.Detected)
     {
         try
         {
             return channel.Kind == AlertChannelKinds.Email
-                ? await SendEmailAsync(channel, tenantName, anomaly, cancellationToken)
-                : await PostAsync(channel, deliveryId, tenantName, anomaly, cancellationToken);
+                ? await SendEmailAsync(channel, tenantName, anomaly, alertType, cancellationToken)
+                : await PostAsync(channel, deliveryId, tenantName, anomaly, alertType, cancellationToken);
         }
         catch (Exception ex) when (IsSendFailure(ex))
         {
@@ -48,15 +49,15 @@ public sealed class AlertSender(IHttpClientFactory clients, IOptions<BillingWatc
         ex is HttpRequestException or TaskCanceledException or TimeoutException or SmtpException or Polly.Timeout.TimeoutRejectedException
             or IOException or FormatException or ArgumentException or InvalidOperationException;
 
-    private async Task<AlertSendOutcome> PostAsync(AlertChannel channel, string deliveryId, string tenantName, StoredAnomaly? anomaly, CancellationToken cancellationToken)
+    private async Task<AlertSendOutcome> PostAsync(AlertChannel channel, string deliveryId, string tenantName, StoredAnomaly? anomaly, string alertType, CancellationToken cancellationToken)
     {
         var body = channel.Kind switch
         {
-            AlertChannelKinds.Slack => JsonSerializer.SerializeToUtf8Bytes(new { text = Text(tenantName, anomaly, markdownLinks: true) }, Json),
-            AlertChannelKinds.Discord => JsonSerializer.SerializeToUtf8Bytes(new { content = Truncate(Text(tenantName, anomaly, markdownLinks: false), 1900) }, Json),
+            AlertChannelKinds.Slack => JsonSerializer.SerializeToUtf8Bytes(new { text = Text(tenantName, anomaly, alertType, markdownLinks: true) }, Json),
+            AlertChannelKinds.Discord => JsonSerializer.SerializeToUtf8Bytes(new { content = Truncate(Text(tenantName, anomaly, alertType, markdownLinks: false), 1900) }, Json),
             _ => JsonSerializer.SerializeToUtf8Bytes(new
             {
-                type = anomaly is null ? "alert.test" : "anomaly.detected",
+                type = anomaly is null ? "alert.test" : alertType,
                 tenant = new { id = channel.TenantId, name = tenantName },
                 anomaly = anomaly is null ? null : AnomalyView.From(anomaly),
             }, Json),
@@ -134,8 +135,8 @@ public sealed class AlertSender(IHttpClientFactory clients, IOptions<BillingWatc
         return Convert.ToBase64String(HMACSHA256.HashData(key, signed));
     }
 
-    private Task<AlertSendOutcome> SendEmailAsync(AlertChannel channel, string tenantName, StoredAnomaly? anomaly, CancellationToken cancellationToken) =>
-        SendMailAsync(channel.Target, Subject(tenantName, anomaly), Text(tenantName, anomaly, markdownLinks: false), Html(tenantName, anomaly), cancellationToken);
+    private Task<AlertSendOutcome> SendEmailAsync(AlertChannel channel, string tenantName, StoredAnomaly? anomaly, string alertType, CancellationToken cancellationToken) =>
+        SendMailAsync(channel.Target, Subject(tenantName, anomaly, alertType), Text(tenantName, anomaly, alertType, markdownLinks: false), Html(tenantName, anomaly, alertType), cancellationToken);
 
     private async Task<AlertSendOutcome> SendMailAsync(string to, string subject, string text, string html, CancellationToken cancellationToken)
     {
@@ -175,11 +176,23 @@ public sealed class AlertSender(IHttpClientFactory clients, IOptions<BillingWatc
     private string? Link(StoredAnomaly anomaly) =>
         options.Value.PublicBaseUrl is { Length: > 0 } baseUrl ? $"{baseUrl.TrimEnd('/')}/api/v1/anomalies/{anomaly.Id}" : null;
 
-    private static string Subject(string tenantName, StoredAnomaly? anomaly) => anomaly is null
+    private static string Subject(string tenantName, StoredAnomaly? anomaly, string alertType) => anomaly is null
         ? $"[BillingWatch] Test alert for {tenantName}"
-        : $"[BillingWatch] {anomaly.Severity.ToApi().ToUpperInvariant()} {anomaly.Detector}: {anomaly.Title}";
+        : $"[BillingWatch] {Headline(anomaly, alertType)} {anomaly.Detector}: {anomaly.Title}";
 
-    private string Text(string tenantName, StoredAnomaly? anomaly, bool markdownLinks)
+    /// <summary>"HIGH", "ESCALATED TO CRITICAL" or "RESOLVED (was HIGH)": what the alert announces, first.</summary>
+    private static string Headline(StoredAnomaly anomaly, string alertType)
+    {
+        var severity = anomaly.Severity.ToApi().ToUpperInvariant();
+        return alertType switch
+        {
+            AnomalyAlertTypes.Escalated => $"ESCALATED TO {severity}",
+            AnomalyAlertTypes.Resolved => $"RESOLVED (was {severity})",
+            _ => severity,
+        };
+    }
+
+    private string Text(string tenantName, StoredAnomaly? anomaly, string alertType, bool markdownLinks)
     {
         if (anomaly is null)
         {
@@ -187,8 +200,14 @@ public sealed class AlertSender(IHttpClientFactory clients, IOptions<BillingWatc
         }
 
         var text = new StringBuilder()
-            .Append(CultureInfo.InvariantCulture, $"[{anomaly.Severity.ToApi().ToUpperInvariant()}] {anomaly.Detector} - {anomaly.Title}\n")
-            .Append(anomaly.Message).Append('\n')
+            .Append(CultureInfo.InvariantCulture, $"[{Headline(anomaly, alertType)}] {anomaly.Detector} - {anomaly.Title}\n")
+            .Append(anomaly.Message).Append('\n');
+        if (alertType == AnomalyAlertTypes.Resolved && anomaly.StatusNote is { Length: > 0 } note)
+        {
+            text.Append(note).Append('\n');
+        }
+
+        text
             .Append(CultureInfo.InvariantCulture, $"Tenant: {tenantName} ({(anomaly.Livemode ? "live" : "test")} mode), detected {anomaly.DetectedAt:yyyy-MM-dd HH:mm} UTC, anomaly {anomaly.Id}");
         if (Link(anomaly) is { } link)
         {
@@ -198,7 +217,7 @@ public sealed class AlertSender(IHttpClientFactory clients, IOptions<BillingWatc
         return text.ToString();
     }
 
-    private string Html(string tenantName, StoredAnomaly? anomaly)
+    private string Html(string tenantName, StoredAnomaly? anomaly, string alertType)
     {
         static string E(string value) => WebUtility.HtmlEncode(value);
         if (anomaly is null)
@@ -207,7 +226,7 @@ public sealed class AlertSender(IHttpClientFactory clients, IOptions<BillingWatc
         }
 
         var link = Link(anomaly) is { } url ? $"<p><a href=\"{E(url)}\">View the anomaly</a></p>" : string.Empty;
-        return $"<h2>{E(anomaly.Severity.ToApi().ToUpperInvariant())} · {E(anomaly.Detector)}</h2><p><b>{E(anomaly.Title)}</b></p><p>{E(anomaly.Message)}</p>" +
+        return $"<h2>{E(Headline(anomaly, alertType))} · {E(anomaly.Detector)}</h2><p><b>{E(anomaly.Title)}</b></p><p>{E(anomaly.Message)}</p>" +
             $"<p>Tenant: {E(tenantName)} ({(anomaly.Livemode ? "live" : "test")} mode)<br>Detected {anomaly.DetectedAt:yyyy-MM-dd HH:mm} UTC<br>Anomaly {E(anomaly.Id)}</p>{link}";
     }
 

@@ -66,6 +66,45 @@ public sealed class AlertDeliveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_incident_alerts_once_while_it_goes_on_and_again_when_the_detector_resolves_it()
+    {
+        var tenant = await _app.CreateTenantAsync("Episode Co");
+        using var api = tenant.Api();
+        await AlertTestKit.CreateChannelAsync(api, new { kind = "webhook", name = "ops", target = _receiver.Url("/episodes"), detectors = CardTesting });
+
+        // Two bursts of card testing four minutes apart, two hours ago: one incident, so one alert.
+        var start = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 7200;
+        for (var i = 0; i < 20; i++)
+        {
+            var created = start + (i < 10 ? i : 240 + i);
+            await HttpAssert.JsonAsync(await tenant.DeliverAsync(Ev.Charge(created, failed: true, amount: 100, customer: "cus_t" + i)), 200);
+        }
+
+        var detected = await _receiver.WaitForAsync(r => r.Path == "/episodes");
+        using (var body = JsonDocument.Parse(detected.Body))
+        {
+            Assert.Equal("anomaly.detected", body.RootElement.GetProperty("type").GetString());
+        }
+
+        // A normal payment now moves event time past the thirty quiet minutes: the detector resolves the incident.
+        await HttpAssert.JsonAsync(await tenant.DeliverAsync(Ev.Charge(DateTimeOffset.UtcNow.ToUnixTimeSeconds(), amount: 4_000, customer: "cus_fine")), 200);
+        var resolved = await _receiver.WaitForAsync(r => r.Path == "/episodes" && r.Body.Contains("anomaly.resolved", StringComparison.Ordinal));
+        using var resolvedBody = JsonDocument.Parse(resolved.Body);
+        var anomaly = resolvedBody.RootElement.GetProperty("anomaly");
+        Assert.Equal("resolved", anomaly.GetProperty("status").GetString());
+        Assert.Equal("detector", anomaly.GetProperty("statusChangedBy").GetString());
+        Assert.True(anomaly.GetProperty("occurrences").GetInt32() >= 2, anomaly.ToString());
+
+        var stored = Assert.Single(await DetectionApi.AllAnomaliesAsync(api, "detector=card_testing"));
+        Assert.Equal(anomaly.GetProperty("id").GetString(), stored.GetProperty("id").GetString());
+        Assert.Equal("resolved", stored.GetProperty("status").GetString());
+        Assert.True(stored.GetProperty("updatedAt").GetDateTime() >= stored.GetProperty("raisedAt").GetDateTime());
+        var deliveries = await AlertTestKit.WaitForDeliveriesAsync(api, d => d.Count == 2 && d.All(x => x.GetProperty("status").GetString() == "delivered"));
+        Assert.Equal(["anomaly.detected", "anomaly.resolved"], deliveries.Select(d => d.GetProperty("alertType").GetString()).Order(StringComparer.Ordinal));
+        Assert.Equal(2, _receiver.Requests.Count(r => r.Path == "/episodes"));
+    }
+
+    [Fact]
     public async Task A_receiver_that_answers_503_is_retried_after_its_retry_after_until_it_takes_the_alert()
     {
         var tenant = await _app.CreateTenantAsync();

@@ -1,6 +1,7 @@
 using System.Text;
 using BillingWatch.Detection;
 using BillingWatch.Simulation;
+using BillingWatch.Subscriptions;
 
 namespace BillingWatch.Tests.Fixtures;
 
@@ -17,9 +18,21 @@ public sealed class EngineHarness
 
     public bool Livemode { get; }
 
+    /// <summary>The tenant's subscription book, in memory, kept by the same checks the tenant grain runs.</summary>
+    public InMemorySubscriptionBook Book { get; } = new();
+
+    private readonly SubscriptionChecks _subscriptions = new("tn_test");
+
     public DetectionEngine Engine { get; private set; }
 
+    /// <summary>The episodes opened so far (what the cooldown-era tests counted as raised anomalies).</summary>
     public List<RaisedAnomaly> Raised { get; } = [];
+
+    /// <summary>Every episode change so far: openings, updates, escalations and resolutions.</summary>
+    public List<RaisedAnomaly> Changes { get; } = [];
+
+    /// <summary>The changes that send an alert: openings, escalations and resolutions.</summary>
+    public IEnumerable<RaisedAnomaly> Alerts => Changes.Where(c => c.AlertType is not null);
 
     /// <summary>Only the given detector runs; its settings may be overridden.</summary>
     public static EngineHarness For(string detector, Dictionary<string, double>? settings = null, bool livemode = false) =>
@@ -32,6 +45,7 @@ public sealed class EngineHarness
         var e = BillingEvent.Read(++_sequence, Encoding.UTF8.GetBytes(json), imported, 0);
         e = e with { Received = received ?? e.Created + 1 };
         Engine.Fold(e);
+        _subscriptions.Observe(e);
         return Collect();
     }
 
@@ -49,6 +63,7 @@ public sealed class EngineHarness
     public List<RaisedAnomaly> WallClock(long now)
     {
         Engine.OnWallClock(now);
+        _subscriptions.Tick(now);
         return Collect();
     }
 
@@ -56,10 +71,15 @@ public sealed class EngineHarness
     public void Restart(Dictionary<string, DetectorConfig>? configs = null) =>
         Engine = new DetectionEngine("tn_test", Livemode, configs ?? [], Engine.Snapshot());
 
+    /// <summary>Takes the engine's changes; returns the episodes they open.</summary>
     private List<RaisedAnomaly> Collect()
     {
-        var raised = Engine.TakeRaised();
-        Raised.AddRange(raised);
-        return raised;
+        // In memory every step completes at once: the book is written and judged after each event, as a flush would.
+        _subscriptions.RunAsync(Book, [Engine], () => Task.CompletedTask).GetAwaiter().GetResult();
+        var changes = Engine.TakeRaised();
+        Changes.AddRange(changes);
+        var opened = changes.Where(c => c.Change == AnomalyChange.Opened).ToList();
+        Raised.AddRange(opened);
+        return opened;
     }
 }

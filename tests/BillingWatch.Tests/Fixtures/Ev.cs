@@ -90,13 +90,14 @@ public static class Ev
         return StripeEvents.Envelope(type, invoice, created: at);
     }
 
-    public static string Subscription(string type, long at, string id = "sub_A", string status = "active", string interval = "month", long quantity = 1, long unitAmount = 1000, JsonObject? previous = null, string itemId = "si_1") =>
+    public static string Subscription(string type, long at, string id = "sub_A", string status = "active", string interval = "month", long quantity = 1, long unitAmount = 1000, JsonObject? previous = null, string itemId = "si_1", long? periodEnd = null) =>
         StripeEvents.Envelope(type, new JsonObject
         {
             ["id"] = id,
             ["object"] = "subscription",
             ["customer"] = "cus_A",
             ["status"] = status,
+            ["current_period_end"] = periodEnd,
             ["items"] = new JsonObject
             {
                 ["data"] = new JsonArray(new JsonObject

@@ -251,6 +251,7 @@
         el("p", {}, severity(a.severity), ` ${a.detector} · ${a.livemode ? "live" : "test"} mode · status `, el("strong", { id: "status", text: a.status })),
         el("p", { text: a.message }),
         el("p", { class: "muted", text: `Detected ${when(a.detectedAt)} · window ${when(a.windowStart)} – ${when(a.windowEnd)} · subject ${a.subject}` }),
+        el("p", { class: "muted", id: "episode", text: `${a.occurrences ?? 1} occurrence${(a.occurrences ?? 1) === 1 ? "" : "s"} in this episode · last changed ${when(a.updatedAt ?? a.raisedAt)}` }),
         a.statusNote ? el("p", { text: `Note: ${a.statusNote} (${a.statusChangedBy}, ${when(a.statusChangedAt)})` }) : null,
         el("label", { for: "note" }, "Note", note),
         el("div", { class: "controls" }, act("acknowledge", "Acknowledge", "acknowledged"), act("resolve", "Resolve", "resolved"), act("false-positive", "False positive", "a false positive")),

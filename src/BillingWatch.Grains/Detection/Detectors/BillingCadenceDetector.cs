@@ -1,3 +1,5 @@
+using BillingWatch.Subscriptions;
+
 namespace BillingWatch.Detection.Detectors;
 
 /// <summary>
@@ -5,7 +7,8 @@ namespace BillingWatch.Detection.Detectors;
 /// usual gap. Invoices for mid-cycle changes (<c>billing_reason</c> subscription_update, manual,
 /// threshold) are not part of the cadence. The monthly gap is measured only between two renewal
 /// (<c>subscription_cycle</c>) invoices: the first invoice of a subscription (its creation, or a trial's
-/// zero-amount invoice) is followed by a renewal after whatever the trial or first period lasted.
+/// zero-amount invoice) is followed by a renewal after whatever the trial or first period lasted. The
+/// previous renewal of each subscription comes from the subscription book (no cap on subscriptions).
 /// </summary>
 public sealed class BillingCadenceDetector : Detector<BillingCadenceDetector.State>
 {
@@ -19,7 +22,8 @@ public sealed class BillingCadenceDetector : Detector<BillingCadenceDetector.Sta
 
     private static readonly DetectorSetting MonthlyMaxDays = new("monthly_max_days", 33, 1, 90, "Longest normal gap for a monthly subscription.", WholeNumber: true);
 
-    private static readonly DetectorSetting MaxSubscriptions = new("max_subscriptions", 10_000, 10, 1_000_000, "Subscriptions tracked at most.", WholeNumber: true);
+    // Kept so that settings stored before the subscription book stay valid; the book has no cap.
+    private static readonly DetectorSetting MaxSubscriptions = new("max_subscriptions", 10_000, 10, 1_000_000, "No longer used: the subscription book keeps every subscription.", WholeNumber: true);
 
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
@@ -30,68 +34,42 @@ public sealed class BillingCadenceDetector : Detector<BillingCadenceDetector.Sta
         Cooldown(1440),
     ];
 
-    public override bool Reads(BillingEvent e) =>
-        e.Type == "invoice.created" && e.Subscription is not null &&
-        e.BillingReason is null or "subscription_cycle" or "subscription_create" or "subscription";
+    /// <summary>It judges the renewal pairs the subscription book finds, not events of its own.</summary>
+    public override bool Reads(BillingEvent e) => false;
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
-        var id = e.Subscription!;
-        if (!s.Subscriptions.TryGetValue(id, out var last))
-        {
-            if (s.Subscriptions.Count >= c.SettingLong(MaxSubscriptions))
-            {
-                foreach (var oldest in s.Subscriptions.OrderBy(p => p.Value.At).ThenBy(p => p.Key, StringComparer.Ordinal).Take(Math.Max(1, s.Subscriptions.Count / 10)).Select(p => p.Key).ToList())
-                {
-                    s.Subscriptions.Remove(oldest);
-                }
-            }
+    }
 
-            s.Subscriptions[id] = new LastInvoice(e.Created, e.InvoiceId, e.Id, e.BillingReason);
-            return;
-        }
-
-        if (last.InvoiceId == e.InvoiceId)
-        {
-            return;
-        }
-
-        var gap = Math.Abs(e.Created - last.At);
-        var from = Math.Min(last.At, e.Created);
-        var to = Math.Max(last.At, e.Created);
+    public static void Judge(CadenceObservation o, DetectorContext c)
+    {
+        var id = o.Subscription;
+        var gap = Math.Abs(o.At - o.PreviousAt);
+        var from = Math.Min(o.PreviousAt, o.At);
+        var to = Math.Max(o.PreviousAt, o.At);
         if (gap < c.SettingLong(MinGapHours) * 3600)
         {
             c.Anomaly(id, Severity.High, "Subscription invoiced twice")
                 .Saying($"Subscription {id} was invoiced twice within {gap / 3600.0:F1} hours.")
-                .At(e.Created, from, to)
-                .WithEvidence(new { subscription = id, gapHours = Math.Round(gap / 3600.0, 2), invoices = new[] { last.InvoiceId, e.InvoiceId } })
-                .FromEvents([last.EventId, e.Id])
+                .At(o.At, from, to)
+                .WithEvidence(new { subscription = id, gapHours = Math.Round(gap / 3600.0, 2), invoices = new[] { o.PreviousInvoice, o.Invoice } })
+                .FromEvents([o.PreviousEventId, o.EventId])
                 .Raise();
         }
-        else if (e.Interval == "month" && e.IntervalCount == 1 && IsRenewal(e.BillingReason) && IsRenewal(last.Reason) &&
+        else if (o.Interval == "month" && o.IntervalCount == 1 && IsRenewal(o.Reason) && IsRenewal(o.PreviousReason) &&
             (gap < c.SettingLong(MonthlyMinDays) * 86400 || gap > c.SettingLong(MonthlyMaxDays) * 86400))
         {
             c.Anomaly(id, Severity.Medium, "Irregular billing cadence")
                 .Saying($"Monthly subscription {id} was invoiced {gap / 86400.0:F1} days after its previous invoice.")
-                .At(e.Created, from, to)
-                .WithEvidence(new { subscription = id, gapDays = Math.Round(gap / 86400.0, 2), invoices = new[] { last.InvoiceId, e.InvoiceId } })
-                .FromEvents([last.EventId, e.Id])
+                .At(o.At, from, to)
+                .WithEvidence(new { subscription = id, gapDays = Math.Round(gap / 86400.0, 2), invoices = new[] { o.PreviousInvoice, o.Invoice } })
+                .FromEvents([o.PreviousEventId, o.EventId])
                 .Raise();
-        }
-
-        if (e.Created >= last.At)
-        {
-            s.Subscriptions[id] = new LastInvoice(e.Created, e.InvoiceId, e.Id, e.BillingReason);
         }
     }
 
     /// <summary>A renewal invoice; older API versions sent no <c>billing_reason</c>, and their invoices count as renewals.</summary>
     private static bool IsRenewal(string? reason) => reason is null or "subscription_cycle" or "subscription";
 
-    public sealed record LastInvoice(long At, string? InvoiceId, string EventId, string? Reason = null);
-
-    public sealed class State
-    {
-        public Dictionary<string, LastInvoice> Subscriptions { get; set; } = [];
-    }
+    public sealed class State;
 }

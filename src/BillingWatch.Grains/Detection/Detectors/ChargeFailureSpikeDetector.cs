@@ -66,8 +66,8 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
             return;
         }
 
-        s.Recent.Add(e.Created, failed, e.Id, 60, shortWindow);
-        s.Extended.Add(e.Created, failed, e.Id, 60, longWindow);
+        s.Recent.Add(e.Created, failed, e.Id, 60, shortWindow, e.Currency, e.Amount ?? 0);
+        s.Extended.Add(e.Created, failed, e.Id, 60, longWindow, e.Currency, e.Amount ?? 0);
         s.Baseline.Add(e.Created, failed, c.SettingLong(BaselineDays) * 86_400);
         if (failed && (Judge(s.Recent, e, s, c, shortWindow) || Judge(s.Extended, e, s, c, longWindow)))
         {
@@ -127,9 +127,11 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
             return false;
         }
 
-        // Significant whether or not the cooldown lets it raise again.
-        c.Anomaly("account", window.Rate >= 0.5 ? Severity.Critical : Severity.High, "Charge failure spike")
-            .Saying($"{failures} of {attempts} charges failed ({window.Rate:P1}) in {seconds / 60} minutes; the usual failure rate is {rate:P1}, so about {expected:F1} failures were expected.")
+        // A customer's retries count once, so each failure is a customer who could not pay.
+        var impact = new Impact(window.FailedAmounts(e.Created), (long)Math.Round(failures - expected), failures, expected);
+        var severity = window.Rate >= 0.5 ? Severity.Critical : impact.Grade();
+        c.Anomaly("account", severity, "Charge failure spike")
+            .Saying($"{failures} of {attempts} charges failed ({window.Rate:P1}) in {seconds / 60} minutes; the usual failure rate is {rate:P1}, so about {expected:F1} failures were expected: about {impact.CustomersAffected} more customers than usual could not pay.")
             .At(e.Created, window.All.WindowStart, window.All.WindowEnd)
             .WithEvidence(new
             {
@@ -141,6 +143,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
                 pValue,
                 windowMinutes = seconds / 60,
                 threshold = c.Setting(FailureRate),
+                impact = impact.Evidence,
             })
             .FromEvents(window.Recent.Ids)
             .Raise();

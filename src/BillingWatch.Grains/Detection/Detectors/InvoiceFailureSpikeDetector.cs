@@ -91,7 +91,7 @@ public sealed class InvoiceFailureSpikeDetector : Detector<InvoiceFailureSpikeDe
 
         var window = c.SettingLong(WindowHours) * 3600;
         var w = s.Window;
-        w.Add(e.Created, failed, e.Id, 3600, window);
+        w.Add(e.Created, failed, e.Id, 3600, window, e.Currency, e.AmountDue ?? e.AmountPaid ?? 0);
         s.Baseline.Add(e.Created, failed, c.SettingLong(BaselineDays) * 86_400);
         if (failed)
         {
@@ -129,10 +129,11 @@ public sealed class InvoiceFailureSpikeDetector : Detector<InvoiceFailureSpikeDe
             return;
         }
 
-        c.Anomaly("account", w.Rate >= 0.5 ? Severity.Critical : Severity.High, "Invoice payment failure spike")
+        var impact = new Impact(w.FailedAmounts(e.Created), (long)Math.Round(failures - expected), failures, expected);
+        c.Anomaly("account", w.Rate >= 0.5 ? Severity.Critical : impact.Grade(), "Invoice payment failure spike")
             .Saying($"{failures} of {invoices} invoices failed to be paid ({w.Rate:P1}) in {window / 3600} hours; the usual rate is {rate:P1}, so about {expected:F1} failures were expected.")
             .At(e.Created, w.All.WindowStart, w.All.WindowEnd)
-            .WithEvidence(new { failed = failures, total = invoices, failureRate = Math.Round(w.Rate, 4), expectedFailures = Math.Round(expected, 2), baselineRate = Math.Round(rate, 5), pValue })
+            .WithEvidence(new { failed = failures, total = invoices, failureRate = Math.Round(w.Rate, 4), expectedFailures = Math.Round(expected, 2), baselineRate = Math.Round(rate, 5), pValue, impact = impact.Evidence })
             .FromEvents(w.Recent.Ids)
             .Raise();
     }

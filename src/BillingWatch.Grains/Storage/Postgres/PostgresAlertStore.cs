@@ -72,7 +72,7 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
     {
         await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var claimed = new List<(string Id, string Tenant, string Channel, string Anomaly, int Attempts, long Created)>();
+        var claimed = new List<(string Id, string Tenant, string Channel, string Anomaly, int Attempts, long Created, string Type)>();
 
         // SKIP LOCKED: dispatchers of other silos claiming at the same moment take other rows, never these.
         await using (var claim = new NpgsqlCommand("""
@@ -81,7 +81,7 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
                          WHERE status = 'pending' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until < @now)
                          ORDER BY next_attempt_at LIMIT @max
                          FOR UPDATE SKIP LOCKED)
-            RETURNING id, tenant_id, channel_id, anomaly_id, attempts, created_at
+            RETURNING id, tenant_id, channel_id, anomaly_id, attempts, created_at, alert_type
             """, connection, transaction))
         {
             claim.Parameters.AddWithValue("owner", owner);
@@ -91,7 +91,7 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                claimed.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4), reader.GetInt64(5)));
+                claimed.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4), reader.GetInt64(5), reader.GetString(6)));
             }
         }
 
@@ -105,7 +105,7 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
                 await using var name = new NpgsqlCommand("SELECT name FROM tenants WHERE id = $1", connection, transaction);
                 name.Parameters.AddWithValue(c.Tenant);
                 var tenantName = await name.ExecuteScalarAsync(cancellationToken) as string ?? c.Tenant;
-                due.Add(new DueAlertDelivery(c.Id, c.Attempts, StorageRows.Milliseconds(c.Created), channel, tenantName, anomaly));
+                due.Add(new DueAlertDelivery(c.Id, c.Attempts, StorageRows.Milliseconds(c.Created), channel, tenantName, anomaly, c.Type));
             }
         }
 
@@ -196,15 +196,16 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
             foreach (var channel in channels.Where(c => c.Matches(anomaly)))
             {
                 await using var insert = new NpgsqlCommand("""
-                    INSERT INTO alert_deliveries (id, tenant_id, channel_id, anomaly_id, status, next_attempt_at, created_at)
-                    VALUES ($1, $2, $3, $4, 'pending', $5, $5)
+                    INSERT INTO alert_deliveries (id, tenant_id, channel_id, anomaly_id, status, next_attempt_at, created_at, alert_type)
+                    VALUES ($1, $2, $3, $4, 'pending', $5, $5, $6)
                     ON CONFLICT (id) DO NOTHING
                     """, connection, transaction);
-                insert.Parameters.AddWithValue(AlertDeliveryStatus.IdFor(anomaly.Id, channel.Id));
+                insert.Parameters.AddWithValue(AlertDeliveryStatus.IdFor(anomaly, channel.Id));
                 insert.Parameters.AddWithValue(anomaly.TenantId);
                 insert.Parameters.AddWithValue(channel.Id);
                 insert.Parameters.AddWithValue(anomaly.Id);
                 insert.Parameters.AddWithValue(nowMs);
+                insert.Parameters.AddWithValue(anomaly.AlertType ?? AnomalyAlertTypes.Detected);
                 await insert.ExecuteNonQueryAsync();
             }
         }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using BillingWatch.Detection;
 using Npgsql;
 
@@ -6,9 +5,9 @@ namespace BillingWatch.Storage.Postgres;
 
 public sealed class PostgresAnomalyStore(PostgresDatabase database, TimeProvider time) : IAnomalyStore
 {
-    public async Task InsertAsync(IReadOnlyList<RaisedAnomaly> anomalies)
+    public async Task ApplyAsync(IReadOnlyList<RaisedAnomaly> changes)
     {
-        if (anomalies.Count == 0)
+        if (changes.Count == 0)
         {
             return;
         }
@@ -18,42 +17,11 @@ public sealed class PostgresAnomalyStore(PostgresDatabase database, TimeProvider
             await using var connection = await database.DataSource.OpenConnectionAsync();
             await using var transaction = await connection.BeginTransactionAsync();
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-            var stored = new List<RaisedAnomaly>(anomalies.Count);
-            foreach (var a in anomalies)
-            {
-                await using var insert = new NpgsqlCommand("""
-                    INSERT INTO anomalies (id, tenant_id, livemode, detector, subject, severity, status, title, message,
-                                           detected_at, window_start, window_end, evidence, event_ids, raised_at)
-                    VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9, $10, $11, $12, $13, $14)
-                    ON CONFLICT (id) DO NOTHING
-                    """, connection, transaction);
-                insert.Parameters.AddWithValue(a.Id);
-                insert.Parameters.AddWithValue(a.TenantId);
-                insert.Parameters.AddWithValue(a.Livemode);
-                insert.Parameters.AddWithValue(a.Detector);
-                insert.Parameters.AddWithValue(a.Subject);
-                insert.Parameters.AddWithValue((short)a.Severity);
-                insert.Parameters.AddWithValue(a.Title);
-                insert.Parameters.AddWithValue(a.Message);
-                insert.Parameters.AddWithValue(a.DetectedAt);
-                insert.Parameters.AddWithValue(a.WindowStart);
-                insert.Parameters.AddWithValue(a.WindowEnd);
-                insert.Parameters.AddWithValue(a.EvidenceJson);
-                insert.Parameters.AddWithValue(JsonSerializer.Serialize(a.EventIds));
-                insert.Parameters.AddWithValue(now);
-                if (await insert.ExecuteNonQueryAsync() == 1)
-                {
-                    stored.Add(a);
-                }
-            }
+            var alerts = await AnomalyEpisodeWriter.ApplyAsync(connection, transaction, changes, now);
 
-            // The outbox: deliveries for the new anomalies commit with them, or not at all.
-            await PostgresAlertStore.EnqueueAsync(connection, transaction, stored, now);
+            // The outbox: deliveries for the changes that alert commit with them, or not at all.
+            await PostgresAlertStore.EnqueueAsync(connection, transaction, alerts, now);
             await transaction.CommitAsync();
-            foreach (var a in stored)
-            {
-                BillingWatch.Observability.BillingWatchMetrics.AnomalyRaised(a.Detector, a.Severity.ToApi());
-            }
         }
         catch (NpgsqlException ex)
         {

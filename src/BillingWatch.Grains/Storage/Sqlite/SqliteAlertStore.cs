@@ -74,7 +74,7 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
     {
         await using var connection = database.Open();
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        var claimed = new List<(string Id, string Tenant, string Channel, string Anomaly, int Attempts, long Created)>();
+        var claimed = new List<(string Id, string Tenant, string Channel, string Anomaly, int Attempts, long Created, string Type)>();
         await using (var claim = connection.CreateCommand())
         {
             claim.Transaction = transaction;
@@ -83,7 +83,7 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
                 WHERE id IN (SELECT id FROM alert_deliveries
                              WHERE status = 'pending' AND next_attempt_at <= $now AND (lease_until IS NULL OR lease_until < $now)
                              ORDER BY next_attempt_at LIMIT $max)
-                RETURNING id, tenant_id, channel_id, anomaly_id, attempts, created_at
+                RETURNING id, tenant_id, channel_id, anomaly_id, attempts, created_at, alert_type
                 """;
             claim.Parameters.AddWithValue("$owner", owner);
             claim.Parameters.AddWithValue("$until", (now + lease).ToUnixTimeMilliseconds());
@@ -92,7 +92,7 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                claimed.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4), reader.GetInt64(5)));
+                claimed.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4), reader.GetInt64(5), reader.GetString(6)));
             }
         }
 
@@ -103,7 +103,7 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
             var anomaly = await SqliteAnomalyStore.GetAsync(connection, transaction, c.Tenant, c.Anomaly, cancellationToken);
             if (channel is not null && anomaly is not null)
             {
-                due.Add(new DueAlertDelivery(c.Id, c.Attempts, StorageRows.Milliseconds(c.Created), channel, await TenantNameAsync(connection, transaction, c.Tenant, cancellationToken), anomaly));
+                due.Add(new DueAlertDelivery(c.Id, c.Attempts, StorageRows.Milliseconds(c.Created), channel, await TenantNameAsync(connection, transaction, c.Tenant, cancellationToken), anomaly, c.Type));
             }
         }
 
@@ -201,8 +201,8 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
         await using var insert = connection.CreateCommand();
         insert.Transaction = transaction;
         insert.CommandText = """
-            INSERT INTO alert_deliveries (id, tenant_id, channel_id, anomaly_id, status, next_attempt_at, created_at)
-            VALUES ($id, $tenant, $channel, $anomaly, 'pending', $now, $now)
+            INSERT INTO alert_deliveries (id, tenant_id, channel_id, anomaly_id, status, next_attempt_at, created_at, alert_type)
+            VALUES ($id, $tenant, $channel, $anomaly, 'pending', $now, $now, $type)
             ON CONFLICT (id) DO NOTHING
             """;
         foreach (var anomaly in stored)
@@ -210,7 +210,8 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
             foreach (var channel in channels.Where(c => c.Matches(anomaly)))
             {
                 insert.Parameters.Clear();
-                insert.Parameters.AddWithValue("$id", AlertDeliveryStatus.IdFor(anomaly.Id, channel.Id));
+                insert.Parameters.AddWithValue("$id", AlertDeliveryStatus.IdFor(anomaly, channel.Id));
+                insert.Parameters.AddWithValue("$type", anomaly.AlertType ?? AnomalyAlertTypes.Detected);
                 insert.Parameters.AddWithValue("$tenant", anomaly.TenantId);
                 insert.Parameters.AddWithValue("$channel", channel.Id);
                 insert.Parameters.AddWithValue("$anomaly", anomaly.Id);

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using BillingWatch.Detection;
 using Microsoft.Data.Sqlite;
 
@@ -6,9 +5,9 @@ namespace BillingWatch.Storage.Sqlite;
 
 public sealed class SqliteAnomalyStore(SqliteDatabase database, TimeProvider time) : IAnomalyStore
 {
-    public async Task InsertAsync(IReadOnlyList<RaisedAnomaly> anomalies)
+    public async Task ApplyAsync(IReadOnlyList<RaisedAnomaly> changes)
     {
-        if (anomalies.Count == 0)
+        if (changes.Count == 0)
         {
             return;
         }
@@ -17,47 +16,12 @@ public sealed class SqliteAnomalyStore(SqliteDatabase database, TimeProvider tim
         {
             await using var connection = database.Open();
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
-            await using var insert = connection.CreateCommand();
-            insert.Transaction = transaction;
-            insert.CommandText = """
-                INSERT INTO anomalies (id, tenant_id, livemode, detector, subject, severity, status, title, message,
-                                       detected_at, window_start, window_end, evidence, event_ids, raised_at)
-                VALUES ($id, $tenant, $livemode, $detector, $subject, $severity, 'open', $title, $message,
-                        $detected, $start, $end, $evidence, $events, $raised)
-                ON CONFLICT (id) DO NOTHING
-                """;
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-            var stored = new List<RaisedAnomaly>(anomalies.Count);
-            foreach (var a in anomalies)
-            {
-                insert.Parameters.Clear();
-                insert.Parameters.AddWithValue("$id", a.Id);
-                insert.Parameters.AddWithValue("$tenant", a.TenantId);
-                insert.Parameters.AddWithValue("$livemode", a.Livemode ? 1 : 0);
-                insert.Parameters.AddWithValue("$detector", a.Detector);
-                insert.Parameters.AddWithValue("$subject", a.Subject);
-                insert.Parameters.AddWithValue("$severity", (int)a.Severity);
-                insert.Parameters.AddWithValue("$title", a.Title);
-                insert.Parameters.AddWithValue("$message", a.Message);
-                insert.Parameters.AddWithValue("$detected", a.DetectedAt);
-                insert.Parameters.AddWithValue("$start", a.WindowStart);
-                insert.Parameters.AddWithValue("$end", a.WindowEnd);
-                insert.Parameters.AddWithValue("$evidence", a.EvidenceJson);
-                insert.Parameters.AddWithValue("$events", JsonSerializer.Serialize(a.EventIds));
-                insert.Parameters.AddWithValue("$raised", now);
-                if (await insert.ExecuteNonQueryAsync() == 1)
-                {
-                    stored.Add(a);
-                }
-            }
+            var alerts = await AnomalyEpisodeWriter.ApplyAsync(connection, transaction, changes, now);
 
-            // The outbox: deliveries for the new anomalies commit with them, or not at all.
-            await SqliteAlertStore.EnqueueAsync(connection, transaction, stored, now);
+            // The outbox: deliveries for the changes that alert commit with them, or not at all.
+            await SqliteAlertStore.EnqueueAsync(connection, transaction, alerts, now);
             await transaction.CommitAsync();
-            foreach (var a in stored)
-            {
-                BillingWatch.Observability.BillingWatchMetrics.AnomalyRaised(a.Detector, a.Severity.ToApi());
-            }
         }
         catch (SqliteException ex)
         {

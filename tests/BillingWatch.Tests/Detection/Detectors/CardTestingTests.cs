@@ -74,7 +74,7 @@ public sealed class CardTestingTests
     }
 
     [Fact]
-    public void Cooldown_holds_for_thirty_minutes()
+    public void An_attack_is_one_episode_and_a_new_one_after_thirty_quiet_minutes_opens_another()
     {
         var harness = EngineHarness.For("card_testing");
         for (var i = 0; i < 40; i++)
@@ -82,10 +82,18 @@ public sealed class CardTestingTests
             harness.Fold(Charge(T0 + (i * 30), failed: true, amount: 100, customer: "cus_" + i));
         }
 
-        Assert.Single(harness.Raised);
-        for (var i = 0; i < 10; i++)
+        var first = Assert.Single(harness.Raised);
+        Assert.Contains(harness.Changes, c => c.Id == first.Id && c.Change == AnomalyChange.Updated);
+
+        var lastAttempt = T0 + (39 * 30);
+        harness.Fold(Charge(lastAttempt + 1801, failed: false, amount: 5000, customer: "cus_ok"));
+        var resolved = Assert.Single(harness.Changes, c => c.Change == AnomalyChange.Resolved);
+        Assert.Equal(first.Id, resolved.Id);
+        Assert.True(resolved.Occurrences > 1);
+
+        for (var i = 0; i < 40; i++)
         {
-            harness.Fold(Charge(T0 + 2100 + i, failed: true, amount: 100, customer: "cus_b" + i));
+            harness.Fold(Charge(lastAttempt + 4000 + (i * 30), failed: true, amount: 100, customer: "cus_b" + i));
         }
 
         Assert.Equal(2, harness.Raised.Count);

@@ -71,11 +71,16 @@ public sealed class InvoiceFailureSpikeTests
     }
 
     [Fact]
-    public void Cooldown_holds_for_six_hours()
+    public void A_spike_that_goes_on_is_one_episode_until_six_quiet_hours_resolve_it()
     {
         var harness = Warm();
-        Assert.Single(Run(20, 15, harness));
+        var first = Assert.Single(Run(20, 15, harness));
         Assert.Empty(Run(0, 5, harness, T0 + 3600));
-        Assert.Single(Run(0, 1, harness, T0 + (6 * 3600) + 100));
+        Assert.DoesNotContain(harness.Changes, c => c.Change == AnomalyChange.Resolved);
+
+        var later = T0 + 3600 + (6 * 3600) + 100;
+        Run(30, 0, harness, later);
+        var resolved = Assert.Single(harness.Changes, c => c.Change == AnomalyChange.Resolved);
+        Assert.Equal(first.Id, resolved.Id);
     }
 }

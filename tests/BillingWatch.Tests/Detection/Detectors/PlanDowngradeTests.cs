@@ -45,13 +45,15 @@ public sealed class PlanDowngradeTests
     }
 
     [Fact]
-    public void Cooldown_holds_for_an_hour_per_subscription()
+    public void Downgrades_of_one_subscription_within_an_hour_are_one_notice()
     {
         var harness = EngineHarness.For("plan_downgrade");
         harness.Fold(Subscription("customer.subscription.updated", T0, quantity: 2, previous: PreviousItems(3, 1000)));
         harness.Fold(Subscription("customer.subscription.updated", T0 + 60, quantity: 1, previous: PreviousItems(2, 1000)));
-        harness.Fold(Subscription("customer.subscription.updated", T0 + 3600, quantity: 0, previous: PreviousItems(1, 1000)));
+        Assert.Single(harness.Raised);
+        harness.Fold(Subscription("customer.subscription.updated", T0 + 60 + 3600, quantity: 0, previous: PreviousItems(1, 1000)));
         Assert.Equal(2, harness.Raised.Count);
+        Assert.Single(harness.Changes, c => c.Change == AnomalyChange.Resolved);
     }
 
     [Fact]

@@ -58,11 +58,18 @@ public sealed class WebhookLagTests
     }
 
     [Fact]
-    public void Cooldown_holds_for_an_hour()
+    public void Lag_that_goes_on_is_one_episode_that_resolves_after_a_quiet_hour()
     {
         var harness = EngineHarness.For("webhook_lag");
-        Assert.Single(Deliveries(harness, T0, late: 10, lagSeconds: 400));
+        var first = Assert.Single(Deliveries(harness, T0, late: 10, lagSeconds: 400));
         Assert.Empty(Deliveries(harness, T0 + 1200, late: 10, lagSeconds: 400));
-        Assert.Single(Deliveries(harness, T0 + 4000, late: 10, lagSeconds: 400));
+        Assert.Contains(harness.Changes, c => c.Id == first.Id && c.Change == AnomalyChange.Updated && c.Occurrences >= 2);
+        Assert.DoesNotContain(harness.Changes, c => c.Change == AnomalyChange.Resolved);
+
+        var second = Assert.Single(Deliveries(harness, T0 + 6000, late: 10, lagSeconds: 400));
+        Assert.NotEqual(first.Id, second.Id);
+        var resolved = Assert.Single(harness.Changes, c => c.Change == AnomalyChange.Resolved);
+        Assert.Equal(first.Id, resolved.Id);
+        Assert.True(harness.Changes.IndexOf(resolved) < harness.Changes.FindIndex(c => c.Id == second.Id), "the old episode resolves before the new one opens");
     }
 }

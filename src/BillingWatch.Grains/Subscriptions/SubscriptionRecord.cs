@@ -1,0 +1,239 @@
+using BillingWatch.Detection;
+
+namespace BillingWatch.Subscriptions;
+
+/// <summary>Two renewal invoices of one subscription, for <c>billing_cadence</c> to judge the gap between.</summary>
+public sealed record CadenceObservation(
+    string Subscription,
+    bool Livemode,
+    long PreviousAt,
+    string? PreviousInvoice,
+    string PreviousEventId,
+    string? PreviousReason,
+    long At,
+    string? Invoice,
+    string EventId,
+    string? Reason,
+    string? Interval,
+    int IntervalCount);
+
+/// <summary>
+/// One subscription as the book knows it, projected from the tenant's events. Every field moves only
+/// forward in event time (a status from an older event never overwrites a newer one, a count only grows
+/// for a newer failure), so applying the same event twice — a replay after a crash — changes nothing.
+/// </summary>
+public sealed class SubscriptionRecord
+{
+    public required string Id { get; init; }
+
+    public required bool Livemode { get; init; }
+
+    public string? Customer { get; set; }
+
+    /// <summary>Stripe's status (trialing, active, past_due, unpaid, paused, canceled, incomplete…).</summary>
+    public string Status { get; set; } = "active";
+
+    public string? Currency { get; set; }
+
+    /// <summary>Recurring revenue a month, minor units, from the latest subscription event that listed items.</summary>
+    public long MonthlyRecurring { get; set; }
+
+    public string? PriceId { get; set; }
+
+    public long Quantity { get; set; }
+
+    public string? Interval { get; set; }
+
+    public int IntervalCount { get; set; } = 1;
+
+    public long? CurrentPeriodStart { get; set; }
+
+    public long? CurrentPeriodEnd { get; set; }
+
+    public long? TrialEnd { get; set; }
+
+    public long? CancelAt { get; set; }
+
+    public bool CancelAtPeriodEnd { get; set; }
+
+    public long? CanceledAt { get; set; }
+
+    /// <summary>Event time of the latest subscription event applied: status fields only take newer ones.</summary>
+    public long StateAt { get; set; }
+
+    /// <summary>The latest invoice of any kind (created, finalized, paid, failed) for it.</summary>
+    public long? LastInvoiceAt { get; set; }
+
+    public string? LastPaidInvoice { get; set; }
+
+    public long? LastPaidAt { get; set; }
+
+    /// <summary>Dunning: failed invoice payments since the last paid one, and the latest of them.</summary>
+    public int FailedAttempts { get; set; }
+
+    public long? LastFailedAt { get; set; }
+
+    /// <summary>When it was last billed (any invoice) or first seen: the clock a lapse is measured from.</summary>
+    public long BilledFrom { get; set; }
+
+    public long? LastRenewalAt { get; set; }
+
+    public string? LastRenewalInvoice { get; set; }
+
+    public string? LastRenewalEvent { get; set; }
+
+    public string? LastRenewalReason { get; set; }
+
+    /// <summary>The <see cref="BilledFrom"/> a lapse was already judged for: it is judged once per billing.</summary>
+    public long LapseJudgedFor { get; set; }
+
+    /// <summary>Event time of the latest event applied, of any kind.</summary>
+    public long UpdatedAt { get; set; }
+
+    /// <summary>
+    /// When this subscription should next be billed, if it is expected to be and has not been judged for
+    /// this billing yet: the end of its current period if that is still ahead of its last billing, else one
+    /// interval after its last billing. Null for trials, ended or ending subscriptions, or without an interval.
+    /// </summary>
+    public long? LapseDueAt
+    {
+        get
+        {
+            if (Status is not ("active" or "past_due") || CancelAtPeriodEnd || LapseJudgedFor == BilledFrom)
+            {
+                return null;
+            }
+
+            long? due = CurrentPeriodEnd is long end && end > BilledFrom ? end
+                : Interval is not null ? NextBilling(BilledFrom, Interval, IntervalCount)
+                : null;
+            return due is long d && CancelAt is long cancelAt && cancelAt <= d ? null : due;
+        }
+    }
+
+    /// <summary>The events the book reads: subscription lifecycle and invoices of a subscription.</summary>
+    public static bool Reads(BillingEvent e) =>
+        e.Subscription is { Length: > 0 } &&
+        (e.Type.StartsWith("customer.subscription.", StringComparison.Ordinal) ||
+         e.Type is "invoice.created" or "invoice.finalized" or "invoice.paid" or "invoice.payment_succeeded" or "invoice.payment_failed");
+
+    public static SubscriptionRecord First(BillingEvent e) => new() { Id = e.Subscription!, Livemode = e.Livemode, BilledFrom = e.Created, Customer = e.Customer };
+
+    /// <summary>Applies one event; returns the renewal pair it completes, if it is a renewal invoice.</summary>
+    public CadenceObservation? Apply(BillingEvent e)
+    {
+        UpdatedAt = Math.Max(UpdatedAt, e.Created);
+        Customer ??= e.Customer;
+        if (e.Interval is not null && (e.Created >= StateAt || Interval is null))
+        {
+            Interval = e.Interval;
+            IntervalCount = Math.Max(1, e.IntervalCount);
+        }
+
+        if (e.Type.StartsWith("customer.subscription.", StringComparison.Ordinal))
+        {
+            ApplySubscription(e);
+            return null;
+        }
+
+        LastInvoiceAt = Max(LastInvoiceAt, e.Created);
+        BilledFrom = Math.Max(BilledFrom, e.Created);
+        Currency ??= e.Currency;
+        switch (e.Type)
+        {
+            case "invoice.paid" or "invoice.payment_succeeded" when LastPaidAt is not long paid || e.Created >= paid:
+                LastPaidAt = e.Created;
+                LastPaidInvoice = e.InvoiceId;
+                if (LastFailedAt is not long failed || failed <= e.Created)
+                {
+                    FailedAttempts = 0;
+                }
+
+                break;
+            case "invoice.payment_failed" when LastFailedAt is not long lastFailed || e.Created > lastFailed:
+                LastFailedAt = e.Created;
+                if (LastPaidAt is not long lastPaid || lastPaid < e.Created)
+                {
+                    FailedAttempts++;
+                }
+
+                break;
+            case "invoice.created" when IsCadenceInvoice(e.BillingReason):
+                return ApplyRenewal(e);
+        }
+
+        return null;
+    }
+
+    private void ApplySubscription(BillingEvent e)
+    {
+        if (e.Type == "customer.subscription.created")
+        {
+            BilledFrom = Math.Max(BilledFrom, e.Created);
+        }
+
+        if (e.Created < StateAt)
+        {
+            return;
+        }
+
+        StateAt = e.Created;
+
+        // Stripe never reopens a canceled subscription: a later event for it (out of order, or a sender's
+        // mistake) must not make the book expect bills again.
+        Status = e.Type == "customer.subscription.deleted" || Status == "canceled" ? "canceled" : e.Status ?? Status;
+        Currency = e.Currency ?? Currency;
+        if (e.Quantity > 0 || e.MonthlyRecurring > 0)
+        {
+            MonthlyRecurring = e.MonthlyRecurring;
+            Quantity = e.Quantity;
+        }
+
+        PriceId = e.PriceId ?? PriceId;
+        CurrentPeriodStart = e.PeriodStart ?? CurrentPeriodStart;
+        CurrentPeriodEnd = e.PeriodEnd ?? CurrentPeriodEnd;
+        TrialEnd = e.TrialEnd ?? TrialEnd;
+        CancelAt = e.CancelAt;
+        CancelAtPeriodEnd = e.CancelAtPeriodEnd;
+        CanceledAt = e.CanceledAt ?? CanceledAt;
+    }
+
+    /// <summary>
+    /// Pairs a renewal invoice with the one before it. Only a newer invoice is paired (an older one arriving
+    /// late was paired when the newer one came, or belongs to history already judged), which also makes a
+    /// replay pair nothing twice.
+    /// </summary>
+    private CadenceObservation? ApplyRenewal(BillingEvent e)
+    {
+        if ((LastRenewalInvoice is not null && LastRenewalInvoice == e.InvoiceId) || (LastRenewalAt is long last && e.Created < last))
+        {
+            return null;
+        }
+
+        CadenceObservation? observation = LastRenewalAt is long previousAt
+            ? new CadenceObservation(Id, Livemode, previousAt, LastRenewalInvoice, LastRenewalEvent ?? string.Empty, LastRenewalReason, e.Created, e.InvoiceId, e.Id, e.BillingReason, e.Interval, Math.Max(1, e.IntervalCount))
+            : null;
+        LastRenewalAt = e.Created;
+        LastRenewalInvoice = e.InvoiceId;
+        LastRenewalEvent = e.Id;
+        LastRenewalReason = e.BillingReason;
+        return observation;
+    }
+
+    /// <summary>Invoices of the billing cycle; mid-cycle changes (subscription_update, manual, threshold) are not.</summary>
+    private static bool IsCadenceInvoice(string? reason) => reason is null or "subscription_cycle" or "subscription_create" or "subscription";
+
+    private static long? Max(long? a, long b) => a is long x ? Math.Max(x, b) : b;
+
+    public static long NextBilling(long from, string interval, int count)
+    {
+        var start = DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(from, 0, 253_402_300_799 / 2));
+        return (interval switch
+        {
+            "day" => start.AddDays(count),
+            "week" => start.AddDays(7 * count),
+            "year" => start.AddYears(count),
+            _ => start.AddMonths(count),
+        }).ToUnixTimeSeconds();
+    }
+}
