@@ -2,6 +2,12 @@ using BillingWatch.Bench;
 
 // Ingest load tool: starts the embedded default (or targets --url), creates tenants, drives correctly
 // signed Stripe deliveries over real HTTP and reports throughput, latency, statuses and rows stored.
+// "book N": the subscription book with N subscriptions on SQLite instead (docs/PERFORMANCE.md).
+if (args is ["book", var count])
+{
+    return await BookBenchmark.RunAsync(int.Parse(count, System.Globalization.CultureInfo.InvariantCulture));
+}
+
 var options = BenchOptions.Parse(args);
 if (options is null)
 {

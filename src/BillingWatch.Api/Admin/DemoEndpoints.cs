@@ -43,8 +43,9 @@ internal static class DemoEndpoints
         var start = time.GetUtcNow().AddDays(-span);
         // History up to now, with its incidents long over (their episodes resolved), and a duplicate charge in
         // the last quarter of an hour: an open anomaly to look at.
+        // The generator runs whole days from the start's midnight: one more day covers today up to now.
         var events = new TrafficGenerator(profile, seed: Environment.TickCount).Generate(
-            start, span, Incident.CardTesting | Incident.RefundSpike | Incident.RevenueDrop, until: time.GetUtcNow().ToUnixTimeSeconds(), ongoing: Incident.DuplicateCharge);
+            start, span + 1, Incident.CardTesting | Incident.RefundSpike | Incident.RevenueDrop, until: time.GetUtcNow().ToUnixTimeSeconds(), ongoing: Incident.DuplicateCharge);
         var chunk = Math.Max(1, options.Value.Import.ChunkSize);
         var importId = Guid.NewGuid().ToString("N");
         await grain.BeginImportAsync(importId);

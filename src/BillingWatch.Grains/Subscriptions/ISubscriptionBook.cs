@@ -31,6 +31,10 @@ public sealed class InMemorySubscriptionBook : ISubscriptionBook
 {
     private readonly Dictionary<(string Tenant, bool Livemode, string Id), SubscriptionRecord> _records = [];
 
+    // The due index, as the table's index on lapse_due_at: a check reads only what is due.
+    private readonly SortedSet<(long Due, string Tenant, bool Livemode, string Id)> _due = new(DueOrder.Instance);
+    private readonly Dictionary<(string Tenant, bool Livemode, string Id), long> _indexed = [];
+
     public Task<IReadOnlyList<CadenceObservation>> ApplyAsync(string tenantId, IReadOnlyList<BillingEvent> events, CancellationToken cancellationToken = default)
     {
         var observations = new List<CadenceObservation>();
@@ -46,27 +50,30 @@ public sealed class InMemorySubscriptionBook : ISubscriptionBook
             {
                 observations.Add(observation);
             }
+
+            Index(key, record);
         }
 
         return Task.FromResult<IReadOnlyList<CadenceObservation>>(observations);
     }
 
     public Task<IReadOnlyList<SubscriptionRecord>> DueAsync(string tenantId, bool livemode, long dueBy, int limit, CancellationToken cancellationToken = default) =>
-        Task.FromResult<IReadOnlyList<SubscriptionRecord>>(_records
-            .Where(r => r.Key.Tenant == tenantId && r.Key.Livemode == livemode && r.Value.LapseDueAt is long due && due <= dueBy)
-            .Select(r => r.Value)
-            .OrderBy(r => r.LapseDueAt)
-            .ThenBy(r => r.Id, StringComparer.Ordinal)
+        Task.FromResult<IReadOnlyList<SubscriptionRecord>>(_due
+            .TakeWhile(d => d.Due <= dueBy)
+            .Where(d => d.Tenant == tenantId && d.Livemode == livemode)
             .Take(limit)
+            .Select(d => _records[(d.Tenant, d.Livemode, d.Id)])
             .ToList());
 
     public Task MarkJudgedAsync(string tenantId, IReadOnlyList<SubscriptionRecord> judged, CancellationToken cancellationToken = default)
     {
         foreach (var j in judged)
         {
-            if (_records.TryGetValue((tenantId, j.Livemode, j.Id), out var record) && record.BilledFrom == j.BilledFrom)
+            var key = (tenantId, j.Livemode, j.Id);
+            if (_records.TryGetValue(key, out var record) && record.BilledFrom == j.BilledFrom)
             {
                 record.LapseJudgedFor = j.BilledFrom;
+                Index(key, record);
             }
         }
 
@@ -86,5 +93,40 @@ public sealed class InMemorySubscriptionBook : ISubscriptionBook
             .ToList();
         var next = items.Count > limit ? items[limit - 1].Id : null;
         return Task.FromResult(new SubscriptionPage(items.Take(limit).ToList(), next));
+    }
+
+    private void Index((string Tenant, bool Livemode, string Id) key, SubscriptionRecord record)
+    {
+        if (_indexed.Remove(key, out var old))
+        {
+            _due.Remove((old, key.Tenant, key.Livemode, key.Id));
+        }
+
+        if (record.LapseDueAt is long due)
+        {
+            _indexed[key] = due;
+            _due.Add((due, key.Tenant, key.Livemode, key.Id));
+        }
+    }
+
+    private sealed class DueOrder : IComparer<(long Due, string Tenant, bool Livemode, string Id)>
+    {
+        public static readonly DueOrder Instance = new();
+
+        public int Compare((long Due, string Tenant, bool Livemode, string Id) x, (long Due, string Tenant, bool Livemode, string Id) y)
+        {
+            var c = x.Due.CompareTo(y.Due);
+            if (c == 0)
+            {
+                c = string.CompareOrdinal(x.Id, y.Id);
+            }
+
+            if (c == 0)
+            {
+                c = string.CompareOrdinal(x.Tenant, y.Tenant);
+            }
+
+            return c != 0 ? c : x.Livemode.CompareTo(y.Livemode);
+        }
     }
 }

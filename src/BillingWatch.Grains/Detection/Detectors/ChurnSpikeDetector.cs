@@ -59,7 +59,7 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
             .WithEvidence(new { subscription = id, customer = e.Customer })
             .FromEvents([e.Id])
             .Raise();
-        s.Days.Add(e.Created, e.Id);
+        s.Days.Add(e.Created, e.Id, e.Currency, e.MonthlyRecurring);
     }
 
     private static void Track(State s, string id, long at, bool inDunning)
@@ -87,10 +87,12 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
         foreach (var v in verdicts)
         {
             var start = v.Day * DailyTotals.Day;
-            c.Anomaly("account", v.Count >= 10 * Math.Max(v.Mean, 1) ? Severity.Critical : Severity.High, "Churn spike")
-                .Saying($"{v.Count} subscriptions were cancelled on {DateTimeOffset.FromUnixTimeSeconds(start):yyyy-MM-dd}, against a {v.BaselineDays}-day mean of {v.Mean:F1}.")
+            var impact = new Impact(v.Amounts, (long)Math.Round(v.Count - v.Mean), v.Count, v.Mean);
+            var lost = string.Join(", ", v.Amounts.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Value} {a.Key}"));
+            c.Anomaly("account", impact.Grade(), "Churn spike")
+                .Saying($"{v.Count} subscriptions were cancelled on {DateTimeOffset.FromUnixTimeSeconds(start):yyyy-MM-dd}, against a {v.BaselineDays}-day mean of {v.Mean:F1}" + (lost.Length > 0 ? $"; recurring revenue lost a month: {lost}." : "."))
                 .At(start + DailyTotals.Day, start, start + DailyTotals.Day)
-                .WithEvidence(new { cancellations = v.Count, baselineMean = Math.Round(v.Mean, 2), baselineDays = v.BaselineDays, pValue = v.PValue })
+                .WithEvidence(new { cancellations = v.Count, baselineMean = Math.Round(v.Mean, 2), baselineDays = v.BaselineDays, pValue = v.PValue, monthlyRecurringLost = v.Amounts, impact = impact.Evidence })
                 .FromEvents(s.Days.Recent.Ids)
                 .Raise();
         }
