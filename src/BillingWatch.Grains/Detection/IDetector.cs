@@ -178,11 +178,16 @@ public sealed class DetectorContext(string tenantId, bool livemode)
     /// <summary>Resolves the running detector's episodes whose quiet period ended at or before <paramref name="now"/>.</summary>
     internal void ResolveQuiet(long now)
     {
-        if (!Episodes.TryGetValue(_detector.Name, out var open) || open.NextDue > now)
+        if (Episodes.TryGetValue(_detector.Name, out var open) && open.NextDue <= now)
         {
-            return;
+            ResolveQuiet(open, now);
         }
+    }
 
+    // Apart from the check above: its lambdas capture "now", and a closure is allocated on entry to the
+    // method that declares what it captures — on every event, had it been the method above.
+    private void ResolveQuiet(OpenEpisodes open, long now)
+    {
         var quiet = QuietSeconds;
         foreach (var (subject, episode) in open.BySubject.Where(p => p.Value.LastAt + quiet <= now).OrderBy(p => p.Value.LastAt).ThenBy(p => p.Key, StringComparer.Ordinal).ToList())
         {
