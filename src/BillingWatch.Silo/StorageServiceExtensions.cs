@@ -57,7 +57,8 @@ public static class StorageServiceExtensions
             services.TryAddSingleton<PostgresEventLog>();
             services.TryAddSingleton<IEventLog>(sp => sp.GetRequiredService<PostgresEventLog>());
             services.TryAddSingleton<ITenantDirectory, TenantDirectory>();
-            services.TryAddSingleton<IAnomalyStore, PostgresAnomalyStore>();
+            services.TryAddSingleton<StorageDialect>(PostgresDialect.Instance);
+            services.TryAddSingleton<IAnomalyStore, AnomalyStore>();
             services.TryAddSingleton<PostgresAlertStore>();
             services.TryAddSingleton<IAlertStore>(sp => new ProtectedAlertStore(sp.GetRequiredService<PostgresAlertStore>(), sp.GetRequiredService<ISecretProtector>()));
             services.TryAddSingleton<IStorageConnections>(sp => sp.GetRequiredService<PostgresDatabase>());
@@ -72,7 +73,8 @@ public static class StorageServiceExtensions
             services.TryAddSingleton<SqliteEventLog>();
             services.TryAddSingleton<IEventLog>(sp => sp.GetRequiredService<SqliteEventLog>());
             services.TryAddSingleton<ITenantDirectory, TenantDirectory>();
-            services.TryAddSingleton<IAnomalyStore, SqliteAnomalyStore>();
+            services.TryAddSingleton<StorageDialect>(SqliteDialect.Instance);
+            services.TryAddSingleton<IAnomalyStore, AnomalyStore>();
             services.TryAddSingleton<SqliteAlertStore>();
             services.TryAddSingleton<IAlertStore>(sp => new ProtectedAlertStore(sp.GetRequiredService<SqliteAlertStore>(), sp.GetRequiredService<ISecretProtector>()));
             services.TryAddSingleton<IStorageConnections>(sp => sp.GetRequiredService<SqliteDatabase>());

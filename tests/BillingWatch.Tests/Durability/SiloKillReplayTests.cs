@@ -74,7 +74,7 @@ public sealed class SiloKillReplayTests : IAsyncLifetime
         await _cluster.Client.GetGrain<ITenantGrain>(interrupted).CompleteImportAsync("test-import");
         await _cluster.Client.GetGrain<ITenantGrain>(uninterrupted).CompleteImportAsync("test-import");
 
-        var store = new SqliteAnomalyStore(new SqliteDatabase(Path.Combine(_dataDir, "billingwatch.db"), 5000, NullLogger<SqliteDatabase>.Instance), TimeProvider.System);
+        var store = new AnomalyStore(new SqliteDatabase(Path.Combine(_dataDir, "billingwatch.db"), 5000, NullLogger<SqliteDatabase>.Instance), SqliteDialect.Instance, TimeProvider.System);
         var expected = await SignaturesAsync(store, uninterrupted);
         var actual = await SignaturesAsync(store, interrupted);
         Assert.True(expected.Count >= 4, $"only {expected.Count} anomalies");

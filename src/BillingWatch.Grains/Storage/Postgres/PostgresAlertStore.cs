@@ -99,7 +99,7 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
         foreach (var c in claimed)
         {
             var channel = (await ChannelsAsync(connection, transaction, [c.Tenant], cancellationToken)).FirstOrDefault(ch => ch.Id == c.Channel);
-            var anomaly = await PostgresAnomalyStore.GetAsync(connection, transaction, c.Tenant, c.Anomaly, forUpdate: false, cancellationToken);
+            var anomaly = await AnomalyStore.GetAsync(connection, transaction, c.Tenant, c.Anomaly, string.Empty, cancellationToken);
             if (channel is not null && anomaly is not null)
             {
                 await using var name = new NpgsqlCommand("SELECT name FROM tenants WHERE id = $1", connection, transaction);
@@ -183,34 +183,6 @@ public sealed class PostgresAlertStore(PostgresDatabase database) : IAlertStore
     /// Queues a delivery for every channel that matches each newly stored anomaly, inside the caller's
     /// transaction (the one that stores the anomalies): both commit, or neither.
     /// </summary>
-    internal static async Task EnqueueAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RaisedAnomaly> stored, long nowMs)
-    {
-        if (stored.Count == 0)
-        {
-            return;
-        }
-
-        var channels = await ChannelsAsync(connection, transaction, stored.Select(a => a.TenantId).Distinct().ToList(), CancellationToken.None);
-        foreach (var anomaly in stored)
-        {
-            foreach (var channel in channels.Where(c => c.Matches(anomaly)))
-            {
-                await using var insert = new NpgsqlCommand("""
-                    INSERT INTO alert_deliveries (id, tenant_id, channel_id, anomaly_id, status, next_attempt_at, created_at, alert_type)
-                    VALUES ($1, $2, $3, $4, 'pending', $5, $5, $6)
-                    ON CONFLICT (id) DO NOTHING
-                    """, connection, transaction);
-                insert.Parameters.AddWithValue(AlertDeliveryStatus.IdFor(anomaly, channel.Id));
-                insert.Parameters.AddWithValue(anomaly.TenantId);
-                insert.Parameters.AddWithValue(channel.Id);
-                insert.Parameters.AddWithValue(anomaly.Id);
-                insert.Parameters.AddWithValue(nowMs);
-                insert.Parameters.AddWithValue(anomaly.AlertType ?? AnomalyAlertTypes.Detected);
-                await insert.ExecuteNonQueryAsync();
-            }
-        }
-    }
-
     private static async Task<List<AlertChannel>> ChannelsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyList<string> tenantIds, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand($"SELECT {StorageRows.ChannelColumns} FROM alert_channels WHERE tenant_id = ANY($1) ORDER BY created_at, id", connection, transaction);

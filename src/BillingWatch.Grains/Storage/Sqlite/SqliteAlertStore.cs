@@ -100,7 +100,7 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
         foreach (var c in claimed)
         {
             var channel = (await ChannelsAsync(connection, transaction, [c.Tenant], cancellationToken)).FirstOrDefault(ch => ch.Id == c.Channel);
-            var anomaly = await SqliteAnomalyStore.GetAsync(connection, transaction, c.Tenant, c.Anomaly, cancellationToken);
+            var anomaly = await AnomalyStore.GetAsync(connection, transaction, c.Tenant, c.Anomaly, string.Empty, cancellationToken);
             if (channel is not null && anomaly is not null)
             {
                 due.Add(new DueAlertDelivery(c.Id, c.Attempts, StorageRows.Milliseconds(c.Created), channel, await TenantNameAsync(connection, transaction, c.Tenant, cancellationToken), anomaly, c.Type));
@@ -190,37 +190,6 @@ public sealed class SqliteAlertStore(SqliteDatabase database) : IAlertStore
     /// Queues a delivery for every channel that matches each newly stored anomaly, inside the caller's
     /// transaction (the one that stores the anomalies): both commit, or neither.
     /// </summary>
-    internal static async Task EnqueueAsync(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<RaisedAnomaly> stored, long nowMs)
-    {
-        if (stored.Count == 0)
-        {
-            return;
-        }
-
-        var channels = await ChannelsAsync(connection, transaction, stored.Select(a => a.TenantId).Distinct().ToList(), CancellationToken.None);
-        await using var insert = connection.CreateCommand();
-        insert.Transaction = transaction;
-        insert.CommandText = """
-            INSERT INTO alert_deliveries (id, tenant_id, channel_id, anomaly_id, status, next_attempt_at, created_at, alert_type)
-            VALUES ($id, $tenant, $channel, $anomaly, 'pending', $now, $now, $type)
-            ON CONFLICT (id) DO NOTHING
-            """;
-        foreach (var anomaly in stored)
-        {
-            foreach (var channel in channels.Where(c => c.Matches(anomaly)))
-            {
-                insert.Parameters.Clear();
-                insert.Parameters.AddWithValue("$id", AlertDeliveryStatus.IdFor(anomaly, channel.Id));
-                insert.Parameters.AddWithValue("$type", anomaly.AlertType ?? AnomalyAlertTypes.Detected);
-                insert.Parameters.AddWithValue("$tenant", anomaly.TenantId);
-                insert.Parameters.AddWithValue("$channel", channel.Id);
-                insert.Parameters.AddWithValue("$anomaly", anomaly.Id);
-                insert.Parameters.AddWithValue("$now", nowMs);
-                await insert.ExecuteNonQueryAsync();
-            }
-        }
-    }
-
     private static async Task<List<AlertChannel>> ChannelsAsync(SqliteConnection connection, SqliteTransaction? transaction, IReadOnlyList<string> tenantIds, CancellationToken cancellationToken)
     {
         var channels = new List<AlertChannel>();
