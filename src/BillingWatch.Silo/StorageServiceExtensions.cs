@@ -56,11 +56,7 @@ public static class StorageServiceExtensions
             services.TryAddSingleton<IStorageSchema>(sp => sp.GetRequiredService<PostgresDatabase>());
             services.TryAddSingleton<PostgresEventLog>();
             services.TryAddSingleton<IEventLog>(sp => sp.GetRequiredService<PostgresEventLog>());
-            services.TryAddSingleton<ITenantDirectory, TenantDirectory>();
             services.TryAddSingleton<StorageDialect>(PostgresDialect.Instance);
-            services.TryAddSingleton<IAnomalyStore, AnomalyStore>();
-            services.TryAddSingleton<PostgresAlertStore>();
-            services.TryAddSingleton<IAlertStore>(sp => new ProtectedAlertStore(sp.GetRequiredService<PostgresAlertStore>(), sp.GetRequiredService<ISecretProtector>()));
             services.TryAddSingleton<IStorageConnections>(sp => sp.GetRequiredService<PostgresDatabase>());
         }
         else
@@ -72,13 +68,15 @@ public static class StorageServiceExtensions
             services.TryAddSingleton<IStorageSchema>(sp => sp.GetRequiredService<SqliteDatabase>());
             services.TryAddSingleton<SqliteEventLog>();
             services.TryAddSingleton<IEventLog>(sp => sp.GetRequiredService<SqliteEventLog>());
-            services.TryAddSingleton<ITenantDirectory, TenantDirectory>();
             services.TryAddSingleton<StorageDialect>(SqliteDialect.Instance);
-            services.TryAddSingleton<IAnomalyStore, AnomalyStore>();
-            services.TryAddSingleton<SqliteAlertStore>();
-            services.TryAddSingleton<IAlertStore>(sp => new ProtectedAlertStore(sp.GetRequiredService<SqliteAlertStore>(), sp.GetRequiredService<ISecretProtector>()));
             services.TryAddSingleton<IStorageConnections>(sp => sp.GetRequiredService<SqliteDatabase>());
         }
+
+        // Written once over the configured connections and dialect.
+        services.TryAddSingleton<ITenantDirectory, TenantDirectory>();
+        services.TryAddSingleton<IAnomalyStore, AnomalyStore>();
+        services.TryAddSingleton<AlertStore>();
+        services.TryAddSingleton<IAlertStore>(sp => new ProtectedAlertStore(sp.GetRequiredService<AlertStore>(), sp.GetRequiredService<ISecretProtector>()));
 
         return services;
     }

@@ -655,7 +655,7 @@ public sealed class SqliteStorageContractTests : StorageContractTests
         var database = new SqliteDatabase(Path.Combine(dir, "billingwatch.db"), 5000, NullLogger<SqliteDatabase>.Instance);
         database.Migrate();
         var events = new SqliteEventLog(database, NullLogger<SqliteEventLog>.Instance);
-        return Task.FromResult(new StorageUnderTest(events, new AnomalyStore(database, SqliteDialect.Instance, TimeProvider.System), new TenantDirectory(database), new SqliteAlertStore(database), new StorageMaintenance(database, TimeProvider.System), new ImportSessionStore(database, TimeProvider.System), () =>
+        return Task.FromResult(new StorageUnderTest(events, new AnomalyStore(database, SqliteDialect.Instance, TimeProvider.System), new TenantDirectory(database), new AlertStore(database, SqliteDialect.Instance), new StorageMaintenance(database, TimeProvider.System), new ImportSessionStore(database, TimeProvider.System), () =>
         {
             events.Dispose();
             TestData.TryDelete(dir);
@@ -723,7 +723,7 @@ public sealed class PostgresStorageContractTests : StorageContractTests
         var database = new PostgresDatabase(await server.CreateDatabaseAsync("contract"), NullLogger<PostgresDatabase>.Instance);
         await database.MigrateAsync();
         var events = new PostgresEventLog(database, NullLogger<PostgresEventLog>.Instance);
-        return new StorageUnderTest(events, new AnomalyStore(database, PostgresDialect.Instance, TimeProvider.System), new TenantDirectory(database), new PostgresAlertStore(database), new StorageMaintenance(database, TimeProvider.System), new ImportSessionStore(database, TimeProvider.System), async () =>
+        return new StorageUnderTest(events, new AnomalyStore(database, PostgresDialect.Instance, TimeProvider.System), new TenantDirectory(database), new AlertStore(database, PostgresDialect.Instance), new StorageMaintenance(database, TimeProvider.System), new ImportSessionStore(database, TimeProvider.System), async () =>
         {
             await events.DisposeAsync();
             await database.DisposeAsync();
