@@ -37,7 +37,16 @@ public sealed class DailyCountSpike
         return true;
     }
 
-    public sealed record Verdict(long Day, long Count, double Mean, int BaselineDays, double PValue, IReadOnlyDictionary<string, long> Amounts);
+    public sealed record Verdict(long Day, long Count, double Mean, int BaselineDays, double PValue, IReadOnlyDictionary<string, long> Amounts)
+    {
+        /// <summary>The day's excess over the mean as customers affected, with the amounts (recurring revenue lost) as money at risk.</summary>
+        public Impact Impact => new(Amounts, (long)Math.Round(Count - Mean), Count, Mean);
+
+        /// <summary>"; recurring revenue lost a month: 2000 eur, 5000 usd." or "." when nothing was lost.</summary>
+        public string RevenueLostSentenceEnd => Amounts.Count == 0
+            ? "."
+            : "; recurring revenue lost a month: " + string.Join(", ", Amounts.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Value} {a.Key}")) + ".";
+    }
 
     /// <summary>The watermark moved: the days it passed (after <c>close_grace_minutes</c>) close; returns the ones that fire.</summary>
     public IReadOnlyList<Verdict> OnWatermark(long current, DetectorContext c)

@@ -98,17 +98,23 @@ public sealed class DetectionEngine
     /// The time up to which subscriptions must have been billed by <paramref name="now"/>, or null when
     /// <c>subscription_lapse</c> is disabled.
     /// </summary>
-    public long? LapseDueBy(long now) =>
-        Book<SubscriptionLapseDetector>() is { } lapse ? Judging(lapse, () => SubscriptionLapseDetector.DueBy(now, _context)) : null;
+    public long? LapseDueBy(long now) => Use<SubscriptionLapseDetector>() is not null ? SubscriptionLapseDetector.DueBy(now, _context) : null;
 
     /// <summary>Subscriptions the book found unbilled past their due time: <c>subscription_lapse</c> judges each.</summary>
     public void JudgeLapses(IEnumerable<SubscriptionRecord> due)
     {
-        if (Book<SubscriptionLapseDetector>() is { } lapse)
+        if (Use<SubscriptionLapseDetector>() is { } lapse)
         {
             foreach (var sub in due)
             {
-                Judging(lapse, () => SubscriptionLapseDetector.Judge(sub, _context));
+                try
+                {
+                    SubscriptionLapseDetector.Judge(sub, _context);
+                }
+                catch (Exception ex) when (IsDataFault(ex))
+                {
+                    BillingWatchMetrics.DetectorFault(lapse.Name);
+                }
             }
         }
     }
@@ -116,46 +122,36 @@ public sealed class DetectionEngine
     /// <summary>Renewal pairs the book found: <c>billing_cadence</c> judges each gap.</summary>
     public void JudgeCadence(IEnumerable<CadenceObservation> observations)
     {
-        if (Book<BillingCadenceDetector>() is { } cadence)
+        if (Use<BillingCadenceDetector>() is { } cadence)
         {
             foreach (var observation in observations)
             {
-                Judging(cadence, () => BillingCadenceDetector.Judge(observation, _context));
+                try
+                {
+                    BillingCadenceDetector.Judge(observation, _context);
+                }
+                catch (Exception ex) when (IsDataFault(ex))
+                {
+                    BillingWatchMetrics.DetectorFault(cadence.Name);
+                }
             }
         }
     }
 
-    private (IDetector Detector, IReadOnlyDictionary<string, double> Settings)? Book<TDetector>()
+    /// <summary>Points the context at a book-reading detector if it is enabled; null when it is not.</summary>
+    private IDetector? Use<TDetector>()
         where TDetector : IDetector
     {
-        foreach (var enabled in _enabled)
+        foreach (var (detector, settings) in _enabled)
         {
-            if (enabled.Detector is TDetector)
+            if (detector is TDetector)
             {
-                return enabled;
+                _context.Use(detector, settings);
+                return detector;
             }
         }
 
         return null;
-    }
-
-    private T? Judging<T>((IDetector Detector, IReadOnlyDictionary<string, double> Settings) detector, Func<T> judge)
-    {
-        _context.Use(detector.Detector, detector.Settings);
-        return judge();
-    }
-
-    private void Judging((IDetector Detector, IReadOnlyDictionary<string, double> Settings) detector, Action judge)
-    {
-        _context.Use(detector.Detector, detector.Settings);
-        try
-        {
-            judge();
-        }
-        catch (Exception ex) when (IsDataFault(ex))
-        {
-            BillingWatchMetrics.DetectorFault(detector.Detector.Name);
-        }
     }
 
     /// <summary>The episode changes (openings, updates, escalations, resolutions) since the last call.</summary>

@@ -17,9 +17,6 @@ public sealed class SubscriptionChecks(string tenantId)
     private long _wallClock;
     private readonly Dictionary<bool, long> _checked = [];
 
-    /// <summary>Events waiting to be written to the book.</summary>
-    public int Pending => _pending.Count;
-
     public void Observe(BillingEvent e)
     {
         if (SubscriptionRecord.Reads(e))

@@ -39,10 +39,9 @@ public sealed class PlanDowngradeDetector : Detector<PlanDowngradeDetector.State
         foreach (var v in verdicts)
         {
             var start = v.Day * DailyTotals.Day;
-            var lost = string.Join(", ", v.Amounts.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Value} {a.Key}"));
-            var impact = new Impact(v.Amounts, (long)Math.Round(v.Count - v.Mean), v.Count, v.Mean);
+            var impact = v.Impact;
             c.Anomaly("account", impact.Grade(), "Downgrade spike")
-                .Saying($"{v.Count} subscriptions were downgraded on {DateTimeOffset.FromUnixTimeSeconds(start):yyyy-MM-dd}, against a {v.BaselineDays}-day mean of {v.Mean:F1}" + (lost.Length > 0 ? $"; recurring revenue lost a month: {lost}." : "."))
+                .Saying($"{v.Count} subscriptions were downgraded on {DateTimeOffset.FromUnixTimeSeconds(start):yyyy-MM-dd}, against a {v.BaselineDays}-day mean of {v.Mean:F1}" + v.RevenueLostSentenceEnd)
                 .At(start + DailyTotals.Day, start, start + DailyTotals.Day)
                 .WithEvidence(new { downgrades = v.Count, baselineMean = Math.Round(v.Mean, 2), baselineDays = v.BaselineDays, pValue = v.PValue, monthlyRecurringLost = v.Amounts, impact = impact.Evidence })
                 .FromEvents(s.Days.Recent.Ids)
