@@ -90,6 +90,11 @@ public sealed class PostgresCluster : IAsyncDisposable
         }
 
         await Cluster.DisposeAsync();
+
+        // Orleans's ADO.NET providers use Npgsql's global pool for this connection string: close its idle
+        // connections now rather than leave them counting against the shared server's max_connections.
+        await using var pooled = new Npgsql.NpgsqlConnection(ConnectionString);
+        Npgsql.NpgsqlConnection.ClearPool(pooled);
     }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Cluster.Silos.Count} silos, {_frontEnds.Count} front ends");

@@ -74,6 +74,15 @@ public sealed class PostgresServer : IAsyncDisposable
         Database = database,
         Timeout = 5,
         CommandTimeout = 15,
+        // Every test database has its own pool, and hundreds are made in a run: idle connections close
+        // after seconds, not Npgsql's default five minutes, so that finished tests do not hold the
+        // server's connection slots.
+        ConnectionIdleLifetime = 5,
+        ConnectionPruningInterval = 1,
+
+        // Each silo and front end of a test cluster has its own pool (and Orleans' providers one more): a
+        // few test clusters at once must stay well inside max_connections.
+        MaxPoolSize = 40,
     }.ConnectionString;
 
     /// <summary>Starts (or restarts) the server and waits until it accepts connections.</summary>
@@ -81,7 +90,7 @@ public sealed class PostgresServer : IAsyncDisposable
     [
         "-D", DataDir, "-l", Path.Combine(_root, "server.log"), "-w", "-t", "60",
         // Tests kill processes, not machines: without fsync a commit is still in the OS page cache.
-        "-o", $"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c full_page_writes=off",
+        "-o", $"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 -c max_connections=1000 -c fsync=off -c full_page_writes=off",
         "start",
     ]);
 
