@@ -60,6 +60,7 @@ public static class SiloHostingExtensions
         var options = configuration.ReadBillingWatchOptions();
         silo.Services.AddBillingWatchStorage(configuration);
         silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(Math.Max(1, options.Orleans.ResponseTimeoutSeconds)));
+        silo.Services.PostConfigure<BillingWatchOptions>(o => o.Detection.TickByReminder = options.Storage.IsPostgres);
         if (options.Storage.IsPostgres)
         {
             var connectionString = configuration.PostgresConnectionString();

@@ -1,0 +1,103 @@
+using BillingWatch.Detection;
+using BillingWatch.Storage;
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+
+namespace BillingWatch.Tenants;
+
+public sealed partial class TenantGrain
+{
+    public Task ReceiveReminder(string reminderName, TickStatus status) =>
+        reminderName == DetectionTickReminder && S.Exists ? TickAsync() : Task.CompletedTask;
+
+    private bool UsesReminders => options.Value.Detection.TickByReminder;
+
+    private async Task EnsureTickReminderAsync()
+    {
+        if (!UsesReminders)
+        {
+            return;
+        }
+
+        // Reminders are minute-granular. Registering on every activation (one small upsert) keeps the period
+        // in step with the configuration and re-creates a reminder lost with a restored database.
+        var period = TimeSpan.FromSeconds(Math.Max(60, options.Value.Detection.TickSeconds));
+        await this.RegisterOrUpdateReminder(DetectionTickReminder, period, period);
+    }
+
+    public async Task TickAsync()
+    {
+        // While an import runs, event time is mid-history: closing windows by the wall clock would cut them short.
+        if (_detection is not null && _importsRunning == 0 && time.GetUtcNow() >= _importQuietUntil)
+        {
+            _detection.OnWallClock(time.GetUtcNow().ToUnixTimeSeconds());
+            await FlushDetectionAsync(force: false);
+        }
+    }
+
+    public Task FlushDetectionAsync() => FlushDetectionAsync(force: true);
+
+    private async Task FlushDetectionAsync(bool force)
+    {
+        if (_detection is not null)
+        {
+            await _detection.FlushAsync(anomalies, subscriptions, detectionState.WriteStateAsync, force);
+        }
+    }
+
+    public Task<IReadOnlyList<DetectorView>?> GetDetectorsAsync() =>
+        Task.FromResult<IReadOnlyList<DetectorView>?>(S.Exists ? DetectorRegistry.All.Select(ViewOf).ToList() : null);
+
+    public async Task<DetectorUpdateResult?> UpdateDetectorAsync(string name, DetectorUpdate update)
+    {
+        var detector = DetectorRegistry.Find(name);
+        if (!S.Exists || detector is null || _detection is null)
+        {
+            return null;
+        }
+
+        var settings = update.Settings ?? new Dictionary<string, double>();
+        if (DetectorConfigs.Validate(detector, settings) is { } error)
+        {
+            return new DetectorUpdateResult(null, error);
+        }
+
+        var configs = _detection.Configs.ToDictionary(c => c.Key, c => new DetectorConfig { Disabled = c.Value.Disabled, Settings = new Dictionary<string, double>(c.Value.Settings) });
+        var config = configs.TryGetValue(name, out var existing) ? existing : configs[name] = new DetectorConfig();
+        config.Disabled = !(update.Enabled ?? config.Enabled);
+        foreach (var (key, value) in settings)
+        {
+            config.Settings[key] = value;
+        }
+
+        _detection.Reconfigure(configs);
+        await FlushDetectionAsync();
+        return new DetectorUpdateResult(ViewOf(detector), null);
+    }
+
+    private DetectorView ViewOf(IDetector detector)
+    {
+        var config = _detection?.Configs.GetValueOrDefault(detector.Name);
+        return new DetectorView(detector.Name, config?.Enabled ?? true, detector.Description, DetectorConfigs.Effective(detector, config));
+    }
+
+    private async Task StartDetectionAsync(long lastSequence)
+    {
+        _detection = new TenantDetection(TenantId, detectionState.State);
+        await _detection.CatchUpAsync(eventLog, lastSequence);
+        this.RegisterGrainTimer(FlushOnTimerAsync, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2));
+    }
+
+    private async Task FlushOnTimerAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await FlushDetectionAsync(force: false);
+        }
+        catch (Exception ex) when (ex is StorageUnavailableException or Orleans.Storage.InconsistentStateException or System.Data.Common.DbException)
+        {
+            // Nothing is lost: anomalies stay pending and the snapshot is retried on the next tick.
+            LogFlushFailed(logger, TenantId, ex.GetType().Name);
+        }
+    }
+}
