@@ -1,15 +1,16 @@
 using System.Globalization;
-using System.Net.Mail;
 using System.Text;
 using System.Text.Json.Serialization;
 using BillingWatch.Alerts;
 using BillingWatch.Api.Auth;
 using BillingWatch.Api.Docs;
+using BillingWatch.Api.Paging;
 using BillingWatch.Api.Problems;
 using BillingWatch.Api.Tenant;
 using BillingWatch.Configuration;
 using BillingWatch.Detection;
 using BillingWatch.Silo.Alerts;
+using BillingWatch.Silo.Alerts.Channels;
 using BillingWatch.Validation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
@@ -30,6 +31,7 @@ internal static class AlertEndpoints
         channels.MapPut("/{id}", UpdateAsync);
         channels.MapDelete("/{id}", DeleteAsync);
         channels.MapPost("/{id}/test", TestAsync);
+        api.MapGet("/alert-channel-kinds", Kinds).RequireTenantKey().WithTags("Alerts");
         api.MapGet("/alert-deliveries", DeliveriesAsync).RequireTenantKey().WithTags("Alerts").WithQuery(
             new QueryParameter("channel", "string", "Only deliveries to this channel id."),
             new QueryParameter("status", "string", "Only deliveries in this state.", ["pending", "delivered", "failed"]),
@@ -38,15 +40,18 @@ internal static class AlertEndpoints
         return api;
     }
 
+    private static Ok<ChannelKindList> Kinds(AlertChannelKindRegistry kinds) =>
+        TypedResults.Ok(new ChannelKindList([.. kinds.All.Select(k => new ChannelKindView(k.Name, k.TargetDescription, k.IssuesSigningSecret, k is IDigestChannelKind))]));
+
     private static async Task<Results<Created<ChannelCreated>, ProblemHttpResult>> CreateAsync(
-        ChannelRequest? body, TenantIdentity tenant, IAlertStore store, IOptions<BillingWatchOptions> options, TimeProvider time, CancellationToken cancellationToken)
+        ChannelRequest? body, TenantIdentity tenant, IAlertStore store, AlertChannelKindRegistry kinds, IOptions<BillingWatchOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
-        if (body?.Kind is not { } kind || !AlertChannelKinds.IsValid(kind))
+        if (kinds.Find(body?.Kind) is not { } kind)
         {
-            return ApiProblem.BadRequest("kind must be one of webhook, slack, discord, email.");
+            return ApiProblem.BadRequest($"kind must be one of {kinds.Names}.");
         }
 
-        if (await ValidateAsync(kind, body, options.Value.Alerts.AllowPrivateTargets, cancellationToken) is { } error)
+        if (await ValidateAsync(kind, body!, options.Value.Alerts.AllowPrivateTargets, cancellationToken) is { } error)
         {
             return ApiProblem.BadRequest(error);
         }
@@ -54,27 +59,27 @@ internal static class AlertEndpoints
         var channel = new AlertChannel(
             AlertChannel.NewId(),
             tenant.TenantId,
-            kind,
-            body.Name!.Trim(),
+            kind.Name,
+            body!.Name!.Trim(),
             body.Target!.Trim(),
-            kind == AlertChannelKinds.Webhook ? AlertChannel.NewSigningSecret() : null,
+            kind.IssuesSigningSecret ? AlertChannel.NewSigningSecret() : null,
             MinSeverity(body),
             body.Detectors?.Distinct(StringComparer.Ordinal).ToList(),
             body.Livemode,
             DateTime.UnixEpoch.AddMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds()),
             body.Digest ?? false);
         await store.CreateChannelAsync(channel);
-        return TypedResults.Created($"/api/v1/alert-channels/{channel.Id}", ChannelCreated.From(channel));
+        return TypedResults.Created($"/api/v1/alert-channels/{channel.Id}", ChannelCreated.From(channel, kind));
     }
 
-    private static async Task<Ok<ChannelList>> ListAsync(TenantIdentity tenant, IAlertStore store, CancellationToken cancellationToken) =>
-        TypedResults.Ok(new ChannelList((await store.ListChannelsAsync(tenant.TenantId, cancellationToken)).Select(ChannelView.From).ToList()));
+    private static async Task<Ok<ChannelList>> ListAsync(TenantIdentity tenant, IAlertStore store, AlertChannelKindRegistry kinds, CancellationToken cancellationToken) =>
+        TypedResults.Ok(new ChannelList((await store.ListChannelsAsync(tenant.TenantId, cancellationToken)).Select(c => ChannelView.From(c, kinds.Find(c.Kind))).ToList()));
 
-    private static async Task<Results<Ok<ChannelView>, ProblemHttpResult>> GetAsync(string id, TenantIdentity tenant, IAlertStore store, CancellationToken cancellationToken) =>
-        await store.GetChannelAsync(tenant.TenantId, id, cancellationToken) is { } channel ? TypedResults.Ok(ChannelView.From(channel)) : NotFound();
+    private static async Task<Results<Ok<ChannelView>, ProblemHttpResult>> GetAsync(string id, TenantIdentity tenant, IAlertStore store, AlertChannelKindRegistry kinds, CancellationToken cancellationToken) =>
+        await store.GetChannelAsync(tenant.TenantId, id, cancellationToken) is { } channel ? TypedResults.Ok(ChannelView.From(channel, kinds.Find(channel.Kind))) : NotFound();
 
     private static async Task<Results<Ok<ChannelView>, ProblemHttpResult>> UpdateAsync(
-        string id, ChannelRequest? body, TenantIdentity tenant, IAlertStore store, IOptions<BillingWatchOptions> options, CancellationToken cancellationToken)
+        string id, ChannelRequest? body, TenantIdentity tenant, IAlertStore store, AlertChannelKindRegistry kinds, IOptions<BillingWatchOptions> options, CancellationToken cancellationToken)
     {
         if (await store.GetChannelAsync(tenant.TenantId, id, cancellationToken) is not { } existing)
         {
@@ -86,12 +91,17 @@ internal static class AlertEndpoints
             return ApiProblem.BadRequest("A JSON body with the channel is required.");
         }
 
-        if (body.Kind is { } kind && kind != existing.Kind)
+        if (body.Kind is { } requested && requested != existing.Kind)
         {
             return ApiProblem.BadRequest("kind cannot be changed; create a new channel.");
         }
 
-        if (await ValidateAsync(existing.Kind, body, options.Value.Alerts.AllowPrivateTargets, cancellationToken) is { } error)
+        if (kinds.Find(existing.Kind) is not { } kind)
+        {
+            return ApiProblem.BadRequest($"'{existing.Kind}' channels can no longer be changed: this deployment has no such kind.");
+        }
+
+        if (await ValidateAsync(kind, body, options.Value.Alerts.AllowPrivateTargets, cancellationToken) is { } error)
         {
             return ApiProblem.BadRequest(error);
         }
@@ -105,7 +115,7 @@ internal static class AlertEndpoints
             Livemode = body.Livemode,
             Digest = body.Digest ?? false,
         };
-        return await store.UpdateChannelAsync(updated) ? TypedResults.Ok(ChannelView.From(updated)) : NotFound();
+        return await store.UpdateChannelAsync(updated) ? TypedResults.Ok(ChannelView.From(updated, kind)) : NotFound();
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string id, TenantIdentity tenant, IAlertStore store) =>
@@ -125,31 +135,18 @@ internal static class AlertEndpoints
     }
 
     private static async Task<Results<Ok<Page<AlertDeliveryView>>, ProblemHttpResult>> DeliveriesAsync(
-        TenantIdentity tenant, HttpRequest request, IAlertStore store, CancellationToken cancellationToken)
+        [AsParameters] DeliveryListParameters parameters, TenantIdentity tenant, IAlertStore store, CancellationToken cancellationToken)
     {
-        var q = request.Query;
-        var status = q["status"].ToString();
-        var channel = q["channel"].ToString();
-        if (status.Length > 0 && !AlertDeliveryStatus.IsValid(status))
+        if (parameters.Read(out var query) is { } error)
         {
-            return ApiProblem.BadRequest("status must be pending, delivered or failed.");
+            return ApiProblem.BadRequest(error);
         }
 
-        if (QueryParameters.Limit(q["limit"], out var limit) is { } limitError)
-        {
-            return ApiProblem.BadRequest(limitError);
-        }
-
-        if (PairCursor.Decode(q["cursor"], (at, id) => new AlertDeliveryCursor(at, id), out var cursor) is { } cursorError)
-        {
-            return ApiProblem.BadRequest(cursorError);
-        }
-
-        var page = await store.ListDeliveriesAsync(tenant.TenantId, new AlertDeliveryQuery(channel.Length > 0 ? channel : null, status.Length > 0 ? status : null, limit, cursor), cancellationToken);
-        return TypedResults.Ok(new Page<AlertDeliveryView>(page.Items, page.Next is { } next ? PairCursor.Encode(next.CreatedAtMs, next.Id) : null));
+        var page = await store.ListDeliveriesAsync(tenant.TenantId, query, cancellationToken);
+        return TypedResults.Ok(new Page<AlertDeliveryView>(page.Items, page.Next is { } next ? PageCursor.Encode(next.CreatedAtMs, next.Id) : null));
     }
 
-    private static async Task<string?> ValidateAsync(string kind, ChannelRequest body, bool allowPrivate, CancellationToken cancellationToken)
+    private static async Task<string?> ValidateAsync(IAlertChannelKind kind, ChannelRequest body, bool allowPrivate, CancellationToken cancellationToken)
     {
         if (DisplayName.Validate(body.Name) is { } nameError)
         {
@@ -158,7 +155,7 @@ internal static class AlertEndpoints
 
         if (string.IsNullOrWhiteSpace(body.Target) || body.Target.Length > MaxTargetLength)
         {
-            return "target is required: a URL for webhook, slack and discord channels, an e-mail address for email.";
+            return $"target is required: {kind.TargetDescription} for {kind.Name} channels.";
         }
 
         if (body.MinSeverity is not null && !SeverityNames.TryParse(body.MinSeverity, out _))
@@ -171,19 +168,12 @@ internal static class AlertEndpoints
             return "detectors must be a non-empty list of detector names (GET /api/v1/detectors), or absent for all.";
         }
 
-        if (body.Digest == true && kind != AlertChannelKinds.Email)
+        if (body.Digest == true && kind is not IDigestChannelKind)
         {
             return "digest is for email channels only.";
         }
 
-        if (kind == AlertChannelKinds.Email)
-        {
-            return MailAddress.TryCreate(body.Target.Trim(), out var address) && address.Address == body.Target.Trim()
-                ? null
-                : "target must be one e-mail address.";
-        }
-
-        return await AlertTargetPolicy.CheckUrlAsync(body.Target.Trim(), allowPrivate, cancellationToken);
+        return await kind.ValidateTargetAsync(body.Target.Trim(), allowPrivate, cancellationToken);
     }
 
     private static Severity MinSeverity(ChannelRequest body) =>
@@ -192,38 +182,57 @@ internal static class AlertEndpoints
     private static ProblemHttpResult NotFound() => ApiProblem.NotFound("No alert channel with this id exists for this tenant.");
 }
 
+/// <summary>The query of <c>GET /alert-deliveries</c>, bound as it comes and validated once into an <see cref="AlertDeliveryQuery"/>.</summary>
+internal sealed record DeliveryListParameters(string? Channel, string? Status, string? Limit, string? Cursor)
+{
+    public string? Read(out AlertDeliveryQuery query)
+    {
+        query = default!;
+        if (!string.IsNullOrEmpty(Status) && !AlertDeliveryStatus.IsValid(Status))
+        {
+            return "status must be pending, delivered or failed.";
+        }
+
+        if (QueryParameters.Limit(Limit, out var limit) is { } limitError)
+        {
+            return limitError;
+        }
+
+        if (PageCursor.Decode(Cursor, static (at, id) => new AlertDeliveryCursor(at, id), out AlertDeliveryCursor? cursor) is { } cursorError)
+        {
+            return cursorError;
+        }
+
+        query = new AlertDeliveryQuery(string.IsNullOrEmpty(Channel) ? null : Channel, string.IsNullOrEmpty(Status) ? null : Status, limit, cursor);
+        return null;
+    }
+}
+
 internal sealed record ChannelRequest(string? Kind, string? Name, string? Target, string? MinSeverity, IReadOnlyList<string>? Detectors, bool? Livemode, bool? Digest);
 
 internal sealed record ChannelList(IReadOnlyList<ChannelView> Items);
+
+internal sealed record ChannelKindList(IReadOnlyList<ChannelKindView> Items);
+
+/// <summary>A channel kind this deployment sends to: what its target is, whether it is signed, whether it has a daily digest.</summary>
+internal sealed record ChannelKindView(string Name, string Target, bool SigningSecret, bool Digest);
 
 internal sealed record TestResult(bool Delivered, int? StatusCode, string? Error);
 
 /// <summary>A channel as the API shows it: never the signing secret; Slack and Discord URLs (which are the secret) redacted.</summary>
 internal sealed record ChannelView(string Id, string Kind, string Name, string Target, string MinSeverity, IReadOnlyList<string>? Detectors, bool? Livemode, DateTime CreatedAt, bool Digest)
 {
-    public static ChannelView From(AlertChannel c) =>
-        new(c.Id, c.Kind, c.Name, Redact(c.Kind, c.Target), c.MinSeverity.ToApi(), c.Detectors, c.Livemode, c.CreatedAt, c.Digest);
-
-    /// <summary>Slack and Discord webhook URLs are credentials: only the host is shown. Webhook URLs lose their query string.</summary>
-    internal static string Redact(string kind, string target)
-    {
-        if (!AlertChannelKinds.TargetsUrl(kind) || !Uri.TryCreate(target, UriKind.Absolute, out var uri))
-        {
-            return target;
-        }
-
-        return kind == AlertChannelKinds.Webhook
-            ? uri.GetLeftPart(UriPartial.Path) + (uri.Query.Length > 0 ? "?…" : string.Empty)
-            : $"{uri.Scheme}://{uri.Authority}/…";
-    }
+    /// <summary>The kind redacts the target; a channel of a kind this deployment lacks shows none of it.</summary>
+    public static ChannelView From(AlertChannel c, IAlertChannelKind? kind) =>
+        new(c.Id, c.Kind, c.Name, kind?.Redact(c.Target) ?? "…", c.MinSeverity.ToApi(), c.Detectors, c.Livemode, c.CreatedAt, c.Digest);
 }
 
 /// <summary>The answer to creating a channel: the only time a webhook channel's signing secret is shown.</summary>
 internal sealed record ChannelCreated(string Id, string Kind, string Name, string Target, string MinSeverity, IReadOnlyList<string>? Detectors, bool? Livemode, DateTime CreatedAt, bool Digest, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SigningSecret)
 {
-    public static ChannelCreated From(AlertChannel c)
+    public static ChannelCreated From(AlertChannel c, IAlertChannelKind kind)
     {
-        var view = ChannelView.From(c);
+        var view = ChannelView.From(c, kind);
         return new(view.Id, view.Kind, view.Name, view.Target, view.MinSeverity, view.Detectors, view.Livemode, view.CreatedAt, view.Digest, c.SigningSecret);
     }
 }

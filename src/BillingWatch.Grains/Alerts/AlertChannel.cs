@@ -5,16 +5,13 @@ using BillingWatch.Storage;
 
 namespace BillingWatch.Alerts;
 
+/// <summary>The names of the built-in channel kinds (each kind's behaviour is its class in the silo's Alerts/Channels).</summary>
 public static class AlertChannelKinds
 {
     public const string Webhook = "webhook";
     public const string Slack = "slack";
     public const string Discord = "discord";
     public const string Email = "email";
-
-    public static bool IsValid(string? kind) => kind is Webhook or Slack or Discord or Email;
-
-    public static bool TargetsUrl(string kind) => kind is Webhook or Slack or Discord;
 }
 
 /// <summary>

@@ -1,4 +1,5 @@
 using BillingWatch.Configuration;
+using BillingWatch.Silo.Alerts.Channels;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -12,7 +13,19 @@ public static class AlertServiceExtensions
     public static IServiceCollection AddBillingWatchAlertSender(this IServiceCollection services)
     {
         services.TryAddSingleton<AlertSender>();
-        services.AddHttpClient(AlertSender.HttpClientName)
+        services.TryAddSingleton<AlertChannelKindRegistry>();
+        services.TryAddSingleton<AlertText>();
+        services.TryAddSingleton<AlertPost>();
+        if (!services.Any(d => d.ServiceType == typeof(IAlertChannelKind)))
+        {
+            // The kinds this deployment sends to; a new kind is one class and one line here.
+            services.AddAlertChannelKind<WebhookChannelKind>();
+            services.AddAlertChannelKind<SlackChannelKind>();
+            services.AddAlertChannelKind<DiscordChannelKind>();
+            services.AddAlertChannelKind<EmailChannelKind>();
+        }
+
+        services.AddHttpClient(AlertPost.HttpClientName)
             // The factory's request logging writes the full URL (a Slack or Discord URL is itself the secret)
             // at Information; alert targets are never logged, at any level.
             .RemoveAllLoggers()

@@ -311,7 +311,7 @@
   // ---------------------------------------------------------------- alerts
   async function alerts() {
     const token = current;
-    const [channels, deliveries] = await Promise.all([api("/api/v1/alert-channels"), api("/api/v1/alert-deliveries?limit=100")]);
+    const [channels, deliveries, kinds] = await Promise.all([api("/api/v1/alert-channels"), api("/api/v1/alert-deliveries?limit=100"), api("/api/v1/alert-channel-kinds")]);
     const message = el("div");
     const form = el("form", { class: "controls", onsubmit: async (e) => {
       e.preventDefault();
@@ -322,7 +322,7 @@
         if (created.signingSecret) main.prepend(el("p", {}, "Signing secret (shown once): ", el("span", { class: "secret", text: created.signingSecret })));
       } catch (err) { message.replaceChildren(alertBox("error", err.message)); }
     } },
-      el("label", {}, "Kind", el("select", { name: "kind" }, ...["webhook", "slack", "discord", "email"].map((k) => el("option", { value: k }, k)))),
+      el("label", {}, "Kind", el("select", { name: "kind" }, ...kinds.items.map((k) => el("option", { value: k.name, title: k.target }, k.name)))),
       el("label", {}, "Name", el("input", { name: "name", required: true })),
       el("label", {}, "URL or e-mail", el("input", { name: "target", required: true })),
       el("label", {}, "Minimum severity", el("select", { name: "minSeverity" }, ...SEVERITIES.map((s) => el("option", { value: s }, s)))),
