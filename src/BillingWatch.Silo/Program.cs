@@ -7,7 +7,22 @@ namespace BillingWatch.Silo;
 // /health/live and /health/ready (ASPNETCORE_URLS, default http://127.0.0.1:5090) for orchestrators.
 internal static class SiloProgram
 {
-    public static void Main(string[] args)
+    public static int Main(string[] args)
+    {
+        try
+        {
+            Run(args);
+            return 0;
+        }
+        catch (Exception ex) when (ex is Configuration.BillingWatchConfigurationException or Microsoft.Extensions.Options.OptionsValidationException)
+        {
+            // A wrong setting is the operator's to fix: one line that names it, not a stack trace.
+            Console.Error.WriteLine($"BillingWatch silo cannot start: {ex.Message}");
+            return 2;
+        }
+    }
+
+    private static void Run(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
         var options = builder.Configuration.ReadBillingWatchOptions();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using BillingWatch.Alerts;
 using BillingWatch.Configuration;
 using BillingWatch.Security;
@@ -19,22 +20,59 @@ public static class StorageServiceExtensions
     /// <summary>The name of the connection string a cluster shares (<c>ConnectionStrings__BillingWatch</c>).</summary>
     public const string ConnectionStringName = "BillingWatch";
 
-    public static BillingWatchOptions ReadBillingWatchOptions(this IConfiguration configuration)
-    {
-        var options = configuration.GetSection(BillingWatchOptions.Section).Get<BillingWatchOptions>() ?? new BillingWatchOptions();
-        if (!options.Storage.IsPostgres && !string.Equals(options.Storage.Provider, StorageOptions.Sqlite, StringComparison.OrdinalIgnoreCase))
-        {
-            throw new InvalidOperationException($"BillingWatch:Storage:Provider must be '{StorageOptions.Sqlite}' or '{StorageOptions.Postgres}'.");
-        }
+    // Hosting asks for the options in several places while it composes a process: they are bound and
+    // validated once per configuration.
+    private static readonly ConditionalWeakTable<IConfiguration, BillingWatchOptions> Read = [];
 
-        return options;
+    /// <summary>
+    /// The <c>BillingWatch</c> section, bound and validated once per configuration. A value the process cannot
+    /// run with throws <see cref="BillingWatchConfigurationException"/> naming the setting.
+    /// </summary>
+    public static BillingWatchOptions ReadBillingWatchOptions(this IConfiguration configuration) =>
+        Read.GetValue(configuration, static configuration =>
+        {
+            RequireEnum<BillingWatchRole>(configuration, "Role");
+            RequireEnum<StorageProvider>(configuration, "Storage:Provider");
+            BillingWatchOptions options;
+            try
+            {
+                options = configuration.GetSection(BillingWatchOptions.Section).Get<BillingWatchOptions>() ?? new BillingWatchOptions();
+            }
+            catch (InvalidOperationException ex)
+            {
+                // The binder's own message names the key and the type it could not convert to.
+                throw new BillingWatchConfigurationException(ex.Message, ex);
+            }
+
+            if (BillingWatchOptionsValidator.Failures(options).FirstOrDefault() is { } failure)
+            {
+                throw new BillingWatchConfigurationException(failure);
+            }
+
+            if (options.Storage.IsPostgres)
+            {
+                _ = configuration.PostgresConnectionString();
+            }
+
+            return options;
+        });
+
+    /// <summary>Names only: the binder would also take "1" for an enum, and its error does not list the choices.</summary>
+    private static void RequireEnum<TEnum>(IConfiguration configuration, string key)
+        where TEnum : struct, Enum
+    {
+        var value = configuration[$"{BillingWatchOptions.Section}:{key}"];
+        if (value is not null && (!Enum.TryParse<TEnum>(value, ignoreCase: true, out _) || !Enum.GetNames<TEnum>().Contains(value.Trim(), StringComparer.OrdinalIgnoreCase)))
+        {
+            throw new BillingWatchConfigurationException($"{BillingWatchOptions.Section}:{key} is '{value}'; it must be one of: {BillingWatchOptionsValidator.Names<TEnum>()}.");
+        }
     }
 
     /// <summary>The PostgreSQL connection string; required in cluster mode.</summary>
     public static string PostgresConnectionString(this IConfiguration configuration) =>
         configuration.GetConnectionString(ConnectionStringName) is { Length: > 0 } connectionString
             ? connectionString
-            : throw new InvalidOperationException($"BillingWatch:Storage:Provider is postgres but ConnectionStrings:{ConnectionStringName} is not set.");
+            : throw new BillingWatchConfigurationException($"BillingWatch:Storage:Provider is postgres but ConnectionStrings:{ConnectionStringName} is not set.");
 
     /// <summary>
     /// The storage services shared by silos and (for queries) front ends: the event log, the anomaly store,
@@ -42,7 +80,8 @@ public static class StorageServiceExtensions
     /// </summary>
     public static IServiceCollection AddBillingWatchStorage(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<BillingWatchOptions>().Bind(configuration.GetSection(BillingWatchOptions.Section));
+        services.AddOptions<BillingWatchOptions>().Bind(configuration.GetSection(BillingWatchOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BillingWatchOptions>, BillingWatchOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         var options = configuration.ReadBillingWatchOptions();
         services.AddBillingWatchSecretProtection(options);

@@ -59,10 +59,6 @@ internal static class BillingWatchApi
         {
             builder.AddBillingWatchFrontend(options);
         }
-        else if (!string.Equals(options.Role, BillingWatchOptions.StandaloneRole, StringComparison.OrdinalIgnoreCase))
-        {
-            throw new InvalidOperationException($"BillingWatch:Role must be '{BillingWatchOptions.StandaloneRole}' or '{BillingWatchOptions.FrontendRole}'.");
-        }
         else
         {
             builder.UseOrleans(silo => silo.AddBillingWatchSilo(config));
@@ -87,7 +83,8 @@ internal static class BillingWatchApi
         return builder;
     }
 
-    public static WebApplication MapBillingWatch(this WebApplication app)
+    /// <summary>The request pipeline in front of every route: problem bodies, request limits, routing, key authentication.</summary>
+    public static WebApplication UseBillingWatch(this WebApplication app)
     {
         // Created at start so a generated admin key is written (and its file named in the log) at once.
         _ = app.Services.GetRequiredService<AdminKeyStore>();
@@ -98,24 +95,6 @@ internal static class BillingWatchApi
         app.MapAdminOrleansDashboard();
         app.UseRouting();
         app.UseKeyAuthentication();
-
-        app.MapBillingWatchHealth();
-        app.MapBillingWatchDocs();
-        app.MapBillingWatchMetrics();
-        app.MapDashboard();
-        app.MapWebhooks();
-        var api = app.MapGroup("/api/v1");
-        api.MapTenantAdmin();
-        api.MapEvents();
-        api.MapImport();
-        api.MapImportSessions();
-        api.MapAnomalies();
-        api.MapMetrics();
-        api.MapSubscriptions();
-        api.MapDetectors();
-        api.MapAlerts();
-        api.MapDemo();
-        api.MapSelf();
         return app;
     }
 }

@@ -15,11 +15,6 @@ internal static partial class FrontendHosting
 {
     public static WebApplicationBuilder AddBillingWatchFrontend(this WebApplicationBuilder builder, BillingWatchOptions options)
     {
-        if (!options.Storage.IsPostgres)
-        {
-            throw new InvalidOperationException("BillingWatch:Role=frontend needs BillingWatch:Storage:Provider=postgres: front ends share the cluster's database.");
-        }
-
         var connectionString = builder.Configuration.PostgresConnectionString();
         builder.Services.AddBillingWatchStorage(builder.Configuration);
         builder.Services.AddBillingWatchAlertSender();

@@ -1,5 +1,22 @@
 namespace BillingWatch.Configuration;
 
+/// <summary>What a process is: configured as <c>BillingWatch:Role</c>, written in lower case.</summary>
+public enum BillingWatchRole
+{
+    /// <summary>The API process hosts a silo too (the embedded default, and a cluster's API-and-silo process).</summary>
+    Standalone,
+
+    /// <summary>A stateless API: an Orleans client of a cluster of stand-alone silos.</summary>
+    Frontend,
+}
+
+/// <summary>Where everything is stored: configured as <c>BillingWatch:Storage:Provider</c>, written in lower case.</summary>
+public enum StorageProvider
+{
+    Sqlite,
+    Postgres,
+}
+
 /// <summary>Everything under the <c>BillingWatch</c> configuration section (env vars <c>BillingWatch__*</c>).</summary>
 public sealed class BillingWatchOptions
 {
@@ -15,12 +32,9 @@ public sealed class BillingWatchOptions
     /// <c>standalone</c> (default): the API process hosts a silo too. <c>frontend</c>: the API is a stateless
     /// Orleans client of a cluster of stand-alone silos (requires <c>Storage:Provider=postgres</c>).
     /// </summary>
-    public string Role { get; set; } = StandaloneRole;
+    public BillingWatchRole Role { get; set; } = BillingWatchRole.Standalone;
 
-    public const string StandaloneRole = "standalone";
-    public const string FrontendRole = "frontend";
-
-    public bool IsFrontend => string.Equals(Role, FrontendRole, StringComparison.OrdinalIgnoreCase);
+    public bool IsFrontend => Role == BillingWatchRole.Frontend;
 
     /// <summary>The public base URL used to build webhook URLs; the request's own origin when unset.</summary>
     public string? PublicBaseUrl { get; set; }
@@ -120,6 +134,12 @@ public sealed class DetectionOptions
 {
     /// <summary>How often every tenant runs its wall-clock checks.</summary>
     public int TickSeconds { get; set; } = 300;
+
+    /// <summary>
+    /// Set by hosting, not by configuration: a cluster silo ticks every tenant from a durable reminder
+    /// (wherever the tenant lives); the embedded silo, which has no reminder table, from a background service.
+    /// </summary>
+    public bool TickByReminder { get; set; }
 }
 
 public sealed class ImportOptions
@@ -139,16 +159,13 @@ public sealed class ImportOptions
 
 public sealed class StorageOptions
 {
-    public const string Sqlite = "sqlite";
-    public const string Postgres = "postgres";
-
     /// <summary>
     /// <c>sqlite</c> (the embedded default: one process, a file in <see cref="BillingWatchOptions.DataDir"/>) or
     /// <c>postgres</c> (a cluster: silos and front ends share <c>ConnectionStrings:BillingWatch</c>).
     /// </summary>
-    public string Provider { get; set; } = Sqlite;
+    public StorageProvider Provider { get; set; } = StorageProvider.Sqlite;
 
-    public bool IsPostgres => string.Equals(Provider, Postgres, StringComparison.OrdinalIgnoreCase);
+    public bool IsPostgres => Provider == StorageProvider.Postgres;
 
     /// <summary>How long a write waits for a locked database before it fails (and the webhook answers 503).</summary>
     public int BusyTimeoutMs { get; set; } = 5000;

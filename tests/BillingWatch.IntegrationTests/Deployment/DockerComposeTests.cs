@@ -146,7 +146,7 @@ public sealed partial class DockerComposeTests
             type = property.PropertyType;
         }
 
-        return type == typeof(string) || Nullable.GetUnderlyingType(type) is not null || type.IsPrimitive;
+        return type == typeof(string) || Nullable.GetUnderlyingType(type) is not null || type.IsPrimitive || type.IsEnum;
     }
 
     private static Dictionary<string, string> Environment(YamlMappingNode service)
