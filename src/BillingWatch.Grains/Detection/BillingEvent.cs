@@ -162,9 +162,9 @@ public sealed record BillingEvent
         var data = Obj(root, "data");
         var o = Obj(data, "object");
         var previous = Obj(data, "previous_attributes");
-        var isInvoice = type.StartsWith("invoice.", StringComparison.Ordinal);
-        var isSubscription = type.StartsWith("customer.subscription.", StringComparison.Ordinal);
-        var isPaymentIntent = type.StartsWith("payment_intent.", StringComparison.Ordinal);
+        var isInvoice = type.StartsWith(StripeEventTypes.InvoicePrefix, StringComparison.Ordinal);
+        var isSubscription = type.StartsWith(StripeEventTypes.SubscriptionPrefix, StringComparison.Ordinal);
+        var isPaymentIntent = type.StartsWith(StripeEventTypes.PaymentIntentPrefix, StringComparison.Ordinal);
 
         var (interval, intervalCount) = isSubscription ? SubscriptionInterval(o) : isInvoice ? InvoiceInterval(o) : (null, 1);
         var items = isSubscription ? Items(o) : null;
@@ -190,7 +190,7 @@ public sealed record BillingEvent
             AmountPaid = Long(o, "amount_paid"),
             AmountDue = isInvoice ? Long(o, "amount_due") : null,
             ChargeId = isInvoice ? IdOf(o, "charge")
-                : type.StartsWith("charge.", StringComparison.Ordinal) && !type.StartsWith("charge.dispute", StringComparison.Ordinal) ? Str(o, "id")
+                : type.StartsWith(StripeEventTypes.ChargePrefix, StringComparison.Ordinal) && !type.StartsWith(StripeEventTypes.DisputePrefix, StringComparison.Ordinal) ? Str(o, "id")
                 : isPaymentIntent ? AttemptCharge(o)
                 : IdOf(o, "charge"),
             PaymentIntent = isPaymentIntent ? Str(o, "id") : IdOf(o, "payment_intent"),
@@ -199,8 +199,8 @@ public sealed record BillingEvent
             BillingReason = Str(o, "billing_reason"),
             Interval = interval,
             IntervalCount = intervalCount,
-            PlanChange = type == "customer.subscription.updated" ? ReadPlanChange(o, previous) : PlanChange.None,
-            MonthlyRecurringLost = type == "customer.subscription.updated" ? RecurringLost(o, previous) : 0,
+            PlanChange = type == StripeEventTypes.SubscriptionUpdated ? ReadPlanChange(o, previous) : PlanChange.None,
+            MonthlyRecurringLost = type == StripeEventTypes.SubscriptionUpdated ? RecurringLost(o, previous) : 0,
             CancelAtPeriodEnd = isSubscription && o.ValueKind == JsonValueKind.Object && o.TryGetProperty("cancel_at_period_end", out var cape) && cape.ValueKind == JsonValueKind.True,
             PreviousCancelAtPeriodEnd = previous.ValueKind == JsonValueKind.Object && previous.TryGetProperty("cancel_at_period_end", out var pcape) && pcape.ValueKind is JsonValueKind.True or JsonValueKind.False ? pcape.ValueKind == JsonValueKind.True : null,
             PreviousStatus = Str(previous, "status"),

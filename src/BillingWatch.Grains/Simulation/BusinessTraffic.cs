@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using BillingWatch.Ingest;
 
 namespace BillingWatch.Simulation;
 
@@ -338,7 +339,7 @@ public sealed class BusinessTraffic
             chargeObject["customer"] = null;
         }
 
-        Emit(failed ? "charge.failed" : "charge.succeeded", at, chargeObject);
+        Emit(failed ? StripeEventTypes.ChargeFailed : StripeEventTypes.ChargeSucceeded, at, chargeObject);
         var intentObject = new JsonObject
         {
             ["id"] = intent,
@@ -355,7 +356,7 @@ public sealed class BusinessTraffic
             intentObject["last_payment_error"] = new JsonObject { ["type"] = "card_error", ["code"] = "card_declined", ["decline_code"] = declineCode, ["charge"] = charge };
         }
 
-        Emit(failed ? "payment_intent.payment_failed" : "payment_intent.succeeded", at, intentObject);
+        Emit(failed ? StripeEventTypes.PaymentIntentPaymentFailed : StripeEventTypes.PaymentIntentSucceeded, at, intentObject);
         return charge;
     }
 
@@ -384,7 +385,7 @@ public sealed class BusinessTraffic
     };
 
     private void Refund(long at, string charge, string intent, int customer, long charged, long amount, string currency, long previouslyRefunded = 0) =>
-        Emit("charge.refunded", at, new JsonObject
+        Emit(StripeEventTypes.ChargeRefunded, at, new JsonObject
         {
             ["id"] = charge,
             ["object"] = "charge",
@@ -495,7 +496,7 @@ public sealed class BusinessTraffic
             if (sub.Status == "trialing")
             {
                 sub.Status = "active";
-                Emit("customer.subscription.updated", due, SubscriptionObject(sub), new JsonObject { ["status"] = "trialing" });
+                Emit(StripeEventTypes.SubscriptionUpdated, due, SubscriptionObject(sub), new JsonObject { ["status"] = "trialing" });
             }
 
             if (revenueFactor < 1 && _random.NextDouble() > revenueFactor)
@@ -517,7 +518,7 @@ public sealed class BusinessTraffic
     {
         var amount = sub.UnitAmount * sub.Quantity;
         var invoice = NextId("in");
-        Emit("invoice.created", at, InvoiceObject(invoice, sub, amount, "draft", null, null, "subscription_cycle"));
+        Emit(StripeEventTypes.InvoiceCreated, at, InvoiceObject(invoice, sub, amount, "draft", null, null, "subscription_cycle"));
         var attemptAt = at + Hour;
         var intent = NextId("pi");
         var card = $"fp_{_seed}c{sub.Customer}";
@@ -529,9 +530,9 @@ public sealed class BusinessTraffic
 
         // Dunning: the first attempt fails, Stripe's retries follow after 3, 5 and 7 days, then it cancels.
         var charge = Attempt(attemptAt, sub.Customer, amount, sub.Currency, intent, card, failed: true, "insufficient_funds", invoice);
-        Emit("invoice.payment_failed", attemptAt + 1, InvoiceObject(invoice, sub, amount, "open", charge, intent, "subscription_cycle", attemptCount: 1));
+        Emit(StripeEventTypes.InvoicePaymentFailed, attemptAt + 1, InvoiceObject(invoice, sub, amount, "open", charge, intent, "subscription_cycle", attemptCount: 1));
         sub.Status = "past_due";
-        Emit("customer.subscription.updated", attemptAt + 2, SubscriptionObject(sub), new JsonObject { ["status"] = "active" });
+        Emit(StripeEventTypes.SubscriptionUpdated, attemptAt + 2, SubscriptionObject(sub), new JsonObject { ["status"] = "active" });
         var retryAt = attemptAt;
         var attempt = 1;
         foreach (var wait in (int[])[3, 2, 2])
@@ -541,35 +542,35 @@ public sealed class BusinessTraffic
             if (_random.NextDouble() < 0.4)
             {
                 InvoicePaid(sub, invoice, intent, amount, retryAt, card, attempt);
-                Emit("customer.subscription.updated", retryAt + 2, SubscriptionObject(sub, statusOverride: "active"), new JsonObject { ["status"] = "past_due" });
+                Emit(StripeEventTypes.SubscriptionUpdated, retryAt + 2, SubscriptionObject(sub, statusOverride: "active"), new JsonObject { ["status"] = "past_due" });
                 sub.Status = "active";
                 sub.BusyUntil = retryAt + 2;
                 return;
             }
 
             var failed = Attempt(retryAt, sub.Customer, amount, sub.Currency, intent, card, failed: true, "insufficient_funds", invoice);
-            Emit("invoice.payment_failed", retryAt + 1, InvoiceObject(invoice, sub, amount, "open", failed, intent, "subscription_cycle", attemptCount: attempt));
+            Emit(StripeEventTypes.InvoicePaymentFailed, retryAt + 1, InvoiceObject(invoice, sub, amount, "open", failed, intent, "subscription_cycle", attemptCount: attempt));
         }
 
         // Out of retries: the subscription is cancelled (Stripe's default dunning setting).
         sub.Gone = true;
         _active.Remove(sub);
-        Emit("customer.subscription.deleted", retryAt + Hour, SubscriptionObject(sub, statusOverride: "canceled", cancellationReason: "payment_failed"));
+        Emit(StripeEventTypes.SubscriptionDeleted, retryAt + Hour, SubscriptionObject(sub, statusOverride: "canceled", cancellationReason: "payment_failed"));
     }
 
     private void InvoicePaid(Sub sub, string invoice, string intent, long amount, long at, string card, int attempt = 1)
     {
         var charge = Attempt(at, sub.Customer, amount, sub.Currency, intent, card, failed: false, null, invoice);
         Remember(_recentCharges, (charge, intent, amount, sub.Currency, sub.Customer), 500);
-        Emit("invoice.paid", at + 1, InvoiceObject(invoice, sub, amount, "paid", charge, intent, "subscription_cycle", attemptCount: attempt));
-        Emit("invoice.payment_succeeded", at + 1, InvoiceObject(invoice, sub, amount, "paid", charge, intent, "subscription_cycle", attemptCount: attempt));
+        Emit(StripeEventTypes.InvoicePaid, at + 1, InvoiceObject(invoice, sub, amount, "paid", charge, intent, "subscription_cycle", attemptCount: attempt));
+        Emit(StripeEventTypes.InvoicePaymentSucceeded, at + 1, InvoiceObject(invoice, sub, amount, "paid", charge, intent, "subscription_cycle", attemptCount: attempt));
     }
 
     private void End(Sub sub, long at)
     {
         sub.Gone = true;
         _active.Remove(sub);
-        Emit("customer.subscription.deleted", at, SubscriptionObject(sub, statusOverride: "canceled", cancellationReason: "cancellation_requested"));
+        Emit(StripeEventTypes.SubscriptionDeleted, at, SubscriptionObject(sub, statusOverride: "canceled", cancellationReason: "cancellation_requested"));
     }
 
     private void NewSubscriptions(long day)
@@ -580,27 +581,27 @@ public sealed class BusinessTraffic
             var at = day + 10 + _random.NextInt64(Day - 20);
             var customer = _random.Next(_profile.Customers);
             var sub = NewSub(customer);
-            Emit("customer.created", at - 5, new JsonObject { ["id"] = CustomerId(customer), ["object"] = "customer", ["email"] = $"c{customer}@example.com" });
+            Emit(StripeEventTypes.CustomerCreated, at - 5, new JsonObject { ["id"] = CustomerId(customer), ["object"] = "customer", ["email"] = $"c{customer}@example.com" });
             if (_random.NextDouble() < _profile.TrialShare)
             {
                 sub.Status = "trialing";
                 sub.TrialEnd = at + (14 * Day);
-                Emit("customer.subscription.created", at, SubscriptionObject(sub));
+                Emit(StripeEventTypes.SubscriptionCreated, at, SubscriptionObject(sub));
                 var trialInvoice = NextId("in");
-                Emit("invoice.created", at + 1, InvoiceObject(trialInvoice, sub, 0, "draft", null, null, "subscription_create"));
-                Emit("invoice.paid", at + 2, InvoiceObject(trialInvoice, sub, 0, "paid", null, null, "subscription_create"));
+                Emit(StripeEventTypes.InvoiceCreated, at + 1, InvoiceObject(trialInvoice, sub, 0, "draft", null, null, "subscription_create"));
+                Emit(StripeEventTypes.InvoicePaid, at + 2, InvoiceObject(trialInvoice, sub, 0, "paid", null, null, "subscription_create"));
                 sub.NextRenewal = sub.TrialEnd;
             }
             else
             {
-                Emit("customer.subscription.created", at, SubscriptionObject(sub));
+                Emit(StripeEventTypes.SubscriptionCreated, at, SubscriptionObject(sub));
                 var amount = sub.UnitAmount * sub.Quantity;
                 var invoice = NextId("in");
-                Emit("invoice.created", at + 1, InvoiceObject(invoice, sub, amount, "draft", null, null, "subscription_create"));
+                Emit(StripeEventTypes.InvoiceCreated, at + 1, InvoiceObject(invoice, sub, amount, "draft", null, null, "subscription_create"));
                 var intent = NextId("pi");
                 var charge = Attempt(at + 2, customer, amount, sub.Currency, intent, $"fp_{_seed}c{customer}", failed: false, null, invoice);
-                Emit("invoice.paid", at + 3, InvoiceObject(invoice, sub, amount, "paid", charge, intent, "subscription_create"));
-                Emit("invoice.payment_succeeded", at + 3, InvoiceObject(invoice, sub, amount, "paid", charge, intent, "subscription_create"));
+                Emit(StripeEventTypes.InvoicePaid, at + 3, InvoiceObject(invoice, sub, amount, "paid", charge, intent, "subscription_create"));
+                Emit(StripeEventTypes.InvoicePaymentSucceeded, at + 3, InvoiceObject(invoice, sub, amount, "paid", charge, intent, "subscription_create"));
                 sub.NextRenewal = Advance(at, sub.Interval);
             }
 
@@ -634,7 +635,7 @@ public sealed class BusinessTraffic
             }
 
             sub.CancelAtPeriodEnd = true;
-            Emit("customer.subscription.updated", at, SubscriptionObject(sub), new JsonObject { ["cancel_at_period_end"] = false });
+            Emit(StripeEventTypes.SubscriptionUpdated, at, SubscriptionObject(sub), new JsonObject { ["cancel_at_period_end"] = false });
         }
     }
 
@@ -675,12 +676,12 @@ public sealed class BusinessTraffic
                 sub.PriceId += "u";
             }
 
-            Emit("customer.subscription.updated", at, SubscriptionObject(sub), new JsonObject { ["items"] = previousItems });
+            Emit(StripeEventTypes.SubscriptionUpdated, at, SubscriptionObject(sub), new JsonObject { ["items"] = previousItems });
             if (!down)
             {
                 // An upgrade is invoiced at once for the rest of the period (a proration).
                 var invoice = NextId("in");
-                Emit("invoice.created", at + 1, InvoiceObject(invoice, sub, sub.UnitAmount / 3, "draft", null, null, "subscription_update"));
+                Emit(StripeEventTypes.InvoiceCreated, at + 1, InvoiceObject(invoice, sub, sub.UnitAmount / 3, "draft", null, null, "subscription_update"));
             }
         }
     }
@@ -698,12 +699,12 @@ public sealed class BusinessTraffic
         if (_random.NextDouble() < _profile.DisputesPerWeek / 7 && _recentCharges.Count > 0)
         {
             var charge = _recentCharges[_random.Next(_recentCharges.Count)];
-            Emit("radar.early_fraud_warning.created", day + _random.NextInt64(Day), new JsonObject { ["id"] = NextId("issfr"), ["object"] = "radar.early_fraud_warning", ["charge"] = charge.Charge, ["payment_intent"] = charge.Intent, ["fraud_type"] = "made_with_stolen_card" });
+            Emit(StripeEventTypes.EarlyFraudWarningCreated, day + _random.NextInt64(Day), new JsonObject { ["id"] = NextId("issfr"), ["object"] = StripeEventTypes.EarlyFraudWarningPrefix, ["charge"] = charge.Charge, ["payment_intent"] = charge.Intent, ["fraud_type"] = "made_with_stolen_card" });
         }
     }
 
     private void Dispute(long at, (string Charge, string Intent, long Amount, string Currency, int Customer) charge) =>
-        Emit("charge.dispute.created", at, new JsonObject
+        Emit(StripeEventTypes.ChargeDisputeCreated, at, new JsonObject
         {
             ["id"] = NextId("dp"),
             ["object"] = "dispute",

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using BillingWatch.Ingest;
 
 namespace BillingWatch.Simulation;
 
@@ -226,7 +227,7 @@ public sealed class TrafficGenerator(TrafficProfile profile, int seed = 1)
                 var currency = Currency(sub.Customer);
                 var amount = profile.SubscriptionPrice * sub.Quantity;
                 var invoiceId = NextId("in");
-                Add("invoice.created", at, Invoice(invoiceId, sub, amount, currency, "draft", null, null, "subscription_cycle"));
+                Add(StripeEventTypes.InvoiceCreated, at, Invoice(invoiceId, sub, amount, currency, "draft", null, null, "subscription_cycle"));
 
                 var failures = _random.NextDouble() < profile.InvoiceFailureRate ? 1 : 0;
                 if ((incidents & Incident.InvoiceFailureSpike) != 0 && DayIndex(at, t0) == profile.IncidentDay && _random.NextDouble() < 0.5)
@@ -238,21 +239,21 @@ public sealed class TrafficGenerator(TrafficProfile profile, int seed = 1)
                 for (var f = 0; f < failures; f++)
                 {
                     Charge(paidAt, sub.Customer, amount, currency, "failed", invoiceId);
-                    Add("invoice.payment_failed", paidAt + 1, Invoice(invoiceId, sub, amount, currency, "open", null, null, "subscription_cycle", attempted: true));
+                    Add(StripeEventTypes.InvoicePaymentFailed, paidAt + 1, Invoice(invoiceId, sub, amount, currency, "open", null, null, "subscription_cycle", attempted: true));
                     paidAt += Day;
                 }
 
                 var (charge, intent) = Charge(paidAt, sub.Customer, amount, currency, "succeeded", invoiceId);
-                Add("invoice.paid", paidAt + 1, Invoice(invoiceId, sub, amount, currency, "paid", charge, intent, "subscription_cycle"));
-                Add("invoice.payment_succeeded", paidAt + 1, Invoice(invoiceId, sub, amount, currency, "paid", charge, intent, "subscription_cycle"));
+                Add(StripeEventTypes.InvoicePaid, paidAt + 1, Invoice(invoiceId, sub, amount, currency, "paid", charge, intent, "subscription_cycle"));
+                Add(StripeEventTypes.InvoicePaymentSucceeded, paidAt + 1, Invoice(invoiceId, sub, amount, currency, "paid", charge, intent, "subscription_cycle"));
             }
         }
 
         if ((incidents & Incident.BillingCadence) != 0)
         {
             var sub = subs.First(s => !s.Cancelled);
-            Add("invoice.created", incidentAt, Invoice(NextId("in"), sub, profile.SubscriptionPrice, Currency(sub.Customer), "draft", null, null, "subscription_cycle"));
-            Add("invoice.created", incidentAt + (2 * Hour), Invoice(NextId("in"), sub, profile.SubscriptionPrice, Currency(sub.Customer), "draft", null, null, "subscription_cycle"));
+            Add(StripeEventTypes.InvoiceCreated, incidentAt, Invoice(NextId("in"), sub, profile.SubscriptionPrice, Currency(sub.Customer), "draft", null, null, "subscription_cycle"));
+            Add(StripeEventTypes.InvoiceCreated, incidentAt + (2 * Hour), Invoice(NextId("in"), sub, profile.SubscriptionPrice, Currency(sub.Customer), "draft", null, null, "subscription_cycle"));
         }
     }
 
@@ -272,7 +273,7 @@ public sealed class TrafficGenerator(TrafficProfile profile, int seed = 1)
                 var sub = candidates[_random.Next(candidates.Count)];
                 candidates.Remove(sub);
                 sub.Cancelled = true;
-                Add("customer.subscription.deleted", day + _random.NextInt64(Day), Subscription(sub, "canceled"));
+                Add(StripeEventTypes.SubscriptionDeleted, day + _random.NextInt64(Day), Subscription(sub, "canceled"));
             }
         }
     }
@@ -284,18 +285,18 @@ public sealed class TrafficGenerator(TrafficProfile profile, int seed = 1)
         {
             if (_random.NextDouble() < 0.1)
             {
-                Add("charge.dispute.created", day + _random.NextInt64(Day), Dispute(2500, "usd"));
+                Add(StripeEventTypes.ChargeDisputeCreated, day + _random.NextInt64(Day), Dispute(2500, "usd"));
             }
 
             if (_random.NextDouble() < 0.2)
             {
-                Add("radar.early_fraud_warning.created", day + _random.NextInt64(Day), new JsonObject { ["id"] = NextId("issfr"), ["object"] = "radar.early_fraud_warning", ["charge"] = NextId("ch"), ["fraud_type"] = "misc" });
+                Add(StripeEventTypes.EarlyFraudWarningCreated, day + _random.NextInt64(Day), new JsonObject { ["id"] = NextId("issfr"), ["object"] = StripeEventTypes.EarlyFraudWarningPrefix, ["charge"] = NextId("ch"), ["fraud_type"] = "misc" });
             }
 
             if (_random.NextDouble() < 0.3)
             {
                 var customer = _random.Next(profile.Customers);
-                Add("customer.created", day + _random.NextInt64(Day), new JsonObject { ["id"] = CustomerId(customer), ["object"] = "customer" });
+                Add(StripeEventTypes.CustomerCreated, day + _random.NextInt64(Day), new JsonObject { ["id"] = CustomerId(customer), ["object"] = "customer" });
             }
         }
     }
@@ -332,7 +333,7 @@ public sealed class TrafficGenerator(TrafficProfile profile, int seed = 1)
         {
             for (var i = 0; i < 6; i++)
             {
-                Add("charge.dispute.created", at + (i * 600), Dispute(3000, "usd"));
+                Add(StripeEventTypes.ChargeDisputeCreated, at + (i * 600), Dispute(3000, "usd"));
             }
         }
 
@@ -362,7 +363,7 @@ public sealed class TrafficGenerator(TrafficProfile profile, int seed = 1)
         {
             // A weekly subscription paid twice, then its payments stop while it stays active.
             var sub = new Sub { Id = "sub_lapse", Customer = 13, Anchor = t0 + Hour };
-            Add("customer.subscription.created", t0 + Hour, Subscription(sub, "active", "week"));
+            Add(StripeEventTypes.SubscriptionCreated, t0 + Hour, Subscription(sub, "active", "week"));
             for (var week = 0; week < 4 && t0 + Hour + (week * 7 * Day) < at; week++)
             {
                 var due = t0 + Hour + (week * 7 * Day);
@@ -370,7 +371,7 @@ public sealed class TrafficGenerator(TrafficProfile profile, int seed = 1)
                 if (week < 2)
                 {
                     var (charge, intent) = Charge(due, sub.Customer, 990, Currency(sub.Customer), "succeeded", invoiceId);
-                    Add("invoice.paid", due + 1, Invoice(invoiceId, sub, 990, Currency(sub.Customer), "paid", charge, intent, "subscription_cycle", interval: "week"));
+                    Add(StripeEventTypes.InvoicePaid, due + 1, Invoice(invoiceId, sub, 990, Currency(sub.Customer), "paid", charge, intent, "subscription_cycle", interval: "week"));
                 }
 
                 // From the third week on nothing is billed at all while the subscription stays active.
@@ -383,7 +384,7 @@ public sealed class TrafficGenerator(TrafficProfile profile, int seed = 1)
             for (var i = 0; i < 20; i++)
             {
                 var sub = new Sub { Id = $"sub_downgrade{i}", Customer = 11 + i, Anchor = t0, Quantity = 1 };
-                Add("customer.subscription.updated", at + (i * 600), Subscription(sub, "active"), new JsonObject { ["quantity"] = 5 });
+                Add(StripeEventTypes.SubscriptionUpdated, at + (i * 600), Subscription(sub, "active"), new JsonObject { ["quantity"] = 5 });
             }
         }
 
@@ -416,12 +417,12 @@ public sealed class TrafficGenerator(TrafficProfile profile, int seed = 1)
                 ["card"] = new JsonObject { ["brand"] = "visa", ["last4"] = "4242", ["fingerprint"] = fingerprint ?? $"fp_{customer}", ["country"] = "US" },
             },
         };
-        var evt = Add(status == "succeeded" ? "charge.succeeded" : "charge.failed", at, o);
+        var evt = Add(status == "succeeded" ? StripeEventTypes.ChargeSucceeded : StripeEventTypes.ChargeFailed, at, o);
         return (new ChargeRef(id, evt), intent);
     }
 
     private void Refund(long at, (ChargeRef Charge, string Intent) charge, int customer, long amount, string currency) =>
-        Add("charge.refunded", at, new JsonObject
+        Add(StripeEventTypes.ChargeRefunded, at, new JsonObject
         {
             ["id"] = charge.Charge.Id,
             ["object"] = "charge",

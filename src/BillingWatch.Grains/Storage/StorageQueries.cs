@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Text;
 using BillingWatch.Alerts;
 using BillingWatch.Detection;
+using BillingWatch.Ingest;
 
 namespace BillingWatch.Storage;
 
@@ -102,14 +103,14 @@ internal static class StorageQueries
             return sums;
         }
 
-        var revenue = await SumAsync("charge.succeeded", json.Integer("data", "object", "amount"));
+        var revenue = await SumAsync(StripeEventTypes.ChargeSucceeded, json.Integer("data", "object", "amount"));
         var outOfBand = $"CASE WHEN {json.IsTrue(json.Text(["data", "object", "paid_out_of_band"]))} THEN {json.Integer("data", "object", "amount_paid")} ELSE 0 END";
-        foreach (var (currency, amount) in await SumAsync("invoice.paid", outOfBand))
+        foreach (var (currency, amount) in await SumAsync(StripeEventTypes.InvoicePaid, outOfBand))
         {
             revenue[currency] = revenue.GetValueOrDefault(currency) + amount;
         }
 
-        var refunds = await SumAsync("charge.refunded", $"{json.Integer("data", "object", "amount_refunded")} - COALESCE({json.Integer("data", "previous_attributes", "amount_refunded")}, 0)");
+        var refunds = await SumAsync(StripeEventTypes.ChargeRefunded, $"{json.Integer("data", "object", "amount_refunded")} - COALESCE({json.Integer("data", "previous_attributes", "amount_refunded")}, 0)");
         foreach (var key in revenue.Where(r => r.Value == 0).Select(r => r.Key).ToList())
         {
             revenue.Remove(key);
@@ -118,11 +119,11 @@ internal static class StorageQueries
         return new EventMetrics(
             total,
             byType,
-            byType.GetValueOrDefault("charge.succeeded"),
-            byType.GetValueOrDefault("charge.failed"),
-            byType.GetValueOrDefault("charge.refunded"),
+            byType.GetValueOrDefault(StripeEventTypes.ChargeSucceeded),
+            byType.GetValueOrDefault(StripeEventTypes.ChargeFailed),
+            byType.GetValueOrDefault(StripeEventTypes.ChargeRefunded),
             refunds,
-            byType.GetValueOrDefault("charge.dispute.created"),
+            byType.GetValueOrDefault(StripeEventTypes.ChargeDisputeCreated),
             revenue,
             last is long l ? StorageRows.Seconds(l) : null);
     }

@@ -1,4 +1,5 @@
 using BillingWatch.Detection;
+using BillingWatch.Ingest;
 
 namespace BillingWatch.Subscriptions;
 
@@ -114,8 +115,8 @@ public sealed class SubscriptionRecord
     /// <summary>The events the book reads: subscription lifecycle and invoices of a subscription.</summary>
     public static bool Reads(BillingEvent e) =>
         e.Subscription is { Length: > 0 } &&
-        (e.Type.StartsWith("customer.subscription.", StringComparison.Ordinal) ||
-         e.Type is "invoice.created" or "invoice.finalized" or "invoice.paid" or "invoice.payment_succeeded" or "invoice.payment_failed");
+        (e.Type.StartsWith(StripeEventTypes.SubscriptionPrefix, StringComparison.Ordinal) ||
+         e.Type is StripeEventTypes.InvoiceCreated or StripeEventTypes.InvoiceFinalized or StripeEventTypes.InvoicePaid or StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaymentFailed);
 
     public static SubscriptionRecord First(BillingEvent e) => new() { Id = e.Subscription!, Livemode = e.Livemode, BilledFrom = e.Created, Customer = e.Customer };
 
@@ -130,7 +131,7 @@ public sealed class SubscriptionRecord
             IntervalCount = Math.Max(1, e.IntervalCount);
         }
 
-        if (e.Type.StartsWith("customer.subscription.", StringComparison.Ordinal))
+        if (e.Type.StartsWith(StripeEventTypes.SubscriptionPrefix, StringComparison.Ordinal))
         {
             ApplySubscription(e);
             return null;
@@ -141,7 +142,7 @@ public sealed class SubscriptionRecord
         Currency ??= e.Currency;
         switch (e.Type)
         {
-            case "invoice.paid" or "invoice.payment_succeeded" when LastPaidAt is not long paid || e.Created >= paid:
+            case StripeEventTypes.InvoicePaid or StripeEventTypes.InvoicePaymentSucceeded when LastPaidAt is not long paid || e.Created >= paid:
                 LastPaidAt = e.Created;
                 LastPaidInvoice = e.InvoiceId;
                 if (LastFailedAt is not long failed || failed <= e.Created)
@@ -150,7 +151,7 @@ public sealed class SubscriptionRecord
                 }
 
                 break;
-            case "invoice.payment_failed" when LastFailedAt is not long lastFailed || e.Created > lastFailed:
+            case StripeEventTypes.InvoicePaymentFailed when LastFailedAt is not long lastFailed || e.Created > lastFailed:
                 LastFailedAt = e.Created;
                 if (LastPaidAt is not long lastPaid || lastPaid < e.Created)
                 {
@@ -158,7 +159,7 @@ public sealed class SubscriptionRecord
                 }
 
                 break;
-            case "invoice.created" when IsCadenceInvoice(e.BillingReason):
+            case StripeEventTypes.InvoiceCreated when IsCadenceInvoice(e.BillingReason):
                 return ApplyRenewal(e);
         }
 
@@ -167,7 +168,7 @@ public sealed class SubscriptionRecord
 
     private void ApplySubscription(BillingEvent e)
     {
-        if (e.Type == "customer.subscription.created")
+        if (e.Type == StripeEventTypes.SubscriptionCreated)
         {
             BilledFrom = Math.Max(BilledFrom, e.Created);
         }
@@ -181,7 +182,7 @@ public sealed class SubscriptionRecord
 
         // Stripe never reopens a canceled subscription: a later event for it (out of order, or a sender's
         // mistake) must not make the book expect bills again.
-        Status = e.Type == "customer.subscription.deleted" || Status == "canceled" ? "canceled" : e.Status ?? Status;
+        Status = e.Type == StripeEventTypes.SubscriptionDeleted || Status == "canceled" ? "canceled" : e.Status ?? Status;
         Currency = e.Currency ?? Currency;
         if (e.Quantity > 0 || e.MonthlyRecurring > 0)
         {

@@ -1,3 +1,4 @@
+using BillingWatch.Ingest;
 namespace BillingWatch.Detection.Detectors;
 
 /// <summary>
@@ -34,7 +35,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
     ];
 
     public override bool Reads(BillingEvent e) =>
-        e.Type is "charge.failed" or "charge.succeeded" or "payment_intent.payment_failed" or "setup_intent.setup_failed";
+        e.Type is StripeEventTypes.ChargeFailed or StripeEventTypes.ChargeSucceeded or StripeEventTypes.PaymentIntentPaymentFailed or StripeEventTypes.SetupIntentSetupFailed;
 
     /// <summary>
     /// Each failed attempt counts once. A card attempt that reached the card network is a failed charge, and
@@ -42,7 +43,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
     /// created no charge at all (declined before a charge existed, or a failed setup).
     /// </summary>
     private static bool IsFailedAttempt(BillingEvent e) =>
-        e.Type == "charge.failed" || (e.Type is "payment_intent.payment_failed" or "setup_intent.setup_failed" && e.ChargeId is null);
+        e.Type == StripeEventTypes.ChargeFailed || (e.Type is StripeEventTypes.PaymentIntentPaymentFailed or StripeEventTypes.SetupIntentSetupFailed && e.ChargeId is null);
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {

@@ -1,3 +1,4 @@
+using BillingWatch.Ingest;
 using MathNet.Numerics.Distributions;
 
 namespace BillingWatch.Detection.Detectors;
@@ -54,13 +55,13 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
     /// Checkout charges only: a renewal's charge belongs to its invoice, and renewals fail more often than
     /// checkouts (so a month-start renewal batch would look like a spike); invoice_failure_spike judges them.
     /// </summary>
-    public override bool Reads(BillingEvent e) => e.Type is "charge.failed" or "charge.succeeded" && e.InvoiceId is null;
+    public override bool Reads(BillingEvent e) => e.Type is StripeEventTypes.ChargeFailed or StripeEventTypes.ChargeSucceeded && e.InvoiceId is null;
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
         var shortWindow = c.SettingLong(WindowMinutes) * 60;
         var longWindow = shortWindow * 4;
-        var failed = e.Type == "charge.failed";
+        var failed = e.Type == StripeEventTypes.ChargeFailed;
         if (failed && IsRetry(e, s, shortWindow))
         {
             return;

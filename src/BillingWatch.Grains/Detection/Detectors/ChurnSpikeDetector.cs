@@ -1,3 +1,4 @@
+using BillingWatch.Ingest;
 namespace BillingWatch.Detection.Detectors;
 
 /// <summary>
@@ -17,12 +18,12 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
 
     public override IReadOnlyList<DetectorSetting> Settings { get; } = [.. DailyCountSpike.Settings(minCount: 5, minExcess: 4), Cooldown(720)];
 
-    public override bool Reads(BillingEvent e) => e.Type is "customer.subscription.deleted" or "customer.subscription.updated";
+    public override bool Reads(BillingEvent e) => e.Type is StripeEventTypes.SubscriptionDeleted or StripeEventTypes.SubscriptionUpdated;
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
         var id = e.Subscription ?? e.ObjectId;
-        if (e.Type == "customer.subscription.updated")
+        if (e.Type == StripeEventTypes.SubscriptionUpdated)
         {
             if (id is not null && (e.Status is "past_due" or "unpaid" || e.PreviousStatus is "past_due" or "unpaid"))
             {

@@ -1,3 +1,4 @@
+using BillingWatch.Ingest;
 namespace BillingWatch.Detection.Detectors;
 
 public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector.State>
@@ -17,7 +18,7 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
         Cooldown(1440),
     ];
 
-    public override bool Reads(BillingEvent e) => e.Type is "charge.succeeded" or "invoice.payment_succeeded" or "invoice.paid";
+    public override bool Reads(BillingEvent e) => e.Type is StripeEventTypes.ChargeSucceeded or StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid;
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {

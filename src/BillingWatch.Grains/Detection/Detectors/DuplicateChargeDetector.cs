@@ -1,3 +1,4 @@
+using BillingWatch.Ingest;
 namespace BillingWatch.Detection.Detectors;
 
 /// <summary>
@@ -24,11 +25,11 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
     ];
 
     public override bool Reads(BillingEvent e) =>
-        e.Type == "charge.succeeded" || (e.Type is "invoice.payment_succeeded" or "invoice.paid" && (e.ChargeId ?? e.PaymentIntent) is not null);
+        e.Type == StripeEventTypes.ChargeSucceeded || (e.Type is StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid && (e.ChargeId ?? e.PaymentIntent) is not null);
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
-        var amount = e.Type == "charge.succeeded" ? e.Amount : e.AmountPaid;
+        var amount = e.Type == StripeEventTypes.ChargeSucceeded ? e.Amount : e.AmountPaid;
         if (e.Customer is null || e.Currency is null || amount is not > 0)
         {
             return;

@@ -1,3 +1,4 @@
+using BillingWatch.Ingest;
 using MathNet.Numerics.Distributions;
 
 namespace BillingWatch.Detection.Detectors;
@@ -54,7 +55,7 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
     ];
 
     public override bool Reads(BillingEvent e) =>
-        e.Type is "charge.dispute.created" or "radar.early_fraud_warning.created" or "charge.succeeded";
+        e.Type is StripeEventTypes.ChargeDisputeCreated or StripeEventTypes.EarlyFraudWarningCreated or StripeEventTypes.ChargeSucceeded;
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
@@ -75,12 +76,12 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
 
         switch (e.Type)
         {
-            case "charge.succeeded":
+            case StripeEventTypes.ChargeSucceeded:
                 s.Charges.Add(e.Created);
                 s.DisputeBaseline.Add(e.Created, false, horizon);
                 s.WarningBaseline.Add(e.Created, false, horizon);
                 return;
-            case "charge.dispute.created":
+            case StripeEventTypes.ChargeDisputeCreated:
                 s.Disputes.Add(e.Created);
                 s.Recent.Add(e.Id);
                 s.DisputeBaseline.AddEvent(e.Created, horizon);

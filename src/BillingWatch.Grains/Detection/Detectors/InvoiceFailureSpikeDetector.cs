@@ -1,3 +1,4 @@
+using BillingWatch.Ingest;
 namespace BillingWatch.Detection.Detectors;
 
 /// <summary>
@@ -48,26 +49,26 @@ public sealed class InvoiceFailureSpikeDetector : Detector<InvoiceFailureSpikeDe
         Cooldown(360),
     ];
 
-    public override bool Reads(BillingEvent e) => e.Type is "invoice.payment_failed" or "invoice.paid" or "invoice.payment_succeeded";
+    public override bool Reads(BillingEvent e) => e.Type is StripeEventTypes.InvoicePaymentFailed or StripeEventTypes.InvoicePaid or StripeEventTypes.InvoicePaymentSucceeded;
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
-        if (e.Type == "invoice.paid")
+        if (e.Type == StripeEventTypes.InvoicePaid)
         {
             s.SeenPaid = true;
         }
-        else if (e.Type == "invoice.payment_succeeded" && s.SeenPaid)
+        else if (e.Type == StripeEventTypes.InvoicePaymentSucceeded && s.SeenPaid)
         {
             return;
         }
 
-        if (e.AmountPaid is 0 && e.Type != "invoice.payment_failed")
+        if (e.AmountPaid is 0 && e.Type != StripeEventTypes.InvoicePaymentFailed)
         {
             // A zero-amount invoice (a trial's first) has no payment to fail.
             return;
         }
 
-        var failed = e.Type == "invoice.payment_failed";
+        var failed = e.Type == StripeEventTypes.InvoicePaymentFailed;
         if (e.InvoiceId is { } invoice && s.Failed.ContainsKey(invoice))
         {
             // A retry of an invoice that already failed, or its recovery: the invoice was counted at its first outcome.

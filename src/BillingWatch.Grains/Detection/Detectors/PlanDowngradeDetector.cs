@@ -1,3 +1,4 @@
+using BillingWatch.Ingest;
 namespace BillingWatch.Detection.Detectors;
 
 /// <summary>
@@ -13,7 +14,7 @@ public sealed class PlanDowngradeDetector : Detector<PlanDowngradeDetector.State
 
     public override IReadOnlyList<DetectorSetting> Settings { get; } = [.. DailyCountSpike.Settings(minCount: 5, minExcess: 4), Cooldown(60)];
 
-    public override bool Reads(BillingEvent e) => e.Type == "customer.subscription.updated" && e.PlanChange != PlanChange.None;
+    public override bool Reads(BillingEvent e) => e.Type == StripeEventTypes.SubscriptionUpdated && e.PlanChange != PlanChange.None;
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {

@@ -1,3 +1,4 @@
+using BillingWatch.Ingest;
 namespace BillingWatch.Detection.Detectors;
 
 /// <summary>
@@ -56,7 +57,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
     ];
 
     public override bool Reads(BillingEvent e) =>
-        e.Type is "charge.refunded" or "credit_note.created" or "invoice.payment_succeeded" or "invoice.paid" or "charge.succeeded";
+        e.Type is StripeEventTypes.ChargeRefunded or "credit_note.created" or StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid or StripeEventTypes.ChargeSucceeded;
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
@@ -66,7 +67,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         }
 
         var window = c.SettingLong(WindowHours) * 3600;
-        if (e.Type is "invoice.payment_succeeded" or "invoice.paid")
+        if (e.Type is StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid)
         {
             if (e.AmountPaid < 0)
             {
@@ -93,7 +94,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         var w = Window(s, e.Currency, window, e.Created);
         w.Revenue!.AdvanceTo(e.Created);
         w.Refunds!.AdvanceTo(e.Created);
-        if (e.Type == "charge.succeeded")
+        if (e.Type == StripeEventTypes.ChargeSucceeded)
         {
             if (e.Amount > 0)
             {

@@ -1,3 +1,4 @@
+using BillingWatch.Ingest;
 namespace BillingWatch.Detection.Detectors;
 
 /// <summary>
@@ -43,11 +44,11 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
     ];
 
     public override bool Reads(BillingEvent e) =>
-        e.Type == "charge.succeeded" || (e.Type is "invoice.payment_succeeded" or "invoice.paid" && e.PaidOutOfBand);
+        e.Type == StripeEventTypes.ChargeSucceeded || (e.Type is StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid && e.PaidOutOfBand);
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
-        var amount = e.Type == "charge.succeeded" ? e.Amount : e.AmountPaid;
+        var amount = e.Type == StripeEventTypes.ChargeSucceeded ? e.Amount : e.AmountPaid;
         if (e.Currency is null || amount is not > 0)
         {
             return;
