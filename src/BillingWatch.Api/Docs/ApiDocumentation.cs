@@ -75,7 +75,14 @@ internal static class ApiDocumentation
 
                 foreach (var query in metadata.OfType<DocumentedQuery>().SelectMany(q => q.Parameters))
                 {
+                    // An [AsParameters] record is bound from strings (so that every bad value gets the API's own
+                    // message): its generated entry gives way to the documented one, with its type and values.
                     operation.Parameters ??= [];
+                    foreach (var generated in operation.Parameters.Where(p => string.Equals(p.Name, query.Name, StringComparison.OrdinalIgnoreCase)).ToList())
+                    {
+                        operation.Parameters.Remove(generated);
+                    }
+
                     operation.Parameters.Add(new OpenApiParameter
                     {
                         Name = query.Name,

@@ -1,6 +1,6 @@
+using System.Data.Common;
 using BillingWatch.Storage;
 using Microsoft.AspNetCore.Diagnostics;
-using Microsoft.Data.Sqlite;
 
 namespace BillingWatch.Api.Problems;
 
@@ -45,7 +45,7 @@ internal sealed partial class StorageExceptionHandler(ILogger<StorageExceptionHa
 
     internal static bool IsUnavailable(Exception exception) => exception switch
     {
-        StorageUnavailableException or SqliteException or Npgsql.NpgsqlException or TimeoutException or Orleans.Runtime.OrleansException or Orleans.Storage.InconsistentStateException => true,
+        StorageUnavailableException or DbException or TimeoutException or Orleans.Runtime.OrleansException or Orleans.Storage.InconsistentStateException => true,
         AggregateException aggregate => aggregate.InnerExceptions.Any(IsUnavailable),
         _ => exception.InnerException is not null && IsUnavailable(exception.InnerException),
     };

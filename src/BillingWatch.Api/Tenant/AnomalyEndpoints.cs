@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using BillingWatch.Api.Auth;
 using BillingWatch.Api.Docs;
+using BillingWatch.Api.Paging;
 using BillingWatch.Api.Problems;
 using BillingWatch.Detection;
 using BillingWatch.Storage;
@@ -38,20 +39,20 @@ internal static class AnomalyEndpoints
         QueryDocs.Until,
     ];
 
-    private static async Task<Results<Ok<Page<AnomalyView>>, ProblemHttpResult>> ListAsync(TenantIdentity tenant, HttpRequest request, IAnomalyStore store, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<Page<AnomalyView>>, ProblemHttpResult>> ListAsync([AsParameters] AnomalyListParameters parameters, TenantIdentity tenant, IAnomalyStore store, CancellationToken cancellationToken)
     {
-        if (ParseQuery(request, out var query) is { } error)
+        if (parameters.Read(out var query) is { } error)
         {
             return ApiProblem.BadRequest(error);
         }
 
         var page = await store.ListAsync(tenant.TenantId, query, cancellationToken);
-        return TypedResults.Ok(new Page<AnomalyView>(page.Items.Select(AnomalyView.From).ToList(), page.Next is { } next ? PairCursor.Encode(next.DetectedAt, next.Id) : null));
+        return TypedResults.Ok(new Page<AnomalyView>(page.Items.Select(AnomalyView.From).ToList(), page.Next is { } next ? PageCursor.Encode(next.DetectedAt, next.Id) : null));
     }
 
-    private static async Task CsvAsync(TenantIdentity tenant, HttpContext context, IAnomalyStore store, CancellationToken cancellationToken)
+    private static async Task CsvAsync([AsParameters] AnomalyListParameters parameters, TenantIdentity tenant, HttpContext context, IAnomalyStore store, CancellationToken cancellationToken)
     {
-        if (ParseQuery(context.Request, out var query) is { } error)
+        if (parameters.Read(out var query) is { } error)
         {
             await ApiProblem.BadRequest(error).ExecuteAsync(context);
             return;
@@ -110,51 +111,6 @@ internal static class AnomalyEndpoints
         };
     }
 
-    private static string? ParseQuery(HttpRequest request, out AnomalyQuery query)
-    {
-        var q = request.Query;
-        query = default!;
-        var detector = q["detector"].ToString();
-        if (detector.Length > 0 && DetectorRegistry.Find(detector) is null)
-        {
-            return $"detector must be one of {string.Join(", ", DetectorRegistry.All.Select(d => d.Name))}.";
-        }
-
-        var severityText = q["severity"].ToString();
-        Severity? severity = null;
-        if (severityText.Length > 0)
-        {
-            if (!SeverityNames.TryParse(severityText, out var parsed))
-            {
-                return "severity must be low, medium, high or critical.";
-            }
-
-            severity = parsed;
-        }
-
-        var status = q["status"].ToString();
-        if (status.Length > 0 && !AnomalyStatus.IsValid(status))
-        {
-            return "status must be open, acknowledged, resolved or false_positive.";
-        }
-
-        var errors = new[]
-        {
-            QueryParameters.Limit(q["limit"], out var limit),
-            QueryParameters.Livemode(q["livemode"], out var livemode),
-            QueryParameters.Time(q["since"], "since", out var since),
-            QueryParameters.Time(q["until"], "until", out var until),
-            PairCursor.Decode(q["cursor"], (at, id) => new AnomalyCursor(at, id), out var cursor),
-        };
-        if (errors.FirstOrDefault(e => e is not null) is { } error)
-        {
-            return error;
-        }
-
-        query = new AnomalyQuery(detector.Length > 0 ? detector : null, severity, status.Length > 0 ? status : null, livemode, since, until, limit, cursor);
-        return null;
-    }
-
     private static string Time(DateTime value) => value.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
 
     /// <summary>RFC 4180 quoting; cells that a spreadsheet would run as a formula are prefixed with a quote.</summary>
@@ -175,3 +131,48 @@ internal static class AnomalyEndpoints
 }
 
 internal sealed record StatusRequest(string? Note, string? By);
+
+/// <summary>The query of <c>GET /anomalies</c> (and its CSV export), bound as it comes and validated once into an <see cref="AnomalyQuery"/>.</summary>
+internal sealed record AnomalyListParameters(string? Detector, string? Severity, string? Status, string? Livemode, string? Since, string? Until, string? Limit, string? Cursor)
+{
+    public string? Read(out AnomalyQuery query)
+    {
+        query = default!;
+        if (!string.IsNullOrEmpty(Detector) && DetectorRegistry.Find(Detector) is null)
+        {
+            return $"detector must be one of {string.Join(", ", DetectorRegistry.All.Select(d => d.Name))}.";
+        }
+
+        Severity? severity = null;
+        if (!string.IsNullOrEmpty(Severity))
+        {
+            if (!SeverityNames.TryParse(Severity, out var parsed))
+            {
+                return "severity must be low, medium, high or critical.";
+            }
+
+            severity = parsed;
+        }
+
+        if (!string.IsNullOrEmpty(Status) && !AnomalyStatus.IsValid(Status))
+        {
+            return "status must be open, acknowledged, resolved or false_positive.";
+        }
+
+        var errors = new[]
+        {
+            QueryParameters.Limit(Limit, out var limit),
+            QueryParameters.Livemode(Livemode, out var livemode),
+            QueryParameters.Time(Since, "since", out var since),
+            QueryParameters.Time(Until, "until", out var until),
+            PageCursor.Decode(Cursor, static (at, id) => new AnomalyCursor(at, id), out AnomalyCursor? cursor),
+        };
+        if (errors.FirstOrDefault(e => e is not null) is { } error)
+        {
+            return error;
+        }
+
+        query = new AnomalyQuery(string.IsNullOrEmpty(Detector) ? null : Detector, severity, string.IsNullOrEmpty(Status) ? null : Status, livemode, since, until, limit, cursor);
+        return null;
+    }
+}

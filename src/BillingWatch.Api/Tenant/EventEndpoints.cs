@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using BillingWatch.Api.Auth;
 using BillingWatch.Api.Docs;
+using BillingWatch.Api.Paging;
 using BillingWatch.Api.Problems;
 using BillingWatch.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -12,9 +13,6 @@ namespace BillingWatch.Api.Tenant;
 
 internal static class EventEndpoints
 {
-    public const int DefaultLimit = 50;
-    public const int MaxLimit = 500;
-
     public static RouteGroupBuilder MapEvents(this RouteGroupBuilder api)
     {
         var events = api.MapGroup("/events").RequireTenantKey().WithTags("Events");
@@ -25,26 +23,16 @@ internal static class EventEndpoints
     }
 
     private static async Task<Results<Ok<Page<EventSummaryResponse>>, ProblemHttpResult>> ListAsync(
-        TenantIdentity tenant, HttpRequest request, IEventLog eventLog, CancellationToken cancellationToken)
+        [AsParameters] EventListParameters parameters, TenantIdentity tenant, IEventLog eventLog, CancellationToken cancellationToken)
     {
-        var q = request.Query;
-        var errors = new[]
-        {
-            QueryParameters.Limit(q["limit"], out var limit),
-            QueryParameters.Livemode(q["livemode"], out var livemode),
-            QueryParameters.Time(q["since"], "since", out var since),
-            QueryParameters.Time(q["until"], "until", out var until),
-            EventCursorCodec.Decode(q["cursor"], out var cursor),
-            QueryParameters.Text(q["type"], "type", 255, out var type),
-        };
-        if (errors.FirstOrDefault(e => e is not null) is { } error)
+        if (parameters.Read(out var query) is { } error)
         {
             return ApiProblem.BadRequest(error);
         }
 
-        var page = await eventLog.ListAsync(tenant.TenantId, new EventQuery(type, livemode, since, until, limit, cursor), cancellationToken);
+        var page = await eventLog.ListAsync(tenant.TenantId, query, cancellationToken);
         var items = page.Items.Select(EventSummaryResponse.From).ToList();
-        return TypedResults.Ok(new Page<EventSummaryResponse>(items, page.Next is { } next ? EventCursorCodec.Encode(next) : null));
+        return TypedResults.Ok(new Page<EventSummaryResponse>(items, page.Next is { } next ? PageCursor.Encode(next.CreatedUnixSeconds, next.Sequence) : null));
     }
 
     private static async Task<Results<Ok<EventResponse>, ProblemHttpResult>> GetAsync(
@@ -80,8 +68,6 @@ internal static class EventEndpoints
     }
 }
 
-internal sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
-
 internal sealed record EventSummaryResponse(string Id, string Type, bool Livemode, DateTime Created, DateTime ReceivedAt)
 {
     public static EventSummaryResponse From(EventSummary s) => new(s.EventId, s.Type, s.Livemode, s.Created, s.ReceivedAt);
@@ -89,100 +75,21 @@ internal sealed record EventSummaryResponse(string Id, string Type, bool Livemod
 
 internal sealed record EventResponse(string Id, string Type, bool Livemode, DateTime Created, DateTime ReceivedAt, JsonElement Payload);
 
-/// <summary>Opaque paging cursors: base64url of "created:sequence" of the last row served.</summary>
-internal static class EventCursorCodec
+/// <summary>The query of <c>GET /events</c>, bound as it comes and validated once into an <see cref="EventQuery"/>.</summary>
+internal sealed record EventListParameters(string? Type, string? Livemode, string? Since, string? Until, string? Limit, string? Cursor)
 {
-    public static string Encode(EventCursor cursor) =>
-        WebEncoders.Base64UrlEncode(Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{cursor.CreatedUnixSeconds}:{cursor.Sequence}")));
-
-    public static string? Decode(string? value, out EventCursor? cursor)
+    public string? Read(out EventQuery query)
     {
-        cursor = null;
-        if (string.IsNullOrEmpty(value))
+        var errors = new[]
         {
-            return null;
-        }
-
-        try
-        {
-            var text = Encoding.ASCII.GetString(WebEncoders.Base64UrlDecode(value));
-            var parts = text.Split(':');
-            if (parts.Length == 2 &&
-                long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var created) &&
-                long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var sequence))
-            {
-                cursor = new EventCursor(created, sequence);
-                return null;
-            }
-        }
-        catch (FormatException)
-        {
-        }
-
-        return "cursor is not a cursor this API returned.";
-    }
-}
-
-/// <summary>Parsing of list query parameters into clear 400 messages.</summary>
-internal static class QueryParameters
-{
-    public static string? Limit(string? value, out int limit)
-    {
-        limit = EventEndpoints.DefaultLimit;
-        if (string.IsNullOrEmpty(value))
-        {
-            return null;
-        }
-
-        return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out limit) && limit is >= 1 and <= EventEndpoints.MaxLimit
-            ? null
-            : $"limit must be a whole number from 1 to {EventEndpoints.MaxLimit}.";
-    }
-
-    public static string? Livemode(string? value, out bool? livemode)
-    {
-        livemode = null;
-        if (string.IsNullOrEmpty(value))
-        {
-            return null;
-        }
-
-        if (bool.TryParse(value, out var parsed))
-        {
-            livemode = parsed;
-            return null;
-        }
-
-        return "livemode must be true or false.";
-    }
-
-    /// <summary>An ISO-8601 time (UTC unless it says otherwise) or unix seconds.</summary>
-    public static string? Time(string? value, string name, out DateTime? time)
-    {
-        time = null;
-        if (string.IsNullOrEmpty(value))
-        {
-            return null;
-        }
-
-        if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds < 253402300800)
-        {
-            time = DateTime.UnixEpoch.AddSeconds(seconds);
-            return null;
-        }
-
-        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
-        {
-            time = parsed.UtcDateTime;
-            return null;
-        }
-
-        return $"{name} must be an ISO-8601 time or unix seconds.";
-    }
-
-    public static string? Text(string? value, string name, int maxLength, out string? text)
-    {
-        text = string.IsNullOrEmpty(value) ? null : value;
-        return text is not null && text.Length > maxLength ? $"{name} must be at most {maxLength} characters." : null;
+            QueryParameters.Limit(Limit, out var limit),
+            QueryParameters.Livemode(Livemode, out var livemode),
+            QueryParameters.Time(Since, "since", out var since),
+            QueryParameters.Time(Until, "until", out var until),
+            PageCursor.Decode(Cursor, static (created, id) => PageCursor.Number(id) is { } sequence ? new EventCursor(created, sequence) : null, out EventCursor? cursor),
+            QueryParameters.Text(Type, "type", 255, out var type),
+        };
+        query = new EventQuery(type, livemode, since, until, limit, cursor);
+        return errors.FirstOrDefault(e => e is not null);
     }
 }

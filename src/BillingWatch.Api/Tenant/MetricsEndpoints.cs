@@ -1,5 +1,6 @@
 using BillingWatch.Api.Auth;
 using BillingWatch.Api.Docs;
+using BillingWatch.Api.Paging;
 using BillingWatch.Api.Problems;
 using BillingWatch.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;

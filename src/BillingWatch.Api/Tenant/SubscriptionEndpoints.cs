@@ -1,5 +1,6 @@
 using BillingWatch.Api.Auth;
 using BillingWatch.Api.Docs;
+using BillingWatch.Api.Paging;
 using BillingWatch.Api.Problems;
 using BillingWatch.Subscriptions;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -24,27 +25,14 @@ internal static class SubscriptionEndpoints
         return api;
     }
 
-    private static async Task<Results<Ok<SubscriptionList>, ProblemHttpResult>> ListAsync(TenantIdentity tenant, HttpRequest request, ISubscriptionBook book, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<SubscriptionList>, ProblemHttpResult>> ListAsync([AsParameters] SubscriptionListParameters parameters, TenantIdentity tenant, ISubscriptionBook book, CancellationToken cancellationToken)
     {
-        if (QueryParameters.Livemode(request.Query["livemode"], out var livemode) is { } modeError)
+        if (parameters.Read(out var livemode, out var limit) is { } error)
         {
-            return ApiProblem.BadRequest(modeError);
+            return ApiProblem.BadRequest(error);
         }
 
-        if (QueryParameters.Limit(request.Query["limit"], out var limit) is { } limitError)
-        {
-            return ApiProblem.BadRequest(limitError);
-        }
-
-        var status = Filter(request.Query["status"]);
-        var customer = Filter(request.Query["customer"]);
-        var cursor = Filter(request.Query["cursor"]);
-        if ((status?.Length ?? 0) > 64 || (customer?.Length ?? 0) > 255 || (cursor?.Length ?? 0) > 255)
-        {
-            return ApiProblem.BadRequest("status, customer and cursor are at most 64, 255 and 255 characters.");
-        }
-
-        var page = await book.ListAsync(tenant.TenantId, livemode ?? true, status, customer, limit, cursor, cancellationToken);
+        var page = await book.ListAsync(tenant.TenantId, livemode ?? true, Filter(parameters.Status), Filter(parameters.Customer), limit, Filter(parameters.Cursor), cancellationToken);
         return TypedResults.Ok(new SubscriptionList(page.Items.Select(SubscriptionView.From).ToList(), page.NextAfter));
     }
 
@@ -118,4 +106,26 @@ internal sealed record SubscriptionView(
 
     private static DateTime? Time(long? unixSeconds) =>
         unixSeconds is long t ? DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(t, 0, 253_402_300_799)).UtcDateTime : null;
+}
+
+/// <summary>The query of <c>GET /subscriptions</c>, bound as it comes and validated once. The cursor is the last id of the previous page.</summary>
+internal sealed record SubscriptionListParameters(string? Livemode, string? Status, string? Customer, string? Limit, string? Cursor)
+{
+    public string? Read(out bool? livemode, out int limit)
+    {
+        limit = 0;
+        if (QueryParameters.Livemode(Livemode, out livemode) is { } modeError)
+        {
+            return modeError;
+        }
+
+        if (QueryParameters.Limit(Limit, out limit) is { } limitError)
+        {
+            return limitError;
+        }
+
+        return (Status?.Length ?? 0) > 64 || (Customer?.Length ?? 0) > 255 || (Cursor?.Length ?? 0) > 255
+            ? "status, customer and cursor are at most 64, 255 and 255 characters."
+            : null;
+    }
 }

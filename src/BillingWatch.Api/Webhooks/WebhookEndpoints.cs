@@ -13,28 +13,19 @@ internal static partial class WebhookEndpoints
 {
     public static IEndpointRouteBuilder MapWebhooks(this IEndpointRouteBuilder routes)
     {
-        routes.MapPost("/webhook/{token}", ReceiveAsync).WithName("ReceiveStripeWebhook").DisableAntiforgery().WithTags("Webhooks")
+        routes.MapPost("/webhook/{token}", HandleAsync).WithName("ReceiveStripeWebhook").DisableAntiforgery().WithTags("Webhooks")
+            .AddEndpointFilter(TimedAsync)
             .WithRawBody("application/json", "The Stripe event exactly as Stripe sent it, verified with the Stripe-Signature header.");
         return routes;
     }
 
-    /// <summary>
-    /// token (404) → size (413) → signature (400) → body shape (400) → rate limit (429) → dedup → durable
-    /// append → 200. Everything after the size check happens in the tenant grain, which owns the secrets.
-    /// </summary>
-    private static async Task ReceiveAsync(
-        string token,
-        HttpContext context,
-        IGrainFactory grains,
-        TenantRoutes routes,
-        IOptions<BillingWatchOptions> options,
-        TimeProvider time,
-        ILogger<WebhookLog> logger)
+    /// <summary>The whole handling of a delivery, timed into <c>billingwatch.ingest.duration</c>, whatever its answer.</summary>
+    private static async ValueTask<object?> TimedAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
-            await HandleAsync(token, context, grains, routes, options, time, logger);
+            return await next(context);
         }
         finally
         {
@@ -42,6 +33,10 @@ internal static partial class WebhookEndpoints
         }
     }
 
+    /// <summary>
+    /// token (404) → size (413) → signature (400) → body shape (400) → rate limit (429) → dedup → durable
+    /// append → 200. Everything after the size check happens in the tenant grain, which owns the secrets.
+    /// </summary>
     private static async Task HandleAsync(
         string token,
         HttpContext context,
@@ -56,8 +51,7 @@ internal static partial class WebhookEndpoints
         var tenantId = tokenHash is null ? null : await routes.ResolveWebhookTokenAsync(tokenHash);
         if (tenantId is null)
         {
-            BillingWatchMetrics.EventRejected("not_found");
-            await NotFoundAsync(context);
+            await AnswerAsync(context, WebhookStatus.NotFound);
             return;
         }
 
@@ -65,7 +59,7 @@ internal static partial class WebhookEndpoints
         var body = await ReadBodyAsync(context.Request, maxBytes, context.RequestAborted);
         if (body is null)
         {
-            BillingWatchMetrics.EventRejected("too_large");
+            BillingWatchMetrics.WebhookAnswered("too_large");
             await ApiProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "payload-too-large", "The body is too large.", $"Webhook bodies are limited to {maxBytes} bytes.");
             return;
         }
@@ -87,52 +81,37 @@ internal static partial class WebhookEndpoints
         }
 
         using var eventScope = outcome.EventId is { } eventId ? EventScope(logger, eventId) : null;
+        var answer = WebhookAnswer.For(outcome.Status);
+        BillingWatchMetrics.WebhookAnswered(answer.Metric);
         switch (outcome.Status)
         {
-            case WebhookStatus.Accepted:
-                BillingWatchMetrics.EventAccepted();
-                await context.Response.WriteAsJsonAsync(new WebhookAck("accepted", outcome.EventId!), WebhookJsonContext.Default.WebhookAck);
-                break;
-            case WebhookStatus.Duplicate:
-                BillingWatchMetrics.EventDuplicate();
-                await context.Response.WriteAsJsonAsync(new WebhookAck("duplicate", outcome.EventId!), WebhookJsonContext.Default.WebhookAck);
-                break;
+            case WebhookStatus.Accepted or WebhookStatus.Duplicate:
+                await context.Response.WriteAsJsonAsync(new WebhookAck(answer.Metric, outcome.EventId!), WebhookJsonContext.Default.WebhookAck);
+                return;
             case WebhookStatus.NotFound:
-                BillingWatchMetrics.EventRejected("not_found");
                 routes.ForgetWebhookToken(tokenHash!);
-                await NotFoundAsync(context);
                 break;
-            case WebhookStatus.InvalidSignature:
-                BillingWatchMetrics.EventRejected("signature");
-                LogRejected(logger, tenantId, "signature");
-                await ApiProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-signature", "The Stripe-Signature header does not verify.", outcome.Detail);
+            case WebhookStatus.InvalidSignature or WebhookStatus.InvalidBody:
+                LogRejected(logger, tenantId, answer.Metric);
                 break;
-            case WebhookStatus.InvalidBody:
-                BillingWatchMetrics.EventRejected("body");
-                LogRejected(logger, tenantId, "body");
-                await ApiProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-event", "The body is not a Stripe event.", outcome.Detail);
-                break;
-            case WebhookStatus.RateLimited:
-                BillingWatchMetrics.EventRejected("rate_limited");
-                await ApiProblem.WriteAsync(context, StatusCodes.Status429TooManyRequests, "rate-limited", "This endpoint is over its rate limit.", "Retry after the number of seconds in the Retry-After header.", outcome.RetryAfterSeconds);
-                break;
-            default:
-                BillingWatchMetrics.EventRejected("unavailable");
-                if (!loggedUnavailable)
-                {
-                    LogNotStored(logger, tenantId);
-                }
-
-                await ApiProblem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "storage-unavailable", "The event may not have been stored.", outcome.Detail ?? MayNotBeStored, outcome.RetryAfterSeconds);
+            case WebhookStatus.StorageUnavailable when !loggedUnavailable:
+                LogNotStored(logger, tenantId);
                 break;
         }
+
+        await ApiProblem.WriteAsync(context, answer.StatusCode, answer.ProblemType!, answer.Title!, outcome.Detail ?? answer.Detail,
+            answer.StatusCode is StatusCodes.Status429TooManyRequests or StatusCodes.Status503ServiceUnavailable ? outcome.RetryAfterSeconds : null);
     }
 
     /// <summary>A silo that died mid-call may have committed the event: the sender cannot know, and need not.</summary>
     internal const string MayNotBeStored = "The event may not have been stored. Retrying the delivery is safe: an event that was stored is answered as a duplicate.";
 
-    private static Task NotFoundAsync(HttpContext context) =>
-        ApiProblem.WriteAsync(context, StatusCodes.Status404NotFound, "unknown-endpoint", "No webhook endpoint has this URL.", "The token is unknown, was rotated or its tenant was deleted.");
+    private static Task AnswerAsync(HttpContext context, WebhookStatus status)
+    {
+        var answer = WebhookAnswer.For(status);
+        BillingWatchMetrics.WebhookAnswered(answer.Metric);
+        return ApiProblem.WriteAsync(context, answer.StatusCode, answer.ProblemType!, answer.Title!, answer.Detail);
+    }
 
     /// <summary>
     /// Reads the whole body into one exact-size array, or returns null as soon as it exceeds

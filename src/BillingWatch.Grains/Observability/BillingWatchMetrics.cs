@@ -30,6 +30,23 @@ public static class BillingWatchMetrics
 
     public static void DetectorFault(string detector) => DetectorFaults.Add(1, new KeyValuePair<string, object?>("detector", detector));
 
+    /// <summary>Counts one webhook answer: <c>accepted</c>, <c>duplicate</c>, or the reason it was refused.</summary>
+    public static void WebhookAnswered(string outcome)
+    {
+        switch (outcome)
+        {
+            case "accepted":
+                EventAccepted();
+                break;
+            case "duplicate":
+                EventDuplicate();
+                break;
+            default:
+                EventRejected(outcome);
+                break;
+        }
+    }
+
     public static void EventAccepted() => Accepted.Add(1);
 
     public static void EventDuplicate() => Duplicates.Add(1);

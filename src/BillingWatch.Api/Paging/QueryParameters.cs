@@ -1,0 +1,70 @@
+using System.Globalization;
+
+namespace BillingWatch.Api.Paging;
+
+/// <summary>Parsing of list query parameters into clear 400 messages.</summary>
+internal static class QueryParameters
+{
+    public const int DefaultLimit = 50;
+    public const int MaxLimit = 500;
+
+    public static string? Limit(string? value, out int limit)
+    {
+        limit = DefaultLimit;
+        if (string.IsNullOrEmpty(value))
+        {
+            return null;
+        }
+
+        return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out limit) && limit is >= 1 and <= MaxLimit
+            ? null
+            : $"limit must be a whole number from 1 to {MaxLimit}.";
+    }
+
+    public static string? Livemode(string? value, out bool? livemode)
+    {
+        livemode = null;
+        if (string.IsNullOrEmpty(value))
+        {
+            return null;
+        }
+
+        if (bool.TryParse(value, out var parsed))
+        {
+            livemode = parsed;
+            return null;
+        }
+
+        return "livemode must be true or false.";
+    }
+
+    /// <summary>An ISO-8601 time (UTC unless it says otherwise) or unix seconds.</summary>
+    public static string? Time(string? value, string name, out DateTime? time)
+    {
+        time = null;
+        if (string.IsNullOrEmpty(value))
+        {
+            return null;
+        }
+
+        if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds < 253402300800)
+        {
+            time = DateTime.UnixEpoch.AddSeconds(seconds);
+            return null;
+        }
+
+        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
+        {
+            time = parsed.UtcDateTime;
+            return null;
+        }
+
+        return $"{name} must be an ISO-8601 time or unix seconds.";
+    }
+
+    public static string? Text(string? value, string name, int maxLength, out string? text)
+    {
+        text = string.IsNullOrEmpty(value) ? null : value;
+        return text is not null && text.Length > maxLength ? $"{name} must be at most {maxLength} characters." : null;
+    }
+}
