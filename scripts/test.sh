@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
 # Runs the whole BillingWatch test suite and ends with one line "N passed, N failed[, N skipped]"
 # totalled over every test project. Starts whatever the tests need itself.
+#   ./scripts/test.sh          everything: tests/BillingWatch.Tests and tests/BillingWatch.IntegrationTests
+#   ./scripts/test.sh --fast   the fast loop only: tests/BillingWatch.Tests (in-process, about a minute)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# The dashboard's browser tests drive Debian's Chromium (never a downloaded browser): install it when missing.
-if [ ! -x /usr/bin/chromium ]; then
-  echo "installing Debian's chromium package for the browser tests"
+target=BillingWatch.sln
+if [ "${1:-}" = "--fast" ]; then
+  target=tests/BillingWatch.Tests/BillingWatch.Tests.csproj
+fi
+
+# The integration tests' browser tests drive Debian's Chromium (never a downloaded browser). When it is
+# missing, this installs the Debian package "chromium" with apt-get, and says so.
+if [ "$target" = BillingWatch.sln ] && [ ! -x /usr/bin/chromium ]; then
+  echo "test.sh: /usr/bin/chromium is missing; installing Debian's 'chromium' package with apt-get (for the dashboard's browser tests)"
   export DEBIAN_FRONTEND=noninteractive
   apt_get() { if [ "$(id -u)" = "0" ]; then apt-get "$@"; else sudo -n apt-get "$@"; fi; }
-  { apt_get install -y --no-install-recommends chromium || { apt_get update && apt_get install -y --no-install-recommends chromium; }; } >/dev/null 2>&1 \
-    || echo "could not install chromium: the browser tests will fail"
+  if { apt_get install -y --no-install-recommends chromium || { apt_get update && apt_get install -y --no-install-recommends chromium; }; } >/tmp/billingwatch-apt.log 2>&1; then
+    echo "test.sh: installed $(/usr/bin/chromium --version 2>/dev/null || echo chromium) (apt-get's output: /tmp/billingwatch-apt.log)"
+  else
+    echo "test.sh: could not install chromium (see /tmp/billingwatch-apt.log): the browser tests will fail"
+  fi
 fi
 
 results="$(mktemp -d)"
@@ -27,7 +38,7 @@ stop_leftover_postgres() {
 }
 trap 'stop_leftover_postgres; rm -rf "$results"' EXIT
 
-dotnet test BillingWatch.sln -c Release --nologo \
+dotnet test "$target" -c Release --nologo \
   --logger "console;verbosity=normal" --logger "trx" --results-directory "$results" 2>&1 | tee "$results/console.log"
 status=${PIPESTATUS[0]}
 
