@@ -2,15 +2,20 @@ using System.Globalization;
 
 namespace BillingWatch.Bench;
 
-internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples, bool DetectorsOff = false, string? Postgres = null)
+internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples, bool DetectorsOff = false, string? Postgres = null, bool StripeShaped = false, bool Ceiling = false)
 {
     public const string Usage = """
         usage: dotnet run -c Release --project bench/BillingWatch.Bench -- [options]
           --tenants T       tenants to spread deliveries over (default 1)
           --events N        deliveries to send (default 100000)
           --concurrency C   parallel HTTP connections (default 32)
-          --mix M           realistic (default: the synthetic traffic generator's mix of event types)
-                            or charges (one charge.succeeded shape, --payload bytes)
+          --mix M           realistic (default: the synthetic traffic generator's mix of event types),
+                            stripe (the same events shaped like Stripe's, about 2 KB: request, billing
+                            details, outcome, shipping, metadata) or charges (one charge.succeeded shape,
+                            --payload bytes)
+          --ceiling         first drive the same deliveries at a minimal durable server (Kestrel, verify the
+                            signature, group-commit into SQLite WAL with synchronous=FULL, unique index on
+                            tenant and event id, no Orleans), then BillingWatch; print both and the ratio
           --payload B       approximate body size for --mix charges (default 1200)
           --detectors off   disable all fourteen detectors for every tenant (to measure what detection costs)
           --query-samples Q after the load, time Q event-list and Q anomaly-list queries (default 200)
@@ -34,7 +39,8 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
                 "--events" => o with { Events = Int() },
                 "--concurrency" => o with { Concurrency = Int() },
                 "--payload" => o with { PayloadBytes = Int() },
-                "--mix" => Next() switch { "realistic" => o with { Realistic = true }, "charges" => o with { Realistic = false }, _ => null },
+                "--mix" => Next() switch { "realistic" => o with { Realistic = true }, "stripe" => o with { Realistic = true, StripeShaped = true }, "charges" => o with { Realistic = false }, _ => null },
+                "--ceiling" => o with { Ceiling = true },
                 "--query-samples" => o with { QuerySamples = Int() },
                 "--detectors" => Next() switch { "off" => o with { DetectorsOff = true }, "on" => o with { DetectorsOff = false }, _ => null },
                 "--url" => o with { Url = Next() },

@@ -13,7 +13,7 @@ internal sealed class EventSource
     private readonly byte[][] _bodies;
     private readonly int[] _tenants;
 
-    public EventSource(int count, int tenantCount, int payloadBytes, bool realistic)
+    public EventSource(int count, int tenantCount, int payloadBytes, bool realistic, bool stripeShaped = false)
     {
         _bodies = new byte[count][];
         _tenants = new int[count];
@@ -34,6 +34,7 @@ internal sealed class EventSource
         if (tenantCount > 1)
         {
             Businesses(count, tenantCount);
+            Shape(stripeShaped);
             return;
         }
 
@@ -54,6 +55,19 @@ internal sealed class EventSource
                 }
 
                 _bodies[filled++] = Encoding.UTF8.GetBytes(e.Json);
+            }
+        }
+
+        Shape(stripeShaped);
+    }
+
+    private void Shape(bool stripeShaped)
+    {
+        if (stripeShaped)
+        {
+            for (var i = 0; i < _bodies.Length; i++)
+            {
+                _bodies[i] = StripeShape.Enrich(_bodies[i], i);
             }
         }
     }

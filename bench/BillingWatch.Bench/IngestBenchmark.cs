@@ -34,15 +34,30 @@ internal static class IngestBenchmark
         }).ToArray();
         try
         {
+            var preparing = Stopwatch.StartNew();
+            var source = new EventSource(options.Events, options.Tenants, options.PayloadBytes, options.Realistic, options.StripeShaped);
+            Console.WriteLine($"bodies prepared: {options.Events} ({source.TotalBytes / options.Events} B average) in {preparing.Elapsed.TotalSeconds:F1} s");
+            BenchResult? ceiling = null;
+            if (options.Ceiling)
+            {
+                ceiling = await RunCeilingAsync(Path.Combine(dataDir, "ceiling"), source, options);
+                if (ceiling is null)
+                {
+                    return 1;
+                }
+            }
+
             var http = clients[0];
             var tenants = await CreateTenantsAsync(http, adminKey, options.Tenants, options.DetectorsOff);
-            Console.WriteLine($"tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}, mix: {(options.Realistic ? "realistic (traffic generator)" : $"charge.succeeded ≈ {options.PayloadBytes} B")}, target: {string.Join(", ", baseAddresses.Select(a => a.ToString()))}");
-
-            var preparing = Stopwatch.StartNew();
-            var source = new EventSource(options.Events, tenants.Length, options.PayloadBytes, options.Realistic);
-            Console.WriteLine($"bodies prepared: {options.Events} ({source.TotalBytes / options.Events} B average) in {preparing.Elapsed.TotalSeconds:F1} s");
+            var mix = options.StripeShaped ? "stripe-shaped (traffic generator, Stripe's fields)" : options.Realistic ? "realistic (traffic generator)" : $"charge.succeeded ≈ {options.PayloadBytes} B";
+            Console.WriteLine($"BillingWatch — tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}, mix: {mix}, target: {string.Join(", ", baseAddresses.Select(a => a.ToString()))}");
             var result = await DriveAsync(clients, tenants, source, options);
             result.Print();
+            if (ceiling is not null)
+            {
+                Console.WriteLine($"against the ceiling: accepted/s {result.AcceptedPerSecond / ceiling.AcceptedPerSecond:F2} ×   p99 {result.Percentile(0.99):F1} ms vs {ceiling.Percentile(0.99):F1} ms   max {result.Percentile(1):F1} ms vs {ceiling.Percentile(1):F1} ms");
+            }
+
             if (options.QuerySamples > 0)
             {
                 await QueryLatency.MeasureAsync(http, tenants[0].ApiKey, options.QuerySamples);
@@ -86,6 +101,24 @@ internal static class IngestBenchmark
                 }
             }
         }
+    }
+
+    /// <summary>The same deliveries at the minimal durable server; null when its rows do not match its acknowledgements.</summary>
+    private static async Task<BenchResult?> RunCeilingAsync(string dataDir, EventSource source, BenchOptions options)
+    {
+        await using var ceiling = await CeilingServer.Child.StartAsync(dataDir);
+        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+        {
+            BaseAddress = ceiling.BaseAddress,
+            Timeout = TimeSpan.FromSeconds(60),
+        };
+        var tenants = Enumerable.Range(0, options.Tenants).Select(i => new BenchTenant("c" + i, "c" + i, CeilingServer.SecretOf("c" + i), string.Empty)).ToArray();
+        Console.WriteLine($"ceiling (Kestrel + signature + SQLite WAL group commit, synchronous=FULL) — tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}");
+        var result = await DriveAsync([client], tenants, source, options);
+        result.Print();
+        var stored = await ceiling.CountAsync();
+        Console.WriteLine($"ceiling rows stored: {stored}   2xx accepted: {result.Accepted}   {(stored == result.Accepted ? "EQUAL" : "MISMATCH")}");
+        return stored == result.Accepted ? result : null;
     }
 
     private static readonly string[] DetectorNames =
@@ -226,18 +259,61 @@ internal static class IngestBenchmark
 
 internal sealed record BenchResult(int Sent, long Accepted, TimeSpan Elapsed, long[] LatencyTicks, long[] CompletedAt, long Started, int[] Statuses)
 {
+    private static readonly double[] HistogramBoundsMs = [1, 2, 5, 10, 25, 50, 100, 200, 500, 1000];
+
+    private double[]? _sortedMs;
+
+    public double AcceptedPerSecond => Accepted / Elapsed.TotalSeconds;
+
+    private double[] SortedMs => _sortedMs ??= LatencyTicks.Select(t => t * 1000.0 / Stopwatch.Frequency).Order().ToArray();
+
+    /// <summary>The latency at quantile <paramref name="q"/> in ms; 1 is the maximum.</summary>
+    public double Percentile(double q) => SortedMs[Math.Min(SortedMs.Length - 1, (int)(q * SortedMs.Length))];
+
     public void Print()
     {
-        var ms = LatencyTicks.Select(t => t * 1000.0 / Stopwatch.Frequency).Order().ToArray();
-        double P(double q) => ms[Math.Min(ms.Length - 1, (int)(q * ms.Length))];
+        var ms = SortedMs;
         var tenth = Math.Max(1, Sent / 10);
         double Rate(int from, int to) => (to - from) / ((CompletedAt[to - 1] - (from == 0 ? Started : CompletedAt[from - 1])) / (double)Stopwatch.Frequency);
         var firstTenth = Rate(0, tenth);
         var lastTenth = Rate(Sent - tenth, Sent);
 
-        Console.WriteLine($"elapsed: {Elapsed.TotalSeconds:F1} s   accepted/s: {Accepted / Elapsed.TotalSeconds:F0}");
-        Console.WriteLine($"latency ms: p50 {P(0.50):F2}  p90 {P(0.90):F2}  p99 {P(0.99):F2}  max {ms[^1]:F2}");
+        Console.WriteLine($"elapsed: {Elapsed.TotalSeconds:F1} s   accepted/s: {AcceptedPerSecond:F0}");
+        Console.WriteLine($"latency ms: p50 {Percentile(0.50):F2}  p90 {Percentile(0.90):F2}  p99 {Percentile(0.99):F2}  p99.9 {Percentile(0.999):F2}  max {ms[^1]:F2}");
+        var counts = new int[HistogramBoundsMs.Length + 1];
+        foreach (var value in ms)
+        {
+            var bucket = Array.FindIndex(HistogramBoundsMs, bound => value <= bound);
+            counts[bucket < 0 ? HistogramBoundsMs.Length : bucket]++;
+        }
+
+        Console.WriteLine("latency histogram: " + string.Join("  ", counts.Select((count, i) => (count, i)).Where(c => c.count > 0).Select(c =>
+            $"{(c.i == HistogramBoundsMs.Length ? $">{HistogramBoundsMs[^1]:F0}" : $"≤{HistogramBoundsMs[c.i]:F0}")} ms: {c.count}")));
+        var perSecond = PerSecond();
+        if (perSecond.Length > 0)
+        {
+            var ordered = perSecond.Order().ToArray();
+            Console.WriteLine($"per second (completed): min {ordered[0]}  median {ordered[ordered.Length / 2]}  max {ordered[^1]}   [{string.Join(' ', perSecond)}]");
+        }
+
         Console.WriteLine($"throughput first 10%: {firstTenth:F0}/s   last 10%: {lastTenth:F0}/s   ratio {lastTenth / firstTenth:P0}");
         Console.WriteLine("statuses: " + string.Join("  ", Statuses.Select((count, status) => (count, status)).Where(s => s.count > 0).Select(s => $"{(s.status == 599 ? "conn-error" : s.status.ToString(CultureInfo.InvariantCulture))}={s.count}")));
+    }
+
+    /// <summary>Requests completed in each whole second of the run (the last, partial second left out).</summary>
+    private int[] PerSecond()
+    {
+        var seconds = (int)Elapsed.TotalSeconds;
+        var buckets = new int[seconds];
+        foreach (var at in CompletedAt)
+        {
+            var second = (int)((at - Started) / Stopwatch.Frequency);
+            if (second >= 0 && second < seconds)
+            {
+                buckets[second]++;
+            }
+        }
+
+        return buckets;
     }
 }

@@ -8,6 +8,11 @@ if (args is ["book", var count])
     return await BookBenchmark.RunAsync(int.Parse(count, System.Globalization.CultureInfo.InvariantCulture));
 }
 
+if (args is ["ceiling-serve", var port, var dir])
+{
+    return await CeilingServer.ServeAsync(int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), dir);
+}
+
 var options = BenchOptions.Parse(args);
 if (options is null)
 {

@@ -71,17 +71,7 @@ public sealed class SettingsValidationTests
 
     private static async Task<(int ExitCode, string Stdout, string Stderr)> RunApiAsync(string dataDir, IDictionary<string, string> environment)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = dataDir,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "BillingWatch.Api.dll"));
-        start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add($"http://127.0.0.1:{TestPorts.Free()}");
-        start.Environment["BillingWatch__DataDir"] = dataDir;
+        var start = BillingWatchProcess.NewStartInfo(dataDir, TestPorts.Free());
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;

@@ -36,9 +36,9 @@ public sealed class BillingWatchProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<BillingWatchProcess> StartAsync(string dataDir, IDictionary<string, string>? environment = null)
+    /// <summary>The built BillingWatch.Api.dll on <paramref name="port"/>, its data in <paramref name="dataDir"/>, output redirected.</summary>
+    public static ProcessStartInfo NewStartInfo(string dataDir, int port)
     {
-        var port = TestPorts.Free();
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -54,6 +54,13 @@ public sealed class BillingWatchProcess : IAsyncDisposable
         start.Environment["BillingWatch__Orleans__SiloPort"] = TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["BillingWatch__Orleans__GatewayPort"] = TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["DOTNET_gcServer"] = "0";
+        return start;
+    }
+
+    public static async Task<BillingWatchProcess> StartAsync(string dataDir, IDictionary<string, string>? environment = null)
+    {
+        var port = TestPorts.Free();
+        var start = NewStartInfo(dataDir, port);
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;
