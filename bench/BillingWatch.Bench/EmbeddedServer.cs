@@ -30,7 +30,9 @@ internal sealed class EmbeddedServer : IAsyncDisposable
         start.Environment["BillingWatch__Orleans__SiloPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["BillingWatch__Orleans__GatewayPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
         var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, e) => { };
+        // BILLINGWATCH_BENCH_SERVER_LOG=path keeps the server's log (Orleans' slow-turn warnings among others).
+        var log = Environment.GetEnvironmentVariable("BILLINGWATCH_BENCH_SERVER_LOG") is { Length: > 0 } path ? TextWriter.Synchronized(new StreamWriter(path) { AutoFlush = true }) : null;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) log?.WriteLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("server: " + e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();

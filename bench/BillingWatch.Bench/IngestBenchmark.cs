@@ -51,8 +51,14 @@ internal static class IngestBenchmark
             var tenants = await CreateTenantsAsync(http, adminKey, options.Tenants, options.DetectorsOff);
             var mix = options.StripeShaped ? "stripe-shaped (traffic generator, Stripe's fields)" : options.Realistic ? "realistic (traffic generator)" : $"charge.succeeded ≈ {options.PayloadBytes} B";
             Console.WriteLine($"BillingWatch — tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}, mix: {mix}, target: {string.Join(", ", baseAddresses.Select(a => a.ToString()))}");
+            var metricsBefore = await ServerMetrics.ScrapeAsync(http);
             var result = await DriveAsync(clients, tenants, source, options);
             result.Print();
+            if (metricsBefore is not null && await ServerMetrics.ScrapeAsync(http) is { } metricsAfter)
+            {
+                ServerMetrics.PrintDelta(metricsBefore, metricsAfter);
+            }
+
             if (ceiling is not null)
             {
                 Console.WriteLine($"against the ceiling: accepted/s {result.AcceptedPerSecond / ceiling.AcceptedPerSecond:F2} ×   p99 {result.Percentile(0.99):F1} ms vs {ceiling.Percentile(0.99):F1} ms   max {result.Percentile(1):F1} ms vs {ceiling.Percentile(1):F1} ms");

@@ -13,15 +13,24 @@ public static class BillingWatchMetrics
 
     private static readonly Meter Meter = new(MeterName, "1.0");
 
+    // Without advice an exporter's default buckets (0, 5, 10, 25 … in the unit, here seconds) put every
+    // webhook in the first one: these resolve the tail, from a millisecond to five seconds.
+    private static readonly InstrumentAdvice<double> LatencyBuckets = new()
+    {
+        HistogramBucketBoundaries = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    };
+
     private static readonly Counter<long> Accepted = Meter.CreateCounter<long>("billingwatch.events.accepted", "{event}", "Webhook and imported events stored for the first time.");
     private static readonly Counter<long> Duplicates = Meter.CreateCounter<long>("billingwatch.events.duplicate", "{event}", "Events already stored (Stripe retries, re-imports).");
     private static readonly Counter<long> Rejected = Meter.CreateCounter<long>("billingwatch.events.rejected", "{event}", "Webhook deliveries refused, by reason (signature, body, not_found, too_large, rate_limited, unavailable).");
     private static readonly Counter<long> RateLimited = Meter.CreateCounter<long>("billingwatch.webhooks.rate_limited", "{delivery}", "Webhook deliveries answered 429.");
-    private static readonly Histogram<double> IngestDuration = Meter.CreateHistogram<double>("billingwatch.ingest.duration", "s", "Time from a webhook's arrival to its answer.");
+    private static readonly Histogram<double> IngestDuration = Meter.CreateHistogram<double>("billingwatch.ingest.duration", "s", "Time from a webhook's arrival to its answer.", tags: null, advice: LatencyBuckets);
     private static readonly Counter<long> Anomalies = Meter.CreateCounter<long>("billingwatch.anomalies.raised", "{anomaly}", "Anomalies stored, by detector and severity.");
     private static readonly Counter<long> AlertDeliveries = Meter.CreateCounter<long>("billingwatch.alerts.deliveries", "{attempt}", "Alert delivery attempts, by outcome (delivered, retry, failed).");
     private static readonly Histogram<int> CommitBatch = Meter.CreateHistogram<int>("billingwatch.eventlog.batch_size", "{event}", "Events per event-log commit (group commit).");
-    private static readonly Histogram<double> CommitDuration = Meter.CreateHistogram<double>("billingwatch.eventlog.commit.duration", "s", "Time of one event-log commit.");
+    private static readonly Histogram<double> CommitDuration = Meter.CreateHistogram<double>("billingwatch.eventlog.commit.duration", "s", "Time of one event-log commit.", tags: null, advice: LatencyBuckets);
+    private static readonly Histogram<double> FlushDuration = Meter.CreateHistogram<double>("billingwatch.detection.flush.duration", "s", "Time of one tenant's detection flush (anomalies, subscription book, snapshot), inside the tenant's turn.", tags: null, advice: LatencyBuckets);
+    private static readonly Histogram<double> LockWait = Meter.CreateHistogram<double>("billingwatch.eventlog.lock_wait.duration", "s", "Time an event-log commit waited for the database's write lock (SQLite: held by another writer of the same file).", tags: null, advice: LatencyBuckets);
 
     private static readonly Counter<long> Unreadable = Meter.CreateCounter<long>("billingwatch.events.unreadable", "{event}", "Stored events whose payload could not be read for detection; they count as events with no fields.");
     private static readonly Counter<long> DetectorFaults = Meter.CreateCounter<long>("billingwatch.detectors.faults", "{event}", "Events a detector could not fold (odd values); the detector skips them, by detector.");
@@ -66,6 +75,10 @@ public static class BillingWatchMetrics
         Anomalies.Add(1, new KeyValuePair<string, object?>("detector", detector), new KeyValuePair<string, object?>("severity", severity));
 
     public static void AlertAttempt(string outcome) => AlertDeliveries.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    public static void DetectionFlushed(long startTimestamp) => FlushDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
+
+    public static void EventLogLockWaited(long startTimestamp) => LockWait.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
 
     public static void Committed(int events, long startTimestamp)
     {

@@ -74,9 +74,11 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
         return await StorageQueries.ListDeliveriesAsync(command, tenantId, query, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<DueAlertDelivery>> ClaimDueAsync(string owner, DateTimeOffset now, TimeSpan lease, int max, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<DueAlertDelivery>> ClaimDueAsync(string owner, DateTimeOffset now, TimeSpan lease, int max, CancellationToken cancellationToken = default) =>
+        storage.WriteAsync(connection => ClaimDueAsync(connection, owner, now, lease, max, cancellationToken), cancellationToken);
+
+    private async Task<IReadOnlyList<DueAlertDelivery>> ClaimDueAsync(DbConnection connection, string owner, DateTimeOffset now, TimeSpan lease, int max, CancellationToken cancellationToken)
     {
-        await using var connection = await storage.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var claimed = new List<(string Id, string Tenant, string Channel, string Anomaly, int Attempts, long Created, string Type)>();
         await using (var claim = Command(connection, transaction, $"""
@@ -116,9 +118,11 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
         return due;
     }
 
-    public async Task<bool> RecordAttemptAsync(string deliveryId, string owner, AlertAttemptResult result, DateTimeOffset now)
+    public Task<bool> RecordAttemptAsync(string deliveryId, string owner, AlertAttemptResult result, DateTimeOffset now) =>
+        storage.WriteAsync(connection => RecordAttemptAsync(connection, deliveryId, owner, result, now));
+
+    private static async Task<bool> RecordAttemptAsync(DbConnection connection, string deliveryId, string owner, AlertAttemptResult result, DateTimeOffset now)
     {
-        await using var connection = await storage.OpenConnectionAsync();
         await using var command = Command(connection, null, """
             UPDATE alert_deliveries
             SET status = @status, attempts = attempts + 1, last_status_code = @code, last_error = @error,

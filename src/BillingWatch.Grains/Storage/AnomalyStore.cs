@@ -10,9 +10,8 @@ namespace BillingWatch.Storage;
 /// </summary>
 public sealed class AnomalyStore(IStorageConnections storage, StorageDialect dialect, TimeProvider time) : IAnomalyStore
 {
-    public Task ApplyAsync(IReadOnlyList<RaisedAnomaly> changes) => changes.Count == 0 ? Task.CompletedTask : dialect.GuardAsync("Anomalies could not be stored.", async () =>
+    public Task ApplyAsync(IReadOnlyList<RaisedAnomaly> changes) => changes.Count == 0 ? Task.CompletedTask : dialect.GuardAsync("Anomalies could not be stored.", () => storage.WriteAsync(async connection =>
     {
-        await using var connection = await storage.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var alerts = await AnomalyEpisodeWriter.ApplyAsync(connection, transaction, changes, now);
@@ -20,7 +19,8 @@ public sealed class AnomalyStore(IStorageConnections storage, StorageDialect dia
         // The outbox: deliveries for the changes that alert commit with them, or not at all.
         await AlertOutbox.EnqueueAsync(connection, transaction, alerts, now);
         await transaction.CommitAsync();
-    });
+        return true;
+    }));
 
     public async Task<AnomalyPage> ListAsync(string tenantId, AnomalyQuery query, CancellationToken cancellationToken = default)
     {

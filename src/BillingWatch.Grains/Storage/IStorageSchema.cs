@@ -13,4 +13,15 @@ public interface IStorageSchema
 public interface IStorageConnections
 {
     ValueTask<System.Data.Common.DbConnection> OpenConnectionAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Runs one write (its own transaction inside) on a connection of the back end. SQLite overrides this:
+    /// its writes run on one dedicated thread, so a tenant flushing detection never blocks a thread-pool
+    /// thread or its own turn while SQLite waits for the file's write lock (docs/PERFORMANCE.md, issue 13).
+    /// </summary>
+    async Task<T> WriteAsync<T>(Func<System.Data.Common.DbConnection, Task<T>> write, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        return await write(connection);
+    }
 }

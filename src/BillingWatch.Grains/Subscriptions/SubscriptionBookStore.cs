@@ -36,7 +36,11 @@ public sealed class SubscriptionBookStore(IStorageConnections storage) : ISubscr
             return [];
         }
 
-        await using var connection = await storage.OpenConnectionAsync(cancellationToken);
+        return await storage.WriteAsync(connection => ApplyAsync(connection, tenantId, relevant, cancellationToken), cancellationToken);
+    }
+
+    private static async Task<IReadOnlyList<CadenceObservation>> ApplyAsync(System.Data.Common.DbConnection connection, string tenantId, List<BillingEvent> relevant, CancellationToken cancellationToken)
+    {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var records = new Dictionary<(bool, string), SubscriptionRecord>();
         foreach (var mode in relevant.GroupBy(e => e.Livemode))
@@ -97,7 +101,11 @@ public sealed class SubscriptionBookStore(IStorageConnections storage) : ISubscr
             return;
         }
 
-        await using var connection = await storage.OpenConnectionAsync(cancellationToken);
+        await storage.WriteAsync(connection => MarkJudgedAsync(connection, tenantId, judged, cancellationToken), cancellationToken);
+    }
+
+    private static async Task<bool> MarkJudgedAsync(System.Data.Common.DbConnection connection, string tenantId, IReadOnlyList<SubscriptionRecord> judged, CancellationToken cancellationToken)
+    {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         foreach (var record in judged)
         {
@@ -113,6 +121,7 @@ public sealed class SubscriptionBookStore(IStorageConnections storage) : ISubscr
         }
 
         await transaction.CommitAsync(cancellationToken);
+        return true;
     }
 
     public async Task<SubscriptionRecord?> GetAsync(string tenantId, bool livemode, string id, CancellationToken cancellationToken = default)

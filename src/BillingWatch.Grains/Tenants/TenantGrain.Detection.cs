@@ -41,7 +41,9 @@ public sealed partial class TenantGrain
     {
         if (_detection is not null)
         {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             await _detection.FlushAsync(anomalies, subscriptions, detectionState.WriteStateAsync, force);
+            Observability.BillingWatchMetrics.DetectionFlushed(started);
         }
     }
 

@@ -5,9 +5,11 @@ using Microsoft.Extensions.Logging;
 namespace BillingWatch.Storage.Sqlite;
 
 /// <summary>The embedded database file: connection strings and the project's own versioned schema.</summary>
-public sealed partial class SqliteDatabase(string path, int busyTimeoutMs, ILogger<SqliteDatabase> logger) : IStorageSchema, IStorageConnections
+public sealed partial class SqliteDatabase(string path, int busyTimeoutMs, ILogger<SqliteDatabase> logger) : IStorageSchema, IStorageConnections, IDisposable
 {
     private const string MigrationResourcePrefix = "migrations/Sqlite/";
+
+    private SqliteWriteQueue? _writes;
 
     public string Path { get; } = System.IO.Path.GetFullPath(path);
 
@@ -38,6 +40,14 @@ public sealed partial class SqliteDatabase(string path, int busyTimeoutMs, ILogg
 
     public ValueTask<System.Data.Common.DbConnection> OpenConnectionAsync(CancellationToken cancellationToken = default) =>
         ValueTask.FromResult<System.Data.Common.DbConnection>(Open());
+
+    /// <summary>Queued for the file's one writer thread (see <see cref="SqliteWriteQueue"/>): awaiting it never blocks a thread on SQLite's lock.</summary>
+    public Task<T> WriteAsync<T>(Func<System.Data.Common.DbConnection, Task<T>> write, CancellationToken cancellationToken = default) =>
+        Writes.RunAsync(write, cancellationToken);
+
+    internal SqliteWriteQueue Writes => LazyInitializer.EnsureInitialized(ref _writes, () => new SqliteWriteQueue(Open));
+
+    public void Dispose() => _writes?.Dispose();
 
     /// <summary>
     /// Rewrites the file and empties the WAL, so no old version of a row survives in free pages. The WAL is

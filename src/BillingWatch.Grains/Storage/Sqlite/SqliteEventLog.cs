@@ -12,6 +12,7 @@ namespace BillingWatch.Storage.Sqlite;
 public sealed partial class SqliteEventLog : IEventLog, IDisposable
 {
     private const int MaxBatch = 1024;
+    private const int MaxJobsBetweenBatches = 32;
     private const int SqliteConstraint = 19;
 
     /// <summary>Above this the WAL is reset by the writer itself (see <see cref="Checkpoint"/>).</summary>
@@ -29,10 +30,17 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
     private SqliteConnection? _connection;
     private SqliteCommand? _insert;
 
+    // The database's other writes (anomalies, the book, alert leases), run by this writer between batches.
+    private readonly ChannelReader<SqliteWriteJob> _jobs;
+    private bool _jobsOpen = true;
+    private Task<bool>? _eventsWait;
+    private Task<bool>? _jobsWait;
+
     public SqliteEventLog(SqliteDatabase database, ILogger<SqliteEventLog> logger)
     {
         _database = database;
         _logger = logger;
+        _jobs = database.Writes.TakeOver();
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "BillingWatch event log writer" };
         _writer.Start();
         _checkpointer = new Timer(_ => Checkpoint(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
@@ -179,12 +187,10 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         var batch = new List<PendingAppend>(MaxBatch);
         while (true)
         {
-            if (!reader.TryPeek(out _))
+            if (!reader.TryPeek(out _) && !(_jobsOpen && _jobs.TryPeek(out _)) && !WaitForWork(reader))
             {
-                if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
-                {
-                    return;
-                }
+                _database.Writes.GiveBack();
+                return;
             }
 
             while (batch.Count < MaxBatch && reader.TryRead(out var pending))
@@ -192,13 +198,104 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
                 batch.Add(pending);
             }
 
-            CommitBatch(batch);
-            batch.Clear();
+            if (batch.Count > 0)
+            {
+                CommitBatch(batch);
+                batch.Clear();
+            }
+
+            RunJobs();
             if (_walTooLarge)
             {
                 RestartWal();
             }
         }
+    }
+
+    /// <summary>Sleeps until an append or a job arrives; false when the event log is closed and drained.</summary>
+    private bool WaitForWork(ChannelReader<PendingAppend> reader)
+    {
+        _eventsWait ??= reader.WaitToReadAsync().AsTask();
+        if (_jobsOpen)
+        {
+            _jobsWait ??= _jobs.WaitToReadAsync().AsTask();
+            Task.WaitAny(_eventsWait, _jobsWait);
+            if (_jobsWait.IsCompleted)
+            {
+                _jobsOpen = _jobsWait.Result;
+                _jobsWait = null;
+            }
+        }
+        else
+        {
+            _eventsWait.Wait();
+        }
+
+        if (!_eventsWait.IsCompleted)
+        {
+            return true;
+        }
+
+        var open = _eventsWait.Result;
+        _eventsWait = null;
+        return open;
+    }
+
+    /// <summary>
+    /// Runs the queued writes other than events, a bounded number at a time so appends are never kept
+    /// waiting long. They commit without their own fsync (synchronous=NORMAL): WAL frames are one sequence,
+    /// so the next batch's FULL commit (or the detection snapshot written after them) makes them durable,
+    /// and a power loss can take only a suffix that the snapshot after them did not reach either.
+    /// </summary>
+    private void RunJobs()
+    {
+        if (!_jobsOpen || !_jobs.TryPeek(out _))
+        {
+            return;
+        }
+
+        SqliteConnection connection;
+        try
+        {
+            EnsureInsertCommand();
+            connection = _connection!;
+            Pragma(connection, "PRAGMA synchronous = NORMAL");
+        }
+        catch (SqliteException ex)
+        {
+            CloseConnection();
+            while (_jobs.TryRead(out var failed))
+            {
+                failed.Fail(ex);
+            }
+
+            return;
+        }
+
+        for (var ran = 0; ran < MaxJobsBetweenBatches && _jobs.TryRead(out var job); ran++)
+        {
+            if (!job.RunOn(connection))
+            {
+                CloseConnection();
+                return;
+            }
+        }
+
+        try
+        {
+            Pragma(connection, "PRAGMA synchronous = FULL");
+        }
+        catch (SqliteException)
+        {
+            CloseConnection();
+        }
+    }
+
+    private static void Pragma(SqliteConnection connection, string pragma)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = pragma;
+        command.ExecuteNonQuery();
     }
 
     private void CommitBatch(List<PendingAppend> batch)
@@ -207,8 +304,10 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         try
         {
             var insert = EnsureInsertCommand();
+            var locking = System.Diagnostics.Stopwatch.GetTimestamp();
             using (var transaction = _connection!.BeginTransaction(deferred: false))
             {
+                BillingWatch.Observability.BillingWatchMetrics.EventLogLockWaited(locking);
                 insert.Transaction = transaction;
                 var p = insert.Parameters;
                 foreach (var pending in batch)

@@ -1,0 +1,98 @@
+using System.Text;
+using BillingWatch.Detection;
+using BillingWatch.Storage;
+using BillingWatch.Storage.Sqlite;
+using BillingWatch.Tests.Fixtures;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace BillingWatch.Tests.Storage;
+
+/// <summary>
+/// On the embedded database, writes other than events go to the file's one writer thread: a caller awaits
+/// them and never holds its thread (or a tenant's turn) while SQLite waits for the write lock.
+/// </summary>
+public sealed class SqliteWriteQueueTests : IDisposable
+{
+    private readonly string _dir = TestData.NewDirectory();
+    private readonly SqliteDatabase _database;
+
+    public SqliteWriteQueueTests()
+    {
+        _database = new SqliteDatabase(Path.Combine(_dir, "billingwatch.db"), 5000, NullLogger<SqliteDatabase>.Instance);
+        _database.Migrate();
+    }
+
+    public void Dispose()
+    {
+        _database.Dispose();
+        SqliteConnection.ClearAllPools();
+        TestData.TryDelete(_dir);
+    }
+
+    [Fact]
+    public async Task A_write_that_meets_a_held_lock_returns_at_once_and_commits_when_the_lock_is_free()
+    {
+        var store = new AnomalyStore(_database, SqliteDialect.Instance, TimeProvider.System);
+        using var holder = _database.Open();
+        using var hold = holder.BeginTransaction(deferred: false);
+
+        // Run on this very thread: had the call waited for the lock, it would not return before the holder commits below.
+        var write = store.ApplyAsync([Anomaly("tn_lock", "cus_1")]);
+        var returnedWhileLocked = !write.IsCompleted;
+        hold.Commit();
+        await write;
+
+        Assert.True(returnedWhileLocked);
+        Assert.Single((await store.ListAsync("tn_lock", new AnomalyQuery(null, null, null, null, null, null, 50, null))).Items);
+    }
+
+    [Fact]
+    public async Task With_the_event_log_running_its_writer_commits_events_and_other_writes_alike()
+    {
+        using var events = new SqliteEventLog(_database, NullLogger<SqliteEventLog>.Instance);
+        var store = new AnomalyStore(_database, SqliteDialect.Instance, TimeProvider.System);
+
+        var appends = Enumerable.Range(1, 200).Select(i => events.AppendAsync(new EventToAppend("tn_both", i, $"evt_{i}", "charge.succeeded", false, 1_700_000_000, 1_700_000_000_000, Encoding.UTF8.GetBytes("{}"), false))).ToList();
+        var writes = Enumerable.Range(1, 50).Select(i => store.ApplyAsync([Anomaly("tn_both", "cus_" + i)])).ToList();
+        await Task.WhenAll(appends);
+        await Task.WhenAll(writes);
+
+        Assert.Equal(200, await events.CountAsync("tn_both"));
+        Assert.Equal(50, (await store.ListAsync("tn_both", new AnomalyQuery(null, null, null, null, null, null, 500, null))).Items.Count);
+    }
+
+    [Fact]
+    public async Task A_failing_write_fails_only_its_caller_and_later_writes_go_on()
+    {
+        using var events = new SqliteEventLog(_database, NullLogger<SqliteEventLog>.Instance);
+        var store = new AnomalyStore(_database, SqliteDialect.Instance, TimeProvider.System);
+
+        var failing = _database.WriteAsync<bool>(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "INSERT INTO no_such_table VALUES (1)";
+            await command.ExecuteNonQueryAsync();
+            return true;
+        });
+        await Assert.ThrowsAsync<SqliteException>(() => failing);
+        await store.ApplyAsync([Anomaly("tn_after", "cus_1")]);
+
+        Assert.Single((await store.ListAsync("tn_after", new AnomalyQuery(null, null, null, null, null, null, 50, null))).Items);
+    }
+
+    private static RaisedAnomaly Anomaly(string tenant, string subject) => new(
+        RaisedAnomaly.IdFor(tenant, false, "card_testing", subject, 1_700_000_000),
+        tenant,
+        false,
+        "card_testing",
+        subject,
+        Severity.High,
+        "Title",
+        "Message",
+        1_700_000_000,
+        1_700_000_000 - 60,
+        1_700_000_000,
+        "{\"count\":3}",
+        ["evt_a"]);
+}
