@@ -15,6 +15,7 @@ internal sealed class ServerMetrics
         "billingwatch_eventlog_commit_duration_seconds",
         "billingwatch_eventlog_lock_wait_duration_seconds",
         "billingwatch_detection_flush_duration_seconds",
+        "billingwatch_eventlog_other_writes_duration_seconds",
     ];
 
     private readonly Dictionary<string, double> _values;
@@ -72,13 +73,13 @@ internal sealed class ServerMetrics
                 var cumulative = after.Delta(before, key);
                 var inBucket = cumulative - previous;
                 previous = cumulative;
-                if (inBucket > 0 && le >= 0.025)
+                if (inBucket > 0 && le >= 0.01)
                 {
                     parts.Add($"≤{(double.IsPositiveInfinity(le) ? "∞" : (le * 1000).ToString("0", CultureInfo.InvariantCulture))} ms: {inBucket:0}");
                 }
             }
 
-            Console.WriteLine($"  {histogram}: {count:0} recorded, mean {sum / count * 1000:F2} ms; over 25 ms: {(parts.Count == 0 ? "none" : string.Join("  ", parts))}");
+            Console.WriteLine($"  {histogram}: {count:0} recorded, mean {sum / count * 1000:F2} ms; over 5 ms: {(parts.Count == 0 ? "none" : string.Join("  ", parts))}");
         }
 
         foreach (var key in after._values.Keys.Where(IsRuntime).Order(StringComparer.Ordinal))

@@ -87,7 +87,9 @@ public sealed partial class TenantGrain
     {
         _detection = new TenantDetection(TenantId, detectionState.State);
         await _detection.CatchUpAsync(eventLog, lastSequence);
-        this.RegisterGrainTimer(FlushOnTimerAsync, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2));
+        // Tenants activated together (a restart, a burst of creations) would otherwise flush in step, and their
+        // writes would reach the database's one writer in one burst every two seconds.
+        this.RegisterGrainTimer(FlushOnTimerAsync, TimeSpan.FromMilliseconds(1000 + Random.Shared.Next(2000)), TimeSpan.FromSeconds(2));
     }
 
     private async Task FlushOnTimerAsync(CancellationToken cancellationToken)

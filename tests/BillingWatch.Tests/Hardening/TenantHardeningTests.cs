@@ -135,6 +135,12 @@ public sealed class TenantHardeningTests(BillingWatchAppFixture fixture) : IClas
         await AlertTestKit.RaiseCardTestingAsync(keep);
         await DetectionApi.WaitForAnomaliesAsync(api, a => a.Count > 0);
         await AlertTestKit.WaitForDeliveriesAsync(api, d => d.Count > 0);
+        using (var keptApi = keep.Api())
+        {
+            // The kept tenant's anomaly is stored by its own flush: wait for it, so the end can show it survived.
+            await DetectionApi.WaitForAnomaliesAsync(keptApi, a => a.Count > 0);
+        }
+
         var maintenance = App.Services.GetRequiredService<StorageMaintenance>();
         Assert.True(await maintenance.CountRowsAsync("events", tenant.Id) >= 10);
         var keptEvents = await maintenance.CountRowsAsync("events", keep.Id);

@@ -12,7 +12,7 @@ namespace BillingWatch.Storage.Sqlite;
 public sealed partial class SqliteEventLog : IEventLog, IDisposable
 {
     private const int MaxBatch = 1024;
-    private const int MaxJobsBetweenBatches = 32;
+    private const int MaxJobsBetweenBatches = 8;
     private const int SqliteConstraint = 19;
 
     /// <summary>Above this the WAL is reset by the writer itself (see <see cref="Checkpoint"/>).</summary>
@@ -254,6 +254,7 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
             return;
         }
 
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         SqliteConnection connection;
         try
         {
@@ -289,6 +290,8 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         {
             CloseConnection();
         }
+
+        BillingWatch.Observability.BillingWatchMetrics.OtherWritesRun(started);
     }
 
     private static void Pragma(SqliteConnection connection, string pragma)
