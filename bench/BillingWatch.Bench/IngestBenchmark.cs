@@ -176,6 +176,7 @@ internal static class IngestBenchmark
     private static async Task<BenchResult> DriveAsync(HttpClient[] clients, BenchTenant[] tenants, EventSource source, BenchOptions options)
     {
         var latencyTicks = new long[options.Events];
+        var sentAt = new long[options.Events];
         var completedAt = new long[options.Events];
         var statuses = new int[600];
         var accepted = 0L;
@@ -225,13 +226,14 @@ internal static class IngestBenchmark
 
                 var t1 = Stopwatch.GetTimestamp();
                 latencyTicks[i] = t1 - t0;
+                sentAt[i] = t0;
                 completedAt[Interlocked.Increment(ref completed)] = t1;
                 Interlocked.Increment(ref statuses[status]);
             }
         })));
 
         var elapsed = Stopwatch.GetElapsedTime(started);
-        return new BenchResult(options.Events, accepted, elapsed, latencyTicks, completedAt, started, statuses);
+        return new BenchResult(options.Events, accepted, elapsed, latencyTicks, completedAt, started, statuses, sentAt);
     }
 
     private static string Sign(byte[] secret, long timestamp, byte[] body)
@@ -263,7 +265,7 @@ internal static class IngestBenchmark
     private sealed record BenchTenant(string Id, string Token, byte[] Secret, string ApiKey);
 }
 
-internal sealed record BenchResult(int Sent, long Accepted, TimeSpan Elapsed, long[] LatencyTicks, long[] CompletedAt, long Started, int[] Statuses)
+internal sealed record BenchResult(int Sent, long Accepted, TimeSpan Elapsed, long[] LatencyTicks, long[] CompletedAt, long Started, int[] Statuses, long[] SentAt)
 {
     private static readonly double[] HistogramBoundsMs = [1, 2, 5, 10, 25, 50, 100, 200, 500, 1000];
 
@@ -302,8 +304,30 @@ internal sealed record BenchResult(int Sent, long Accepted, TimeSpan Elapsed, lo
             Console.WriteLine($"per second (completed): min {ordered[0]}  median {ordered[ordered.Length / 2]}  max {ordered[^1]}   [{string.Join(' ', perSecond)}]");
         }
 
+        var slow = SlowPerSecond(50);
+        if (slow.Length > 0)
+        {
+            Console.WriteLine($"over 50 ms, by second of the run: [{string.Join(' ', slow)}]");
+        }
+
         Console.WriteLine($"throughput first 10%: {firstTenth:F0}/s   last 10%: {lastTenth:F0}/s   ratio {lastTenth / firstTenth:P0}");
         Console.WriteLine("statuses: " + string.Join("  ", Statuses.Select((count, status) => (count, status)).Where(s => s.count > 0).Select(s => $"{(s.status == 599 ? "conn-error" : s.status.ToString(CultureInfo.InvariantCulture))}={s.count}")));
+    }
+
+    /// <summary>Requests slower than <paramref name="ms"/>, by the second of the run they were sent in: a warm-up shows at the start, a periodic pause everywhere.</summary>
+    private int[] SlowPerSecond(double ms)
+    {
+        var buckets = new int[(int)Elapsed.TotalSeconds + 1];
+        var threshold = (long)(ms * Stopwatch.Frequency / 1000);
+        for (var i = 0; i < LatencyTicks.Length; i++)
+        {
+            if (LatencyTicks[i] > threshold && SentAt[i] >= Started)
+            {
+                buckets[Math.Min(buckets.Length - 1, (int)((SentAt[i] - Started) / Stopwatch.Frequency))]++;
+            }
+        }
+
+        return buckets;
     }
 
     /// <summary>Requests completed in each whole second of the run (the last, partial second left out).</summary>
