@@ -161,6 +161,8 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await Assertions.Expect(page.Locator("main")).ToContainTextAsync("No anomalies match");
         await page.ClickAsync("nav >> text=Alerts");
         await Assertions.Expect(page.Locator("main")).ToContainTextAsync("No channels yet");
+        // The form offers the kinds the API lists (GET /api/v1/alert-channel-kinds), not a list of its own.
+        await Assertions.Expect(page.Locator("select[name=kind] option")).ToHaveTextAsync(["webhook", "slack", "discord", "email"]);
         await ShotAsync(page, "alerts-empty");
     }
 
