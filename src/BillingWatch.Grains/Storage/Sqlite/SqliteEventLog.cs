@@ -15,18 +15,11 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
     private const int MaxJobsBetweenBatches = 8;
     private const int SqliteConstraint = 19;
 
-    /// <summary>Above this the WAL is reset by the writer itself (see <see cref="Checkpoint"/>).</summary>
-    private const long MaxWalBytes = 64L * 1024 * 1024;
-
     private readonly SqliteDatabase _database;
     private readonly ILogger<SqliteEventLog> _logger;
     private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(
         new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
     private readonly Thread _writer;
-    private readonly Timer _checkpointer;
-    private int _commitsSinceCheckpoint;
-    private int _checkpointRunning;
-    private volatile bool _walTooLarge;
     private SqliteConnection? _connection;
     private SqliteCommand? _insert;
 
@@ -43,7 +36,6 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         _jobs = database.Writes.TakeOver();
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "BillingWatch event log writer" };
         _writer.Start();
-        _checkpointer = new Timer(_ => Checkpoint(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
     public Task<AppendResult> AppendAsync(EventToAppend entry)
@@ -176,9 +168,8 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
     {
         _queue.Writer.TryComplete();
         _writer.Join(TimeSpan.FromSeconds(30));
-        _checkpointer.Dispose();
         CloseConnection();
-        Checkpoint();
+        CheckpointAtShutdown();
     }
 
     private void WriterLoop()
@@ -205,10 +196,6 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
             }
 
             RunJobs();
-            if (_walTooLarge)
-            {
-                RestartWal();
-            }
         }
     }
 
@@ -338,7 +325,6 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
                 pending.Complete();
             }
 
-            Interlocked.Increment(ref _commitsSinceCheckpoint);
         }
         catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteConstraint && batch.Count > 1)
         {
@@ -371,50 +357,13 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         }
     }
 
-    /// <summary>
-    /// Copies committed WAL frames into the database file (PASSIVE: never blocks the writer or readers).
-    /// Runs on a timer because automatic checkpoints would run inside a commit that webhooks wait on.
-    /// </summary>
-    private void Checkpoint()
+    /// <summary>Leaves the database file complete and the WAL empty when the process stops.</summary>
+    private void CheckpointAtShutdown()
     {
-        if (Interlocked.Exchange(ref _commitsSinceCheckpoint, 0) == 0 || Interlocked.Exchange(ref _checkpointRunning, 1) == 1)
-        {
-            return;
-        }
-
         try
         {
             using var connection = _database.Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
-            command.ExecuteNonQuery();
-
-            // Under sustained load a passive checkpoint never catches the writer, so the WAL never starts
-            // over; past the limit the writer resets it between two batches.
-            var wal = new FileInfo(_database.Path + "-wal");
-            _walTooLarge = wal.Exists && wal.Length > MaxWalBytes;
-        }
-        catch (SqliteException ex)
-        {
-            LogCheckpointFailed(_logger, ex);
-        }
-        finally
-        {
-            Volatile.Write(ref _checkpointRunning, 0);
-        }
-    }
-
-    private void RestartWal()
-    {
-        _walTooLarge = false;
-        if (_connection is null)
-        {
-            return;
-        }
-
-        try
-        {
-            using var command = _connection!.CreateCommand();
             command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
             command.ExecuteNonQuery();
         }
@@ -435,8 +384,13 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         foreach (var pragma in (string[])[
             // The writer's working set is the hot leaf pages of every tenant's index ranges: keep them cached.
             "PRAGMA cache_size = -8192",
-            // Checkpoints run on the checkpointer thread, not inside a commit that webhooks are waiting on.
-            "PRAGMA wal_autocheckpoint = 0"])
+            // SQLite's own checkpoint after the commit that fills 1,000 pages: the writer is the only one, so
+            // it catches up completely and the WAL starts over at the next commit, small and in the cache.
+            // A checkpointer beside the writer never catches up under load; the WAL then grows until a
+            // forced reset stalls every webhook in flight (docs/PERFORMANCE.md, "The checkpoint").
+            "PRAGMA wal_autocheckpoint = 1000",
+            // A WAL that grew during a long read is cut back when it starts over.
+            "PRAGMA journal_size_limit = 67108864"])
         {
             using var command = _connection.CreateCommand();
             command.CommandText = pragma;
