@@ -34,6 +34,7 @@ try
     api.MapMetrics();
     api.MapSubscriptions();
     api.MapDetectors();
+    api.MapStripeSync();
     api.MapAlerts();
     api.MapDemo();
     api.MapSelf();

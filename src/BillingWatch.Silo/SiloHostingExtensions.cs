@@ -86,6 +86,8 @@ public static class SiloHostingExtensions
         }
 
         silo.Services.AddBillingWatchAlertDispatcher();
+        silo.Services.AddSingleton<BillingWatch.StripeSync.StripeApi>();
+        silo.Services.AddHostedService<StripeSyncClock>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, Security.StartupMaintenance>();
         silo.Services.AddHostedService<Security.TenantPurgeService>();
 

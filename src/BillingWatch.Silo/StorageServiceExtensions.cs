@@ -87,6 +87,8 @@ public static class StorageServiceExtensions
         services.AddBillingWatchSecretProtection(options);
         services.TryAddSingleton<StorageMaintenance>();
         services.TryAddSingleton<ImportSessionStore>();
+        services.TryAddSingleton<BillingWatch.Ingest.ImportSessionCompletion>();
+        services.TryAddSingleton<BillingWatch.StripeSync.StripeSyncStore>();
         services.TryAddSingleton<ISubscriptionBook, SubscriptionBookStore>();
         if (options.Storage.IsPostgres)
         {

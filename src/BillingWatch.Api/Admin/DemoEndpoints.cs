@@ -3,6 +3,7 @@ using BillingWatch.Api.Auth;
 using BillingWatch.Api.Problems;
 using BillingWatch.Configuration;
 using BillingWatch.Simulation;
+using BillingWatch.Storage;
 using BillingWatch.Tenants;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -53,7 +54,7 @@ internal static class DemoEndpoints
         for (var i = 0; i < events.Count; i += chunk)
         {
             var lines = events.Skip(i).Take(chunk).Select((e, n) => new ImportLine(i + n + 1, Encoding.UTF8.GetBytes(e.Json))).ToList();
-            imported += (await grain.ImportAsync(lines)).Accepted;
+            imported += (await grain.ImportAsync(lines, EventSource.Import)).Accepted;
         }
 
         await grain.CompleteImportAsync(importId);

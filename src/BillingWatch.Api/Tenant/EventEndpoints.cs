@@ -17,7 +17,10 @@ internal static class EventEndpoints
     {
         var events = api.MapGroup("/events").RequireTenantKey().WithTags("Events");
         events.MapGet("/", ListAsync).WithQuery(
-            new QueryParameter("type", "string", "Only events of this Stripe type."), QueryDocs.Livemode, QueryDocs.Since, QueryDocs.Until, QueryDocs.Limit, QueryDocs.Cursor);
+            new QueryParameter("type", "string", "Only events of this Stripe type."),
+            new QueryParameter("source", "string", "Only events that arrived this way: webhook, import or reconciled (found missing by reconciliation with Stripe)."),
+            new QueryParameter("account", "string", "Only events of this Connect connected account (acct_…)."),
+            QueryDocs.Livemode, QueryDocs.Since, QueryDocs.Until, QueryDocs.Limit, QueryDocs.Cursor);
         events.MapGet("/{eventId}", GetAsync).WithQuery(QueryDocs.Livemode);
         return api;
     }
@@ -50,7 +53,7 @@ internal static class EventEndpoints
         }
 
         var s = stored.Summary;
-        return TypedResults.Ok(new EventResponse(s.EventId, s.Type, s.Livemode, s.Created, s.ReceivedAt, ReadPayload(stored.Payload)));
+        return TypedResults.Ok(new EventResponse(s.EventId, s.Type, s.Livemode, s.Created, s.ReceivedAt, ReadPayload(stored.Payload), EventSources.Name(s.Source), s.Account));
     }
 
     /// <summary>The stored JSON as it came; a payload stored before the acceptance rule that cannot be parsed comes back as a string.</summary>
@@ -68,15 +71,17 @@ internal static class EventEndpoints
     }
 }
 
-internal sealed record EventSummaryResponse(string Id, string Type, bool Livemode, DateTime Created, DateTime ReceivedAt)
+/// <param name="Source">How the event arrived: <c>webhook</c>, <c>import</c> or <c>reconciled</c>.</param>
+/// <param name="Account">The Connect connected account the event belongs to, if any.</param>
+internal sealed record EventSummaryResponse(string Id, string Type, bool Livemode, DateTime Created, DateTime ReceivedAt, string Source, string? Account)
 {
-    public static EventSummaryResponse From(EventSummary s) => new(s.EventId, s.Type, s.Livemode, s.Created, s.ReceivedAt);
+    public static EventSummaryResponse From(EventSummary s) => new(s.EventId, s.Type, s.Livemode, s.Created, s.ReceivedAt, EventSources.Name(s.Source), s.Account);
 }
 
-internal sealed record EventResponse(string Id, string Type, bool Livemode, DateTime Created, DateTime ReceivedAt, JsonElement Payload);
+internal sealed record EventResponse(string Id, string Type, bool Livemode, DateTime Created, DateTime ReceivedAt, JsonElement Payload, string Source, string? Account);
 
 /// <summary>The query of <c>GET /events</c>, bound as it comes and validated once into an <see cref="EventQuery"/>.</summary>
-internal sealed record EventListParameters(string? Type, string? Livemode, string? Since, string? Until, string? Limit, string? Cursor)
+internal sealed record EventListParameters(string? Type, string? Livemode, string? Since, string? Until, string? Limit, string? Cursor, string? Source, string? Account)
 {
     public string? Read(out EventQuery query)
     {
@@ -88,8 +93,27 @@ internal sealed record EventListParameters(string? Type, string? Livemode, strin
             QueryParameters.Time(Until, "until", out var until),
             PageCursor.Decode(Cursor, static (created, id) => PageCursor.Number(id) is { } sequence ? new EventCursor(created, sequence) : null, out EventCursor? cursor),
             QueryParameters.Text(Type, "type", 255, out var type),
+            QueryParameters.Text(Account, "account", 255, out var account),
+            ReadSource(Source, out var source),
         };
-        query = new EventQuery(type, livemode, since, until, limit, cursor);
+        query = new EventQuery(type, livemode, since, until, limit, cursor, source, account);
         return errors.FirstOrDefault(e => e is not null);
+    }
+
+    private static string? ReadSource(string? value, out EventSource? source)
+    {
+        source = null;
+        if (value is null)
+        {
+            return null;
+        }
+
+        if (!EventSources.TryParse(value, out var parsed))
+        {
+            return "source must be webhook, import or reconciled.";
+        }
+
+        source = parsed;
+        return null;
     }
 }

@@ -53,7 +53,7 @@ internal static class ImportEndpoints
         }
 
         // A one-request import is a session of one chunk, spooled to a temporary file rather than the database.
-        await sessions.CreateAsync(tenant.TenantId, importId, ImportSessionStates.Importing, context.RequestAborted);
+        await sessions.CreateAsync(tenant.TenantId, importId, ImportSessionStates.Importing, cancellationToken: context.RequestAborted);
         try
         {
             await ImportBodyAsync(grain, importId, sessions, context, limits, time);
@@ -118,7 +118,7 @@ internal static class ImportEndpoints
                 lines.Add(new ImportLine(line.LineNumber, bytes));
             }
 
-            var result = await grain.ImportAsync(lines);
+            var result = await grain.ImportAsync(lines, EventSource.Import);
             accepted += result.Accepted;
             duplicates += result.Duplicates;
             foreach (var rejection in result.Rejected)

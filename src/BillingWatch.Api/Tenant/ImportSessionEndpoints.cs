@@ -137,63 +137,16 @@ internal static class ImportSessionEndpoints
     }
 
     private static async Task<Results<Ok<ImportSessionView>, ProblemHttpResult>> CompleteAsync(
-        string id, TenantIdentity tenant, IGrainFactory grains, ImportSessionStore sessions, IOptions<BillingWatchOptions> options, CancellationToken cancellationToken)
+        string id, TenantIdentity tenant, ImportSessionCompletion completion, CancellationToken cancellationToken)
     {
-        if (await sessions.GetAsync(tenant.TenantId, id, cancellationToken) is not { } session)
+        var outcome = await completion.CompleteAsync(tenant.TenantId, id, EventSource.Import, cancellationToken);
+        return outcome.Status switch
         {
-            return NotFound();
-        }
-
-        if (session.State != ImportSessionStates.Open)
-        {
-            return NotOpen(session);
-        }
-
-        var grain = grains.GetGrain<ITenantGrain>(tenant.TenantId);
-        if (!await grain.TouchImportAsync(id))
-        {
-            return InProgress();
-        }
-
-        if (!await sessions.TransitionAsync(id, ImportSessionStates.Open, ImportSessionStates.Importing, cancellationToken))
-        {
-            // Completed or abandoned meanwhile by another request: give the slot back.
-            await grain.CompleteImportAsync(id);
-            return NotOpen(session);
-        }
-
-        try
-        {
-            await sessions.ResetCountsAsync(id, cancellationToken);
-            var chunk = Math.Max(1, options.Value.Import.ChunkSize);
-            (long, string, long)? after = null;
-            while (true)
-            {
-                var lines = await sessions.ReadSortedAsync(id, after, chunk, cancellationToken);
-                if (lines.Count == 0)
-                {
-                    break;
-                }
-
-                var result = await grain.ImportAsync(lines.Select(l => new ImportLine((int)l.LineNumber, l.Payload)).ToList());
-                await sessions.RecordProgressAsync(id, result.Accepted, result.Duplicates, result.Rejected.Count, cancellationToken: cancellationToken);
-                var last = lines[^1];
-                after = (last.Created, last.EventId, last.LineNumber);
-            }
-
-            await grain.CompleteImportAsync(id);
-            await sessions.TransitionAsync(id, ImportSessionStates.Importing, ImportSessionStates.Completed, cancellationToken);
-            await sessions.DropLinesAsync(id, cancellationToken);
-        }
-        catch
-        {
-            // Nothing half-done is lost: the lines stay spooled and completing again imports them again
-            // (what the failed attempt stored comes back as duplicates).
-            await sessions.TransitionAsync(id, ImportSessionStates.Importing, ImportSessionStates.Open, CancellationToken.None);
-            throw;
-        }
-
-        return TypedResults.Ok(ImportSessionView.From((await sessions.GetAsync(tenant.TenantId, id, cancellationToken))!));
+            ImportCompletionStatus.Completed => TypedResults.Ok(ImportSessionView.From(outcome.Session!)),
+            ImportCompletionStatus.NotFound => NotFound(),
+            ImportCompletionStatus.SlotTaken => InProgress(),
+            _ => NotOpen(outcome.Session!),
+        };
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> AbandonAsync(
@@ -234,8 +187,9 @@ internal sealed record ImportSessionView(
     long Accepted,
     long Duplicates,
     long RejectedCount,
-    IReadOnlyList<ImportRejection> Rejected)
+    IReadOnlyList<ImportRejection> Rejected,
+    string Origin)
 {
     public static ImportSessionView From(ImportSession s) =>
-        new(s.Id, s.State, s.CreatedAt, s.UpdatedAt, s.Lines, s.Accepted, s.Duplicates, s.RejectedCount, s.Rejected);
+        new(s.Id, s.State, s.CreatedAt, s.UpdatedAt, s.Lines, s.Accepted, s.Duplicates, s.RejectedCount, s.Rejected, s.Origin);
 }

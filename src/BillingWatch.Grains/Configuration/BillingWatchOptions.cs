@@ -54,6 +54,8 @@ public sealed class BillingWatchOptions
 
     public ImportOptions Import { get; set; } = new();
 
+    public StripeSyncOptions Stripe { get; set; } = new();
+
     public AlertOptions Alerts { get; set; } = new();
 
     public TelemetryOptions Telemetry { get; set; } = new();
@@ -155,6 +157,35 @@ public sealed class ImportOptions
     /// import may then start) and the wall-clock checks resume.
     /// </summary>
     public int SessionIdleMinutes { get; set; } = 30;
+}
+
+/// <summary>The optional Stripe connection per tenant: backfill, reconciliation of missed webhooks, endpoint health.</summary>
+public sealed class StripeSyncOptions
+{
+    /// <summary>Stripe's API, or a proxy in front of it (or a Stripe-shaped server in tests).</summary>
+    public string ApiBase { get; set; } = "https://api.stripe.com";
+
+    /// <summary>How often each connected tenant lists Stripe's recent events and imports the ones it never received.</summary>
+    public int ReconcileMinutes { get; set; } = 10;
+
+    /// <summary>Each reconciliation starts this long before where the last one ended: events are listed by creation
+    /// time, and a delivery still being retried by Stripe should not be counted as missed too early.</summary>
+    public int ReconcileOverlapMinutes { get; set; } = 10;
+
+    /// <summary>A reconciliation looks only at events older than this: a delivery may still be on its way.</summary>
+    public int ReconcileGraceSeconds { get; set; } = 120;
+
+    /// <summary>How often the sync clock visits connected tenants (reconciliations fall due, backfills resume).</summary>
+    public int ClockSeconds { get; set; } = 30;
+
+    /// <summary>Events per page asked of Stripe (Stripe's maximum is 100).</summary>
+    public int PageSize { get; set; } = 100;
+
+    /// <summary>Longest wait between two attempts after a rate limit (429) or an outage of Stripe's API.</summary>
+    public int MaxRetryDelaySeconds { get; set; } = 300;
+
+    /// <summary>Each HTTP call to Stripe gives up after this long (and is retried later).</summary>
+    public int RequestTimeoutSeconds { get; set; } = 30;
 }
 
 public sealed class StorageOptions

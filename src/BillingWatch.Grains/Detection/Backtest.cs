@@ -54,7 +54,7 @@ public static class Backtest
                     nextTick += TickSeconds;
                 }
 
-                var e = BillingEvent.Read(logged.Sequence, logged.Payload, logged.Imported, received);
+                var e = BillingEvent.Read(logged.Sequence, logged.Payload, logged.Source, received);
                 (e.Livemode ? live : test).Fold(e);
                 subscriptions.Observe(e);
                 Collect();

@@ -25,6 +25,12 @@ public sealed record BillingEvent
     /// <summary>Backfilled through the import API rather than delivered by a webhook.</summary>
     public bool Imported { get; init; }
 
+    /// <summary>Found missing by reconciliation with Stripe (its webhook never arrived); imported as well.</summary>
+    public bool Reconciled { get; init; }
+
+    /// <summary>The connected account of a Connect platform's event (<c>account</c>), if any.</summary>
+    public string? Account { get; init; }
+
     /// <summary>Arrival time, unix seconds.</summary>
     public long Received { get; init; }
 
@@ -115,6 +121,13 @@ public sealed record BillingEvent
     /// Never throws: a stored payload that cannot be read (written before the acceptance rule, or odd in a
     /// way no rule foresaw) becomes an event with only what is known, and is counted as unreadable.
     /// </summary>
+    /// <summary>Reads an event as it was logged, with how it arrived.</summary>
+    public static BillingEvent Read(long sequence, ReadOnlyMemory<byte> payload, Storage.EventSource source, long receivedUnixSeconds)
+    {
+        var e = Read(sequence, payload, source != Storage.EventSource.Webhook, receivedUnixSeconds);
+        return source == Storage.EventSource.Reconciled ? e with { Reconciled = true } : e;
+    }
+
     public static BillingEvent Read(long sequence, ReadOnlyMemory<byte> payload, bool imported, long receivedUnixSeconds)
     {
         try
@@ -174,6 +187,7 @@ public sealed record BillingEvent
             Sequence = sequence,
             Id = Str(root, "id") ?? string.Empty,
             Type = type,
+            Account = Str(root, "account"),
             Created = created,
             Livemode = root.TryGetProperty("livemode", out var l) && l.ValueKind == JsonValueKind.True,
             Imported = imported,

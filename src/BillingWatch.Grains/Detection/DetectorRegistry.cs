@@ -21,6 +21,7 @@ public static class DetectorRegistry
         new PlanDowngradeDetector(),
         new WebhookLagDetector(),
         new WebhookSilenceDetector(),
+        new WebhookGapDetector(),
     ];
 
     public static IDetector? Find(string name) => All.FirstOrDefault(d => d.Name == name);

@@ -74,7 +74,7 @@ public sealed class TenantDetection
             var page = await eventLog.ReadAfterAsync(_tenantId, _checkpoint, ReplayPage);
             foreach (var logged in page)
             {
-                Fold(BillingEvent.Read(logged.Sequence, logged.Payload, logged.Imported, logged.ReceivedAtUnixMs / 1000));
+                Fold(BillingEvent.Read(logged.Sequence, logged.Payload, logged.Source, logged.ReceivedAtUnixMs / 1000));
                 _checkpoint = logged.Sequence;
             }
 

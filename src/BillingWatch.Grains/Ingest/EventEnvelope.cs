@@ -9,10 +9,11 @@ namespace BillingWatch.Ingest;
 /// later reader of a stored payload reads with the same limits (<see cref="ReaderOptions"/>), so whatever was
 /// accepted can always be read again.
 /// </summary>
-public readonly record struct EventEnvelope(string Id, string Type, long CreatedUnixSeconds, bool Livemode)
+public readonly record struct EventEnvelope(string Id, string Type, long CreatedUnixSeconds, bool Livemode, string? Account = null)
 {
     public const int MaxIdLength = 255;
     public const int MaxTypeLength = 255;
+    public const int MaxAccountLength = 255;
 
     /// <summary>JSON nesting accepted in an event, and used by every reader of a stored event.</summary>
     public const int MaxDepth = 64;
@@ -49,6 +50,7 @@ public readonly record struct EventEnvelope(string Id, string Type, long Created
         string? id = null, type = null;
         long? created = null;
         var livemode = false;
+        string? account = null;
         var seen = Seen.None;
 
         // Most garbage is not even an object: say so without the cost of a reader exception.
@@ -76,6 +78,16 @@ public readonly record struct EventEnvelope(string Id, string Type, long Created
                     : reader.ValueTextEquals("livemode"u8) ? Seen.Livemode
                     : reader.ValueTextEquals("object"u8) ? Seen.Object
                     : Seen.None;
+                if (field == Seen.None && reader.ValueTextEquals("account"u8))
+                {
+                    // A Connect platform's event names the connected account; anything else there is ignored, not refused.
+                    reader.Read();
+                    account = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                    account = IsName(account, MaxAccountLength) ? account : null;
+                    reader.Skip();
+                    continue;
+                }
+
                 if (field != Seen.None && (seen & field) != 0)
                 {
                     error = $"The event has more than one \"{Name(field)}\".";
@@ -157,7 +169,7 @@ public readonly record struct EventEnvelope(string Id, string Type, long Created
             return false;
         }
 
-        envelope = new EventEnvelope(id, type, created ?? nowUnixSeconds, livemode);
+        envelope = new EventEnvelope(id, type, created ?? nowUnixSeconds, livemode, account);
         error = null;
         return true;
     }

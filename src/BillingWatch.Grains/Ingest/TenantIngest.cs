@@ -44,7 +44,7 @@ public sealed class TenantIngest(string tenantId, IEventLog eventLog, long lastS
         return _bucket.TryTake(now.UtcTicks, out retryAfterSeconds);
     }
 
-    public async Task<WebhookOutcome> AppendAsync(EventEnvelope envelope, byte[] body, DateTimeOffset receivedAt, bool imported)
+    public async Task<WebhookOutcome> AppendAsync(EventEnvelope envelope, byte[] body, DateTimeOffset receivedAt, EventSource source)
     {
         var recent = envelope.Livemode ? _recentLive : _recentTest;
         if (recent.Contains(envelope.Id))
@@ -77,7 +77,8 @@ public sealed class TenantIngest(string tenantId, IEventLog eventLog, long lastS
             envelope.CreatedUnixSeconds,
             receivedAt.ToUnixTimeMilliseconds(),
             body,
-            imported));
+            source,
+            envelope.Account));
         _inFlight[key] = append;
         BillingEvent? stored = null;
         try
@@ -86,7 +87,7 @@ public sealed class TenantIngest(string tenantId, IEventLog eventLog, long lastS
             recent.Add(envelope.Id);
             if (result == AppendResult.Accepted)
             {
-                stored = BillingEvent.Read(sequence, body, imported, receivedAt.ToUnixTimeSeconds());
+                stored = BillingEvent.Read(sequence, body, source, receivedAt.ToUnixTimeSeconds());
                 return new WebhookOutcome(WebhookStatus.Accepted, envelope.Id);
             }
 

@@ -1,5 +1,40 @@
 namespace BillingWatch.Storage;
 
+/// <summary>How an event reached the log; stored as a small integer, named in the API in lower case.</summary>
+public enum EventSource
+{
+    /// <summary>Delivered by Stripe to the tenant's webhook URL.</summary>
+    Webhook = 0,
+
+    /// <summary>Backfilled: an import session, or a Stripe backfill.</summary>
+    Import = 1,
+
+    /// <summary>Found missing by reconciliation with Stripe's events API: its webhook never arrived.</summary>
+    Reconciled = 2,
+}
+
+public static class EventSources
+{
+    public static string Name(EventSource source) => source switch
+    {
+        EventSource.Import => "import",
+        EventSource.Reconciled => "reconciled",
+        _ => "webhook",
+    };
+
+    public static bool TryParse(string? name, out EventSource source)
+    {
+        source = name switch
+        {
+            "webhook" => EventSource.Webhook,
+            "import" => EventSource.Import,
+            "reconciled" => EventSource.Reconciled,
+            _ => (EventSource)(-1),
+        };
+        return source >= 0;
+    }
+}
+
 /// <summary>One verified event on its way into the append-only event log.</summary>
 public sealed record EventToAppend(
     string TenantId,
@@ -10,7 +45,12 @@ public sealed record EventToAppend(
     long CreatedUnixSeconds,
     long ReceivedAtUnixMs,
     byte[] Payload,
-    bool Imported = false);
+    EventSource Source = EventSource.Webhook,
+    string? Account = null)
+{
+    /// <summary>Anything not delivered by a webhook (the <c>imported</c> column, kept for what reads it).</summary>
+    public bool Imported => Source != EventSource.Webhook;
+}
 
 public enum AppendResult
 {
@@ -25,10 +65,12 @@ public sealed record EventSummary(
     string Type,
     bool Livemode,
     DateTime Created,
-    DateTime ReceivedAt);
+    DateTime ReceivedAt,
+    EventSource Source = EventSource.Webhook,
+    string? Account = null);
 
 /// <summary>One event log row for replay into the detectors.</summary>
-public sealed record LoggedEvent(long Sequence, bool Livemode, bool Imported, long ReceivedAtUnixMs, byte[] Payload);
+public sealed record LoggedEvent(long Sequence, bool Livemode, bool Imported, long ReceivedAtUnixMs, byte[] Payload, EventSource Source = EventSource.Webhook);
 
 /// <summary>One bucket of a tenant's event time series: counts and succeeded-charge amounts per currency.</summary>
 public sealed record SeriesBucket(long StartUnixSeconds, long Events, long ChargesSucceeded, long ChargesFailed, IReadOnlyDictionary<string, long> Revenue);
@@ -43,7 +85,9 @@ public sealed record EventQuery(
     DateTime? Since,
     DateTime? Until,
     int Limit,
-    EventCursor? After);
+    EventCursor? After,
+    EventSource? Source = null,
+    string? Account = null);
 
 /// <summary>Position after the last row of a page: (created, sequence) of that row.</summary>
 public readonly record struct EventCursor(long CreatedUnixSeconds, long Sequence);

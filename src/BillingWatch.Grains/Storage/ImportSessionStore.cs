@@ -24,7 +24,16 @@ public sealed record ImportSession(
     long Accepted,
     long Duplicates,
     long RejectedCount,
-    IReadOnlyList<ImportRejection> Rejected);
+    IReadOnlyList<ImportRejection> Rejected,
+    string Origin = ImportOrigins.Upload);
+
+/// <summary>Where an import session came from.</summary>
+public static class ImportOrigins
+{
+    public const string Upload = "upload";
+    public const string StripeBackfill = "stripe_backfill";
+    public const string StripeReconcile = "stripe_reconcile";
+}
 
 /// <summary>One accepted line of a session, as spooled.</summary>
 public readonly record struct SpooledImportLine(long LineNumber, long Created, string EventId, byte[] Payload);
@@ -38,16 +47,17 @@ public sealed class ImportSessionStore(IStorageConnections storage, TimeProvider
 {
     public const int MaxReportedRejections = 1000;
 
-    private const string Columns = "id, tenant_id, state, created_at, updated_at, lines, accepted, duplicates, rejected_count, rejected";
+    private const string Columns = "id, tenant_id, state, created_at, updated_at, lines, accepted, duplicates, rejected_count, rejected, origin";
 
     public static string NewId() => "imp_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
 
-    public async Task<ImportSession> CreateAsync(string tenantId, string id, string state = ImportSessionStates.Open, CancellationToken cancellationToken = default)
+    public async Task<ImportSession> CreateAsync(string tenantId, string id, string state = ImportSessionStates.Open, string origin = ImportOrigins.Upload, CancellationToken cancellationToken = default)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var connection = await storage.OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "INSERT INTO import_sessions (id, tenant_id, state, created_at, updated_at) VALUES (@id, @tenant, @state, @now, @now)";
+        command.CommandText = "INSERT INTO import_sessions (id, tenant_id, state, created_at, updated_at, origin) VALUES (@id, @tenant, @state, @now, @now, @origin) ON CONFLICT (id) DO NOTHING";
+        StorageQueries.Bind(command, "@origin", origin);
         StorageQueries.Bind(command, "@id", id);
         StorageQueries.Bind(command, "@tenant", tenantId);
         StorageQueries.Bind(command, "@state", state);
@@ -221,5 +231,6 @@ public sealed class ImportSessionStore(IStorageConnections storage, TimeProvider
         r.GetInt64(6),
         r.GetInt64(7),
         r.GetInt64(8),
-        JsonSerializer.Deserialize<List<ImportRejection>>(r.GetString(9)) ?? []);
+        JsonSerializer.Deserialize<List<ImportRejection>>(r.GetString(9)) ?? [],
+        r.GetString(10));
 }

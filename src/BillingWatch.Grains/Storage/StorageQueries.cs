@@ -21,6 +21,14 @@ internal static class StorageQueries
         Filter(command, sql, "livemode = @livemode", "@livemode", query.Livemode);
         Filter(command, sql, "created >= @since", "@since", query.Since is DateTime since ? StorageRows.ToUnixSeconds(since) : null);
         Filter(command, sql, "created < @until", "@until", query.Until is DateTime until ? StorageRows.ToUnixSeconds(until) : null);
+        Filter(command, sql, "account = @account", "@account", query.Account);
+        sql.Append(query.Source switch
+        {
+            EventSource.Webhook => " AND NOT imported",
+            EventSource.Import => " AND imported AND source <> 2",
+            EventSource.Reconciled => " AND source = 2",
+            _ => "",
+        });
         if (query.After is EventCursor after)
         {
             sql.Append(" AND (created, seq) < (@afterCreated, @afterSeq)");

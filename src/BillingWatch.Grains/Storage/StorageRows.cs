@@ -12,7 +12,7 @@ namespace BillingWatch.Storage;
 internal static class StorageRows
 {
     public const string AnomalyColumns = "id, detector, subject, severity, status, livemode, title, message, detected_at, window_start, window_end, evidence, event_ids, raised_at, status_note, status_by, status_at, updated_at, occurrences";
-    public const string SummaryColumns = "seq, event_id, type, livemode, created, received_at";
+    public const string SummaryColumns = "seq, event_id, type, livemode, created, received_at, imported, source, account";
     public const string ChannelColumns = "id, tenant_id, kind, name, target, signing_secret, min_severity, detectors, livemode, created_at, digest";
     public const string DeliveryColumns = "id, channel_id, anomaly_id, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at, alert_type";
 
@@ -43,7 +43,13 @@ internal static class StorageRows
         r.GetString(2),
         r.GetBoolean(3),
         Seconds(r.GetInt64(4)),
-        Milliseconds(r.GetInt64(5)));
+        Milliseconds(r.GetInt64(5)),
+        Source(r.GetBoolean(6), r.GetInt32(7)),
+        r.IsDBNull(8) ? null : r.GetString(8));
+
+    /// <summary>Rows written before the <c>source</c> column only had <c>imported</c>.</summary>
+    public static EventSource Source(bool imported, int source) =>
+        source == (int)EventSource.Reconciled ? EventSource.Reconciled : imported ? EventSource.Import : EventSource.Webhook;
 
     public static AlertChannel Channel(DbDataReader r) => new(
         r.GetString(0),

@@ -1,3 +1,4 @@
+using BillingWatch.Storage;
 using Orleans.Concurrency;
 
 namespace BillingWatch.Tenants;
@@ -35,10 +36,11 @@ public interface ITenantGrain : IGrainWithStringKey
 
     /// <summary>
     /// Backfills lines already sorted by event time: deduplicated and stored like webhooks, without the
-    /// signature, rate-limit or lag checks, and folded in the order given.
+    /// signature, rate-limit or lag checks, and folded in the order given. <paramref name="source"/> is
+    /// <see cref="EventSource.Import"/> or, for events reconciliation found missing, <see cref="EventSource.Reconciled"/>.
     /// </summary>
     [AlwaysInterleave]
-    Task<ImportResult> ImportAsync(IReadOnlyList<ImportLine> lines);
+    Task<ImportResult> ImportAsync(IReadOnlyList<ImportLine> lines, EventSource source);
 
     /// <summary>Writes this tenant's routes (token and key hashes) to the directory; used once when upgrading.</summary>
     Task EnsureRoutedAsync();

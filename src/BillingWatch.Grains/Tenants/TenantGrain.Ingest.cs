@@ -32,12 +32,12 @@ public sealed partial class TenantGrain
             return new WebhookOutcome(WebhookStatus.RateLimited, envelope.Id, RetryAfterSeconds: retryAfter);
         }
 
-        var outcome = await ingest.AppendAsync(envelope, delivery.Body, delivery.ReceivedAt, imported: false);
+        var outcome = await ingest.AppendAsync(envelope, delivery.Body, delivery.ReceivedAt, EventSource.Webhook);
         StepAsideIfStale();
         return outcome;
     }
 
-    public async Task<ImportResult> ImportAsync(IReadOnlyList<ImportLine> lines)
+    public async Task<ImportResult> ImportAsync(IReadOnlyList<ImportLine> lines, EventSource source)
     {
         if (!S.Exists)
         {
@@ -59,7 +59,7 @@ public sealed partial class TenantGrain
                     continue;
                 }
 
-                appends.Add(_ingest!.AppendAsync(envelope, line.Body, receivedAt, imported: true));
+                appends.Add(_ingest!.AppendAsync(envelope, line.Body, receivedAt, source));
             }
 
             var outcomes = await Task.WhenAll(appends);

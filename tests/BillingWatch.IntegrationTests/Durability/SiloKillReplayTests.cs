@@ -53,7 +53,7 @@ public sealed class SiloKillReplayTests : IAsyncLifetime
 
         foreach (var chunk in chunks.Take(chunks.Count / 2))
         {
-            await _cluster.Client.GetGrain<ITenantGrain>(interrupted).ImportAsync(chunk);
+            await _cluster.Client.GetGrain<ITenantGrain>(interrupted).ImportAsync(chunk, EventSource.Import);
         }
 
         // Kill the silo that hosts the interrupted tenant: no deactivation, no final snapshot.
@@ -63,12 +63,12 @@ public sealed class SiloKillReplayTests : IAsyncLifetime
 
         foreach (var chunk in chunks.Skip(chunks.Count / 2))
         {
-            await RetryAsync(() => _cluster.Client.GetGrain<ITenantGrain>(interrupted).ImportAsync(chunk));
+            await RetryAsync(() => _cluster.Client.GetGrain<ITenantGrain>(interrupted).ImportAsync(chunk, EventSource.Import));
         }
 
         foreach (var chunk in chunks)
         {
-            await _cluster.Client.GetGrain<ITenantGrain>(uninterrupted).ImportAsync(chunk);
+            await _cluster.Client.GetGrain<ITenantGrain>(uninterrupted).ImportAsync(chunk, EventSource.Import);
         }
 
         await _cluster.Client.GetGrain<ITenantGrain>(interrupted).CompleteImportAsync("test-import");

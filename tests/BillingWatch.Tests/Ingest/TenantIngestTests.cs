@@ -38,10 +38,10 @@ public sealed class TenantIngestTests : IDisposable
         var ingest = NewIngest("tn_a");
         var (envelope, body) = Event("evt_once");
 
-        var first = ingest.AppendAsync(envelope, body, Now, imported: false);
-        var concurrent = ingest.AppendAsync(envelope, body, Now, imported: false);
+        var first = ingest.AppendAsync(envelope, body, Now, EventSource.Webhook);
+        var concurrent = ingest.AppendAsync(envelope, body, Now, EventSource.Webhook);
         var outcomes = await Task.WhenAll(first, concurrent);
-        var later = await ingest.AppendAsync(envelope, body, Now, imported: false);
+        var later = await ingest.AppendAsync(envelope, body, Now, EventSource.Webhook);
 
         Assert.Equal([WebhookStatus.Accepted, WebhookStatus.Duplicate], outcomes.Select(o => o.Status));
         Assert.Equal(WebhookStatus.Duplicate, later.Status);
@@ -56,8 +56,8 @@ public sealed class TenantIngestTests : IDisposable
         var (test, testBody) = Event("evt_both", livemode: false);
         var (live, liveBody) = Event("evt_both", livemode: true);
 
-        Assert.Equal(WebhookStatus.Accepted, (await ingest.AppendAsync(test, testBody, Now, imported: false)).Status);
-        Assert.Equal(WebhookStatus.Accepted, (await ingest.AppendAsync(live, liveBody, Now, imported: true)).Status);
+        Assert.Equal(WebhookStatus.Accepted, (await ingest.AppendAsync(test, testBody, Now, EventSource.Webhook)).Status);
+        Assert.Equal(WebhookStatus.Accepted, (await ingest.AppendAsync(live, liveBody, Now, EventSource.Import)).Status);
 
         Assert.Equal(2, await _log.CountAsync("tn_b"));
         Assert.Equal(2, await _log.GetLastSequenceAsync("tn_b"));
@@ -68,10 +68,10 @@ public sealed class TenantIngestTests : IDisposable
     {
         var (envelope, body) = Event("evt_before");
         var before = NewIngest("tn_c");
-        await before.AppendAsync(envelope, body, Now, imported: false);
+        await before.AppendAsync(envelope, body, Now, EventSource.Webhook);
 
         var after = NewIngest("tn_c", await _log.GetLastSequenceAsync("tn_c"));
-        var outcome = await after.AppendAsync(envelope, body, Now, imported: false);
+        var outcome = await after.AppendAsync(envelope, body, Now, EventSource.Webhook);
 
         Assert.Equal(WebhookStatus.Duplicate, outcome.Status);
         Assert.Equal(1, await _log.CountAsync("tn_c"));
@@ -85,9 +85,9 @@ public sealed class TenantIngestTests : IDisposable
         var stale = NewIngest("tn_d");
         var (first, firstBody) = Event("evt_first");
         var (second, secondBody) = Event("evt_second");
-        await elsewhere.AppendAsync(first, firstBody, Now, imported: false);
+        await elsewhere.AppendAsync(first, firstBody, Now, EventSource.Webhook);
 
-        var outcome = await stale.AppendAsync(second, secondBody, Now, imported: false);
+        var outcome = await stale.AppendAsync(second, secondBody, Now, EventSource.Webhook);
 
         Assert.Equal(WebhookStatus.StorageUnavailable, outcome.Status);
         Assert.Equal(7, outcome.RetryAfterSeconds);

@@ -53,7 +53,7 @@ public sealed class SqliteWriteQueueTests : IDisposable
         using var events = new SqliteEventLog(_database, NullLogger<SqliteEventLog>.Instance);
         var store = new AnomalyStore(_database, SqliteDialect.Instance, TimeProvider.System);
 
-        var appends = Enumerable.Range(1, 200).Select(i => events.AppendAsync(new EventToAppend("tn_both", i, $"evt_{i}", "charge.succeeded", false, 1_700_000_000, 1_700_000_000_000, Encoding.UTF8.GetBytes("{}"), false))).ToList();
+        var appends = Enumerable.Range(1, 200).Select(i => events.AppendAsync(new EventToAppend("tn_both", i, $"evt_{i}", "charge.succeeded", false, 1_700_000_000, 1_700_000_000_000, Encoding.UTF8.GetBytes("{}")))).ToList();
         var writes = Enumerable.Range(1, 50).Select(i => store.ApplyAsync([Anomaly("tn_both", "cus_" + i)])).ToList();
         await Task.WhenAll(appends);
         await Task.WhenAll(writes);

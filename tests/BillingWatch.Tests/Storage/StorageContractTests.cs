@@ -70,7 +70,7 @@ public abstract class StorageContractTests : IAsyncLifetime
     public async Task Payloads_and_flags_come_back_exactly_as_stored()
     {
         var payload = Encoding.UTF8.GetBytes("{\"id\":\"evt_x\",\"note\":\"caf\u00e9 \\u0000 \ud83d\ude00\"}");
-        await Events.AppendAsync(Entry("tn_p", 7, "evt_x", livemode: true, payload: payload, imported: true, created: 1_700_000_123, received: 1_700_000_456_789));
+        await Events.AppendAsync(Entry("tn_p", 7, "evt_x", livemode: true, payload: payload, source: EventSource.Import, created: 1_700_000_123, received: 1_700_000_456_789));
 
         var replayed = Assert.Single(await Events.ReadAfterAsync("tn_p", 6, 10));
         Assert.Equal(7, replayed.Sequence);
@@ -86,6 +86,32 @@ public abstract class StorageContractTests : IAsyncLifetime
         Assert.Equal(DateTime.UnixEpoch.AddSeconds(1_700_000_123), stored.Summary.Created);
         Assert.Equal(DateTime.UnixEpoch.AddMilliseconds(1_700_000_456_789), stored.Summary.ReceivedAt);
         Assert.Null(await Events.GetAsync("tn_other", "evt_x", livemode: null));
+    }
+
+    [Fact]
+    public async Task Source_and_connected_account_are_stored_and_filter_the_list()
+    {
+        await Events.AppendAsync(Entry("tn_s", 1, "evt_hook", livemode: false, created: 1_700_000_001));
+        await Events.AppendAsync(Entry("tn_s", 2, "evt_imp", livemode: false, source: EventSource.Import, created: 1_700_000_002, account: "acct_A"));
+        await Events.AppendAsync(Entry("tn_s", 3, "evt_rec", livemode: false, source: EventSource.Reconciled, created: 1_700_000_003, account: "acct_B"));
+        await Events.AppendAsync(Entry("tn_s", 4, "evt_rec2", livemode: false, source: EventSource.Reconciled, created: 1_700_000_004, account: "acct_A"));
+
+        async Task<string[]> Ids(EventSource? source = null, string? account = null) =>
+            (await Events.ListAsync("tn_s", new EventQuery(null, null, null, null, 10, null, source, account))).Items.Select(e => e.EventId).ToArray();
+
+        Assert.Equal(["evt_rec2", "evt_rec", "evt_imp", "evt_hook"], await Ids());
+        Assert.Equal(["evt_hook"], await Ids(EventSource.Webhook));
+        Assert.Equal(["evt_imp"], await Ids(EventSource.Import));
+        Assert.Equal(["evt_rec2", "evt_rec"], await Ids(EventSource.Reconciled));
+        Assert.Equal(["evt_rec2", "evt_imp"], await Ids(account: "acct_A"));
+        Assert.Equal(["evt_rec2"], await Ids(EventSource.Reconciled, "acct_A"));
+
+        var reconciled = (await Events.GetAsync("tn_s", "evt_rec", null))!.Summary;
+        Assert.Equal(EventSource.Reconciled, reconciled.Source);
+        Assert.Equal("acct_B", reconciled.Account);
+        var replayed = await Events.ReadAfterAsync("tn_s", 0, 10);
+        Assert.Equal([EventSource.Webhook, EventSource.Import, EventSource.Reconciled, EventSource.Reconciled], replayed.Select(e => e.Source));
+        Assert.Equal([false, true, true, true], replayed.Select(e => e.Imported));
     }
 
     [Fact]
@@ -622,8 +648,8 @@ public abstract class StorageContractTests : IAsyncLifetime
         Assert.True(await Events.IsWritableAsync());
     }
 
-    private static EventToAppend Entry(string tenant, long sequence, string id, bool livemode, string type = "charge.succeeded", byte[]? payload = null, bool imported = false, long created = 1_700_000_000, long received = 1_700_000_000_000) =>
-        new(tenant, sequence, id, type, livemode, created, received, payload ?? Encoding.UTF8.GetBytes($"{{\"id\":\"{id}\"}}"), imported);
+    private static EventToAppend Entry(string tenant, long sequence, string id, bool livemode, string type = "charge.succeeded", byte[]? payload = null, EventSource source = EventSource.Webhook, long created = 1_700_000_000, long received = 1_700_000_000_000, string? account = null) =>
+        new(tenant, sequence, id, type, livemode, created, received, payload ?? Encoding.UTF8.GetBytes($"{{\"id\":\"{id}\"}}"), source, account);
 
     private static AlertChannel Channel(string id, string tenant, DateTime createdAt) =>
         new(id, tenant, AlertChannelKinds.Webhook, id, "https://example.com/" + id, "whsec_c2VjcmV0", Severity.Low, null, null, DateTime.UnixEpoch.AddMilliseconds(new DateTimeOffset(createdAt).ToUnixTimeMilliseconds()));

@@ -16,8 +16,8 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
     private const string UniqueViolation = "23505";
 
     private const string InsertBatchSql = """
-        INSERT INTO events (tenant_id, seq, event_id, livemode, type, created, received_at, imported, payload)
-        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::boolean[], $5::text[], $6::bigint[], $7::bigint[], $8::boolean[], $9::bytea[])
+        INSERT INTO events (tenant_id, seq, event_id, livemode, type, created, received_at, imported, payload, source, account)
+        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::boolean[], $5::text[], $6::bigint[], $7::bigint[], $8::boolean[], $9::bytea[], $10::smallint[], $11::text[])
         ON CONFLICT (tenant_id, event_id, livemode) DO NOTHING
         RETURNING tenant_id, seq
         """;
@@ -73,7 +73,7 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
 
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             return await reader.ReadAsync(cancellationToken)
-                ? new StoredEvent(StorageRows.Summary(reader), reader.GetFieldValue<byte[]>(6))
+                ? new StoredEvent(StorageRows.Summary(reader), reader.GetFieldValue<byte[]>(9))
                 : null;
         });
 
@@ -81,7 +81,7 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
         ReadingAsync<IReadOnlyList<LoggedEvent>>(async () =>
         {
             await using var command = _database.DataSource.CreateCommand(
-                "SELECT seq, livemode, imported, received_at, payload FROM events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
+                "SELECT seq, livemode, imported, received_at, payload, source FROM events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
             command.Parameters.AddWithValue(tenantId);
             command.Parameters.AddWithValue(afterSequence);
             command.Parameters.AddWithValue(maxCount);
@@ -89,7 +89,7 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                events.Add(new LoggedEvent(reader.GetInt64(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetInt64(3), reader.GetFieldValue<byte[]>(4)));
+                events.Add(new LoggedEvent(reader.GetInt64(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetInt64(3), reader.GetFieldValue<byte[]>(4), StorageRows.Source(reader.GetBoolean(2), reader.GetInt16(5))));
             }
 
             return events;
@@ -221,6 +221,8 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
         var received = new long[count];
         var imported = new bool[count];
         var payloads = new byte[count][];
+        var sources = new short[count];
+        var accounts = new string?[count];
         for (var i = 0; i < count; i++)
         {
             var e = batch[i].Entry;
@@ -233,6 +235,8 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
             received[i] = e.ReceivedAtUnixMs;
             imported[i] = e.Imported;
             payloads[i] = e.Payload;
+            sources[i] = (short)e.Source;
+            accounts[i] = e.Account;
         }
 
         await using var connection = await _database.DataSource.OpenConnectionAsync().ConfigureAwait(false);
@@ -247,6 +251,8 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = received, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
         command.Parameters.Add(new NpgsqlParameter<bool[]> { TypedValue = imported, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Boolean });
         command.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = payloads, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
+        command.Parameters.Add(new NpgsqlParameter<short[]> { TypedValue = sources, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Smallint });
+        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = accounts, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
 
         var accepted = new HashSet<(string, long)>(count);
         await using (var reader = await command.ExecuteReaderAsync().ConfigureAwait(false))

@@ -92,7 +92,7 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
             return null;
         }
 
-        return new StoredEvent(StorageRows.Summary(reader), (byte[])reader.GetValue(6));
+        return new StoredEvent(StorageRows.Summary(reader), (byte[])reader.GetValue(9));
     }
 
     public async Task<IReadOnlyList<LoggedEvent>> ReadAfterAsync(string tenantId, long afterSequence, int maxCount, CancellationToken cancellationToken = default)
@@ -101,7 +101,7 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         {
             await using var connection = _database.Open();
             await using var command = connection.CreateCommand();
-            command.CommandText = "SELECT seq, livemode, imported, received_at, payload FROM events WHERE tenant_id = $tenant AND seq > $after ORDER BY seq LIMIT $limit";
+            command.CommandText = "SELECT seq, livemode, imported, received_at, payload, source FROM events WHERE tenant_id = $tenant AND seq > $after ORDER BY seq LIMIT $limit";
             command.Parameters.AddWithValue("$tenant", tenantId);
             command.Parameters.AddWithValue("$after", afterSequence);
             command.Parameters.AddWithValue("$limit", maxCount);
@@ -109,7 +109,7 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                events.Add(new LoggedEvent(reader.GetInt64(0), reader.GetInt64(1) != 0, reader.GetInt64(2) != 0, reader.GetInt64(3), (byte[])reader.GetValue(4)));
+                events.Add(new LoggedEvent(reader.GetInt64(0), reader.GetInt64(1) != 0, reader.GetInt64(2) != 0, reader.GetInt64(3), (byte[])reader.GetValue(4), StorageRows.Source(reader.GetInt64(2) != 0, reader.GetInt32(5))));
             }
 
             return events;
@@ -312,6 +312,8 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
                     p[6].Value = e.ReceivedAtUnixMs;
                     p[7].Value = e.Payload;
                     p[8].Value = e.Imported ? 1 : 0;
+                    p[9].Value = (int)e.Source;
+                    p[10].Value = (object?)e.Account ?? DBNull.Value;
                     pending.Result = insert.ExecuteNonQuery() == 1 ? AppendResult.Accepted : AppendResult.Duplicate;
                 }
 
@@ -399,8 +401,8 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
 
         var insert = _connection.CreateCommand();
         insert.CommandText = """
-            INSERT INTO events (tenant_id, seq, event_id, livemode, type, created, received_at, payload, imported)
-            VALUES ($tenant, $seq, $id, $livemode, $type, $created, $received, $payload, $imported)
+            INSERT INTO events (tenant_id, seq, event_id, livemode, type, created, received_at, payload, imported, source, account)
+            VALUES ($tenant, $seq, $id, $livemode, $type, $created, $received, $payload, $imported, $source, $account)
             ON CONFLICT (tenant_id, event_id, livemode) DO NOTHING
             """;
         insert.Parameters.Add("$tenant", SqliteType.Text);
@@ -412,6 +414,8 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         insert.Parameters.Add("$received", SqliteType.Integer);
         insert.Parameters.Add("$payload", SqliteType.Blob);
         insert.Parameters.Add("$imported", SqliteType.Integer);
+        insert.Parameters.Add("$source", SqliteType.Integer);
+        insert.Parameters.Add("$account", SqliteType.Text);
         _insert = insert;
         return insert;
     }

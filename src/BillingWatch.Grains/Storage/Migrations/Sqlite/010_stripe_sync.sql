@@ -1,0 +1,18 @@
+-- Stripe sync. Events say how they arrived (0 webhook, 1 import, 2 reconciled: found missing by
+-- reconciliation with Stripe's events API; imported stays 1 for both of the latter) and, for a Connect
+-- platform, which connected account they belong to (indexed only where present).
+ALTER TABLE events ADD COLUMN source INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN account TEXT NULL;
+CREATE INDEX IF NOT EXISTS ix_events_account ON events (tenant_id, account, created, seq) WHERE account IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ix_events_reconciled ON events (tenant_id, created, seq) WHERE source = 2;
+
+-- Where an import session came from: an upload through the API, a Stripe backfill, or a reconciliation.
+ALTER TABLE import_sessions ADD COLUMN origin TEXT NOT NULL DEFAULT 'upload';
+
+-- Tenants with a Stripe connection, so the sync clock visits only them. The connection itself (the key,
+-- encrypted) is the tenant's sync grain state.
+CREATE TABLE IF NOT EXISTS stripe_connections
+(
+    tenant_id    TEXT    NOT NULL PRIMARY KEY,
+    connected_at INTEGER NOT NULL -- unix milliseconds
+);
