@@ -138,6 +138,15 @@ public sealed class DetectionEngine
         }
     }
 
+    /// <summary>What the Stripe sync found about the tenant's webhook endpoint: <c>endpoint_health</c> judges it.</summary>
+    public void JudgeEndpointHealth(EndpointHealthReport report)
+    {
+        if (Use<EndpointHealthDetector>() is not null)
+        {
+            EndpointHealthDetector.Judge(report, _context);
+        }
+    }
+
     /// <summary>Points the context at a book-reading detector if it is enabled; null when it is not.</summary>
     private IDetector? Use<TDetector>()
         where TDetector : IDetector

@@ -22,6 +22,7 @@ public static class DetectorRegistry
         new WebhookLagDetector(),
         new WebhookSilenceDetector(),
         new WebhookGapDetector(),
+        new EndpointHealthDetector(),
     ];
 
     public static IDetector? Find(string name) => All.FirstOrDefault(d => d.Name == name);

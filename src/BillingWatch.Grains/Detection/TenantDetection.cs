@@ -119,6 +119,13 @@ public sealed class TenantDetection
         _dirty = true;
     }
 
+    public void JudgeEndpointHealth(EndpointHealthReport report)
+    {
+        (report.Livemode ? _live : _test).JudgeEndpointHealth(report);
+        Collect();
+        _dirty = true;
+    }
+
     public IReadOnlyDictionary<string, DetectorConfig> Configs => _state.Configs;
 
     public void Reconfigure(Dictionary<string, DetectorConfig> configs)

@@ -37,6 +37,9 @@ public sealed record StripeListedEvent(string Id, long Created, byte[] Payload);
 
 public sealed record StripeEventPage(IReadOnlyList<StripeListedEvent> Events, bool HasMore);
 
+/// <summary>A page of any other Stripe list: each object's id and raw JSON.</summary>
+public sealed record StripeObjectPage(IReadOnlyList<(string Id, byte[] Json)> Items, bool HasMore);
+
 /// <summary>A webhook endpoint of the Stripe account, as far as health checks need it.</summary>
 public sealed record StripeWebhookEndpoint(string Id, string Url, string Status, IReadOnlyList<string> EnabledEvents);
 
@@ -68,6 +71,18 @@ public sealed class StripeApi : IDisposable
         }
 
         return GetAsync(apiKey, path.ToString(), ReadEventPage, cancellationToken);
+    }
+
+    /// <summary>One page of the account's subscriptions (Stripe's default: every status but canceled), raw JSON.</summary>
+    public Task<StripeCallResult<StripeObjectPage>> ListSubscriptionsAsync(string apiKey, string? startingAfter, CancellationToken cancellationToken = default)
+    {
+        var path = new StringBuilder("/v1/subscriptions?limit=").Append(Math.Clamp(_options.Value.Stripe.PageSize, 1, 100).ToString(CultureInfo.InvariantCulture));
+        if (startingAfter is not null)
+        {
+            path.Append("&starting_after=").Append(Uri.EscapeDataString(startingAfter));
+        }
+
+        return GetAsync(apiKey, path.ToString(), ReadObjectPage, cancellationToken);
     }
 
     public Task<StripeCallResult<IReadOnlyList<StripeWebhookEndpoint>>> ListWebhookEndpointsAsync(string apiKey, CancellationToken cancellationToken = default) =>
@@ -151,6 +166,17 @@ public sealed class StripeApi : IDisposable
         }
 
         return new StripeEventPage(events, root.TryGetProperty("has_more", out var more) && more.ValueKind == JsonValueKind.True);
+    }
+
+    private static StripeObjectPage ReadObjectPage(JsonElement root)
+    {
+        var items = new List<(string Id, byte[] Json)>();
+        foreach (var item in root.GetProperty("data").EnumerateArray())
+        {
+            items.Add((item.GetProperty("id").GetString() ?? throw new FormatException("An object without an id."), Encoding.UTF8.GetBytes(item.GetRawText())));
+        }
+
+        return new StripeObjectPage(items, root.TryGetProperty("has_more", out var more) && more.ValueKind == JsonValueKind.True);
     }
 
     private static IReadOnlyList<StripeWebhookEndpoint> ReadEndpoints(JsonElement root) =>

@@ -69,7 +69,32 @@ public sealed record StripeSyncView(
     [property: Id(5)] IReadOnlyList<string> MissingPermissions,
     [property: Id(6)] string? LastError,
     [property: Id(7)] StripeJobView? Backfill,
-    [property: Id(8)] StripeReconcileView Reconcile);
+    [property: Id(8)] StripeReconcileView Reconcile,
+    [property: Id(9)] EndpointHealthView? Endpoint = null,
+    [property: Id(10)] StripeJobView? SubscriptionSeed = null);
+
+/// <summary>The tenant's webhook endpoint in Stripe at the last check: <c>ok</c>, <c>missing</c>, <c>disabled</c> or <c>event_types_missing</c>.</summary>
+[GenerateSerializer]
+public sealed record EndpointHealthView(
+    [property: Id(0)] string Status,
+    [property: Id(1)] string? EndpointId,
+    [property: Id(2)] IReadOnlyList<string> MissingTypes,
+    [property: Id(3)] IReadOnlyList<string> BlindDetectors,
+    [property: Id(4)] DateTimeOffset CheckedAt)
+{
+    public static EndpointHealthView From(Detection.EndpointHealthReport r) => new(
+        r.Status switch
+        {
+            Detection.EndpointHealthStatus.Missing => "missing",
+            Detection.EndpointHealthStatus.Disabled => "disabled",
+            Detection.EndpointHealthStatus.EventTypesMissing => "event_types_missing",
+            _ => "ok",
+        },
+        r.EndpointId,
+        r.MissingTypes,
+        r.BlindDetectors,
+        DateTimeOffset.FromUnixTimeSeconds(r.CheckedAt));
+}
 
 [GenerateSerializer]
 public sealed record StripeReconcileView(
@@ -125,6 +150,9 @@ public static class StripeJobKinds
     public const string Backfill = "backfill";
     public const string Reconcile = "reconcile";
 
+    /// <summary>Seeding the subscription book from Stripe's subscriptions list (at connection, then daily).</summary>
+    public const string Seed = "seed";
+
     public static EventSource SourceOf(string kind) => kind == Reconcile ? EventSource.Reconciled : EventSource.Import;
 
     public static string OriginOf(string kind) => kind == Reconcile ? ImportOrigins.StripeReconcile : ImportOrigins.StripeBackfill;
@@ -173,6 +201,15 @@ public sealed class StripeSyncState
 
     [Id(12)]
     public DateTimeOffset? NextReconcileAt { get; set; }
+
+    [Id(13)]
+    public Detection.EndpointHealthReport? Endpoint { get; set; }
+
+    [Id(14)]
+    public StripeSyncJob? Seed { get; set; }
+
+    [Id(15)]
+    public DateTimeOffset? NextSeedAt { get; set; }
 
     public bool Connected => ProtectedKey is not null;
 }

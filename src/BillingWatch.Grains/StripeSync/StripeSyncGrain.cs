@@ -87,6 +87,8 @@ public sealed partial class StripeSyncGrain(
         await state.WriteStateAsync(CancellationToken.None);
         await store.AddConnectionAsync(TenantId);
         LogConnected(logger, TenantId, S.KeyHint, missing.Count);
+        await CheckEndpointsAsync(apiKey);
+        await StartSeedIfDueAsync(force: true);
         if (CurrentJob() is not null)
         {
             RunSoon(TimeSpan.Zero);
@@ -176,10 +178,26 @@ public sealed partial class StripeSyncGrain(
             return;
         }
 
+        await StartSeedIfDueAsync(force: false);
         if (CurrentJob() is not null && _runner is null)
         {
             RunSoon(TimeSpan.Zero);
         }
+    }
+
+    /// <summary>Seeds the subscription book at connection and then daily, when the key may read subscriptions.</summary>
+    private async Task StartSeedIfDueAsync(bool force)
+    {
+        var now = time.GetUtcNow();
+        if (S.MissingPermissions.Contains(StripePermissions.Subscriptions) || S.Seed is { Finished: false } || (!force && now < (S.NextSeedAt ?? DateTimeOffset.MinValue)))
+        {
+            return;
+        }
+
+        S.Seed = NewJob(StripeJobKinds.Seed, now.ToUnixTimeSeconds(), now.ToUnixTimeSeconds());
+        S.NextSeedAt = now.AddDays(1);
+        await state.WriteStateAsync(CancellationToken.None);
+        RunSoon(TimeSpan.Zero);
     }
 
     private async Task StartReconcileJobAsync()
@@ -203,10 +221,11 @@ public sealed partial class StripeSyncGrain(
         StartedAt = time.GetUtcNow(),
     };
 
-    /// <summary>The backfill first (it may be what the merchant is waiting for), then the reconciliation.</summary>
+    /// <summary>The backfill first (it may be what the merchant is waiting for), then the reconciliation, then seeding.</summary>
     private StripeSyncJob? CurrentJob() =>
         S.Backfill is { Finished: false } backfill ? backfill
         : S.Reconcile is { Finished: false } reconcile ? reconcile
+        : S.Seed is { Finished: false } seed ? seed
         : null;
 
     private void RunSoon(TimeSpan due)
@@ -261,6 +280,12 @@ public sealed partial class StripeSyncGrain(
 
     private async Task StepAsync(StripeSyncJob job, CancellationToken cancellationToken)
     {
+        if (job.Kind == StripeJobKinds.Seed)
+        {
+            await SeedPageAsync(job, cancellationToken);
+            return;
+        }
+
         switch (job.State)
         {
             case StripeJobStates.Queued:
@@ -335,6 +360,48 @@ public sealed partial class StripeSyncGrain(
         await state.WriteStateAsync(CancellationToken.None);
     }
 
+    /// <summary>
+    /// One page of Stripe's subscriptions into the book, through the tenant (the book's one writer): each is
+    /// applied as a snapshot at the time it was listed, so older events arriving later do not undo it.
+    /// </summary>
+    private async Task SeedPageAsync(StripeSyncJob job, CancellationToken cancellationToken)
+    {
+        var page = await stripe.ListSubscriptionsAsync(protector.Unprotect(S.ProtectedKey!), job.StartingAfter, cancellationToken);
+        if (!page.Ok)
+        {
+            if (page.Status == StripeCallStatus.Forbidden)
+            {
+                S.MissingPermissions = [.. S.MissingPermissions, StripePermissions.Subscriptions];
+                await FailAsync(job, $"The key may not read subscriptions ({StripePermissions.Subscriptions}).");
+                return;
+            }
+
+            await FailedCallAsync(job, page.Status, page.Error);
+            return;
+        }
+
+        job.State = StripeJobStates.Listing;
+        var seeded = await Tenant.SeedSubscriptionsAsync(StripeKeys.IsLive(S.KeyHint!), page.Value!.Items.Select(i => i.Json).ToList());
+        job.Pages++;
+        job.Listed += page.Value.Items.Count;
+        job.Imported += seeded;
+        job.Failures = 0;
+        job.NextAttemptAt = null;
+        job.Error = null;
+        if (page.Value.Items.Count > 0)
+        {
+            job.StartingAfter = page.Value.Items[^1].Id;
+        }
+
+        if (!page.Value.HasMore || page.Value.Items.Count == 0)
+        {
+            job.State = StripeJobStates.Completed;
+            job.FinishedAt = time.GetUtcNow();
+        }
+
+        await state.WriteStateAsync(CancellationToken.None);
+    }
+
     private async Task ImportAsync(StripeSyncJob job, CancellationToken cancellationToken)
     {
         var outcome = await completion.CompleteAsync(TenantId, job.Id, StripeJobKinds.SourceOf(job.Kind), cancellationToken);
@@ -379,6 +446,42 @@ public sealed partial class StripeSyncGrain(
         }
 
         await state.WriteStateAsync(CancellationToken.None);
+        if (job.Kind == StripeJobKinds.Reconcile)
+        {
+            await CheckEndpointsAsync(protector.Unprotect(S.ProtectedKey!));
+        }
+    }
+
+    /// <summary>
+    /// Reads the account's webhook endpoints and has the tenant judge them (<c>endpoint_health</c>). Best
+    /// effort: without the permission, or while Stripe does not answer, the last result stays.
+    /// </summary>
+    private async Task CheckEndpointsAsync(string apiKey)
+    {
+        if (S.MissingPermissions.Contains(StripePermissions.WebhookEndpoints))
+        {
+            return;
+        }
+
+        var endpoints = await stripe.ListWebhookEndpointsAsync(apiKey);
+        if (endpoints.Status == StripeCallStatus.Forbidden)
+        {
+            S.MissingPermissions = [.. S.MissingPermissions, StripePermissions.WebhookEndpoints];
+            await state.WriteStateAsync(CancellationToken.None);
+            return;
+        }
+
+        if (!endpoints.Ok)
+        {
+            return;
+        }
+
+        var report = await Tenant.JudgeEndpointsAsync(StripeKeys.IsLive(S.KeyHint!), endpoints.Value!.Select(e => new Detection.StripeEndpoint(e.Id, e.Url, e.Status, e.EnabledEvents)).ToList());
+        if (report is not null)
+        {
+            S.Endpoint = report;
+            await state.WriteStateAsync(CancellationToken.None);
+        }
     }
 
     private async Task FailedCallAsync(StripeSyncJob job, StripeCallStatus status, string? error)
@@ -431,12 +534,19 @@ public sealed partial class StripeSyncGrain(
 
         try
         {
-            if (await sessions.TransitionAsync(job.Id, ImportSessionStates.Open, ImportSessionStates.Failed))
+            if (job.Kind == StripeJobKinds.Seed)
+            {
+                // Seeding uses neither an import session nor the import slot.
+            }
+            else if (await sessions.TransitionAsync(job.Id, ImportSessionStates.Open, ImportSessionStates.Failed))
             {
                 await sessions.DropLinesAsync(job.Id);
             }
 
-            await Tenant.CompleteImportAsync(job.Id);
+            if (job.Kind != StripeJobKinds.Seed)
+            {
+                await Tenant.CompleteImportAsync(job.Id);
+            }
         }
         catch (Exception ex) when (ex is StorageUnavailableException or System.Data.Common.DbException or InvalidOperationException)
         {
@@ -466,7 +576,9 @@ public sealed partial class StripeSyncGrain(
             S.TotalMissing,
             S.Connected ? S.NextReconcileAt : null,
             S.Reconcile is { Finished: false } current ? current.View() : null,
-            S.LastReconcile?.View()));
+            S.LastReconcile?.View()),
+        S.Connected && S.Endpoint is { } endpoint ? EndpointHealthView.From(endpoint) : null,
+        S.Seed?.View());
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Tenant {TenantId} connected to Stripe with key {KeyHint} ({MissingPermissions} optional permissions missing)")]
     private static partial void LogConnected(ILogger logger, string tenantId, string keyHint, int missingPermissions);

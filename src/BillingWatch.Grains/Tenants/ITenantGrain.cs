@@ -71,4 +71,17 @@ public interface ITenantGrain : IGrainWithStringKey
     Task<IReadOnlyList<DetectorView>?> GetDetectorsAsync();
 
     Task<DetectorUpdateResult?> UpdateDetectorAsync(string name, DetectorUpdate update);
+
+    /// <summary>
+    /// Judges the Stripe account's webhook endpoints (of one mode) against this tenant's webhook URL and the
+    /// event types its enabled detectors read; raises <c>endpoint_health</c> when something is wrong.
+    /// Null when the tenant does not exist.
+    /// </summary>
+    Task<Detection.EndpointHealthReport?> JudgeEndpointsAsync(bool livemode, IReadOnlyList<Detection.StripeEndpoint> endpoints);
+
+    /// <summary>
+    /// Applies Stripe subscription objects (raw JSON, as listed now) to the subscription book as snapshots,
+    /// so the book knows subscriptions older than the events Stripe keeps. Returns how many were applied.
+    /// </summary>
+    Task<int> SeedSubscriptionsAsync(bool livemode, IReadOnlyList<byte[]> subscriptionObjects);
 }

@@ -47,6 +47,89 @@ public sealed partial class TenantGrain
         }
     }
 
+    public async Task<EndpointHealthReport?> JudgeEndpointsAsync(bool livemode, IReadOnlyList<StripeEndpoint> endpoints)
+    {
+        if (!S.Exists || _detection is null)
+        {
+            return null;
+        }
+
+        var now = time.GetUtcNow().ToUnixTimeSeconds();
+        var path = "/webhook/" + S.WebhookToken;
+        var ours = endpoints.Where(e => Uri.TryCreate(e.Url, UriKind.Absolute, out var url) && url.AbsolutePath.TrimEnd('/').EndsWith(path, StringComparison.Ordinal)).ToList();
+        var enabled = ours.Where(e => e.Status == "enabled").ToList();
+        EndpointHealthReport report;
+        if (ours.Count == 0)
+        {
+            report = new EndpointHealthReport(livemode, EndpointHealthStatus.Missing, null, endpoints.Count, [], [], now);
+        }
+        else if (enabled.Count == 0)
+        {
+            report = new EndpointHealthReport(livemode, EndpointHealthStatus.Disabled, ours[0].Id, endpoints.Count, [], [], now);
+        }
+        else
+        {
+            var sent = enabled.SelectMany(e => e.EnabledEvents).ToHashSet(StringComparer.Ordinal);
+            var blind = new SortedSet<string>(StringComparer.Ordinal);
+            var missing = new SortedSet<string>(StringComparer.Ordinal);
+            if (!sent.Contains("*"))
+            {
+                foreach (var detector in DetectorRegistry.All.Where(d => _detection.Configs.GetValueOrDefault(d.Name) is not { Enabled: false }))
+                {
+                    var lacking = Detection.Detectors.EndpointHealthDetector.TypesReadBy(detector.Name).Where(t => !sent.Contains(t)).ToList();
+                    if (lacking.Count > 0)
+                    {
+                        blind.Add(detector.Name);
+                        missing.UnionWith(lacking);
+                    }
+                }
+            }
+
+            report = new EndpointHealthReport(livemode, missing.Count == 0 ? EndpointHealthStatus.Ok : EndpointHealthStatus.EventTypesMissing, enabled[0].Id, endpoints.Count, [.. missing], [.. blind], now);
+        }
+
+        if (report.Status != EndpointHealthStatus.Ok)
+        {
+            _detection.JudgeEndpointHealth(report);
+            await FlushDetectionAsync(force: false);
+        }
+
+        return report;
+    }
+
+    public async Task<int> SeedSubscriptionsAsync(bool livemode, IReadOnlyList<byte[]> subscriptionObjects)
+    {
+        if (!S.Exists)
+        {
+            return 0;
+        }
+
+        // Each object becomes what the book already understands, a subscription event at the moment it was
+        // listed; it is applied to the book only (never stored as an event, never folded by a detector).
+        var now = time.GetUtcNow().ToUnixTimeSeconds();
+        var snapshots = new List<BillingEvent>(subscriptionObjects.Count);
+        foreach (var json in subscriptionObjects)
+        {
+            var envelope = new System.Text.Json.Nodes.JsonObject
+            {
+                ["id"] = "seed_" + now,
+                ["object"] = "event",
+                ["type"] = Ingest.StripeEventTypes.SubscriptionUpdated,
+                ["created"] = now,
+                ["livemode"] = livemode,
+                ["data"] = new System.Text.Json.Nodes.JsonObject { ["object"] = System.Text.Json.Nodes.JsonNode.Parse(json) },
+            };
+            var snapshot = BillingEvent.Read(0, System.Text.Encoding.UTF8.GetBytes(envelope.ToJsonString()), imported: true, now);
+            if (Subscriptions.SubscriptionRecord.Reads(snapshot))
+            {
+                snapshots.Add(snapshot);
+            }
+        }
+
+        await subscriptions.ApplyAsync(TenantId, snapshots);
+        return snapshots.Count;
+    }
+
     public Task<IReadOnlyList<DetectorView>?> GetDetectorsAsync() =>
         Task.FromResult<IReadOnlyList<DetectorView>?>(S.Exists ? DetectorRegistry.All.Select(ViewOf).ToList() : null);
 

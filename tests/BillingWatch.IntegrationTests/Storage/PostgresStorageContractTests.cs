@@ -39,7 +39,9 @@ public sealed class PostgresMigrationTests
             }
         }
 
-        Assert.Equal(Enumerable.Range(1, 9).Select(v => (v, 1L)), applied);
+        var shipped = typeof(PostgresDatabase).Assembly.GetManifestResourceNames().Count(n => n.StartsWith("migrations/Postgres/", StringComparison.Ordinal));
+        Assert.True(shipped >= 10);
+        Assert.Equal(Enumerable.Range(1, shipped).Select(v => (v, 1L)), applied);
         await using var keys = databases[0].DataSource.CreateCommand("SELECT QueryKey FROM OrleansQuery ORDER BY QueryKey");
         var stored = new List<string>();
         await using (var reader = await keys.ExecuteReaderAsync())

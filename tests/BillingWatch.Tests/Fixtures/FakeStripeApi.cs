@@ -53,6 +53,9 @@ public sealed class FakeStripeApi : IAsyncDisposable
 
     public List<JsonObject> WebhookEndpoints { get; } = [];
 
+    /// <summary>Subscription objects (raw JSON) that <c>/v1/subscriptions</c> lists, in this order.</summary>
+    public List<string> Subscriptions { get; } = [];
+
     public string AddKey(params string[] permissions)
     {
         var key = "rk_test_" + Guid.NewGuid().ToString("N");
@@ -87,7 +90,7 @@ public sealed class FakeStripeApi : IAsyncDisposable
         var app = builder.Build();
         app.MapGet("/v1/events", context => Serve(context, "events:read", ListEvents));
         app.MapGet("/v1/webhook_endpoints", context => Serve(context, "webhook_endpoints:read", _ => List(WebhookEndpoints.Select(e => e.ToJsonString()).ToList(), false)));
-        app.MapGet("/v1/subscriptions", context => Serve(context, "subscriptions:read", _ => List([], false)));
+        app.MapGet("/v1/subscriptions", context => Serve(context, "subscriptions:read", ListSubscriptions));
         app.MapGet("/v1/account", context => Serve(context, null, _ => """{"id":"acct_1FakeStripeTest","object":"account","charges_enabled":true}"""));
         await app.StartAsync();
         _app = app;
@@ -175,6 +178,18 @@ public sealed class FakeStripeApi : IAsyncDisposable
         }
 
         return List(page, hasMore);
+    }
+
+    private string ListSubscriptions(IQueryCollection query)
+    {
+        var limit = int.TryParse(query["limit"], out var l) ? Math.Clamp(l, 1, 100) : 10;
+        var startingAfter = query["starting_after"].ToString();
+        lock (_gate)
+        {
+            var ids = Subscriptions.Select(s => JsonDocument.Parse(s).RootElement.GetProperty("id").GetString()).ToList();
+            var start = startingAfter.Length > 0 ? ids.IndexOf(startingAfter) + 1 : 0;
+            return List(Subscriptions.Skip(start).Take(limit).ToList(), start + limit < Subscriptions.Count);
+        }
     }
 
     private static string List(IReadOnlyList<string> items, bool hasMore)
