@@ -77,7 +77,7 @@ internal static class TenantAdminEndpoints
 
         if (request is null)
         {
-            return ApiProblem.BadRequest("A JSON body with \"name\" and/or \"rateLimit\" is required.");
+            return ApiProblem.BadRequest("A JSON body with \"name\", \"rateLimit\" and/or \"perConnectedAccount\" is required.");
         }
 
         if (request.Name is not null && ValidateName(request.Name) is { } nameError)
@@ -101,7 +101,7 @@ internal static class TenantAdminEndpoints
             rateLimit = new RateLimitSettings(rate, burst);
         }
 
-        var tenant = await grains.GetGrain<ITenantGrain>(id).UpdateAsync(new TenantUpdate(request.Name?.Trim(), rateLimit));
+        var tenant = await grains.GetGrain<ITenantGrain>(id).UpdateAsync(new TenantUpdate(request.Name?.Trim(), rateLimit, request.PerConnectedAccount));
         return tenant is null ? TenantNotFound() : TypedResults.Ok(ToResponse(tenant, context, options));
     }
 
@@ -162,7 +162,7 @@ internal static class TenantAdminEndpoints
     private static ProblemHttpResult TenantNotFound() => ApiProblem.NotFound("No tenant has this id.");
 
     private static TenantResponse ToResponse(TenantView t, HttpContext context, IOptions<BillingWatchOptions> options) =>
-        new(t.Id, t.Name, WebhookUrl(context, options, t.WebhookToken), t.CreatedAt, t.RateLimit, t.HasWebhookSecret);
+        new(t.Id, t.Name, WebhookUrl(context, options, t.WebhookToken), t.CreatedAt, t.RateLimit, t.HasWebhookSecret, t.PerConnectedAccount);
 
     internal static string WebhookUrl(HttpContext context, IOptions<BillingWatchOptions> options, string token)
     {
@@ -176,7 +176,7 @@ internal static class TenantAdminEndpoints
 
 internal sealed record CreateTenantRequest(string? Name, string? WebhookSecret);
 
-internal sealed record UpdateTenantRequest(string? Name, RateLimitRequest? RateLimit);
+internal sealed record UpdateTenantRequest(string? Name, RateLimitRequest? RateLimit, bool? PerConnectedAccount = null);
 
 internal sealed record RateLimitRequest(double? EventsPerSecond, int? Burst);
 
@@ -184,7 +184,7 @@ internal sealed record SetWebhookSecretRequest(string? Secret, long? PreviousVal
 
 internal sealed record CreatedTenantResponse(string Id, string Name, string WebhookToken, string WebhookUrl, string ApiKey, DateTime CreatedAt, RateLimitSettings RateLimit);
 
-internal sealed record TenantResponse(string Id, string Name, string WebhookUrl, DateTime CreatedAt, RateLimitSettings RateLimit, bool HasWebhookSecret);
+internal sealed record TenantResponse(string Id, string Name, string WebhookUrl, DateTime CreatedAt, RateLimitSettings RateLimit, bool HasWebhookSecret, bool PerConnectedAccount);
 
 internal sealed record TenantListItem(string Id, string Name, string WebhookUrl, DateTime CreatedAt);
 

@@ -34,6 +34,7 @@ internal static class AnomalyEndpoints
         new("detector", "string", "Only anomalies of this detector."),
         new("severity", "string", "Only this severity or above.", ["low", "medium", "high", "critical"]),
         new("status", "string", "Only anomalies in this status.", ["open", "acknowledged", "resolved", "false_positive"]),
+        new("account", "string", "Only anomalies of this Connect connected account (acct_…), for tenants that fold accounts separately."),
         QueryDocs.Livemode,
         QueryDocs.Since,
         QueryDocs.Until,
@@ -133,7 +134,7 @@ internal static class AnomalyEndpoints
 internal sealed record StatusRequest(string? Note, string? By);
 
 /// <summary>The query of <c>GET /anomalies</c> (and its CSV export), bound as it comes and validated once into an <see cref="AnomalyQuery"/>.</summary>
-internal sealed record AnomalyListParameters(string? Detector, string? Severity, string? Status, string? Livemode, string? Since, string? Until, string? Limit, string? Cursor)
+internal sealed record AnomalyListParameters(string? Detector, string? Severity, string? Status, string? Livemode, string? Since, string? Until, string? Limit, string? Cursor, string? Account)
 {
     public string? Read(out AnomalyQuery query)
     {
@@ -166,13 +167,14 @@ internal sealed record AnomalyListParameters(string? Detector, string? Severity,
             QueryParameters.Time(Since, "since", out var since),
             QueryParameters.Time(Until, "until", out var until),
             PageCursor.Decode(Cursor, static (at, id) => new AnomalyCursor(at, id), out AnomalyCursor? cursor),
+            QueryParameters.Text(Account, "account", 255, out var account),
         };
         if (errors.FirstOrDefault(e => e is not null) is { } error)
         {
             return error;
         }
 
-        query = new AnomalyQuery(string.IsNullOrEmpty(Detector) ? null : Detector, severity, string.IsNullOrEmpty(Status) ? null : Status, livemode, since, until, limit, cursor);
+        query = new AnomalyQuery(string.IsNullOrEmpty(Detector) ? null : Detector, severity, string.IsNullOrEmpty(Status) ? null : Status, livemode, since, until, limit, cursor, account);
         return null;
     }
 }

@@ -22,6 +22,6 @@ internal static class SelfEndpoints
         var t = await grains.GetGrain<ITenantGrain>(tenant.TenantId).GetAsync();
         return t is null
             ? ApiProblem.NotFound("The tenant no longer exists.")
-            : TypedResults.Ok(new TenantResponse(t.Id, t.Name, TenantAdminEndpoints.WebhookUrl(context, options, t.WebhookToken), t.CreatedAt, t.RateLimit, t.HasWebhookSecret));
+            : TypedResults.Ok(new TenantResponse(t.Id, t.Name, TenantAdminEndpoints.WebhookUrl(context, options, t.WebhookToken), t.CreatedAt, t.RateLimit, t.HasWebhookSecret, t.PerConnectedAccount));
     }
 }

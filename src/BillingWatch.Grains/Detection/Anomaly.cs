@@ -52,7 +52,8 @@ public sealed record RaisedAnomaly(
     IReadOnlyList<string> EventIds,
     AnomalyChange Change = AnomalyChange.Opened,
     int Occurrences = 1,
-    long ChangedAt = 0)
+    long ChangedAt = 0,
+    string? Account = null)
 {
     /// <summary>The alert type a change goes out as, or null when it sends nothing.</summary>
     public string? AlertType => Change switch
@@ -63,9 +64,12 @@ public sealed record RaisedAnomaly(
         _ => null,
     };
 
-    public static string IdFor(string tenantId, bool livemode, string detector, string subject, long windowStart)
+    /// <summary>The episode's id; a connected account's episodes (folded per account) include the account.</summary>
+    public static string IdFor(string tenantId, bool livemode, string detector, string subject, long windowStart, string? account = null)
     {
-        var key = $"{tenantId}|{(livemode ? "live" : "test")}|{detector}|{subject}|{windowStart}";
+        var key = account is null
+            ? $"{tenantId}|{(livemode ? "live" : "test")}|{detector}|{subject}|{windowStart}"
+            : $"{tenantId}|{(livemode ? "live" : "test")}|{account}|{detector}|{subject}|{windowStart}";
         return "an_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..24];
     }
 }

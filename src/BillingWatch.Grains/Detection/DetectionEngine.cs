@@ -19,9 +19,9 @@ public sealed class DetectionEngine
     private IReadOnlyDictionary<string, DetectorConfig> _configs;
     private (IDetector Detector, IReadOnlyDictionary<string, double> Settings)[] _enabled = [];
 
-    public DetectionEngine(string tenantId, bool livemode, IReadOnlyDictionary<string, DetectorConfig> configs, byte[]? snapshot = null)
+    public DetectionEngine(string tenantId, bool livemode, IReadOnlyDictionary<string, DetectorConfig> configs, byte[]? snapshot = null, string? account = null)
     {
-        _context = new DetectorContext(tenantId, livemode);
+        _context = new DetectorContext(tenantId, livemode, account);
         _configs = configs;
         _enabled = EnabledDetectors(configs);
         if (snapshot is not null)

@@ -72,7 +72,7 @@ public abstract class Detector<TState> : IDetector
 }
 
 /// <summary>What a detector sees besides its state: its settings, the watermark, and where anomalies go.</summary>
-public sealed class DetectorContext(string tenantId, bool livemode)
+public sealed class DetectorContext(string tenantId, bool livemode, string? account = null)
 {
     /// <summary>Open episodes per subject are bounded; past this the longest-quiet one is resolved early.</summary>
     internal const int MaxOpenEpisodes = 4096;
@@ -83,6 +83,9 @@ public sealed class DetectorContext(string tenantId, bool livemode)
     public string TenantId { get; } = tenantId;
 
     public bool Livemode { get; } = livemode;
+
+    /// <summary>The connected account whose stream this context folds, when the tenant folds accounts separately.</summary>
+    public string? Account { get; } = account;
 
     /// <summary>The largest <c>created</c> folded so far in this mode.</summary>
     public long Watermark { get; internal set; }
@@ -206,7 +209,7 @@ public sealed class DetectorContext(string tenantId, bool livemode)
 
     private Episode NewEpisode(string subject, Severity severity, string title, long detectedAt, long windowStart, long windowEnd) => new()
     {
-        Id = RaisedAnomaly.IdFor(TenantId, Livemode, _detector.Name, subject, windowStart),
+        Id = RaisedAnomaly.IdFor(TenantId, Livemode, _detector.Name, subject, windowStart, Account),
         Severity = severity,
         Title = title,
         FirstAt = detectedAt,
@@ -224,7 +227,7 @@ public sealed class DetectorContext(string tenantId, bool livemode)
         subject,
         severity,
         episode.Title,
-        message,
+        Account is null ? message : $"Connected account {Account}: {message}",
         episode.FirstAt,
         episode.WindowStart,
         episode.WindowEnd,
@@ -232,7 +235,8 @@ public sealed class DetectorContext(string tenantId, bool livemode)
         eventIds,
         change,
         episode.Occurrences,
-        at);
+        at,
+        Account);
 }
 
 /// <summary>One detector's open episodes, and the earliest time one of them can resolve.</summary>

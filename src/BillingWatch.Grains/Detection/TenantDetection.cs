@@ -20,6 +20,14 @@ public sealed class DetectionState
 
     [Id(3)]
     public Dictionary<string, DetectorConfig> Configs { get; set; } = [];
+
+    /// <summary>Whether the engines below fold each connected account's events apart from the platform's.</summary>
+    [Id(4)]
+    public bool PerConnectedAccount { get; set; }
+
+    /// <summary>Snapshots of the per-account engines, keyed <c>live|acct_…</c> or <c>test|acct_…</c>.</summary>
+    [Id(5)]
+    public Dictionary<string, byte[]> Accounts { get; set; } = [];
 }
 
 /// <summary>
@@ -45,6 +53,10 @@ public sealed class TenantDetection
     private readonly SubscriptionChecks _subscriptions;
     private DetectionEngine _live;
     private DetectionEngine _test;
+
+    // A Connect platform's connected accounts, each with engines of its own when the tenant folds them
+    // separately; bounded, and accounts beyond the bound fold with the platform's own events.
+    private readonly Dictionary<(bool Livemode, string Account), DetectionEngine> _accounts = [];
     private long _checkpoint;
     private long _next;
     private bool _dirty;
@@ -62,6 +74,54 @@ public sealed class TenantDetection
         _subscriptions = new SubscriptionChecks(tenantId);
         _live = new DetectionEngine(tenantId, true, state.Configs, state.Live);
         _test = new DetectionEngine(tenantId, false, state.Configs, state.Test);
+        if (state.PerConnectedAccount)
+        {
+            foreach (var (key, snapshot) in state.Accounts)
+            {
+                var live = key.StartsWith("live|", StringComparison.Ordinal);
+                var account = key[5..];
+                _accounts[(live, account)] = new DetectionEngine(tenantId, live, state.Configs, snapshot, account);
+            }
+        }
+    }
+
+    /// <summary>Connected accounts with engines of their own, per tenant (both modes together).</summary>
+    public const int MaxAccountEngines = 500;
+
+    public bool PerConnectedAccount => _state.PerConnectedAccount;
+
+    /// <summary>
+    /// Starts (or stops) folding each connected account's events separately. Engines start empty from the
+    /// next event on; what was folded before stays in the platform's engines.
+    /// </summary>
+    public void FoldPerConnectedAccount(bool perAccount)
+    {
+        _state.PerConnectedAccount = perAccount;
+        _accounts.Clear();
+        _state.Accounts = [];
+        _dirty = true;
+    }
+
+    private IEnumerable<DetectionEngine> Engines => _accounts.Count == 0 ? [_live, _test] : [_live, _test, .. _accounts.Values];
+
+    private DetectionEngine EngineFor(BillingEvent e)
+    {
+        if (!_state.PerConnectedAccount || e.Account is null)
+        {
+            return e.Livemode ? _live : _test;
+        }
+
+        if (!_accounts.TryGetValue((e.Livemode, e.Account), out var engine))
+        {
+            if (_accounts.Count >= MaxAccountEngines)
+            {
+                return e.Livemode ? _live : _test;
+            }
+
+            _accounts[(e.Livemode, e.Account)] = engine = new DetectionEngine(_tenantId, e.Livemode, _state.Configs, account: e.Account);
+        }
+
+        return engine;
     }
 
     public long Checkpoint => _checkpoint;
@@ -113,8 +173,11 @@ public sealed class TenantDetection
     public void OnWallClock(long now)
     {
         _subscriptions.Tick(now);
-        _live.OnWallClock(now);
-        _test.OnWallClock(now);
+        foreach (var engine in Engines)
+        {
+            engine.OnWallClock(now);
+        }
+
         Collect();
         _dirty = true;
     }
@@ -131,8 +194,11 @@ public sealed class TenantDetection
     public void Reconfigure(Dictionary<string, DetectorConfig> configs)
     {
         _state.Configs = configs;
-        _live.Reconfigure(configs);
-        _test.Reconfigure(configs);
+        foreach (var engine in Engines)
+        {
+            engine.Reconfigure(configs);
+        }
+
         _dirty = true;
     }
 
@@ -158,6 +224,7 @@ public sealed class TenantDetection
         var checkpoint = _checkpoint;
         var live = _live.Snapshot();
         var test = _test.Snapshot();
+        var accounts = _accounts.ToDictionary(p => (p.Key.Livemode ? "live|" : "test|") + p.Key.Account, p => p.Value.Snapshot(), StringComparer.Ordinal);
         _dirty = false;
         var folded = _foldedSinceSnapshot;
         _foldedSinceSnapshot = 0;
@@ -170,6 +237,7 @@ public sealed class TenantDetection
             _state.Checkpoint = checkpoint;
             _state.Live = live;
             _state.Test = test;
+            _state.Accounts = accounts;
             await writeState();
         }
         catch
@@ -200,14 +268,16 @@ public sealed class TenantDetection
     private void Fold(BillingEvent e)
     {
         _foldedSinceSnapshot++;
-        (e.Livemode ? _live : _test).Fold(e);
+        EngineFor(e).Fold(e);
         _subscriptions.Observe(e);
         Collect();
     }
 
     private void Collect()
     {
-        _pending.AddRange(_live.TakeRaised());
-        _pending.AddRange(_test.TakeRaised());
+        foreach (var engine in Engines)
+        {
+            _pending.AddRange(engine.TakeRaised());
+        }
     }
 }

@@ -16,9 +16,9 @@ internal static class AnomalyEpisodeWriter
 {
     private const string Insert = """
         INSERT INTO anomalies (id, tenant_id, livemode, detector, subject, severity, status, title, message,
-                               detected_at, window_start, window_end, evidence, event_ids, raised_at, updated_at, occurrences)
+                               detected_at, window_start, window_end, evidence, event_ids, raised_at, updated_at, occurrences, account)
         VALUES (@id, @tenant, @livemode, @detector, @subject, @severity, 'open', @title, @message,
-                @detected, @start, @end, @evidence, @events, @now, @now, @occurrences)
+                @detected, @start, @end, @evidence, @events, @now, @now, @occurrences, @account)
         ON CONFLICT (id) DO NOTHING
         """;
 
@@ -72,6 +72,7 @@ internal static class AnomalyEpisodeWriter
                     StorageQueries.Bind(command, "@subject", change.Subject);
                     StorageQueries.Bind(command, "@detected", change.DetectedAt);
                     StorageQueries.Bind(command, "@start", change.WindowStart);
+                    StorageQueries.Bind(command, "@account", (object?)change.Account ?? DBNull.Value);
                     if (await command.ExecuteNonQueryAsync() == 1)
                     {
                         alerts.Add(change);

@@ -44,7 +44,8 @@ public sealed record StoredAnomaly(
     string? StatusBy,
     DateTime? StatusAt,
     DateTime UpdatedAt,
-    int Occurrences);
+    int Occurrences,
+    string? Account = null);
 
 public sealed record AnomalyQuery(
     string? Detector,
@@ -54,7 +55,8 @@ public sealed record AnomalyQuery(
     DateTime? Since,
     DateTime? Until,
     int Limit,
-    AnomalyCursor? After);
+    AnomalyCursor? After,
+    string? Account = null);
 
 /// <summary>Position after the last row of a page: (detected_at, id) of that row.</summary>
 public readonly record struct AnomalyCursor(long DetectedAt, string Id);

@@ -23,11 +23,12 @@ public sealed record AnomalyView(
     string? StatusChangedBy,
     DateTime? StatusChangedAt,
     DateTime UpdatedAt,
-    int Occurrences)
+    int Occurrences,
+    string? Account = null)
 {
     public static AnomalyView From(StoredAnomaly a)
     {
         using var evidence = JsonDocument.Parse(a.EvidenceJson);
-        return new(a.Id, a.Detector, a.Severity.ToApi(), a.Status, a.Livemode, a.Title, a.Message, a.Subject, a.DetectedAt, a.WindowStart, a.WindowEnd, evidence.RootElement.Clone(), a.EventIds, a.RaisedAt, a.StatusNote, a.StatusBy, a.StatusAt, a.UpdatedAt, a.Occurrences);
+        return new(a.Id, a.Detector, a.Severity.ToApi(), a.Status, a.Livemode, a.Title, a.Message, a.Subject, a.DetectedAt, a.WindowStart, a.WindowEnd, evidence.RootElement.Clone(), a.EventIds, a.RaisedAt, a.StatusNote, a.StatusBy, a.StatusAt, a.UpdatedAt, a.Occurrences, a.Account);
     }
 }

@@ -50,6 +50,7 @@ internal static class StorageQueries
         Filter(command, sql, "livemode = @livemode", "@livemode", query.Livemode);
         Filter(command, sql, "detected_at >= @since", "@since", query.Since is DateTime since ? StorageRows.ToUnixSeconds(since) : null);
         Filter(command, sql, "detected_at < @until", "@until", query.Until is DateTime until ? StorageRows.ToUnixSeconds(until) : null);
+        Filter(command, sql, "account = @account", "@account", query.Account);
         if (query.After is AnomalyCursor after)
         {
             sql.Append(" AND (detected_at, id) < (@afterDetected, @afterId)");

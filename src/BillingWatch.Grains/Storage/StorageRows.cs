@@ -11,7 +11,7 @@ namespace BillingWatch.Storage;
 /// </summary>
 internal static class StorageRows
 {
-    public const string AnomalyColumns = "id, detector, subject, severity, status, livemode, title, message, detected_at, window_start, window_end, evidence, event_ids, raised_at, status_note, status_by, status_at, updated_at, occurrences";
+    public const string AnomalyColumns = "id, detector, subject, severity, status, livemode, title, message, detected_at, window_start, window_end, evidence, event_ids, raised_at, status_note, status_by, status_at, updated_at, occurrences, account";
     public const string SummaryColumns = "seq, event_id, type, livemode, created, received_at, imported, source, account";
     public const string ChannelColumns = "id, tenant_id, kind, name, target, signing_secret, min_severity, detectors, livemode, created_at, digest";
     public const string DeliveryColumns = "id, channel_id, anomaly_id, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at, alert_type";
@@ -35,7 +35,8 @@ internal static class StorageRows
         r.IsDBNull(15) ? null : r.GetString(15),
         r.IsDBNull(16) ? null : Milliseconds(r.GetInt64(16)),
         r.IsDBNull(17) ? Milliseconds(r.GetInt64(13)) : Milliseconds(r.GetInt64(17)),
-        r.GetInt32(18));
+        r.GetInt32(18),
+        r.IsDBNull(19) ? null : r.GetString(19));
 
     public static EventSummary Summary(DbDataReader r) => new(
         r.GetInt64(0),

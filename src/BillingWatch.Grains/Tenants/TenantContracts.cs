@@ -12,13 +12,14 @@ public sealed record TenantView(
     [property: Id(2)] string WebhookToken,
     [property: Id(3)] DateTime CreatedAt,
     [property: Id(4)] RateLimitSettings RateLimit,
-    [property: Id(5)] bool HasWebhookSecret);
+    [property: Id(5)] bool HasWebhookSecret,
+    [property: Id(6)] bool PerConnectedAccount = false);
 
 [GenerateSerializer, Immutable]
 public sealed record TenantCreated([property: Id(0)] TenantView Tenant, [property: Id(1)] string ApiKey);
 
 [GenerateSerializer, Immutable]
-public sealed record TenantUpdate([property: Id(0)] string? Name, [property: Id(1)] RateLimitSettings? RateLimit);
+public sealed record TenantUpdate([property: Id(0)] string? Name, [property: Id(1)] RateLimitSettings? RateLimit, [property: Id(2)] bool? PerConnectedAccount = null);
 
 /// <summary>One webhook delivery as received: the token's hash, the signature header and the raw body.</summary>
 [GenerateSerializer, Immutable]

@@ -51,10 +51,21 @@ public sealed partial class TenantGrain
             _ingest?.Reconfigure(update.RateLimit);
         }
 
+        if (update.PerConnectedAccount is bool perAccount)
+        {
+            S.PerConnectedAccount = perAccount;
+        }
+
         await WriteOrReloadAsync();
         if (update.Name is not null)
         {
             await directory.UpsertAsync(ToDirectoryEntry());
+        }
+
+        if (update.PerConnectedAccount is not null && _detection is not null && _detection.PerConnectedAccount != S.PerConnectedAccount)
+        {
+            _detection.FoldPerConnectedAccount(S.PerConnectedAccount);
+            await FlushDetectionAsync();
         }
 
         return View();

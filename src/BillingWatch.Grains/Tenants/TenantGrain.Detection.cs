@@ -169,6 +169,11 @@ public sealed partial class TenantGrain
     private async Task StartDetectionAsync(long lastSequence)
     {
         _detection = new TenantDetection(TenantId, detectionState.State);
+        if (_detection.PerConnectedAccount != S.PerConnectedAccount)
+        {
+            _detection.FoldPerConnectedAccount(S.PerConnectedAccount);
+        }
+
         await _detection.CatchUpAsync(eventLog, lastSequence);
         // Tenants activated together (a restart, a burst of creations) would otherwise flush in step, and their
         // writes would reach the database's one writer in one burst every two seconds.

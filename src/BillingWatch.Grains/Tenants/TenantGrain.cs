@@ -140,7 +140,7 @@ public sealed partial class TenantGrain(
     private ITenantLookupGrain Lookup(string key) => GrainFactory.GetGrain<ITenantLookupGrain>(key);
 
     private TenantView View() =>
-        new(TenantId, S.Name!, S.WebhookToken!, S.CreatedAt, EffectiveRateLimit(), S.SigningSecret is not null);
+        new(TenantId, S.Name!, S.WebhookToken!, S.CreatedAt, EffectiveRateLimit(), S.SigningSecret is not null, S.PerConnectedAccount);
 
     private TenantDirectoryEntry ToDirectoryEntry() => new(
         TenantId,

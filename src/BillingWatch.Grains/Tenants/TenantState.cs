@@ -38,5 +38,9 @@ public sealed class TenantState
     [Id(9)]
     public RateLimitSettings? RateLimit { get; set; }
 
+    /// <summary>A Connect platform's choice: detectors fold each connected account's events separately.</summary>
+    [Id(10)]
+    public bool PerConnectedAccount { get; set; }
+
     public bool Exists => Name is not null && !Deleted;
 }

@@ -17,6 +17,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
     private static readonly string Screenshots = Path.Combine(AppContext.BaseDirectory, "screenshots");
 
     private readonly string _dataDir = TestData.NewDirectory();
+    private readonly FakeStripeApi _stripe = new();
     private BillingWatchProcess _server = null!;
     private IPlaywright _playwright = null!;
     private IBrowser _browser = null!;
@@ -25,7 +26,14 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(Screenshots);
-        _server = await BillingWatchProcess.StartAsync(_dataDir);
+        await _stripe.StartAsync();
+        _server = await BillingWatchProcess.StartAsync(_dataDir, new Dictionary<string, string>
+        {
+            ["BillingWatch__Stripe__ApiBase"] = _stripe.Url,
+            ["BillingWatch__Stripe__ClockSeconds"] = "1",
+            ["BillingWatch__Stripe__MaxRetryDelaySeconds"] = "1",
+            ["BillingWatch__Stripe__ReconcileGraceSeconds"] = "0",
+        });
         using var admin = _server.Client(BillingWatchApp.AdminKey);
         var demo = await HttpAssert.JsonAsync(await admin.PostAsync("/api/v1/demo?days=10", null), 201);
         _apiKey = demo.GetProperty("apiKey").GetString()!;
@@ -45,6 +53,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await _browser.DisposeAsync();
         _playwright.Dispose();
         await _server.DisposeAsync();
+        await _stripe.DisposeAsync();
         TestData.TryDelete(_dataDir);
     }
 
@@ -164,6 +173,41 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         // The form offers the kinds the API lists (GET /api/v1/alert-channel-kinds), not a list of its own.
         await Assertions.Expect(page.Locator("select[name=kind] option")).ToHaveTextAsync(["webhook", "slack", "discord", "email"]);
         await ShotAsync(page, "alerts-empty");
+    }
+
+    [Fact]
+    public async Task A_tenant_connects_stripe_backfills_with_a_progress_bar_and_sees_its_endpoint()
+    {
+        using var admin = _server.Client(BillingWatchApp.AdminKey);
+        var created = await HttpAssert.JsonAsync(await admin.PostAsync("/api/v1/tenants", System.Net.Http.Json.JsonContent.Create(new { name = "Stripe Co" })), 201);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        _stripe.AddEvents(Enumerable.Range(0, 600).Select(i => StripeEvents.ChargeSucceeded(created: now - (3 * 86_400) + (i * 300))));
+        _stripe.WebhookEndpoints.Add(new System.Text.Json.Nodes.JsonObject
+        {
+            ["id"] = "we_stripeco",
+            ["url"] = created.GetProperty("webhookUrl").GetString(),
+            ["status"] = "disabled",
+            ["enabled_events"] = new System.Text.Json.Nodes.JsonArray("*"),
+        });
+
+        var page = await SignedInPageAsync(created.GetProperty("apiKey").GetString()!, width: 1280);
+        await page.ClickAsync("nav >> text=Stripe");
+        await ExpectHeadingAsync(page, "Stripe");
+        await page.FillAsync("input[name=apiKey]", _stripe.AddKey());
+        await page.ClickAsync("button:has-text('Connect')");
+        await Assertions.Expect(page.Locator("#stripe-connection")).ToContainTextAsync("rk_test_");
+        await Assertions.Expect(page.Locator("#stripe-endpoint")).ToContainTextAsync("disabled (we_stripeco)");
+
+        await page.SelectOptionAsync("select[name=days]", "7");
+        await page.ClickAsync("button:has-text('Backfill')");
+        await Assertions.Expect(page.Locator("#progress-backfill")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#stripe-backfill")).ToContainTextAsync("Last backfill: completed");
+        await Assertions.Expect(page.Locator("#progress-backfill")).ToHaveAttributeAsync("value", "100");
+        await Assertions.Expect(page.Locator("#stripe-backfill")).ToContainTextAsync("600 imported");
+        await ShotAsync(page, "stripe");
+
+        await page.ClickAsync("nav >> text=Overview");
+        await Assertions.Expect(page.Locator("#webhook-health")).ToContainTextAsync("endpoint disabled");
     }
 
     [Fact]

@@ -9,13 +9,13 @@ public sealed class DetectorsAndMetricsApiTests(BillingWatchAppFixture fixture) 
     private static readonly string[] Names =
     [
         "charge_failure_spike", "card_testing", "duplicate_charge", "fraud_spike", "refund_spike", "revenue_drop", "subscription_lapse",
-        "churn_spike", "invoice_failure_spike", "currency_mismatch", "billing_cadence", "plan_downgrade", "webhook_lag", "webhook_silence", "webhook_gap",
+        "churn_spike", "invoice_failure_spike", "currency_mismatch", "billing_cadence", "plan_downgrade", "webhook_lag", "webhook_silence", "webhook_gap", "endpoint_health",
     ];
 
     private BillingWatchApp App => fixture.App;
 
     [Fact]
-    public async Task Lists_all_fifteen_detectors_with_defaults()
+    public async Task Lists_all_sixteen_detectors_with_defaults()
     {
         var tenant = await App.CreateTenantAsync();
         using var api = tenant.Api();

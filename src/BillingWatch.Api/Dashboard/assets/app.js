@@ -150,10 +150,11 @@
       el("label", {}, "Period", el("select", { name: "window" }, ...["24h", "7d", "30d"].map((w) => el("option", { value: w, selected: w === windowName }, w === "24h" ? "Last 24 hours" : w === "7d" ? "Last 7 days" : "Last 30 days")))),
       el("label", {}, "Mode", el("select", { name: "mode" }, ...[["all", "Live and test"], ["live", "Live"], ["test", "Test"]].map(([v, t]) => el("option", { value: v, selected: v === mode }, t)))));
     render(token, "Overview", controls, el("p", { class: "muted", text: "Loading…" }));
-    const [metrics, series, open] = await Promise.all([
+    const [metrics, series, open, sync] = await Promise.all([
       api(`/api/v1/metrics?window=${windowName}${livemode}`),
       api(`/api/v1/metrics/series?window=${windowName}${livemode}`),
       api(`/api/v1/anomalies?status=open&limit=500${livemode}`),
+      api("/api/v1/stripe-sync"),
     ]);
     if (metrics.events.total === 0 && open.items.length === 0) {
       const me = await api("/api/v1/tenant");
@@ -163,12 +164,13 @@
         el("p", { text: me.hasWebhookSecret
           ? "2. The endpoint's signing secret is already set; events appear here within seconds of the first delivery."
           : "2. Copy the endpoint's signing secret (whsec_…) and ask your BillingWatch admin to set it (PUT /api/v1/tenants/{id}/webhook-secret)." }),
-        el("p", { text: "Or backfill the last 30 days with POST /api/v1/events/import." })));
+        el("p", {}, "Or ", el("a", { href: "#/stripe", text: "connect a restricted Stripe key" }), " to backfill the last 30 days and reconcile missed webhooks.")));
       return;
     }
 
     const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, open.items.filter((a) => a.severity === s).length]));
-    const webhookIssues = open.items.filter((a) => a.detector === "webhook_lag" || a.detector === "webhook_silence");
+    const webhookIssues = open.items.filter((a) => ["webhook_lag", "webhook_silence", "webhook_gap", "endpoint_health"].includes(a.detector));
+    const endpointText = !sync.connected ? "" : sync.endpoint ? ` · endpoint ${sync.endpoint.status.replaceAll("_", " ")}` : " · endpoint not checked";
     const revenue = Object.entries(metrics.revenue);
     const cards = el("div", { class: "cards" },
       el("div", { class: "card" }, el("div", { class: "label", text: "Events" }), el("div", { class: "value", text: metrics.events.total.toLocaleString() })),
@@ -177,7 +179,8 @@
       el("div", { class: "card" }, el("div", { class: "label", text: "Revenue" }), el("div", { class: "value", text: revenue.length ? revenue.map(([c, v]) => money(v, c)).join(" · ") : "—" })),
       el("div", { class: "card" }, el("div", { class: "label", text: "Open anomalies" }), el("div", { class: "value" }, ...SEVERITIES.filter((s) => bySeverity[s]).map((s) => el("span", {}, severity(s), ` ${bySeverity[s]} `)), open.items.length ? null : "none")),
       el("div", { class: "card" }, el("div", { class: "label", text: "Last event received" }), el("div", { class: "value", text: when(metrics.lastEventAt) })),
-      el("div", { class: "card" }, el("div", { class: "label", text: "Webhook health" }), el("div", { class: "value", text: webhookIssues.length ? `${webhookIssues.length} open issue(s)` : "healthy" })));
+      el("div", { class: "card", id: "webhook-health" }, el("div", { class: "label", text: "Webhook health" }),
+        el("div", { class: "value" }, el("a", { href: "#/stripe", text: (webhookIssues.length ? `${webhookIssues.length} open issue(s)` : "healthy") + endpointText }))));
 
     const currencies = [...new Set(series.buckets.flatMap((b) => Object.keys(b.revenue)))].sort();
     const revenueTable = el("table", {},
@@ -345,6 +348,70 @@
       el("section", { class: "panel" }, el("h2", { text: "Deliveries" }), deliveries.items.length ? log : el("p", { class: "muted", text: "Nothing sent yet." })));
   }
 
+  // ---------------------------------------------------------------- Stripe sync
+  const jobState = (job) => job.error && !["completed", "failed"].includes(job.state) ? `${job.state} (${job.error})` : job.state;
+
+  function jobProgress(job, label) {
+    const percent = Math.round(job.progress * 100);
+    return el("div", { class: "job" },
+      el("label", { for: `progress-${job.kind}` }, `${label}: ${jobState(job)}`),
+      el("progress", { id: `progress-${job.kind}`, max: 100, value: percent, "aria-valuetext": `${percent} %` }, `${percent} %`),
+      el("p", { class: "muted", text: `${job.listed.toLocaleString()} listed · ${job.alreadyStored.toLocaleString()} already here · ${job.imported.toLocaleString()} imported · events from ${when(job.from)} to ${when(job.until)}` }),
+      job.state === "failed" ? alertBox("error", job.error || "Failed.") : null);
+  }
+
+  async function stripeSync() {
+    const token = current;
+    const sync = await api("/api/v1/stripe-sync");
+    const message = el("div");
+    const act = async (path, options) => {
+      try { await api(path, options); await stripeSync(); }
+      catch (err) { message.replaceChildren(alertBox("error", err.message)); }
+    };
+    if (!sync.connected) {
+      const form = el("form", { class: "controls", onsubmit: (e) => {
+        e.preventDefault();
+        act("/api/v1/stripe-connection", { method: "PUT", body: { apiKey: e.currentTarget.apiKey.value.trim() } });
+      } },
+        el("label", {}, "Restricted key", el("input", { name: "apiKey", type: "password", autocomplete: "off", required: true, placeholder: "rk_live_…", pattern: "rk_(live|test)_.+" })),
+        el("button", { type: "submit", text: "Connect" }));
+      render(token, "Stripe", el("section", { class: "panel" },
+        el("p", { text: "With a restricted, read-only Stripe key BillingWatch backfills up to 30 days of events and reconciles every few minutes: events whose webhooks never arrived are imported, and you are told how many were missed." }),
+        el("p", { text: "In Stripe: Developers → API keys → Create restricted key, with Read on Events (required), Webhook Endpoints and Subscriptions, and nothing else." }),
+        form, message));
+      return;
+    }
+
+    const running = [sync.backfill, sync.reconcile.current, sync.subscriptionSeed].some((j) => j && !["completed", "failed"].includes(j.state));
+    const backfillForm = el("form", { class: "controls", onsubmit: (e) => {
+      e.preventDefault();
+      act("/api/v1/stripe-sync/backfill", { method: "POST", body: { days: Number(e.currentTarget.days.value) } });
+    } },
+      el("label", {}, "Days", el("select", { name: "days" }, ...[1, 7, 30].map((d) => el("option", { value: d, selected: d === 30 }, d)))),
+      el("button", { type: "submit", text: "Backfill", disabled: sync.backfill && !["completed", "failed"].includes(sync.backfill.state) }));
+    const endpoint = sync.endpoint;
+    render(token, "Stripe",
+      el("section", { class: "panel", id: "stripe-connection" }, el("h2", { text: "Connection" }),
+        el("p", {}, "Key ", el("span", { class: "secret", text: sync.key }), ` · ${sync.livemode ? "live" : "test"} mode · ${sync.status.replaceAll("_", " ")} · connected ${when(sync.connectedAt)}`),
+        sync.missingPermissions.length ? alertBox("error", `Missing permissions: ${sync.missingPermissions.join(", ")}`) : null,
+        sync.lastError ? alertBox("error", sync.lastError) : null,
+        el("button", { type: "button", class: "secondary", text: "Disconnect", onclick: () => act("/api/v1/stripe-connection", { method: "DELETE" }) })),
+      el("section", { class: "panel", id: "stripe-endpoint" }, el("h2", { text: "Webhook endpoint" }),
+        endpoint
+          ? el("p", { text: `${endpoint.status.replaceAll("_", " ")}${endpoint.endpointId ? ` (${endpoint.endpointId})` : ""}${endpoint.missingTypes.length ? ` · not sent: ${endpoint.missingTypes.join(", ")}` : ""} · checked ${when(endpoint.checkedAt)}` })
+          : el("p", { class: "muted", text: "Not checked yet (needs Read on Webhook Endpoints)." })),
+      el("section", { class: "panel", id: "stripe-reconcile" }, el("h2", { text: "Reconciliation" }),
+        el("p", { text: `Last: ${when(sync.reconcile.lastCompletedAt)} · missed then: ${sync.reconcile.lastMissing} · missed in total: ${sync.reconcile.totalMissing} · next: ${when(sync.reconcile.nextAt)}` }),
+        sync.reconcile.current ? jobProgress(sync.reconcile.current, "Running") : null,
+        el("button", { type: "button", class: "secondary", text: "Reconcile now", disabled: !!sync.reconcile.current, onclick: () => act("/api/v1/stripe-sync/reconcile", { method: "POST" }) })),
+      el("section", { class: "panel", id: "stripe-backfill" }, el("h2", { text: "Backfill" }),
+        sync.backfill ? jobProgress(sync.backfill, "Last backfill") : el("p", { class: "muted", text: "No backfill yet." }),
+        backfillForm),
+      message);
+    // Long work shows its progress: refresh while something runs, for as long as this page is shown.
+    if (running) setTimeout(() => { if (token === current) stripeSync().catch(() => {}); }, 2000);
+  }
+
   // ---------------------------------------------------------------- admin
   async function admin() {
     const token = current;
@@ -388,6 +455,7 @@
       else if (path === "/anomalies") await anomalies(params);
       else if (path === "/detectors") await detectors();
       else if (path === "/alerts") await alerts();
+      else if (path === "/stripe") await stripeSync();
       else await overview(params);
     } catch (err) {
       render(token, "Something went wrong", alertBox("error", err.message));

@@ -16,3 +16,7 @@ CREATE TABLE IF NOT EXISTS stripe_connections
     tenant_id    text   NOT NULL PRIMARY KEY,
     connected_at bigint NOT NULL -- unix milliseconds
 );
+
+-- Connect platforms that fold each connected account separately name the account on its anomalies.
+ALTER TABLE anomalies ADD COLUMN IF NOT EXISTS account text NULL;
+CREATE INDEX IF NOT EXISTS ix_anomalies_account ON anomalies (tenant_id, account, detected_at, id) WHERE account IS NOT NULL;
