@@ -60,7 +60,8 @@ public sealed class StripeApi : IDisposable
     }
 
     /// <summary>Events created from <paramref name="createdFrom"/> up to (not including) <paramref name="createdBefore"/>, newest first, one page after <paramref name="startingAfter"/>.</summary>
-    public Task<StripeCallResult<StripeEventPage>> ListEventsAsync(string apiKey, long createdFrom, long createdBefore, string? startingAfter, CancellationToken cancellationToken = default)
+    /// <remarks>With <paramref name="account"/>, a connected account's events (a Connect platform's key, <c>Stripe-Account</c>).</remarks>
+    public Task<StripeCallResult<StripeEventPage>> ListEventsAsync(string apiKey, long createdFrom, long createdBefore, string? startingAfter, string? account = null, CancellationToken cancellationToken = default)
     {
         var path = new StringBuilder("/v1/events?limit=").Append(Math.Clamp(_options.Value.Stripe.PageSize, 1, 100).ToString(CultureInfo.InvariantCulture))
             .Append("&created%5Bgte%5D=").Append(createdFrom.ToString(CultureInfo.InvariantCulture))
@@ -70,7 +71,14 @@ public sealed class StripeApi : IDisposable
             path.Append("&starting_after=").Append(Uri.EscapeDataString(startingAfter));
         }
 
-        return GetAsync(apiKey, path.ToString(), ReadEventPage, cancellationToken);
+        return GetAsync(apiKey, path.ToString(), ReadEventPage, cancellationToken, account);
+    }
+
+    /// <summary>One page of a Connect platform's connected accounts (their ids); an account that is not a platform is refused.</summary>
+    public Task<StripeCallResult<StripeObjectPage>> ListConnectedAccountsAsync(string apiKey, string? startingAfter, CancellationToken cancellationToken = default)
+    {
+        var path = "/v1/accounts?limit=100" + (startingAfter is null ? "" : "&starting_after=" + Uri.EscapeDataString(startingAfter));
+        return GetAsync(apiKey, path, ReadObjectPage, cancellationToken);
     }
 
     /// <summary>One page of the account's subscriptions (Stripe's default: every status but canceled), raw JSON.</summary>
@@ -112,12 +120,13 @@ public sealed class StripeApi : IDisposable
 
     public void Dispose() => _http.Dispose();
 
-    private async Task<StripeCallResult<T>> GetAsync<T>(string apiKey, string path, Func<JsonElement, T> read, CancellationToken cancellationToken)
+    private async Task<StripeCallResult<T>> GetAsync<T>(string apiKey, string path, Func<JsonElement, T> read, CancellationToken cancellationToken, string? account = null)
     {
         try
         {
             var client = new StripeClient(apiKey, httpClient: new SystemNetHttpClient(_http, maxNetworkRetries: 0), apiBase: _options.Value.Stripe.ApiBase.TrimEnd('/'));
-            var response = await client.RawRequestAsync(System.Net.Http.HttpMethod.Get, path, cancellationToken: cancellationToken);
+            var options = account is null ? null : new RawRequestOptions { StripeAccount = account };
+            var response = await client.RawRequestAsync(System.Net.Http.HttpMethod.Get, path, requestOptions: options, cancellationToken: cancellationToken);
             using var document = JsonDocument.Parse(response.Content, EventEnvelope.DocumentOptions);
             return new StripeCallResult<T>(StripeCallStatus.Ok, read(document.RootElement));
         }

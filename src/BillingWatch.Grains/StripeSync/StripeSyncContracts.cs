@@ -125,7 +125,8 @@ public sealed record StripeJobView(
     [property: Id(13)] DateTimeOffset? FinishedAt,
     [property: Id(14)] string? Error,
     [property: Id(15)] DateTimeOffset? NextAttemptAt,
-    [property: Id(16)] string ImportSessionId);
+    [property: Id(16)] string ImportSessionId,
+    [property: Id(17)] int ConnectedAccounts = 0);
 
 public static class StripeJobStates
 {
@@ -278,6 +279,23 @@ public sealed class StripeSyncJob
     [Id(18)]
     public DateTimeOffset? NextAttemptAt { get; set; }
 
+    /// <summary>The connected account whose events are being listed now; null for the account of the key itself.</summary>
+    [Id(19)]
+    public string? Account { get; set; }
+
+    /// <summary>Connected accounts still to list, from the current page of Stripe's accounts list.</summary>
+    [Id(20)]
+    public List<string> PendingAccounts { get; set; } = [];
+
+    [Id(21)]
+    public string? AccountsAfter { get; set; }
+
+    [Id(22)]
+    public bool AccountsDone { get; set; }
+
+    [Id(23)]
+    public int ConnectedAccounts { get; set; }
+
     public bool Finished => StripeJobStates.IsFinished(State);
 
     public StripeJobView View()
@@ -307,6 +325,7 @@ public sealed class StripeSyncJob
             FinishedAt,
             Error,
             NextAttemptAt,
-            Id);
+            Id,
+            ConnectedAccounts);
     }
 }

@@ -322,7 +322,7 @@ public sealed partial class StripeSyncGrain(
         }
 
         var key = protector.Unprotect(S.ProtectedKey!);
-        var page = await stripe.ListEventsAsync(key, job.CreatedFrom, job.CreatedBefore, job.StartingAfter, cancellationToken);
+        var page = await stripe.ListEventsAsync(key, job.CreatedFrom, job.CreatedBefore, job.StartingAfter, job.Account, cancellationToken);
         if (!page.Ok)
         {
             await FailedCallAsync(job, page.Status, page.Error);
@@ -332,7 +332,7 @@ public sealed partial class StripeSyncGrain(
         var listed = page.Value!.Events.Where(e => e.Created >= job.CreatedFrom && e.Created < job.CreatedBefore).ToList();
         var existing = await store.ExistingEventIdsAsync(TenantId, listed.Select(e => e.Id).ToList(), cancellationToken);
         var missing = listed.Where(e => !existing.Contains(e.Id)).ToList();
-        var lines = missing.Select((e, i) => new SpooledImportLine(job.Spooled + i + 1, e.Created, e.Id, e.Payload)).ToList();
+        var lines = missing.Select((e, i) => new SpooledImportLine(job.Spooled + i + 1, e.Created, e.Id, WithAccount(e.Payload, job.Account))).ToList();
         await sessions.AppendLinesAsync(job.Id, lines, cancellationToken);
         if (lines.Count > 0 && await sessions.GetAsync(TenantId, job.Id, cancellationToken) is { } session)
         {
@@ -352,12 +352,74 @@ public sealed partial class StripeSyncGrain(
             job.OldestListed = Math.Min(job.OldestListed ?? long.MaxValue, page.Value.Events.Min(e => e.Created));
         }
 
-        if (!page.Value.HasMore || page.Value.Events.Count == 0)
+        if ((!page.Value.HasMore || page.Value.Events.Count == 0) && !await MoveToNextAccountAsync(job, key, cancellationToken))
         {
             job.State = StripeJobStates.Importing;
         }
 
         await state.WriteStateAsync(CancellationToken.None);
+    }
+
+    /// <summary>
+    /// After the key's own events, a Connect platform's connected accounts, one after another (their events
+    /// reach the platform's Connect endpoint). False when there is none left, or the key may not list them.
+    /// </summary>
+    private async Task<bool> MoveToNextAccountAsync(StripeSyncJob job, string key, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            if (job.PendingAccounts.Count > 0)
+            {
+                job.Account = job.PendingAccounts[0];
+                job.PendingAccounts.RemoveAt(0);
+                job.StartingAfter = null;
+                job.ConnectedAccounts++;
+                return true;
+            }
+
+            if (job.AccountsDone)
+            {
+                job.Account = null;
+                return false;
+            }
+
+            var accounts = await stripe.ListConnectedAccountsAsync(key, job.AccountsAfter, cancellationToken);
+            if (accounts.Status == StripeCallStatus.Retry)
+            {
+                // The stream just listed is finished: listing it again after its cursor returns nothing and comes back here.
+                Retry(job, accounts.Error ?? "Stripe asked to retry later.");
+                return true;
+            }
+
+            if (!accounts.Ok || accounts.Value!.Items.Count == 0)
+            {
+                // Not a platform, or the key may not list accounts: there are no connected accounts to reconcile.
+                job.AccountsDone = true;
+                continue;
+            }
+
+            job.PendingAccounts = [.. accounts.Value.Items.Select(a => a.Id)];
+            job.AccountsAfter = accounts.Value.Items[^1].Id;
+            job.AccountsDone = !accounts.Value.HasMore;
+        }
+    }
+
+    /// <summary>A connected account's event names its account; one listed without it gets it, as its webhook would have.</summary>
+    private static byte[] WithAccount(byte[] payload, string? account)
+    {
+        if (account is null)
+        {
+            return payload;
+        }
+
+        var node = System.Text.Json.Nodes.JsonNode.Parse(payload, documentOptions: new System.Text.Json.JsonDocumentOptions { MaxDepth = EventEnvelope.MaxDepth });
+        if (node is not System.Text.Json.Nodes.JsonObject root || root.ContainsKey("account"))
+        {
+            return payload;
+        }
+
+        root["account"] = account;
+        return System.Text.Encoding.UTF8.GetBytes(root.ToJsonString());
     }
 
     /// <summary>
@@ -427,6 +489,12 @@ public sealed partial class StripeSyncGrain(
             return;
         }
 
+        if (job.Kind == StripeJobKinds.Reconcile)
+        {
+            // Before the job shows as completed, so whoever waits for it sees the endpoint as it is now.
+            await CheckEndpointsAsync(protector.Unprotect(S.ProtectedKey!));
+        }
+
         job.Imported = session.Accepted;
         job.Duplicates = session.Duplicates;
         job.Rejected = session.RejectedCount;
@@ -446,10 +514,6 @@ public sealed partial class StripeSyncGrain(
         }
 
         await state.WriteStateAsync(CancellationToken.None);
-        if (job.Kind == StripeJobKinds.Reconcile)
-        {
-            await CheckEndpointsAsync(protector.Unprotect(S.ProtectedKey!));
-        }
     }
 
     /// <summary>

@@ -75,6 +75,7 @@ public sealed class PostgresStorageContractTests : StorageContractTests
         })
         {
             Subscriptions = new SubscriptionBookStore(database),
+            StripeSync = new BillingWatch.StripeSync.StripeSyncStore(database, TimeProvider.System),
         };
     }
 }

@@ -18,7 +18,7 @@ namespace BillingWatch.Tests.Fixtures;
 public sealed class FakeStripeApi : IAsyncDisposable
 {
     private readonly object _gate = new();
-    private readonly List<(string Id, long Created, string Json)> _events = [];
+    private readonly List<(string Id, long Created, string Json, string? Account)> _events = [];
     private readonly Dictionary<string, HashSet<string>> _keys = new(StringComparer.Ordinal);
     private WebApplication? _app;
     private int _rateLimited;
@@ -74,7 +74,8 @@ public sealed class FakeStripeApi : IAsyncDisposable
             foreach (var e in json)
             {
                 var root = JsonDocument.Parse(e).RootElement;
-                _events.Add((root.GetProperty("id").GetString()!, root.GetProperty("created").GetInt64(), e));
+                var account = root.TryGetProperty("account", out var a) ? a.GetString() : null;
+                _events.Add((root.GetProperty("id").GetString()!, root.GetProperty("created").GetInt64(), e, account));
             }
         }
     }
@@ -88,9 +89,21 @@ public sealed class FakeStripeApi : IAsyncDisposable
         builder.WebHost.UseUrls(Url);
         builder.Logging.ClearProviders();
         var app = builder.Build();
-        app.MapGet("/v1/events", context => Serve(context, "events:read", ListEvents));
+        app.MapGet("/v1/events", context => Serve(context, "events:read", query => ListEvents(query, context.Request.Headers["Stripe-Account"].ToString())));
         app.MapGet("/v1/webhook_endpoints", context => Serve(context, "webhook_endpoints:read", _ => List(WebhookEndpoints.Select(e => e.ToJsonString()).ToList(), false)));
         app.MapGet("/v1/subscriptions", context => Serve(context, "subscriptions:read", ListSubscriptions));
+        app.MapGet("/v1/accounts", context => Serve(context, "accounts:read", query =>
+        {
+            List<string> accounts;
+            lock (_gate)
+            {
+                accounts = _events.Select(e => e.Account).OfType<string>().Distinct().Order(StringComparer.Ordinal).ToList();
+            }
+
+            var after = query["starting_after"].ToString();
+            var page = accounts.Where(a => after.Length == 0 || string.CompareOrdinal(a, after) > 0).ToList();
+            return List(page.Take(100).Select(a => $$"""{"id":"{{a}}","object":"account"}""").ToList(), page.Count > 100);
+        }));
         app.MapGet("/v1/account", context => Serve(context, null, _ => """{"id":"acct_1FakeStripeTest","object":"account","charges_enabled":true}"""));
         await app.StartAsync();
         _app = app;
@@ -148,7 +161,8 @@ public sealed class FakeStripeApi : IAsyncDisposable
         await context.Response.WriteAsync(body);
     }
 
-    private string ListEvents(IQueryCollection query)
+    /// <summary>The key's own events, or with <c>Stripe-Account</c> one connected account's.</summary>
+    private string ListEvents(IQueryCollection query, string account)
     {
         var limit = int.TryParse(query["limit"], out var l) ? Math.Clamp(l, 1, 100) : 10;
         var gte = long.TryParse(query["created[gte]"], out var from) ? from : long.MinValue;
@@ -159,7 +173,7 @@ public sealed class FakeStripeApi : IAsyncDisposable
         lock (_gate)
         {
             // Newest first; events created in the same second in reverse order of creation, as Stripe lists them.
-            var ordered = _events.Select((e, i) => (e, i)).Where(p => p.e.Created >= gte && p.e.Created < lt)
+            var ordered = _events.Select((e, i) => (e, i)).Where(p => p.e.Created >= gte && p.e.Created < lt && (p.e.Account ?? "") == account)
                 .OrderByDescending(p => p.e.Created).ThenByDescending(p => p.i).Select(p => p.e).ToList();
             var start = 0;
             if (startingAfter.Length > 0)

@@ -14,6 +14,8 @@ namespace BillingWatch.Tests.Storage;
 public sealed record StorageUnderTest(IEventLog Events, IAnomalyStore Anomalies, ITenantDirectory Tenants, IAlertStore Alerts, StorageMaintenance Maintenance, ImportSessionStore Imports, Func<ValueTask> Dispose)
 {
     public ISubscriptionBook Subscriptions { get; init; } = null!;
+
+    public BillingWatch.StripeSync.StripeSyncStore StripeSync { get; init; } = null!;
 }
 
 /// <summary>
@@ -112,6 +114,48 @@ public abstract class StorageContractTests : IAsyncLifetime
         var replayed = await Events.ReadAfterAsync("tn_s", 0, 10);
         Assert.Equal([EventSource.Webhook, EventSource.Import, EventSource.Reconciled, EventSource.Reconciled], replayed.Select(e => e.Source));
         Assert.Equal([false, true, true, true], replayed.Select(e => e.Imported));
+    }
+
+    [Fact]
+    public async Task The_stripe_sync_finds_stored_events_and_lists_connected_tenants()
+    {
+        await Events.AppendAsync(Entry("tn_sync", 1, "evt_have1", livemode: false));
+        await Events.AppendAsync(Entry("tn_sync", 2, "evt_have2", livemode: true));
+        await Events.AppendAsync(Entry("tn_elsewhere", 1, "evt_theirs", livemode: false));
+
+        var existing = await _storage.StripeSync.ExistingEventIdsAsync("tn_sync", ["evt_have1", "evt_missing", "evt_have2", "evt_theirs"]);
+        Assert.Equal(["evt_have1", "evt_have2"], existing.Order(StringComparer.Ordinal));
+        Assert.Empty(await _storage.StripeSync.ExistingEventIdsAsync("tn_sync", []));
+
+        await _storage.StripeSync.AddConnectionAsync("tn_b_sync");
+        await _storage.StripeSync.AddConnectionAsync("tn_a_sync");
+        await _storage.StripeSync.AddConnectionAsync("tn_a_sync");
+        Assert.Equal(["tn_a_sync", "tn_b_sync"], await _storage.StripeSync.ListConnectedTenantsAsync());
+        await _storage.StripeSync.RemoveConnectionAsync("tn_a_sync");
+        Assert.Equal(["tn_b_sync"], await _storage.StripeSync.ListConnectedTenantsAsync());
+
+        var session = await _storage.Imports.CreateAsync("tn_sync", "imp_origin", origin: ImportOrigins.StripeReconcile);
+        Assert.Equal(ImportOrigins.StripeReconcile, session.Origin);
+        await _storage.Imports.CreateAsync("tn_sync", "imp_origin", origin: ImportOrigins.StripeReconcile);
+    }
+
+    [Fact]
+    public async Task An_anomaly_of_a_connected_account_keeps_its_account_and_filters_by_it()
+    {
+        var platform = Anomaly("tn_acct", "cus_1", 1_700_000_000, "card_testing");
+        var connected = Anomaly("tn_acct", "cus_1", 1_700_000_000, "card_testing") with
+        {
+            Id = RaisedAnomaly.IdFor("tn_acct", false, "card_testing", "cus_1", 1_700_000_000, "acct_X"),
+            Account = "acct_X",
+        };
+        Assert.NotEqual(platform.Id, connected.Id);
+        await Anomalies.ApplyAsync([platform, connected]);
+
+        var all = await Anomalies.ListAsync("tn_acct", new AnomalyQuery(null, null, null, null, null, null, 10, null));
+        Assert.Equal(2, all.Items.Count);
+        var only = Assert.Single((await Anomalies.ListAsync("tn_acct", new AnomalyQuery(null, null, null, null, null, null, 10, null, "acct_X"))).Items);
+        Assert.Equal("acct_X", only.Account);
+        Assert.Null(all.Items.Single(a => a.Id == platform.Id).Account);
     }
 
     [Fact]

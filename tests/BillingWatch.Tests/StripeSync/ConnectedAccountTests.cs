@@ -31,6 +31,33 @@ public sealed class ConnectedAccountTests(BillingWatchAppFixture fixture) : ICla
     ];
 
     [Fact]
+    public async Task Each_accounts_engine_survives_a_restart()
+    {
+        var start = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 3600;
+        var dataDir = TestData.NewDirectory();
+        TestTenant tenant;
+        await using (var first = new BillingWatchApp(dataDir, null) { DeleteDataOnDispose = false })
+        {
+            tenant = await first.CreateTenantAsync("Platform");
+            using var admin = first.Admin();
+            await HttpAssert.JsonAsync(await admin.PatchAsJsonAsync($"/api/v1/tenants/{tenant.Id}", new { perConnectedAccount = true }), 200);
+            using var api = tenant.Api();
+            await DetectionApi.ImportAsync(api, [For("acct_A", StripeEvents.ChargeSucceeded(amount: 7000, customer: "cus_again", created: start))]);
+        }
+
+        await using var second = new BillingWatchApp(dataDir, null);
+        using var resumed = second.WithKey(tenant.ApiKey);
+        await DetectionApi.ImportAsync(resumed,
+        [
+            For("acct_B", StripeEvents.ChargeSucceeded(amount: 7000, customer: "cus_again", created: start + 30)),
+            For("acct_A", StripeEvents.ChargeSucceeded(amount: 7000, customer: "cus_again", created: start + 60)),
+        ]);
+
+        var duplicate = Assert.Single(await DetectionApi.AllAnomaliesAsync(resumed, "detector=duplicate_charge"));
+        Assert.Equal("acct_A", duplicate.GetProperty("account").GetString());
+    }
+
+    [Fact]
     public async Task Folding_accounts_apart_keeps_one_accounts_charges_from_looking_like_anothers_duplicates()
     {
         var start = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 3600;

@@ -263,6 +263,51 @@ public sealed class StripeSyncTests : IAsyncLifetime
         Assert.Equal(0, await app.EventLog.CountAsync(tenant.Id));
     }
 
+    [Fact]
+    public async Task A_platforms_reconciliation_lists_its_connected_accounts_and_names_them()
+    {
+        await using var app = NewApp();
+        var tenant = await app.CreateTenantAsync(eventsPerSecond: 10_000, burst: 10_000);
+        using (var admin = app.Admin())
+        {
+            await HttpAssert.JsonAsync(await admin.PatchAsJsonAsync($"/api/v1/tenants/{tenant.Id}", new { perConnectedAccount = true }), 200);
+        }
+
+        using var api = tenant.Api();
+        await HttpAssert.JsonAsync(await api.PutAsJsonAsync("/api/v1/stripe-connection", new { apiKey = _stripe.AddKey([.. FakeStripeApi.AllPermissions, "accounts:read"]) }), 200);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        string Of(string? account, int i)
+        {
+            var node = System.Text.Json.Nodes.JsonNode.Parse(StripeEvents.ChargeSucceeded(created: now - 100 + i))!.AsObject();
+            if (account is not null)
+            {
+                node["account"] = account;
+            }
+
+            return node.ToJsonString();
+        }
+
+        var events = new[] { (string?)null, "acct_A", "acct_B" }.SelectMany(account => Enumerable.Range(0, 30).Select(i => (Account: account, Json: Of(account, i)))).ToList();
+        _stripe.AddEvents(events.Select(e => e.Json));
+        var withheld = events.Where(e => e.Account == "acct_B").Take(10).Select(e => StripeEvents.IdOf(e.Json)).ToHashSet();
+        foreach (var e in events.Where(e => !withheld.Contains(StripeEvents.IdOf(e.Json))))
+        {
+            Assert.Equal(200, (int)(await tenant.DeliverAsync(e.Json)).StatusCode);
+        }
+
+        var job = await HttpAssert.JsonAsync(await api.PostAsync("/api/v1/stripe-sync/reconcile", null), 202);
+        var done = await WaitForReconcileAsync(api, job.GetProperty("id").GetString()!);
+        Assert.Equal(10, done.GetProperty("imported").GetInt64());
+        Assert.Equal(90, done.GetProperty("listed").GetInt64());
+        Assert.Equal(2, done.GetProperty("connectedAccounts").GetInt32());
+
+        var reconciled = await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/events?source=reconciled&account=acct_B&limit=50"), 200);
+        Assert.Equal(withheld.Order(), reconciled.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("id").GetString()!).Order());
+        var gap = Assert.Single(await GapsAsync(api));
+        Assert.Equal("acct_B", gap.GetProperty("account").GetString());
+        Assert.Equal(10, gap.GetProperty("evidence").GetProperty("missed").GetInt64());
+    }
+
     private static async Task ReconcileNowAsync(HttpClient api)
     {
         var job = await HttpAssert.JsonAsync(await api.PostAsync("/api/v1/stripe-sync/reconcile", null), 202);
