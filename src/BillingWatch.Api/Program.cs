@@ -32,6 +32,7 @@ try
     api.MapImportSessions();
     api.MapAnomalies();
     api.MapMetrics();
+    api.MapMrr();
     api.MapSubscriptions();
     api.MapDetectors();
     api.MapStripeSync();

@@ -89,6 +89,7 @@ public static class StorageServiceExtensions
         services.TryAddSingleton<ImportSessionStore>();
         services.TryAddSingleton<BillingWatch.Ingest.ImportSessionCompletion>();
         services.TryAddSingleton<BillingWatch.StripeSync.StripeSyncStore>();
+        services.TryAddSingleton<BillingWatch.Subscriptions.MrrStore>();
         services.TryAddSingleton<ISubscriptionBook, SubscriptionBookStore>();
         if (options.Storage.IsPostgres)
         {

@@ -28,6 +28,9 @@ public sealed record BillingEvent
     /// <summary>Found missing by reconciliation with Stripe (its webhook never arrived); imported as well.</summary>
     public bool Reconciled { get; init; }
 
+    /// <summary>A subscription as Stripe listed it (seeding the book), not an event: its MRR is an opening balance.</summary>
+    public bool Snapshot { get; init; }
+
     /// <summary>The connected account of a Connect platform's event (<c>account</c>), if any.</summary>
     public string? Account { get; init; }
 

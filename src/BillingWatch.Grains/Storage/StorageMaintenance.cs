@@ -28,7 +28,9 @@ public sealed class StorageMaintenance(IStorageConnections storage, TimeProvider
             "INSERT INTO tenant_deletions (tenant_id, deleted_at) VALUES (@tenant, @now) ON CONFLICT (tenant_id) DO NOTHING",
             "DELETE FROM alert_digests WHERE channel_id IN (SELECT id FROM alert_channels WHERE tenant_id = @tenant)",
             "DELETE FROM alert_deliveries WHERE tenant_id = @tenant AND status = 'pending'",
-            "DELETE FROM alert_channels WHERE tenant_id = @tenant"])
+            "DELETE FROM alert_channels WHERE tenant_id = @tenant",
+            "DELETE FROM stripe_connections WHERE tenant_id = @tenant",
+            "DELETE FROM mrr_totals WHERE tenant_id = @tenant"])
         {
             await ExecuteAsync(connection, transaction, sql, tenantId, cancellationToken);
         }
@@ -90,7 +92,8 @@ public sealed class StorageMaintenance(IStorageConnections storage, TimeProvider
             "DELETE FROM alert_deliveries WHERE id IN (SELECT id FROM alert_deliveries WHERE tenant_id = @tenant LIMIT @batch)",
             "DELETE FROM import_lines WHERE session_id IN (SELECT id FROM import_sessions WHERE tenant_id = @tenant) AND line_no IN (SELECT line_no FROM import_lines WHERE session_id IN (SELECT id FROM import_sessions WHERE tenant_id = @tenant) LIMIT @batch)",
             "DELETE FROM import_sessions WHERE id IN (SELECT id FROM import_sessions WHERE tenant_id = @tenant LIMIT @batch)",
-            "DELETE FROM subscriptions WHERE tenant_id = @tenant AND id IN (SELECT id FROM subscriptions WHERE tenant_id = @tenant LIMIT @batch)"])
+            "DELETE FROM subscriptions WHERE tenant_id = @tenant AND id IN (SELECT id FROM subscriptions WHERE tenant_id = @tenant LIMIT @batch)",
+            "DELETE FROM mrr_movements WHERE tenant_id = @tenant AND at IN (SELECT at FROM mrr_movements WHERE tenant_id = @tenant LIMIT @batch)"])
         {
             while (true)
             {

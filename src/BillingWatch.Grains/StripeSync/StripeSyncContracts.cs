@@ -27,6 +27,13 @@ public interface IStripeSyncGrain : IGrainWithStringKey
 
     /// <summary>The sync clock's visit: resumes an interrupted job, starts a reconciliation that fell due.</summary>
     Task TickAsync();
+
+    /// <summary>
+    /// The tenant was deleted: forget the key and everything else. Interleaves with a running job (whose
+    /// step may be waiting on the tenant that is calling this), which then stops.
+    /// </summary>
+    [AlwaysInterleave]
+    Task ForgetAsync();
 }
 
 public enum StripeConnectStatus

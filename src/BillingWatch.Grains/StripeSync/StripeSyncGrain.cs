@@ -127,6 +127,16 @@ public sealed partial class StripeSyncGrain(
         return true;
     }
 
+    public async Task ForgetAsync()
+    {
+        _runner?.Dispose();
+        _runner = null;
+        state.State = new StripeSyncState();
+        await state.ClearStateAsync(CancellationToken.None);
+        await store.RemoveConnectionAsync(TenantId, CancellationToken.None);
+        this.DeactivateOnIdle();
+    }
+
     public async Task<StripeJobOutcome> StartBackfillAsync(int days)
     {
         if (!S.Connected)

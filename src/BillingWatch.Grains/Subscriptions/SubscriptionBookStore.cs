@@ -20,7 +20,7 @@ public sealed class SubscriptionBookStore(IStorageConnections storage) : ISubscr
         "id, livemode, customer, status, currency, monthly_recurring, price_id, quantity, billing_interval, interval_count, " +
         "current_period_start, current_period_end, trial_end, cancel_at, cancel_at_period_end, canceled_at, state_at, " +
         "last_invoice_at, last_paid_invoice, last_paid_at, failed_attempts, last_failed_at, billed_from, " +
-        "last_renewal_at, last_renewal_invoice, last_renewal_event, last_renewal_reason, lapse_judged_for, updated_at";
+        "last_renewal_at, last_renewal_invoice, last_renewal_event, last_renewal_reason, lapse_judged_for, updated_at, first_counted_at";
 
     private static readonly string[] ColumnNames = Columns.Split(", ");
 
@@ -55,6 +55,7 @@ public sealed class SubscriptionBookStore(IStorageConnections storage) : ISubscr
         }
 
         var observations = new List<CadenceObservation>();
+        var movements = new List<MrrMovement>();
         foreach (var e in relevant)
         {
             var key = (e.Livemode, e.Subscription!);
@@ -63,11 +64,13 @@ public sealed class SubscriptionBookStore(IStorageConnections storage) : ISubscr
                 records[key] = record = SubscriptionRecord.First(e);
             }
 
-            if (record.Apply(e) is { } observation)
+            if (record.Apply(e, movements) is { } observation)
             {
                 observations.Add(observation);
             }
         }
+
+        await MrrStore.RecordAsync(connection, transaction, tenantId, movements, cancellationToken);
 
         foreach (var record in records.Values)
         {
@@ -221,6 +224,7 @@ public sealed class SubscriptionBookStore(IStorageConnections storage) : ISubscr
         LastRenewalReason = NullableString(r, 26),
         LapseJudgedFor = r.GetInt64(27),
         UpdatedAt = r.GetInt64(28),
+        FirstCountedAt = NullableLong(r, 29),
     };
 
     private static void Bind(DbCommand command, string tenantId, SubscriptionRecord s)
@@ -232,6 +236,7 @@ public sealed class SubscriptionBookStore(IStorageConnections storage) : ISubscr
             s.CurrentPeriodStart, s.CurrentPeriodEnd, s.TrialEnd, s.CancelAt, s.CancelAtPeriodEnd, s.CanceledAt, s.StateAt,
             s.LastInvoiceAt, s.LastPaidInvoice, s.LastPaidAt, s.FailedAttempts, s.LastFailedAt, s.BilledFrom,
             s.LastRenewalAt, s.LastRenewalInvoice, s.LastRenewalEvent, s.LastRenewalReason, s.LapseJudgedFor, s.UpdatedAt,
+            s.FirstCountedAt,
         ];
         for (var i = 0; i < ColumnNames.Length; i++)
         {

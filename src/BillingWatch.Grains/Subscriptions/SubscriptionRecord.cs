@@ -19,6 +19,23 @@ public sealed record CadenceObservation(
     int IntervalCount);
 
 /// <summary>
+/// A change of one subscription's counted MRR (docs/METRICS.md): <c>new</c>, <c>expansion</c>,
+/// <c>contraction</c>, <c>churn</c>, <c>reactivation</c>, or <c>existing</c> (counted when the book was seeded
+/// from Stripe, an opening balance rather than growth). <see cref="Delta"/> is signed, minor units a month.
+/// </summary>
+public sealed record MrrMovement(string Subscription, bool Livemode, long At, string? Customer, string Currency, string Kind, long Delta, int SubscriberDelta);
+
+public static class MrrKinds
+{
+    public const string New = "new";
+    public const string Expansion = "expansion";
+    public const string Contraction = "contraction";
+    public const string Churn = "churn";
+    public const string Reactivation = "reactivation";
+    public const string Existing = "existing";
+}
+
+/// <summary>
 /// One subscription as the book knows it, projected from the tenant's events. Every field moves only
 /// forward in event time (a status from an older event never overwrites a newer one, a count only grows
 /// for a newer failure), so applying the same event twice — a replay after a crash — changes nothing.
@@ -90,6 +107,51 @@ public sealed class SubscriptionRecord
 
     /// <summary>Event time of the latest event applied, of any kind.</summary>
     public long UpdatedAt { get; set; }
+
+    /// <summary>When its MRR was first counted: a later start after churning is a reactivation.</summary>
+    public long? FirstCountedAt { get; set; }
+
+    /// <summary>
+    /// The MRR it contributes: its monthly recurring amount while it is paid for or being collected (active,
+    /// past_due, unpaid); nothing while trialing (until the first payment makes it active), incomplete,
+    /// paused or canceled.
+    /// </summary>
+    public long CountedMrr => Status is "active" or "past_due" or "unpaid" && Currency is not null ? MonthlyRecurring : 0;
+
+    /// <summary>Applies one event like <see cref="Apply"/> and adds the MRR movements it makes to <paramref name="movements"/>.</summary>
+    public CadenceObservation? Apply(BillingEvent e, List<MrrMovement> movements)
+    {
+        var before = CountedMrr;
+        var beforeCurrency = Currency;
+        var observation = Apply(e);
+        var after = CountedMrr;
+        if (before == after && (before == 0 || beforeCurrency == Currency))
+        {
+            return observation;
+        }
+
+        var at = e.Created;
+        if (before > 0 && after > 0 && beforeCurrency == Currency)
+        {
+            movements.Add(new MrrMovement(Id, Livemode, at, Customer, Currency!, after > before ? MrrKinds.Expansion : MrrKinds.Contraction, after - before, 0));
+            return observation;
+        }
+
+        if (before > 0)
+        {
+            movements.Add(new MrrMovement(Id, Livemode, at, Customer, beforeCurrency!, MrrKinds.Churn, -before, -1));
+        }
+
+        if (after > 0)
+        {
+            // A start: new, reactivation or expansion is decided per customer by the book (MrrStore), which
+            // knows the customer's other subscriptions. A switch of currency churns in one and starts in the other.
+            FirstCountedAt ??= at;
+            movements.Add(new MrrMovement(Id, Livemode, at, Customer, Currency!, e.Snapshot ? MrrKinds.Existing : MrrKinds.New, after, 1));
+        }
+
+        return observation;
+    }
 
     /// <summary>
     /// When this subscription should next be billed, if it is expected to be and has not been judged for

@@ -101,6 +101,7 @@ public sealed partial class TenantGrain
 
         await directory.RemoveAsync(TenantId);
         await maintenance.DeleteTenantAsync(TenantId);
+        await GrainFactory.GetGrain<StripeSync.IStripeSyncGrain>(TenantId).ForgetAsync();
         _detection = null;
         _ingest = null;
         await detectionState.ClearStateAsync();

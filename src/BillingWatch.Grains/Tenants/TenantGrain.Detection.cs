@@ -119,7 +119,7 @@ public sealed partial class TenantGrain
                 ["livemode"] = livemode,
                 ["data"] = new System.Text.Json.Nodes.JsonObject { ["object"] = System.Text.Json.Nodes.JsonNode.Parse(json) },
             };
-            var snapshot = BillingEvent.Read(0, System.Text.Encoding.UTF8.GetBytes(envelope.ToJsonString()), imported: true, now);
+            var snapshot = BillingEvent.Read(0, System.Text.Encoding.UTF8.GetBytes(envelope.ToJsonString()), imported: true, now) with { Snapshot = true };
             if (Subscriptions.SubscriptionRecord.Reads(snapshot))
             {
                 snapshots.Add(snapshot);

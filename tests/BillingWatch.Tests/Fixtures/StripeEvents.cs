@@ -114,6 +114,25 @@ public static class StripeEvents
             id,
             previousAttributes: new JsonObject { ["quantity"] = previousQuantity });
 
+    /// <summary>A subscription event with one price: <paramref name="unitAmount"/> × <paramref name="quantity"/> every <paramref name="interval"/>.</summary>
+    public static string Subscription(string type, string subscription, string customer, string status, long quantity, long unitAmount, long created, string currency = "usd", string interval = "month") =>
+        Envelope(
+            type,
+            new JsonObject
+            {
+                ["id"] = subscription,
+                ["object"] = "subscription",
+                ["customer"] = customer,
+                ["status"] = status,
+                ["currency"] = currency,
+                ["items"] = new JsonObject
+                {
+                    ["object"] = "list",
+                    ["data"] = new JsonArray(new JsonObject { ["id"] = "si_" + subscription, ["quantity"] = quantity, ["price"] = new JsonObject { ["id"] = "price_" + unitAmount, ["unit_amount"] = unitAmount, ["currency"] = currency, ["recurring"] = new JsonObject { ["interval"] = interval, ["interval_count"] = 1 } } }),
+                },
+            },
+            created: created);
+
     /// <summary>A thin event notification (API v2): <c>created</c> is an ISO-8601 string, there is no data object.</summary>
     public static string ThinEvent(string? id = null, string type = "v1.billing.meter.error_report_triggered", bool livemode = false) =>
         new JsonObject

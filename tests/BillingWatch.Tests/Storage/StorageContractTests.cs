@@ -16,6 +16,8 @@ public sealed record StorageUnderTest(IEventLog Events, IAnomalyStore Anomalies,
     public ISubscriptionBook Subscriptions { get; init; } = null!;
 
     public BillingWatch.StripeSync.StripeSyncStore StripeSync { get; init; } = null!;
+
+    public MrrStore Mrr { get; init; } = null!;
 }
 
 /// <summary>
@@ -137,6 +139,30 @@ public abstract class StorageContractTests : IAsyncLifetime
         var session = await _storage.Imports.CreateAsync("tn_sync", "imp_origin", origin: ImportOrigins.StripeReconcile);
         Assert.Equal(ImportOrigins.StripeReconcile, session.Origin);
         await _storage.Imports.CreateAsync("tn_sync", "imp_origin", origin: ImportOrigins.StripeReconcile);
+    }
+
+    [Fact]
+    public async Task Mrr_movements_are_recorded_once_however_often_the_book_applies_an_event()
+    {
+        var day = 1_750_000_000L;
+        var events = new[]
+        {
+            Fixtures.StripeEvents.Subscription("customer.subscription.created", "sub_m1", "cus_m1", "active", 2, 1500, day),
+            Fixtures.StripeEvents.Subscription("customer.subscription.created", "sub_m2", "cus_m1", "active", 1, 1000, day + 60),
+            Fixtures.StripeEvents.Subscription("customer.subscription.deleted", "sub_m1", "cus_m1", "canceled", 2, 1500, day + 86_400),
+        }.Select((json, i) => BillingEvent.Read(i + 1, Encoding.UTF8.GetBytes(json), imported: true, day + 90_000)).ToList();
+
+        await _storage.Subscriptions.ApplyAsync("tn_mrr", events);
+        await _storage.Subscriptions.ApplyAsync("tn_mrr", events);
+        await _storage.Subscriptions.ApplyAsync("tn_mrr", events.Take(1).ToList());
+
+        var total = Assert.Single(await _storage.Mrr.TotalsAsync("tn_mrr", livemode: false));
+        Assert.Equal(("usd", 1000L, 1L), (total.Currency, total.Mrr, total.Subscribers));
+        var days = await _storage.Mrr.DaysSinceAsync("tn_mrr", livemode: false, day);
+        Assert.Equal(
+            [(day / 86_400, "expansion", 1000L, 0L), (day / 86_400, "new", 3000L, 1L), ((day / 86_400) + 1, "contraction", -3000L, 0L)],
+            days.Select(d => (d.Day, d.Kind, d.Delta, d.SubscriberDelta)));
+        Assert.Empty(await _storage.Mrr.TotalsAsync("tn_mrr", livemode: true));
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using BillingWatch.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace BillingWatch.Tests.StripeSync;
 
@@ -58,8 +59,31 @@ public sealed class StripeSyncTests : IAsyncLifetime
         Assert.DoesNotContain(key, await File.ReadAllTextAsync(app.DatabasePath + "-wal") + Convert.ToHexString(await File.ReadAllBytesAsync(app.DatabasePath)), StringComparison.Ordinal);
 
         Assert.Equal(204, (int)(await api.DeleteAsync("/api/v1/stripe-connection")).StatusCode);
+        Assert.DoesNotContain(tenant.Id, await app.Services.GetRequiredService<BillingWatch.StripeSync.StripeSyncStore>().ListConnectedTenantsAsync());
         Assert.False((await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/stripe-connection"), 200)).GetProperty("connected").GetBoolean());
         Assert.Equal(409, (int)(await api.PostAsJsonAsync("/api/v1/stripe-sync/backfill", new { days = 3 })).StatusCode);
+    }
+
+    [Fact]
+    public async Task Deleting_the_tenant_forgets_its_stripe_key()
+    {
+        await using var app = NewApp();
+        var tenant = await app.CreateTenantAsync();
+        using var api = tenant.Api();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        _stripe.AddEvents(Enumerable.Range(0, 2_000).Select(i => StripeEvents.ChargeSucceeded(created: now - 86_400 + (i * 30))));
+        await HttpAssert.JsonAsync(await api.PutAsJsonAsync("/api/v1/stripe-connection", new { apiKey = _stripe.AddKey() }), 200);
+        await HttpAssert.JsonAsync(await api.PostAsJsonAsync("/api/v1/stripe-sync/backfill", new { days = 2 }), 202);
+
+        using var admin = app.Admin();
+        Assert.Equal(204, (int)(await admin.DeleteAsync($"/api/v1/tenants/{tenant.Id}")).StatusCode);
+
+        var grains = app.Services.GetRequiredService<IGrainFactory>();
+        var sync = await grains.GetGrain<BillingWatch.StripeSync.IStripeSyncGrain>(tenant.Id).GetAsync();
+        Assert.False(sync.Connected);
+        Assert.Null(sync.Key);
+        Assert.Null(sync.Backfill);
+        Assert.DoesNotContain(tenant.Id, await app.Services.GetRequiredService<BillingWatch.StripeSync.StripeSyncStore>().ListConnectedTenantsAsync());
     }
 
     [Fact]
