@@ -8,6 +8,12 @@ if (args is ["book", var count])
     return await BookBenchmark.RunAsync(int.Parse(count, System.Globalization.CultureInfo.InvariantCulture));
 }
 
+// "mrr N [Q]": the revenue metrics' query over a book of N subscriptions, timed Q times (docs/PERFORMANCE.md).
+if (args is ["mrr", var subscriptions, .. var rest])
+{
+    return await MrrBenchmark.RunAsync(int.Parse(subscriptions, System.Globalization.CultureInfo.InvariantCulture), rest is [var q] ? int.Parse(q, System.Globalization.CultureInfo.InvariantCulture) : 200);
+}
+
 if (args is ["ceiling-serve", var port, var dir])
 {
     return await CeilingServer.ServeAsync(int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), dir);
