@@ -1,8 +1,9 @@
 namespace BillingWatch.Api.Dashboard;
 
 /// <summary>
-/// The tenant dashboard at /: three static files embedded in this assembly (so nothing depends on a
-/// content root or a CDN), served with a strict content security policy.
+/// The tenant dashboard at /: static files embedded in this assembly, its own three and the vendored chart
+/// library (assets/vendor/README.md), so nothing depends on a content root or a CDN; served with a strict
+/// content security policy.
 /// </summary>
 internal static class DashboardEndpoints
 {
@@ -13,6 +14,8 @@ internal static class DashboardEndpoints
         routes.MapGet("/", (HttpContext context) => Serve(context, "index.html")).ExcludeFromDescription();
         routes.MapGet("/app.js", (HttpContext context) => Serve(context, "app.js")).ExcludeFromDescription();
         routes.MapGet("/app.css", (HttpContext context) => Serve(context, "app.css")).ExcludeFromDescription();
+        routes.MapGet("/vendor/uPlot.iife.min.js", (HttpContext context) => Serve(context, "vendor/uPlot.iife.min.js")).ExcludeFromDescription();
+        routes.MapGet("/vendor/uPlot.min.css", (HttpContext context) => Serve(context, "vendor/uPlot.min.css")).ExcludeFromDescription();
         return routes;
     }
 
@@ -30,7 +33,7 @@ internal static class DashboardEndpoints
     {
         var assembly = typeof(DashboardEndpoints).Assembly;
         var files = new Dictionary<string, (string, byte[])>(StringComparer.Ordinal);
-        foreach (var (name, type) in (ValueTuple<string, string>[])[("index.html", "text/html; charset=utf-8"), ("app.js", "text/javascript; charset=utf-8"), ("app.css", "text/css; charset=utf-8")])
+        foreach (var (name, type) in (ValueTuple<string, string>[])[("index.html", "text/html; charset=utf-8"), ("app.js", "text/javascript; charset=utf-8"), ("app.css", "text/css; charset=utf-8"), ("vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8"), ("vendor/uPlot.min.css", "text/css; charset=utf-8")])
         {
             using var stream = assembly.GetManifestResourceStream("dashboard/" + name) ?? throw new InvalidOperationException($"dashboard/{name} is not embedded");
             using var copy = new MemoryStream();

@@ -70,9 +70,10 @@ public static class MrrReport
             var startSubscribers = (total?.Subscribers ?? 0) - days.Sum(d => d.SubscriberDelta);
             var points = new List<MrrPoint>();
             long mrr = startMrr, subscribers = startSubscribers;
-            for (var start = from; start < to; start = MrrIntervals.Next(start, interval))
+            var end = from;
+            for (var start = from; start < to; start = end)
             {
-                var end = MrrIntervals.Next(start, interval);
+                end = MrrIntervals.Next(start, interval);
                 var (firstDay, endDay) = (DayNumber(start), DayNumber(end));
                 var inBucket = days.Where(d => d.Day >= firstDay && d.Day < endDay).ToList();
                 mrr += inBucket.Sum(d => d.Delta);
@@ -81,7 +82,8 @@ public static class MrrReport
                     Sum(inBucket, MrrKinds.Churn), Sum(inBucket, MrrKinds.Reactivation), Sum(inBucket, MrrKinds.Existing)));
             }
 
-            var inRange = days.Where(d => d.Day < DayNumber(to)).ToList();
+            // The period is what the points cover: up to the end of the last one (today's movements included).
+            var inRange = days.Where(d => d.Day < DayNumber(end)).ToList();
             var churned = -inRange.Where(d => d.Kind == MrrKinds.Churn).Sum(d => d.SubscriberDelta);
             var gained = inRange.Where(d => d.Kind is MrrKinds.New or MrrKinds.Reactivation).Sum(d => d.SubscriberDelta);
             var (newMrr, expansion, contraction, churn, reactivation, existing) =

@@ -147,7 +147,10 @@ public sealed class SubscriptionRecord
             // A start: new, reactivation or expansion is decided per customer by the book (MrrStore), which
             // knows the customer's other subscriptions. A switch of currency churns in one and starts in the other.
             FirstCountedAt ??= at;
-            movements.Add(new MrrMovement(Id, Livemode, at, Customer, Currency!, e.Snapshot ? MrrKinds.Existing : MrrKinds.New, after, 1));
+            // Seeded from Stripe, or first seen through a renewal invoice (its creation is older than the events at
+            // hand): an opening balance, not growth.
+            var existing = e.Snapshot || (!e.Type.StartsWith(StripeEventTypes.SubscriptionPrefix, StringComparison.Ordinal) && e.BillingReason is "subscription_cycle");
+            movements.Add(new MrrMovement(Id, Livemode, at, Customer, Currency!, existing ? MrrKinds.Existing : MrrKinds.New, after, 1));
         }
 
         return observation;
@@ -207,6 +210,14 @@ public sealed class SubscriptionRecord
             case StripeEventTypes.InvoicePaid or StripeEventTypes.InvoicePaymentSucceeded when LastPaidAt is not long paid || e.Created >= paid:
                 LastPaidAt = e.Created;
                 LastPaidInvoice = e.InvoiceId;
+                if (StateAt == 0 && IsCadenceInvoice(e.BillingReason) && e.AmountPaid is long amount && amount > 0 && Interval is not null)
+                {
+                    // No subscription event has listed its items (it is older than the events at hand): until
+                    // one does, its latest paid cycle invoice, normalised to a month, is its MRR.
+                    MonthlyRecurring = Monthly(amount, Interval, IntervalCount);
+                    Currency = e.Currency ?? Currency;
+                }
+
                 if (LastFailedAt is not long failed || failed <= e.Created)
                 {
                     FailedAttempts = 0;
@@ -287,6 +298,13 @@ public sealed class SubscriptionRecord
     private static bool IsCadenceInvoice(string? reason) => reason is null or "subscription_cycle" or "subscription_create" or "subscription";
 
     private static long? Max(long? a, long b) => a is long x ? Math.Max(x, b) : b;
+
+    /// <summary>An amount billed every <paramref name="count"/> <paramref name="interval"/>s, as minor units a month.</summary>
+    public static long Monthly(long amount, string interval, int count)
+    {
+        var months = (interval switch { "year" => 12.0, "week" => 12 / 52.0, "day" => 12 / 365.0, _ => 1.0 }) * Math.Max(1, count);
+        return (long)Math.Round(amount / months, MidpointRounding.AwayFromZero);
+    }
 
     public static long NextBilling(long from, string interval, int count)
     {

@@ -211,6 +211,48 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_revenue_page_charts_mrr_with_its_movements_under_the_content_security_policy()
+    {
+        foreach (var width in new[] { 1280, 390 })
+        {
+            var page = await SignedInPageAsync(_apiKey, width);
+            var problems = new List<string>();
+            page.Console += (_, message) =>
+            {
+                if (message.Type == "error")
+                {
+                    problems.Add(message.Text);
+                }
+            };
+            page.PageError += (_, error) => problems.Add(error);
+            await page.ClickAsync("nav >> text=Revenue");
+            await ExpectHeadingAsync(page, "Revenue");
+
+            // The demo tenant is in test mode: the page says so and shows it rather than an empty live view.
+            try
+            {
+                await Assertions.Expect(page.Locator("main [role=status]")).ToContainTextAsync("showing test mode", new LocatorAssertionsToContainTextOptions { Timeout = 60_000 });
+            }
+            catch (PlaywrightException ex)
+            {
+                var html = await page.Locator("main").InnerHTMLAsync();
+                throw new InvalidOperationException($"the page shows: {html[..Math.Min(html.Length, 3000)]}; errors: {string.Join(" | ", problems)}", ex);
+            }
+
+            var panel = page.Locator("section[id^=mrr-]").First;
+            await Assertions.Expect(panel.Locator(".uplot canvas").First).ToBeVisibleAsync();
+            await Assertions.Expect(panel.Locator(".u-legend")).ToContainTextAsync("MRR");
+            await Assertions.Expect(panel.Locator(".u-legend")).ToContainTextAsync("Churn");
+            await Assertions.Expect(panel.Locator("table.movements")).ToContainTextAsync("Ending MRR");
+            await Assertions.Expect(page.Locator("main")).Not.ToContainTextAsync("null");
+            var overflow = await page.EvaluateAsync<int>("document.documentElement.scrollWidth - window.innerWidth");
+            Assert.True(overflow <= 1, $"the revenue page is {overflow}px wider than the window at {width}px");
+            Assert.Empty(problems);
+            await ShotAsync(page, width > 800 ? "revenue" : "revenue-phone");
+        }
+    }
+
+    [Fact]
     public async Task The_anomaly_list_loads_more_than_one_page()
     {
         using var admin = _server.Client(BillingWatchApp.AdminKey);

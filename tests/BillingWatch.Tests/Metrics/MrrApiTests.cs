@@ -26,6 +26,7 @@ public sealed class MrrApiTests(BillingWatchAppFixture fixture) : IClassFixture<
         StripeEvents.Subscription("customer.subscription.created", "sub_4", "cus_1", "active", 1, 3000, At(6)),
         StripeEvents.Subscription("customer.subscription.deleted", "sub_3", "cus_2", "canceled", 1, 1000, At(7)),
         StripeEvents.Subscription("customer.subscription.created", "sub_5", "cus_5", "active", 1, 120_000, At(7), currency: "eur", interval: "year"),
+        StripeEvents.Subscription("customer.subscription.created", "sub_6", "cus_6", "active", 1, 700, DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60),
     ];
 
     [Fact]
@@ -69,6 +70,18 @@ public sealed class MrrApiTests(BillingWatchAppFixture fixture) : IClassFixture<
         Assert.Equal(2, later.GetProperty("startSubscribers").GetInt64());
         Assert.Equal(0.5, later.GetProperty("customerChurnRate").GetDouble());
         Assert.Equal(0.0, later.GetProperty("netRevenueChurnRate").GetDouble());
+
+        // Up to now (the default `to`), the movements still add up to the ending MRR, today's included.
+        foreach (var currency in (await HttpAssert.JsonAsync(await api.GetAsync($"/api/v1/metrics/mrr?livemode=false&from={D0:O}"), 200)).GetProperty("currencies").EnumerateArray())
+        {
+            var s = currency.GetProperty("summary");
+            Assert.Equal(s.GetProperty("endMrr").GetInt64(), s.GetProperty("startMrr").GetInt64() + s.GetProperty("netNewMrr").GetInt64() + s.GetProperty("existing").GetInt64());
+        }
+
+        var toNow = Currency(await HttpAssert.JsonAsync(await api.GetAsync($"/api/v1/metrics/mrr?livemode=false&from={D0:O}"), 200), "usd");
+        Assert.Equal(13700, toNow.GetProperty("summary").GetProperty("endMrr").GetInt64());
+        Assert.Equal(7700, toNow.GetProperty("summary").GetProperty("new").GetInt64());
+        Assert.Equal(700, toNow.GetProperty("points").EnumerateArray().Where(p => p.GetProperty("start").GetDateTime() >= D0.AddDays(8)).Sum(p => p.GetProperty("new").GetInt64()));
 
         // Weekly points start on Mondays (UTC); the range moves back to the Monday of its first week.
         var weekly = Currency(await HttpAssert.JsonAsync(await api.GetAsync($"/api/v1/metrics/mrr?livemode=false&from={D0:O}&to={to}&interval=week"), 200), "usd");

@@ -51,7 +51,7 @@
 
   function render(token, title, ...content) {
     if (token !== current) return;
-    main.replaceChildren(el("h1", { text: title }), ...content);
+    main.replaceChildren(el("h1", { text: title }), ...content.filter((c) => c !== null && c !== undefined));
     document.title = `${title} · BillingWatch`;
     main.focus();
   }
@@ -348,6 +348,77 @@
       el("section", { class: "panel" }, el("h2", { text: "Deliveries" }), deliveries.items.length ? log : el("p", { class: "muted", text: "Nothing sent yet." })));
   }
 
+  // ---------------------------------------------------------------- revenue
+  const MOVEMENTS = [["new", "New", "#16a34a"], ["expansion", "Expansion", "#2563eb"], ["reactivation", "Reactivation", "#7c3aed"], ["contraction", "Contraction", "#f59e0b"], ["churn", "Churn", "#dc2626"]];
+  const percent = (v) => v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)} %`;
+
+  // MRR as a line and its movements as bars on one dated axis: hover shows every value in the legend, a
+  // click on a legend entry hides that series, dragging across the chart zooms, a double click zooms out.
+  function mrrChart(target, series, currency) {
+    const xs = series.points.map((p) => Date.parse(p.start) / 1000);
+    const fmt = (u, v) => v === null || v === undefined ? "—" : money(v, currency);
+    const bars = window.uPlot.paths.bars({ size: [0.7, 40], gap: 1 });
+    const width = Math.max(280, Math.min(1100, target.clientWidth || 600));
+    return new window.uPlot({
+      width, height: 300,
+      scales: { x: { time: true } },
+      axes: [{}, { values: (u, vals) => vals.map((v) => (v / 100).toLocaleString()), size: 70 }],
+      series: [
+        { label: "Date", value: (u, v) => v === null ? "—" : new Date(v * 1000).toLocaleDateString() },
+        { label: "MRR", stroke: "#111827", width: 2, value: fmt },
+        ...MOVEMENTS.map(([key, label, color]) => ({ label, stroke: color, fill: color, paths: bars, points: { show: false }, value: fmt })),
+      ],
+    }, [xs, series.points.map((p) => p.mrr), ...MOVEMENTS.map(([key]) => series.points.map((p) => p[key]))], target);
+  }
+
+  async function revenue(params) {
+    const token = current;
+    const interval = params.get("interval") || "day";
+    let mode = params.get("mode") || "live";
+    const controls = el("form", { class: "controls", onchange: (e) => {
+      const form = e.currentTarget;
+      location.hash = `#/revenue?interval=${form.interval.value}&mode=${form.mode.value}`;
+    } },
+      el("label", {}, "Points", el("select", { name: "interval" }, ...[["day", "Daily, 90 days"], ["week", "Weekly, 1 year"], ["month", "Monthly, 2 years"]].map(([v, t]) => el("option", { value: v, selected: v === interval }, t)))),
+      el("label", {}, "Mode", el("select", { name: "mode" }, ...[["live", "Live"], ["test", "Test"]].map(([v, t]) => el("option", { value: v, selected: v === mode }, t)))));
+    render(token, "Revenue", controls, el("p", { class: "muted", text: "Loading…" }));
+    const days = { day: 90, week: 364, month: 730 }[interval] || 90;
+    const from = new Date(Date.now() - days * 86400000).toISOString();
+    const load = (m) => api(`/api/v1/metrics/mrr?interval=${interval}&from=${from}&livemode=${m === "live"}`);
+    let data = await load(mode);
+    let note = null;
+    if (!params.get("mode") && data.currencies.length === 0) {
+      const test = await load("test");
+      if (test.currencies.length) { data = test; mode = "test"; note = alertBox("status", "No live subscriptions yet: showing test mode."); controls.mode.value = "test"; }
+    }
+    if (data.currencies.length === 0) {
+      render(token, "Revenue", controls, el("p", { class: "empty", text: "No subscription revenue in this period. MRR comes from subscription events (or from seeding with a connected Stripe key)." }));
+      return;
+    }
+    const sections = data.currencies.map((c) => {
+      const s = c.summary;
+      const cur = c.currency;
+      const chart = el("div", { class: "mrr-chart", role: "img", "aria-label": `MRR and its movements in ${cur.toUpperCase()}, one point per ${interval}` });
+      const table = el("table", { class: "movements" },
+        el("caption", { text: `Movements in ${cur.toUpperCase()} over the period` }),
+        el("thead", {}, el("tr", {}, el("th", { text: "Movement" }), el("th", { text: "Amount a month" }))),
+        el("tbody", {}, ...[["Starting MRR", s.startMrr], ...MOVEMENTS.map(([k, label]) => [label, s[k]]), ["Existing (already paying when first seen)", s.existing], ["Net new MRR", s.netNewMrr], ["Ending MRR", s.endMrr]]
+          .map(([label, v]) => el("tr", {}, el("td", { text: label }), el("td", { text: money(v, cur) })))));
+      return { chart, c, section: el("section", { class: "panel", id: `mrr-${cur}` },
+        el("h2", { text: `MRR · ${cur.toUpperCase()}` }),
+        el("div", { class: "cards" },
+          el("div", { class: "card" }, el("div", { class: "label", text: "MRR" }), el("div", { class: "value", text: money(s.endMrr, cur) })),
+          el("div", { class: "card" }, el("div", { class: "label", text: "Net new MRR" }), el("div", { class: "value", text: money(s.netNewMrr, cur) })),
+          el("div", { class: "card" }, el("div", { class: "label", text: "Subscribers" }), el("div", { class: "value", text: s.endSubscribers.toLocaleString() })),
+          el("div", { class: "card" }, el("div", { class: "label", text: "ARPU" }), el("div", { class: "value", text: s.arpu === null ? "—" : money(s.arpu, cur) })),
+          el("div", { class: "card" }, el("div", { class: "label", text: "Customer churn" }), el("div", { class: "value", text: percent(s.customerChurnRate) })),
+          el("div", { class: "card" }, el("div", { class: "label", text: "Net revenue churn" }), el("div", { class: "value", text: percent(s.netRevenueChurnRate) }))),
+        chart, table) };
+    });
+    render(token, "Revenue", controls, note, el("p", { class: "muted", text: "Amounts per currency, never converted. Definitions: docs/METRICS.md." }), ...sections.map((x) => x.section));
+    if (token === current) for (const { chart, c } of sections) mrrChart(chart, c, c.currency);
+  }
+
   // ---------------------------------------------------------------- Stripe sync
   const jobState = (job) => job.error && !["completed", "failed"].includes(job.state) ? `${job.state} (${job.error})` : job.state;
 
@@ -456,6 +527,7 @@
       else if (path === "/detectors") await detectors();
       else if (path === "/alerts") await alerts();
       else if (path === "/stripe") await stripeSync();
+      else if (path === "/revenue") await revenue(params);
       else await overview(params);
     } catch (err) {
       render(token, "Something went wrong", alertBox("error", err.message));
