@@ -55,9 +55,9 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
     {
         var id = e.Subscription ?? e.ObjectId ?? e.Id;
         c.Anomaly(id, Severity.Low, "Subscription cancelled")
-            .Saying($"Subscription {id} of customer {e.Customer} {what}.")
+            .Saying($"Subscription {id} of customer {e.Customer} {what}" + (e.MonthlyRecurring > 0 && e.Currency is not null ? $", losing {e.MonthlyRecurring} {e.Currency} of MRR a month (minor units)." : "."))
             .At(e.Created, e.Created, e.Created)
-            .WithEvidence(new { subscription = id, customer = e.Customer })
+            .WithEvidence(new { subscription = id, customer = e.Customer, monthlyRecurringLost = e.MonthlyRecurring, currency = e.Currency })
             .FromEvents([e.Id])
             .Raise();
         s.Days.Add(e.Created, e.Id, e.Currency, e.MonthlyRecurring);

@@ -61,6 +61,17 @@ public sealed class ChurnSpikeTests
     }
 
     [Fact]
+    public void A_cancellation_notice_states_the_MRR_it_loses()
+    {
+        var harness = EngineHarness.For("churn_spike");
+        harness.Fold(StripeEvents.Subscription("customer.subscription.deleted", "sub_big", "cus_big", "canceled", 3, 2500, T0 + 60));
+        var notice = Assert.Single(harness.Raised);
+        Assert.Equal(Severity.Low, notice.Severity);
+        Assert.Contains("losing 7500 usd of MRR a month", notice.Message);
+        Assert.Contains("\"monthlyRecurringLost\":7500", notice.EvidenceJson);
+    }
+
+    [Fact]
     public void A_cancellation_scheduled_for_the_period_end_counts_when_decided_not_again_when_it_ends()
     {
         var harness = EngineHarness.For("churn_spike");
