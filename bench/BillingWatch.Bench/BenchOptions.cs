@@ -17,7 +17,7 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
                             signature, group-commit into SQLite WAL with synchronous=FULL, unique index on
                             tenant and event id, no Orleans), then BillingWatch; print both and the ratio
           --payload B       approximate body size for --mix charges (default 1200)
-          --detectors off   disable all fourteen detectors for every tenant (to measure what detection costs)
+          --detectors off   disable every detector for every tenant (to measure what detection costs)
           --query-samples Q after the load, time Q event-list and Q anomaly-list queries (default 200)
           --url U[,U2...]   target a running BillingWatch instead of starting the embedded default;
                             several URLs (front ends of a cluster) are used in turn, request by request
