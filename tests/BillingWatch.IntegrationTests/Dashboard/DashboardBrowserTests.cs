@@ -77,6 +77,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         // The demo's card-testing attack is history: its episode resolved itself once the attack stopped.
         await page.SelectOptionAsync("select[name=detector]", "card_testing");
         await page.ClickAsync("button:has-text('Filter')");
+        await ListShowsOnlyAsync(page, column: 3, "card_testing");
         await page.Locator("table tbody tr a").First.ClickAsync();
         await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("resolved");
         await Assertions.Expect(page.Locator("main")).ToContainTextAsync("(detector,");
@@ -85,6 +86,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await page.ClickAsync("nav >> text=Anomalies");
         await page.SelectOptionAsync("select[name=status]", "open");
         await page.ClickAsync("button:has-text('Filter')");
+        await ListShowsOnlyAsync(page, column: 5, "open");
         await page.Locator("table tbody tr a").First.ClickAsync();
         await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("open");
         await page.FillAsync("#note", "Blocked the card BINs in Radar");
@@ -292,6 +294,16 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         Assert.True(overflow <= 1, $"the page is {overflow}px wider than the phone");
         await ShotAsync(page, "overview-phone");
     }
+
+    /// <summary>
+    /// Waits until the filtered list has replaced the one before it (every row shows <paramref name="value"/> in
+    /// <paramref name="column"/>): a click before then could land on a row of the unfiltered list.
+    /// </summary>
+    private static Task ListShowsOnlyAsync(IPage page, int column, string value) =>
+        page.WaitForFunctionAsync(
+            "([column, value]) => { const cells = [...document.querySelectorAll(`table tbody tr td:nth-child(${column})`)]; return cells.length > 0 && cells.every((td) => td.textContent === value); }",
+            new object[] { column, value },
+            new PageWaitForFunctionOptions { Timeout = 60_000 });
 
     /// <summary>Waits for a page's heading; on failure says what the page showed instead, and what the server logged.</summary>
     private async Task ExpectHeadingAsync(IPage page, string heading)
