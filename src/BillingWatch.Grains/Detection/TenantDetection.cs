@@ -273,9 +273,12 @@ public sealed class TenantDetection
         Collect();
     }
 
+    // Runs after every folded event: no enumerable of the engines here, which would allocate per event.
     private void Collect()
     {
-        foreach (var engine in Engines)
+        _pending.AddRange(_live.TakeRaised());
+        _pending.AddRange(_test.TakeRaised());
+        foreach (var engine in _accounts.Values)
         {
             _pending.AddRange(engine.TakeRaised());
         }
