@@ -33,6 +33,7 @@ try
     api.MapAnomalies();
     api.MapMetrics();
     api.MapMrr();
+    api.MapWebhookHealth();
     api.MapSubscriptions();
     api.MapDetectors();
     api.MapStripeSync();

@@ -90,6 +90,7 @@ public static class StorageServiceExtensions
         services.TryAddSingleton<BillingWatch.Ingest.ImportSessionCompletion>();
         services.TryAddSingleton<BillingWatch.StripeSync.StripeSyncStore>();
         services.TryAddSingleton<BillingWatch.Subscriptions.MrrStore>();
+        services.TryAddSingleton<BillingWatch.WebhookHealth.WebhookHealthStore>();
         services.TryAddSingleton<ISubscriptionBook, SubscriptionBookStore>();
         if (options.Storage.IsPostgres)
         {

@@ -96,6 +96,10 @@ internal static class AlertEndpoints
             return ApiProblem.BadRequest("kind cannot be changed; create a new channel.");
         }
 
+        // Without a target the channel keeps its own: Slack and Discord URLs are shown redacted, so an edit
+        // of anything else cannot send them back.
+        body = body with { Target = body.Target ?? existing.Target };
+
         if (kinds.Find(existing.Kind) is not { } kind)
         {
             return ApiProblem.BadRequest($"'{existing.Kind}' channels can no longer be changed: this deployment has no such kind.");

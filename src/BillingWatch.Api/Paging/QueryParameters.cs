@@ -67,4 +67,22 @@ internal static class QueryParameters
         text = string.IsNullOrEmpty(value) ? null : value;
         return text is not null && text.Length > maxLength ? $"{name} must be at most {maxLength} characters." : null;
     }
+
+    /// <summary>A whole number of minor units (negative allowed: refunds and credit notes can be).</summary>
+    public static string? Amount(string? value, string name, out long? amount)
+    {
+        amount = null;
+        if (string.IsNullOrEmpty(value))
+        {
+            return null;
+        }
+
+        if (!long.TryParse(value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var parsed))
+        {
+            return $"{name} must be a whole number of minor units.";
+        }
+
+        amount = parsed;
+        return null;
+    }
 }

@@ -23,6 +23,7 @@ internal static class AnomalyEndpoints
         anomalies.MapGet("/anomalies", ListAsync).WithQuery([.. AnomalyFilters, QueryDocs.Limit, QueryDocs.Cursor]);
         anomalies.MapGet("/anomalies.csv", CsvAsync).WithQuery(AnomalyFilters);
         anomalies.MapGet("/anomalies/{id}", GetAsync);
+        anomalies.MapGet("/anomalies/{id}/events", EventsAsync);
         anomalies.MapPost("/anomalies/{id}/acknowledge", (string id, TenantIdentity tenant, [FromBody] StatusRequest? body, IAnomalyStore store, TimeProvider time) => ChangeAsync(id, AnomalyStatus.Acknowledged, tenant, body, store, time));
         anomalies.MapPost("/anomalies/{id}/resolve", (string id, TenantIdentity tenant, [FromBody] StatusRequest? body, IAnomalyStore store, TimeProvider time) => ChangeAsync(id, AnomalyStatus.Resolved, tenant, body, store, time));
         anomalies.MapPost("/anomalies/{id}/false-positive", (string id, TenantIdentity tenant, [FromBody] StatusRequest? body, IAnomalyStore store, TimeProvider time) => ChangeAsync(id, AnomalyStatus.FalsePositive, tenant, body, store, time));
@@ -88,7 +89,42 @@ internal static class AnomalyEndpoints
     private static async Task<Results<Ok<AnomalyView>, ProblemHttpResult>> GetAsync(string id, TenantIdentity tenant, IAnomalyStore store, CancellationToken cancellationToken)
     {
         var anomaly = await store.GetAsync(tenant.TenantId, id, cancellationToken);
-        return anomaly is null ? ApiProblem.NotFound("No anomaly with this id exists for this tenant.") : TypedResults.Ok(AnomalyView.From(anomaly));
+        if (anomaly is null)
+        {
+            return ApiProblem.NotFound("No anomaly with this id exists for this tenant.");
+        }
+
+        var history = await store.HistoryAsync(tenant.TenantId, id, cancellationToken);
+        return TypedResults.Ok(AnomalyView.From(anomaly) with { History = AnomalyHistoryView.Of(anomaly, history) });
+    }
+
+    private const int MaxListedEvents = 500;
+
+    /// <summary>The events an anomaly names, each with what its payload says (amount, customer, card, outcome), in the anomaly's order.</summary>
+    private static async Task<Results<Ok<AnomalyEventsResponse>, ProblemHttpResult>> EventsAsync(string id, TenantIdentity tenant, IAnomalyStore store, IEventLog eventLog, CancellationToken cancellationToken)
+    {
+        var anomaly = await store.GetAsync(tenant.TenantId, id, cancellationToken);
+        if (anomaly is null)
+        {
+            return ApiProblem.NotFound("No anomaly with this id exists for this tenant.");
+        }
+
+        var items = new List<AnomalyEventItem>(Math.Min(anomaly.EventIds.Count, MaxListedEvents));
+        foreach (var eventId in anomaly.EventIds.Take(MaxListedEvents))
+        {
+            var stored = await eventLog.GetAsync(tenant.TenantId, eventId, anomaly.Livemode, cancellationToken);
+            if (stored is null)
+            {
+                items.Add(new AnomalyEventItem(eventId, null, null, null, null, null, false, null));
+                continue;
+            }
+
+            var s = stored.Summary;
+            items.Add(new AnomalyEventItem(eventId, s.Type, s.Created, s.ReceivedAt, EventSources.Name(s.Source), s.Account, true,
+                EventDetails.Read(s.Type, EventEndpoints.ReadPayload(stored.Payload))));
+        }
+
+        return TypedResults.Ok(new AnomalyEventsResponse(items, anomaly.EventIds.Count));
     }
 
     private static async Task<Results<Ok<AnomalyView>, ProblemHttpResult>> ChangeAsync(string id, string status, TenantIdentity tenant, StatusRequest? body, IAnomalyStore store, TimeProvider time)
@@ -132,6 +168,12 @@ internal static class AnomalyEndpoints
 }
 
 internal sealed record StatusRequest(string? Note, string? By);
+
+/// <param name="Total">How many events the anomaly names; the first 500 are listed.</param>
+internal sealed record AnomalyEventsResponse(IReadOnlyList<AnomalyEventItem> Items, int Total);
+
+/// <param name="Stored">False when the event log does not have it (then only the id is known).</param>
+internal sealed record AnomalyEventItem(string Id, string? Type, DateTime? Created, DateTime? ReceivedAt, string? Source, string? Account, bool Stored, EventDetails? Details);
 
 /// <summary>The query of <c>GET /anomalies</c> (and its CSV export), bound as it comes and validated once into an <see cref="AnomalyQuery"/>.</summary>
 internal sealed record AnomalyListParameters(string? Detector, string? Severity, string? Status, string? Livemode, string? Since, string? Until, string? Limit, string? Cursor, string? Account)

@@ -20,6 +20,9 @@ internal static class EventEndpoints
             new QueryParameter("type", "string", "Only events of this Stripe type."),
             new QueryParameter("source", "string", "Only events that arrived this way: webhook, import or reconciled (found missing by reconciliation with Stripe)."),
             new QueryParameter("account", "string", "Only events of this Connect connected account (acct_…)."),
+            new QueryParameter("customer", "string", "Only events whose object belongs to this customer (cus_…)."),
+            new QueryParameter("minAmount", "integer", "Only events whose object's amount (an invoice's amount paid) is at least this many minor units."),
+            new QueryParameter("maxAmount", "integer", "Only events whose object's amount (an invoice's amount paid) is at most this many minor units."),
             QueryDocs.Livemode, QueryDocs.Since, QueryDocs.Until, QueryDocs.Limit, QueryDocs.Cursor);
         events.MapGet("/{eventId}", GetAsync).WithQuery(QueryDocs.Livemode);
         return api;
@@ -52,12 +55,11 @@ internal static class EventEndpoints
             return ApiProblem.NotFound("No event with this id was received for this tenant.");
         }
 
-        var s = stored.Summary;
-        return TypedResults.Ok(new EventResponse(s.EventId, s.Type, s.Livemode, s.Created, s.ReceivedAt, ReadPayload(stored.Payload), EventSources.Name(s.Source), s.Account));
+        return TypedResults.Ok(EventResponse.From(stored));
     }
 
     /// <summary>The stored JSON as it came; a payload stored before the acceptance rule that cannot be parsed comes back as a string.</summary>
-    private static JsonElement ReadPayload(byte[] payload)
+    internal static JsonElement ReadPayload(byte[] payload)
     {
         try
         {
@@ -78,10 +80,19 @@ internal sealed record EventSummaryResponse(string Id, string Type, bool Livemod
     public static EventSummaryResponse From(EventSummary s) => new(s.EventId, s.Type, s.Livemode, s.Created, s.ReceivedAt, EventSources.Name(s.Source), s.Account);
 }
 
-internal sealed record EventResponse(string Id, string Type, bool Livemode, DateTime Created, DateTime ReceivedAt, JsonElement Payload, string Source, string? Account);
+/// <param name="Details">What the payload says about amount, customer, card and outcome (<see cref="EventDetails"/>).</param>
+internal sealed record EventResponse(string Id, string Type, bool Livemode, DateTime Created, DateTime ReceivedAt, JsonElement Payload, string Source, string? Account, EventDetails? Details)
+{
+    public static EventResponse From(StoredEvent stored)
+    {
+        var s = stored.Summary;
+        var payload = EventEndpoints.ReadPayload(stored.Payload);
+        return new(s.EventId, s.Type, s.Livemode, s.Created, s.ReceivedAt, payload, EventSources.Name(s.Source), s.Account, EventDetails.Read(s.Type, payload));
+    }
+}
 
 /// <summary>The query of <c>GET /events</c>, bound as it comes and validated once into an <see cref="EventQuery"/>.</summary>
-internal sealed record EventListParameters(string? Type, string? Livemode, string? Since, string? Until, string? Limit, string? Cursor, string? Source, string? Account)
+internal sealed record EventListParameters(string? Type, string? Livemode, string? Since, string? Until, string? Limit, string? Cursor, string? Source, string? Account, string? Customer, string? MinAmount, string? MaxAmount)
 {
     public string? Read(out EventQuery query)
     {
@@ -95,9 +106,13 @@ internal sealed record EventListParameters(string? Type, string? Livemode, strin
             QueryParameters.Text(Type, "type", 255, out var type),
             QueryParameters.Text(Account, "account", 255, out var account),
             ReadSource(Source, out var source),
+            QueryParameters.Text(Customer, "customer", 255, out var customer),
+            QueryParameters.Amount(MinAmount, "minAmount", out var minAmount),
+            QueryParameters.Amount(MaxAmount, "maxAmount", out var maxAmount),
         };
-        query = new EventQuery(type, livemode, since, until, limit, cursor, source, account);
-        return errors.FirstOrDefault(e => e is not null);
+        query = new EventQuery(type, livemode, since, until, limit, cursor, source, account, customer, minAmount, maxAmount);
+        return errors.FirstOrDefault(e => e is not null)
+            ?? (minAmount > maxAmount ? "minAmount must not be above maxAmount." : null);
     }
 
     private static string? ReadSource(string? value, out EventSource? source)

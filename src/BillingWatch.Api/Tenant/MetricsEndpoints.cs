@@ -2,6 +2,7 @@ using BillingWatch.Api.Auth;
 using BillingWatch.Api.Docs;
 using BillingWatch.Api.Paging;
 using BillingWatch.Api.Problems;
+using BillingWatch.Detection;
 using BillingWatch.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -44,24 +45,40 @@ internal static class MetricsEndpoints
 
         var now = time.GetUtcNow().ToUnixTimeSeconds();
         var first = ((now / s.Seconds) - s.Buckets + 1) * s.Seconds;
-        var found = (await eventLog.SeriesAsync(tenant.TenantId, DateTime.UnixEpoch.AddSeconds(first), s.Seconds, livemode, cancellationToken))
+        var firstTime = DateTime.UnixEpoch.AddSeconds(first);
+        var found = (await eventLog.SeriesAsync(tenant.TenantId, firstTime, s.Seconds, livemode, cancellationToken))
             .ToDictionary(b => b.StartUnixSeconds);
+
+        // The baseline: the charge failure rate of the week before the first point, once it has enough charges to mean something.
+        var (baseSucceeded, baseFailed) = await eventLog.ChargeCountsAsync(tenant.TenantId, firstTime.AddDays(-BaselineDays), firstTime, livemode, cancellationToken);
+        var baseCharges = baseSucceeded + baseFailed;
+        double? baselineRate = baseCharges >= MinBaselineCharges ? Math.Round((double)baseFailed / baseCharges, 4) : null;
         var points = new List<SeriesPoint>(s.Buckets);
         for (var start = first; start <= now; start += s.Seconds)
         {
             var b = found.GetValueOrDefault(start);
             var charges = (b?.ChargesSucceeded ?? 0) + (b?.ChargesFailed ?? 0);
+            (double Low, double High)? band = baselineRate is { } p && charges > 0 ? BaselineBand.Rate(p, charges) : null;
             points.Add(new SeriesPoint(
                 DateTime.UnixEpoch.AddSeconds(start),
                 b?.Events ?? 0,
                 b?.ChargesSucceeded ?? 0,
                 b?.ChargesFailed ?? 0,
                 charges == 0 ? 0 : Math.Round((double)b!.ChargesFailed / charges, 4),
-                b?.Revenue ?? new Dictionary<string, long>()));
+                b?.Revenue ?? new Dictionary<string, long>())
+            {
+                ExpectedFailureRateLow = band is { } l ? Math.Round(l.Low, 4) : null,
+                ExpectedFailureRateHigh = band is { } h ? Math.Round(h.High, 4) : null,
+            });
         }
 
-        return TypedResults.Ok(new SeriesResponse(window, s.Seconds, points));
+        var baseline = new SeriesBaseline(baselineRate, firstTime.AddDays(-BaselineDays), firstTime, baseCharges, BaselineBand.Coverage);
+        return TypedResults.Ok(new SeriesResponse(window, s.Seconds, points) { Baseline = baseline });
     }
+
+    private const int BaselineDays = 7;
+
+    private const long MinBaselineCharges = 100;
 
     private static async Task<Results<Ok<MetricsResponse>, ProblemHttpResult>> GetAsync(TenantIdentity tenant, HttpRequest request, IEventLog eventLog, TimeProvider time, CancellationToken cancellationToken)
     {
@@ -102,9 +119,25 @@ internal static class MetricsEndpoints
     }
 }
 
-internal sealed record SeriesResponse(string Window, int BucketSeconds, IReadOnlyList<SeriesPoint> Buckets);
+internal sealed record SeriesResponse(string Window, int BucketSeconds, IReadOnlyList<SeriesPoint> Buckets)
+{
+    public SeriesBaseline? Baseline { get; init; }
+}
 
-internal sealed record SeriesPoint(DateTime Start, long Events, long ChargesSucceeded, long ChargesFailed, double FailureRate, IReadOnlyDictionary<string, long> Revenue);
+/// <param name="FailureRate">Failed ÷ all charges from <paramref name="From"/> to <paramref name="To"/>; null with fewer than 100 charges.</param>
+/// <param name="Coverage">How much of the binomial distribution each point's expected band holds.</param>
+internal sealed record SeriesBaseline(double? FailureRate, DateTime From, DateTime To, long Charges, double Coverage);
+
+/// <summary>
+/// One point; <see cref="ExpectedFailureRateLow"/>–<see cref="ExpectedFailureRateHigh"/> is where the failure rate of this
+/// point's charges falls 99 % of the time at the baseline rate (null without a baseline or without charges).
+/// </summary>
+internal sealed record SeriesPoint(DateTime Start, long Events, long ChargesSucceeded, long ChargesFailed, double FailureRate, IReadOnlyDictionary<string, long> Revenue)
+{
+    public double? ExpectedFailureRateLow { get; init; }
+
+    public double? ExpectedFailureRateHigh { get; init; }
+}
 
 internal sealed record MetricsResponse(string Window, EventCounts Events, ChargeCounts Charges, RefundCounts Refunds, DisputeCounts Disputes, IReadOnlyDictionary<string, long> Revenue, DateTime? LastEventAt);
 

@@ -44,6 +44,7 @@ internal static partial class WebhookEndpoints
         TenantRoutes routes,
         IOptions<BillingWatchOptions> options,
         TimeProvider time,
+        WebhookRejectCounter rejects,
         ILogger<WebhookLog> logger)
     {
         var receivedAt = time.GetUtcNow();
@@ -60,6 +61,7 @@ internal static partial class WebhookEndpoints
         if (body is null)
         {
             BillingWatchMetrics.WebhookAnswered("too_large");
+            rejects.Count(tenantId, "too_large");
             await ApiProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "payload-too-large", "The body is too large.", $"Webhook bodies are limited to {maxBytes} bytes.");
             return;
         }
@@ -97,6 +99,11 @@ internal static partial class WebhookEndpoints
             case WebhookStatus.StorageUnavailable when !loggedUnavailable:
                 LogNotStored(logger, tenantId);
                 break;
+        }
+
+        if (outcome.Status != WebhookStatus.NotFound)
+        {
+            rejects.Count(tenantId, answer.Metric);
         }
 
         await ApiProblem.WriteAsync(context, answer.StatusCode, answer.ProblemType!, answer.Title!, outcome.Detail ?? answer.Detail,

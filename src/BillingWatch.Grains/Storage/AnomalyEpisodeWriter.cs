@@ -51,6 +51,26 @@ internal static class AnomalyEpisodeWriter
         RETURNING status
         """;
 
+    private const string History = """
+        INSERT INTO anomaly_history (tenant_id, anomaly_id, at, change, severity, by, note)
+        SELECT tenant_id, id, @now, @change, severity, @by, @note FROM anomalies WHERE tenant_id = @tenant AND id = @id
+        """;
+
+    /// <summary>Adds a line to an episode's history, with the severity it has after the change.</summary>
+    public static async Task RecordAsync(DbConnection connection, DbTransaction transaction, string tenantId, string id, string change, string? by, string? note, long nowMs)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = History;
+        StorageQueries.Bind(command, "@tenant", tenantId);
+        StorageQueries.Bind(command, "@id", id);
+        StorageQueries.Bind(command, "@now", nowMs);
+        StorageQueries.Bind(command, "@change", change);
+        StorageQueries.Bind(command, "@by", (object?)by ?? DBNull.Value);
+        StorageQueries.Bind(command, "@note", (object?)note ?? DBNull.Value);
+        await command.ExecuteNonQueryAsync();
+    }
+
     /// <summary>Applies <paramref name="changes"/> in order; returns those that send an alert.</summary>
     public static async Task<List<RaisedAnomaly>> ApplyAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<RaisedAnomaly> changes, long nowMs)
     {
@@ -76,6 +96,7 @@ internal static class AnomalyEpisodeWriter
                     if (await command.ExecuteNonQueryAsync() == 1)
                     {
                         alerts.Add(change);
+                        await RecordAsync(connection, transaction, change.TenantId, change.Id, "opened", "detector", null, nowMs);
                         Observability.BillingWatchMetrics.AnomalyRaised(change.Detector, change.Severity.ToApi());
                     }
 
@@ -85,6 +106,7 @@ internal static class AnomalyEpisodeWriter
                     BindContent(command, change);
                     if (await command.ExecuteScalarAsync() is string status)
                     {
+                        await RecordAsync(connection, transaction, change.TenantId, change.Id, "escalated", "detector", null, nowMs);
                         if (status is AnomalyStatus.Open or AnomalyStatus.Acknowledged)
                         {
                             alerts.Add(change);
@@ -109,6 +131,7 @@ internal static class AnomalyEpisodeWriter
                     if (await command.ExecuteScalarAsync() is string)
                     {
                         alerts.Add(change);
+                        await RecordAsync(connection, transaction, change.TenantId, change.Id, "resolved", "detector", change.Message, nowMs);
                     }
 
                     break;

@@ -85,7 +85,13 @@ public interface IAnomalyStore
 
     /// <summary>Moves an anomaly to <paramref name="status"/> if its current status allows it.</summary>
     Task<(StatusChange Result, StoredAnomaly? Anomaly)> SetStatusAsync(string tenantId, string id, string status, string? note, string? by, DateTime at);
+
+    /// <summary>The episode's changes in order (empty for an anomaly stored before history was kept).</summary>
+    Task<IReadOnlyList<AnomalyHistoryEntry>> HistoryAsync(string tenantId, string id, CancellationToken cancellationToken = default);
 }
+
+/// <summary>One change of an episode: <c>opened</c>, <c>escalated</c>, <c>resolved</c>, <c>acknowledged</c> or <c>false_positive</c>.</summary>
+public sealed record AnomalyHistoryEntry(DateTime At, string Change, Severity Severity, string? By, string? Note);
 
 /// <summary>Aggregates over a tenant's events in an event-time range.</summary>
 public sealed record EventMetrics(

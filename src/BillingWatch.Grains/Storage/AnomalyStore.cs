@@ -63,9 +63,33 @@ public sealed class AnomalyStore(IStorageConnections storage, StorageDialect dia
             await update.ExecuteNonQueryAsync();
         }
 
+        await AnomalyEpisodeWriter.RecordAsync(connection, transaction, tenantId, id, status, by, note, time.GetUtcNow().ToUnixTimeMilliseconds());
+
         var changed = await GetAsync(connection, transaction, tenantId, id, string.Empty, CancellationToken.None);
         await transaction.CommitAsync();
         return (StatusChange.Changed, changed);
+    }
+
+    public async Task<IReadOnlyList<AnomalyHistoryEntry>> HistoryAsync(string tenantId, string id, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await storage.OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT at, change, severity, by, note FROM anomaly_history WHERE tenant_id = @tenant AND anomaly_id = @id ORDER BY id";
+        StorageQueries.Bind(command, "@tenant", tenantId);
+        StorageQueries.Bind(command, "@id", id);
+        var entries = new List<AnomalyHistoryEntry>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            entries.Add(new AnomalyHistoryEntry(
+                DateTime.UnixEpoch.AddMilliseconds(reader.GetInt64(0)),
+                reader.GetString(1),
+                (Severity)Convert.ToInt32(reader.GetValue(2), System.Globalization.CultureInfo.InvariantCulture),
+                reader.IsDBNull(3) ? null : reader.GetString(3),
+                reader.IsDBNull(4) ? null : reader.GetString(4)));
+        }
+
+        return entries;
     }
 
     internal static async Task<StoredAnomaly?> GetAsync(DbConnection connection, DbTransaction? transaction, string tenantId, string id, string forUpdate, CancellationToken cancellationToken)

@@ -87,7 +87,14 @@ public sealed record EventQuery(
     int Limit,
     EventCursor? After,
     EventSource? Source = null,
-    string? Account = null);
+    string? Account = null,
+    string? Customer = null,
+    long? MinAmount = null,
+    long? MaxAmount = null)
+{
+    /// <summary>Filters that read the payload (no index serves them: they narrow what the time range walks).</summary>
+    public bool ReadsPayload => Customer is not null || MinAmount is not null || MaxAmount is not null;
+}
 
 /// <summary>Position after the last row of a page: (created, sequence) of that row.</summary>
 public readonly record struct EventCursor(long CreatedUnixSeconds, long Sequence);

@@ -89,6 +89,8 @@ public sealed class StorageMaintenance(IStorageConnections storage, TimeProvider
         foreach (var sql in (string[])[
             "DELETE FROM events WHERE tenant_id = @tenant AND seq IN (SELECT seq FROM events WHERE tenant_id = @tenant LIMIT @batch)",
             "DELETE FROM anomalies WHERE id IN (SELECT id FROM anomalies WHERE tenant_id = @tenant LIMIT @batch)",
+            "DELETE FROM anomaly_history WHERE id IN (SELECT id FROM anomaly_history WHERE tenant_id = @tenant LIMIT @batch)",
+            "DELETE FROM webhook_rejects WHERE tenant_id = @tenant AND hour_start IN (SELECT hour_start FROM webhook_rejects WHERE tenant_id = @tenant LIMIT @batch)",
             "DELETE FROM alert_deliveries WHERE id IN (SELECT id FROM alert_deliveries WHERE tenant_id = @tenant LIMIT @batch)",
             "DELETE FROM import_lines WHERE session_id IN (SELECT id FROM import_sessions WHERE tenant_id = @tenant) AND line_no IN (SELECT line_no FROM import_lines WHERE session_id IN (SELECT id FROM import_sessions WHERE tenant_id = @tenant) LIMIT @batch)",
             "DELETE FROM import_sessions WHERE id IN (SELECT id FROM import_sessions WHERE tenant_id = @tenant LIMIT @batch)",

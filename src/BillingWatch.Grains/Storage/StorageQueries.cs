@@ -13,15 +13,21 @@ namespace BillingWatch.Storage;
 /// </summary>
 internal static class StorageQueries
 {
-    public static async Task<EventPage> ListEventsAsync(DbCommand command, string tenantId, EventQuery query, CancellationToken cancellationToken)
+    public static async Task<EventPage> ListEventsAsync(DbCommand command, PayloadJson json, string tenantId, EventQuery query, CancellationToken cancellationToken)
     {
-        var sql = new StringBuilder($"SELECT {StorageRows.SummaryColumns} FROM events WHERE tenant_id = @tenant");
+        var sql = new StringBuilder($"SELECT {StorageRows.SummaryColumns} FROM events{(query.ReadsPayload ? json.Join : string.Empty)} WHERE tenant_id = @tenant");
         Bind(command, "@tenant", tenantId);
         Filter(command, sql, "type = @type", "@type", query.Type);
         Filter(command, sql, "livemode = @livemode", "@livemode", query.Livemode);
         Filter(command, sql, "created >= @since", "@since", query.Since is DateTime since ? StorageRows.ToUnixSeconds(since) : null);
         Filter(command, sql, "created < @until", "@until", query.Until is DateTime until ? StorageRows.ToUnixSeconds(until) : null);
         Filter(command, sql, "account = @account", "@account", query.Account);
+
+        // A customer is an id, or an expanded object with one; an amount is the object's amount, or an invoice's amount paid.
+        Filter(command, sql, $"({json.Text(["data", "object", "customer"])} = @customer OR {json.Text(["data", "object", "customer", "id"])} = @customer)", "@customer", query.Customer);
+        var amount = $"COALESCE({json.Integer("data", "object", "amount")}, {json.Integer("data", "object", "amount_paid")})";
+        Filter(command, sql, $"{amount} >= @minAmount", "@minAmount", query.MinAmount);
+        Filter(command, sql, $"{amount} <= @maxAmount", "@maxAmount", query.MaxAmount);
         sql.Append(query.Source switch
         {
             EventSource.Webhook => " AND NOT imported",
@@ -77,6 +83,29 @@ internal static class StorageQueries
 
         var items = await ReadAsync(command, sql.Append(" ORDER BY created_at DESC, id DESC"), query.Limit, StorageRows.Delivery, cancellationToken);
         return new AlertDeliveryPage(items, StorageRows.TrimPage(items, query.Limit, d => new AlertDeliveryCursor(new DateTimeOffset(d.CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds(), d.Id)));
+    }
+
+    /// <summary>Succeeded and failed charges with <c>created</c> in [since, until), read through the type index.</summary>
+    public static async Task<(long Succeeded, long Failed)> ChargeCountsAsync(DbConnection connection, string tenantId, DateTime since, DateTime until, bool? livemode, CancellationToken cancellationToken)
+    {
+        await using var command = EventsCommand(connection, tenantId, since, livemode, out var where);
+        Bind(command, "@until", StorageRows.ToUnixSeconds(until));
+        command.CommandText = $"SELECT type, COUNT(*) FROM events WHERE {where} AND created < @until AND type IN ('charge.succeeded', 'charge.failed') GROUP BY type";
+        long succeeded = 0, failed = 0;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (reader.GetString(0) == "charge.failed")
+            {
+                failed = reader.GetInt64(1);
+            }
+            else
+            {
+                succeeded = reader.GetInt64(1);
+            }
+        }
+
+        return (succeeded, failed);
     }
 
     /// <summary>Counts by type and, per currency, card revenue (plus invoices paid out of band) and refunded amounts.</summary>

@@ -77,6 +77,7 @@ public sealed class PostgresStorageContractTests : StorageContractTests
             Subscriptions = new SubscriptionBookStore(database),
             StripeSync = new BillingWatch.StripeSync.StripeSyncStore(database, TimeProvider.System),
             Mrr = new MrrStore(database),
+            WebhookHealth = new BillingWatch.WebhookHealth.WebhookHealthStore(database),
         };
     }
 }

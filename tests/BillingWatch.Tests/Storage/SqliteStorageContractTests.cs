@@ -28,6 +28,7 @@ public sealed class SqliteStorageContractTests : StorageContractTests
             Subscriptions = new SubscriptionBookStore(database),
             StripeSync = new BillingWatch.StripeSync.StripeSyncStore(database, TimeProvider.System),
             Mrr = new MrrStore(database),
+            WebhookHealth = new BillingWatch.WebhookHealth.WebhookHealthStore(database),
         });
     }
 }

@@ -18,6 +18,8 @@ public sealed record StorageUnderTest(IEventLog Events, IAnomalyStore Anomalies,
     public BillingWatch.StripeSync.StripeSyncStore StripeSync { get; init; } = null!;
 
     public MrrStore Mrr { get; init; } = null!;
+
+    public BillingWatch.WebhookHealth.WebhookHealthStore WebhookHealth { get; init; } = null!;
 }
 
 /// <summary>
@@ -116,6 +118,50 @@ public abstract class StorageContractTests : IAsyncLifetime
         var replayed = await Events.ReadAfterAsync("tn_s", 0, 10);
         Assert.Equal([EventSource.Webhook, EventSource.Import, EventSource.Reconciled, EventSource.Reconciled], replayed.Select(e => e.Source));
         Assert.Equal([false, true, true, true], replayed.Select(e => e.Imported));
+    }
+
+    [Fact]
+    public async Task Customer_and_amount_filter_the_list_whatever_the_payload_holds()
+    {
+        byte[] Payload(string json) => Encoding.UTF8.GetBytes(json);
+        await Events.AppendAsync(Entry("tn_f", 1, "evt_ch", livemode: false, created: 1_700_000_001, payload: Payload("""{"data":{"object":{"object":"charge","amount":500,"customer":"cus_1"}}}""")));
+        await Events.AppendAsync(Entry("tn_f", 2, "evt_inv", livemode: false, created: 1_700_000_002, type: "invoice.paid", payload: Payload("""{"data":{"object":{"object":"invoice","amount_paid":7000,"customer":{"id":"cus_1","object":"customer"}}}}""")));
+        await Events.AppendAsync(Entry("tn_f", 3, "evt_odd", livemode: false, created: 1_700_000_003, payload: Payload("""{"data":{"object":{"amount":"12","customer":42}}}""")));
+        await Events.AppendAsync(Entry("tn_f", 4, "evt_big", livemode: false, created: 1_700_000_004, payload: Payload("""{"data":{"object":{"amount":1e300,"customer":"cus_2"}}}""")));
+        await Events.AppendAsync(Entry("tn_g", 1, "evt_other", livemode: false, created: 1_700_000_005, payload: Payload("""{"data":{"object":{"amount":500,"customer":"cus_1"}}}""")));
+
+        async Task<string[]> Ids(string? customer = null, long? min = null, long? max = null) =>
+            (await Events.ListAsync("tn_f", new EventQuery(null, null, null, null, 10, null, null, null, customer, min, max))).Items.Select(e => e.EventId).ToArray();
+
+        Assert.Equal(["evt_inv", "evt_ch"], await Ids(customer: "cus_1"));
+        Assert.Equal(["evt_inv"], await Ids(min: 1000, max: 10_000));
+        Assert.Equal(["evt_ch"], await Ids(customer: "cus_1", max: 500));
+        Assert.Empty(await Ids(customer: "cus_nobody"));
+        Assert.Contains("evt_big", await Ids(min: 1_000_000));
+    }
+
+    [Fact]
+    public async Task Webhook_health_adds_refusals_across_flushes_and_buckets_deliveries_by_lag()
+    {
+        const long hour = 1_700_002_800; // a UTC hour start
+        var health = _storage.WebhookHealth;
+        await health.AddRejectsAsync([new("tn_w", hour, "signature", 3), new("tn_w", hour, "body", 1)]);
+        await health.AddRejectsAsync([new("tn_w", hour, "signature", 2), new("tn_x", hour, "signature", 7)]);
+        await Events.AppendAsync(Entry("tn_w", 1, "evt_fast", livemode: false, created: hour + 10, received: (hour + 10) * 1000 + 400));
+        await Events.AppendAsync(Entry("tn_w", 2, "evt_slow", livemode: false, created: hour - 7000, received: (hour + 20) * 1000));
+        await Events.AppendAsync(Entry("tn_w", 3, "evt_missed", livemode: false, created: hour + 30, received: (hour + 4000) * 1000, source: EventSource.Reconciled));
+
+        var report = await health.ReportAsync("tn_w", hour, hour + 7200, 3600, null);
+        Assert.Equal(2, report.Buckets.Count);
+        var first = report.Buckets[0];
+        Assert.Equal(2, first.Deliveries);
+        Assert.Equal(1, first.LagClasses[0]);
+        Assert.Equal(1, first.LagClasses[Array.IndexOf(BillingWatch.WebhookHealth.WebhookHealthStore.LagBounds, 21600)]);
+        Assert.Equal(1, first.Reconciled);
+        Assert.Equal(5, first.Rejects["signature"]);
+        Assert.Equal(1, first.Rejects["body"]);
+        Assert.Equal(0, report.Buckets[1].Deliveries);
+        Assert.Equal(0, (await health.ReportAsync("tn_w", hour, hour + 3600, 3600, true)).Buckets[0].Deliveries);
     }
 
     [Fact]
@@ -525,6 +571,13 @@ public abstract class StorageContractTests : IAsyncLifetime
         Assert.True(stored.UpdatedAt >= stored.RaisedAt);
         Assert.Single((await Anomalies.ListAsync("tn_e", new AnomalyQuery(null, null, null, null, null, null, 10, null))).Items);
 
+        // The history has each change once (the replay added nothing), with the severity after it; repeats are not history.
+        var history = await Anomalies.HistoryAsync("tn_e", opened.Id);
+        Assert.Equal([("opened", Severity.Medium), ("escalated", Severity.Critical), ("resolved", Severity.Critical)], history.Select(h => (h.Change, h.Severity)));
+        Assert.Equal("Back to normal", history[2].Note);
+        Assert.All(history, h => Assert.Equal("detector", h.By));
+        Assert.Empty(await Anomalies.HistoryAsync("tn_other", opened.Id));
+
         var deliveries = (await _storage.Alerts.ListDeliveriesAsync("tn_e", new AlertDeliveryQuery(null, null, 100, null))).Items;
         Assert.Equal(
             [AnomalyAlertTypes.Detected, AnomalyAlertTypes.Escalated, AnomalyAlertTypes.Resolved],
@@ -550,6 +603,9 @@ public abstract class StorageContractTests : IAsyncLifetime
 
         var stored = (await Anomalies.GetAsync("tn_h", opened.Id))!;
         Assert.Equal((AnomalyStatus.FalsePositive, "ops@example.com"), (stored.Status, stored.StatusBy));
+        Assert.Equal(
+            [("opened", "detector", null), ("false_positive", "ops@example.com", "expected: a migration"), ("escalated", "detector", null)],
+            (await Anomalies.HistoryAsync("tn_h", opened.Id)).Select(h => (h.Change, h.By, h.Note)));
         Assert.Equal(Severity.High, stored.Severity);
         var delivery = Assert.Single((await _storage.Alerts.ListDeliveriesAsync("tn_h", new AlertDeliveryQuery(null, null, 100, null))).Items);
         Assert.Equal(AnomalyAlertTypes.Detected, delivery.AlertType);

@@ -55,7 +55,7 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
         ReadingAsync(async () =>
         {
             await using var command = _database.DataSource.CreateCommand();
-            return await StorageQueries.ListEventsAsync(command, tenantId, query, cancellationToken);
+            return await StorageQueries.ListEventsAsync(command, PayloadJson.Postgres, tenantId, query, cancellationToken);
         });
 
     public Task<StoredEvent?> GetAsync(string tenantId, string eventId, bool? livemode, CancellationToken cancellationToken = default) =>
@@ -107,6 +107,13 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
         {
             await using var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken);
             return await StorageQueries.SeriesAsync(connection, PayloadJson.Postgres, tenantId, since, bucketSeconds, livemode, cancellationToken);
+        });
+
+    public Task<(long Succeeded, long Failed)> ChargeCountsAsync(string tenantId, DateTime since, DateTime until, bool? livemode, CancellationToken cancellationToken = default) =>
+        ReadingAsync(async () =>
+        {
+            await using var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken);
+            return await StorageQueries.ChargeCountsAsync(connection, tenantId, since, until, livemode, cancellationToken);
         });
 
     public Task<long> CountAsync(string tenantId, CancellationToken cancellationToken = default) =>

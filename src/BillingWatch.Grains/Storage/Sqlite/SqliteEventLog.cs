@@ -69,7 +69,7 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
     {
         await using var connection = _database.Open();
         await using var command = connection.CreateCommand();
-        return await StorageQueries.ListEventsAsync(command, tenantId, query, cancellationToken);
+        return await StorageQueries.ListEventsAsync(command, PayloadJson.Sqlite, tenantId, query, cancellationToken);
     }
 
     public async Task<StoredEvent?> GetAsync(string tenantId, string eventId, bool? livemode, CancellationToken cancellationToken = default)
@@ -131,6 +131,12 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
     {
         await using var connection = _database.Open();
         return await StorageQueries.SeriesAsync(connection, PayloadJson.Sqlite, tenantId, since, bucketSeconds, livemode, cancellationToken);
+    }
+
+    public async Task<(long Succeeded, long Failed)> ChargeCountsAsync(string tenantId, DateTime since, DateTime until, bool? livemode, CancellationToken cancellationToken = default)
+    {
+        await using var connection = _database.Open();
+        return await StorageQueries.ChargeCountsAsync(connection, tenantId, since, until, livemode, cancellationToken);
     }
 
     public async Task<long> CountAsync(string tenantId, CancellationToken cancellationToken = default)
