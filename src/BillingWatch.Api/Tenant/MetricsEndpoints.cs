@@ -15,7 +15,10 @@ internal static class MetricsEndpoints
         api.MapGet("/metrics", GetAsync).RequireTenantKey().WithTags("Metrics")
             .WithQuery(new QueryParameter("window", "string", "The period measured (default 24h).", ["1h", "24h", "7d", "30d"]), QueryDocs.Livemode);
         api.MapGet("/metrics/series", SeriesAsync).RequireTenantKey().WithTags("Metrics")
-            .WithQuery(new QueryParameter("window", "string", "The period drawn: hourly points for 24h, daily for 7d and 30d (default 24h).", ["24h", "7d", "30d"]), QueryDocs.Livemode);
+            .WithQuery(
+                new QueryParameter("window", "string", "The period drawn: hourly points for 24h, daily for 7d and 30d (default 24h).", ["24h", "7d", "30d"]),
+                QueryDocs.Livemode,
+                new QueryParameter("until", "string", "The period ends with the point holding this time (ISO 8601 or unix seconds; default now): an anomaly's page draws the day around it."));
         return api;
     }
 
@@ -43,7 +46,13 @@ internal static class MetricsEndpoints
             return ApiProblem.BadRequest(error);
         }
 
-        var now = time.GetUtcNow().ToUnixTimeSeconds();
+        if (QueryParameters.Time(request.Query["until"], "until", out var until) is { } untilError)
+        {
+            return ApiProblem.BadRequest(untilError);
+        }
+
+        var nowSeconds = time.GetUtcNow().ToUnixTimeSeconds();
+        var now = until is { } u ? Math.Min(new DateTimeOffset(u, TimeSpan.Zero).ToUnixTimeSeconds(), nowSeconds) : nowSeconds;
         var first = ((now / s.Seconds) - s.Buckets + 1) * s.Seconds;
         var firstTime = DateTime.UnixEpoch.AddSeconds(first);
         var found = (await eventLog.SeriesAsync(tenant.TenantId, firstTime, s.Seconds, livemode, cancellationToken))

@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
-
-
+using System.Text.Json;
 using BillingWatch.Tests.Fixtures;
+using Deque.AxeCore.Playwright;
 using Microsoft.Playwright;
 
 namespace BillingWatch.Tests.Dashboard;
@@ -64,8 +64,30 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Overview");
         await page.SelectOptionAsync("select[name=window]", "7d");
         await Assertions.Expect(page.Locator(".card .label").First).ToHaveTextAsync("Events");
-        await Assertions.Expect(page.Locator("svg.chart").First).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#chart-volume canvas[role=img]").First).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#chart-failures .u-legend")).ToContainTextAsync("Expected high");
         await ShotAsync(page, "overview");
+
+        // The demo's incidents are shaded on the charts: a click on the first one's span opens it.
+        var incident = page.Locator("#incidents a").First;
+        await Assertions.Expect(incident).ToBeVisibleAsync();
+        var incidentHref = await incident.GetAttributeAsync("href");
+        var point = await page.EvaluateAsync<double[]>(
+            """
+            (href) => {
+              const u = document.querySelector("#chart-volume").chart;
+              const id = decodeURIComponent(href.slice("#/anomaly/".length));
+              const link = [...document.querySelectorAll("#incidents a")].find((a) => a.getAttribute("href") === href);
+              const from = Math.max(Date.parse(link.dataset.from) / 1000, u.scales.x.min);
+              const box = u.over.getBoundingClientRect();
+              return [box.left + u.valToPos(from, "x") + 2, box.top + box.height / 2];
+            }
+            """, incidentHref);
+        await page.Mouse.ClickAsync((float)point[0], (float)point[1]);
+        await page.WaitForURLAsync("**" + incidentHref);
+        await Assertions.Expect(page.Locator("#evidence dl.facts dt").First).ToBeVisibleAsync();
+        await page.GoBackAsync();
+        await ExpectHeadingAsync(page, "Overview");
 
         await page.ClickAsync("nav >> text=Anomalies");
         await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Anomalies");
@@ -93,9 +115,15 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await page.ClickAsync("button:has-text('Acknowledge')");
         await Assertions.Expect(page.Locator("#status")).ToHaveTextAsync("acknowledged");
         await Assertions.Expect(page.Locator("main")).ToContainTextAsync("Blocked the card BINs in Radar");
-        await page.Locator("ul li a").First.ClickAsync();
-        await Assertions.Expect(page.Locator("#payload")).ToContainTextAsync("\"type\"");
+        await Assertions.Expect(page.Locator("#history")).ToContainTextAsync("Acknowledged");
+        await Assertions.Expect(page.Locator("#history")).ToContainTextAsync("by dashboard");
         await ShotAsync(page, "anomaly-detail");
+
+        // Each involved event opens in the events browser with its payload.
+        var firstEvent = page.Locator("#anomaly-events tbody tr").First;
+        await Assertions.Expect(firstEvent).ToBeVisibleAsync();
+        await firstEvent.Locator("a").Last.ClickAsync();
+        await Assertions.Expect(page.Locator("#payload")).ToContainTextAsync("\"type\"");
 
         // The same change through the API: the page did not only say it changed.
         using var api = _server.Client(_apiKey);
@@ -293,6 +321,143 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         var overflow = await page.EvaluateAsync<int>("document.documentElement.scrollWidth - window.innerWidth");
         Assert.True(overflow <= 1, $"the page is {overflow}px wider than the phone");
         await ShotAsync(page, "overview-phone");
+    }
+
+    [Fact]
+    public async Task Every_page_has_no_serious_accessibility_violation_and_fits_a_phone()
+    {
+        var anomalyId = (await DetectionApi.AllAnomaliesAsync(_server.Client(_apiKey))).First().GetProperty("id").GetString()!;
+        string[] pages = ["#/overview", "#/anomalies", $"#/anomaly/{Uri.EscapeDataString(anomalyId)}", "#/events", "#/detectors", "#/revenue", "#/alerts", "#/webhooks", "#/stripe", "#/imports"];
+        foreach (var width in new[] { 1280, 390 })
+        {
+            var page = await SignedInPageAsync(_apiKey, width);
+            foreach (var hash in pages)
+            {
+                await page.EvaluateAsync("(hash) => { location.hash = hash; }", hash);
+                await page.WaitForFunctionAsync("() => document.querySelector('main h1') && !document.querySelector('main p.muted')?.textContent.startsWith('Loading')", null, new PageWaitForFunctionOptions { Timeout = 60_000 });
+                await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+                await AssertAccessibleAsync(page, $"{hash} at {width}px");
+                var overflow = await page.EvaluateAsync<int>("document.documentElement.scrollWidth - window.innerWidth");
+                Assert.True(overflow <= 1, $"{hash} is {overflow}px wider than the window at {width}px");
+                if (width < 800)
+                {
+                    await ShotAsync(page, "phone-" + hash.TrimStart('#', '/').Split('/')[0]);
+                }
+            }
+        }
+
+        // The sign-in page and the admin's tenants page too.
+        var signIn = await _browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 390, Height = 844 } });
+        await signIn.GotoAsync(_server.BaseAddress.ToString());
+        await Assertions.Expect(signIn.Locator("h1")).ToHaveTextAsync("Sign in");
+        await AssertAccessibleAsync(signIn, "sign in");
+        var admin = await SignedInPageAsync(BillingWatchApp.AdminKey, 1280);
+        await AssertAccessibleAsync(admin, "tenants");
+    }
+
+    [Fact]
+    public async Task The_events_browser_finds_a_customers_events_and_shows_a_payload_and_imports_show_progress()
+    {
+        using var api = _server.Client(_apiKey);
+        var charges = await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/events?type=charge.succeeded&limit=1"), 200);
+        var chargeId = charges.GetProperty("items")[0].GetProperty("id").GetString()!;
+        var charge = await HttpAssert.JsonAsync(await api.GetAsync($"/api/v1/events/{chargeId}"), 200);
+        var customer = charge.GetProperty("details").GetProperty("customer").GetString()!;
+        var expected = await HttpAssert.JsonAsync(await api.GetAsync($"/api/v1/events?customer={customer}&limit=50"), 200);
+
+        foreach (var width in new[] { 1280, 390 })
+        {
+            var page = await SignedInPageAsync(_apiKey, width);
+            await page.ClickAsync("nav >> text=Events");
+            await ExpectHeadingAsync(page, "Events");
+            await page.FillAsync("input[name=customer]", customer);
+            await page.ClickAsync("#event-search button[type=submit]");
+            var rows = page.Locator("#event-results tbody tr");
+            await Assertions.Expect(rows).ToHaveCountAsync(expected.GetProperty("items").GetArrayLength());
+            await rows.First.Locator("a").ClickAsync();
+            await Assertions.Expect(page.Locator("#event-viewer")).ToContainTextAsync(customer);
+            await Assertions.Expect(page.Locator("#payload")).ToContainTextAsync("\"data\"");
+            await ShotAsync(page, width > 800 ? "events" : "events-phone");
+        }
+
+        // An event id goes straight to its payload.
+        var byId = await SignedInPageAsync(_apiKey, 1280);
+        await byId.ClickAsync("nav >> text=Events");
+        await byId.FillAsync("input[name=id]", chargeId);
+        await byId.ClickAsync("#event-search button[type=submit]");
+        await Assertions.Expect(byId.Locator("#event-viewer h2")).ToHaveTextAsync(chargeId);
+        await Assertions.Expect(byId.Locator("#event-viewer")).ToContainTextAsync("Outcome");
+
+        // An import is listed, completed, at 100 %.
+        await DetectionApi.ImportAsync(api, [StripeEvents.ChargeSucceeded(), StripeEvents.ChargeFailed()]);
+        await byId.ClickAsync("nav >> text=Imports");
+        await ExpectHeadingAsync(byId, "Imports");
+        var imported = byId.Locator("#import-list tbody tr").First;
+        await Assertions.Expect(imported).ToContainTextAsync("completed");
+        Assert.Equal("100", await imported.Locator("progress").GetAttributeAsync("value"));
+    }
+
+    [Fact]
+    public async Task A_channel_is_edited_in_place_deliveries_filter_and_webhook_health_counts_refusals()
+    {
+        using var admin = _server.Client(BillingWatchApp.AdminKey);
+        const string secret = "whsec_browser_health_test_secret";
+        var created = await HttpAssert.JsonAsync(await admin.PostAsync("/api/v1/tenants", JsonContent.Create(new { name = "Health Co", webhookSecret = secret })), 201);
+        var key = created.GetProperty("apiKey").GetString()!;
+        var path = new Uri(created.GetProperty("webhookUrl").GetString()!).AbsolutePath;
+        using var http = _server.Client();
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(200, (int)(await http.SendAsync(StripeSigner.Request(path, secret, StripeEvents.ChargeSucceeded()))).StatusCode);
+        }
+
+        Assert.Equal(400, (int)(await http.SendAsync(StripeSigner.Request(path, secret, StripeEvents.ChargeSucceeded(), header: "t=1,v1=forged"))).StatusCode);
+        using var api = _server.Client(key);
+        await HttpAssert.JsonAsync(await api.PostAsJsonAsync("/api/v1/alert-channels", new { kind = "email", name = "Ops", target = "ops@example.com", minSeverity = "high" }), 201);
+
+        var page = await SignedInPageAsync(key, 1280);
+        await page.ClickAsync("nav >> text=Alerts");
+        await ExpectHeadingAsync(page, "Alerts");
+        var row = page.Locator("#channels tbody tr").First;
+        await row.Locator("button:has-text('Edit')").ClickAsync();
+        await row.Locator("input[name=name]").FillAsync("Ops team");
+        await row.Locator("select[name=minSeverity]").SelectOptionAsync("medium");
+        await row.Locator("input[name=digest]").CheckAsync();
+        await row.Locator("button:has-text('Save')").ClickAsync();
+        await Assertions.Expect(page.Locator("#channels tbody tr").First).ToContainTextAsync("Ops team");
+        await Assertions.Expect(page.Locator("#channels tbody tr").First).ToContainTextAsync("daily digest");
+        var channel = (await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/alert-channels"), 200)).GetProperty("items")[0];
+        Assert.Equal(("Ops team", "ops@example.com", "medium", true), (channel.GetProperty("name").GetString(), channel.GetProperty("target").GetString(), channel.GetProperty("minSeverity").GetString(), channel.GetProperty("digest").GetBoolean()));
+
+        await page.SelectOptionAsync("#delivery-filters select[name=status]", "failed");
+        await page.WaitForURLAsync("**status=failed");
+        await Assertions.Expect(page.Locator("main")).ToContainTextAsync("No deliveries match.");
+        await ShotAsync(page, "alerts");
+
+        // Refusals are written every few seconds: the page shows them once they are (state, not time).
+        await page.ClickAsync("nav >> text=Webhooks");
+        await ExpectHeadingAsync(page, "Webhook health");
+        await Assertions.Expect(page.Locator("#deliveries")).ToHaveTextAsync("3");
+        for (var attempt = 0; attempt < 120 && await page.Locator("#refused").TextContentAsync() != "1"; attempt++)
+        {
+            await page.WaitForTimeoutAsync(500);
+            await page.ReloadAsync();
+            await ExpectHeadingAsync(page, "Webhook health");
+        }
+
+        await Assertions.Expect(page.Locator("#refused")).ToHaveTextAsync("1");
+        await Assertions.Expect(page.Locator("#rejects")).ToContainTextAsync("Bad signature");
+        await Assertions.Expect(page.Locator("#chart-deliveries canvas[role=img]")).ToBeVisibleAsync();
+        await ShotAsync(page, "webhooks");
+    }
+
+    /// <summary>axe-core over the page as shown: no serious or critical violation (each listed with its elements when there is one).</summary>
+    private static async Task AssertAccessibleAsync(IPage page, string where)
+    {
+        var result = await page.RunAxe();
+        var serious = result.Violations.Where(v => v.Impact is "serious" or "critical").ToList();
+        Assert.True(serious.Count == 0, $"{where}: " + string.Join("\n", serious.Select(v =>
+            $"{v.Impact} {v.Id}: {v.Help} — {string.Join(" | ", v.Nodes.Take(3).Select(n => n.Html))}")));
     }
 
     /// <summary>

@@ -51,6 +51,7 @@
 
   function render(token, title, ...content) {
     if (token !== current) return;
+    charts = [];
     main.replaceChildren(el("h1", { text: title }), ...content.filter((c) => c !== null && c !== undefined));
     document.title = `${title} · BillingWatch`;
     main.focus();
@@ -89,52 +90,120 @@
     input.focus();
   }
 
-  // ---------------------------------------------------------------- charts (inline SVG)
-  function barChart(points, value, label) {
-    const width = 600, height = 160, pad = 22;
-    const max = Math.max(1, ...points.map(value));
-    const w = (width - pad) / Math.max(1, points.length);
-    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-    svg.setAttribute("class", "chart");
-    svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", label);
-    points.forEach((p, i) => {
-      const h = (value(p) / max) * (height - pad);
-      const rect = document.createElementNS(svg.namespaceURI, "rect");
-      rect.setAttribute("class", "bar");
-      rect.setAttribute("x", String(pad + i * w + 1));
-      rect.setAttribute("y", String(height - pad - h));
-      rect.setAttribute("width", String(Math.max(1, w - 2)));
-      rect.setAttribute("height", String(h));
-      const tip = document.createElementNS(svg.namespaceURI, "title");
-      tip.textContent = `${when(p.start)}: ${value(p)}`;
-      rect.append(tip);
-      svg.append(rect);
-    });
-    const top = document.createElementNS(svg.namespaceURI, "text");
-    top.setAttribute("x", "0"); top.setAttribute("y", "10"); top.textContent = String(max);
-    svg.append(top);
-    return svg;
+  // ---------------------------------------------------------------- charts (uPlot, vendored)
+  // Every chart has dated axes, a y scale, values on hover in its legend, legend entries that hide a series
+  // (by click or by keyboard), drag-to-zoom and double-click to zoom out. Incidents are shaded spans: a
+  // click on one opens its anomaly, and the same incidents are listed as links under the chart.
+  const SPAN_COLORS = { low: "rgba(91,100,117,0.14)", medium: "rgba(151,90,22,0.18)", high: "rgba(156,66,33,0.2)", critical: "rgba(197,48,48,0.22)" };
+  let charts = [];
+
+  function spansPlugin(spans) {
+    return {
+      hooks: {
+        drawClear: [(u) => {
+          const ctx = u.ctx;
+          ctx.save();
+          for (const s of spans) {
+            let x0 = u.valToPos(s.from, "x", true), x1 = u.valToPos(s.to, "x", true);
+            x0 = Math.max(u.bbox.left, x0); x1 = Math.min(u.bbox.left + u.bbox.width, Math.max(x1, x0 + 4 * devicePixelRatio));
+            if (x1 <= u.bbox.left || x0 >= u.bbox.left + u.bbox.width) continue;
+            ctx.fillStyle = SPAN_COLORS[s.severity] || SPAN_COLORS.medium;
+            ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
+          }
+          ctx.restore();
+        }],
+        ready: [(u) => {
+          let downX = 0;
+          const at = (e) => {
+            const x = u.posToVal(e.offsetX, "x"), slack = (u.posToVal(6, "x") - u.posToVal(0, "x"));
+            return spans.find((s) => x >= s.from - slack && x <= Math.max(s.to, s.from) + slack);
+          };
+          u.over.addEventListener("mousedown", (e) => { downX = e.clientX; });
+          u.over.addEventListener("mousemove", (e) => { const s = at(e); u.over.style.cursor = s ? "pointer" : ""; u.over.title = s ? s.title : ""; });
+          u.over.addEventListener("click", (e) => { const s = at(e); if (s && Math.abs(e.clientX - downX) < 4) location.hash = `#/anomaly/${encodeURIComponent(s.id)}`; });
+        }],
+      },
+    };
   }
 
-  function lineChart(points, value, label) {
-    const width = 600, height = 160, pad = 22;
-    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-    svg.setAttribute("class", "chart");
-    svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", label);
-    const step = (width - pad) / Math.max(1, points.length - 1);
-    const path = points.map((p, i) => `${i === 0 ? "M" : "L"}${(pad + i * step).toFixed(1)},${(height - pad - value(p) * (height - pad)).toFixed(1)}`).join(" ");
-    const line = document.createElementNS(svg.namespaceURI, "path");
-    line.setAttribute("class", "line");
-    line.setAttribute("d", path || "M0,0");
-    svg.append(line);
-    const top = document.createElementNS(svg.namespaceURI, "text");
-    top.setAttribute("x", "0"); top.setAttribute("y", "10"); top.textContent = "100%";
-    svg.append(top);
-    return svg;
+  // The legend's entries become buttons a keyboard can reach: Enter or Space hides or shows the series.
+  function keyboardLegend(u) {
+    u.root.querySelectorAll(".u-legend .u-series").forEach((row, i) => {
+      if (i === 0) return;
+      const label = row.querySelector(".u-label");
+      row.setAttribute("tabindex", "0");
+      row.setAttribute("role", "button");
+      const sync = () => row.setAttribute("aria-pressed", String(u.series[i].show));
+      sync();
+      row.setAttribute("aria-label", `Show ${label ? label.textContent : "series"}`);
+      row.addEventListener("keydown", (e) => {
+        if (e.key !== "Enter" && e.key !== " ") return;
+        e.preventDefault();
+        u.setSeries(i, { show: !u.series[i].show });
+        sync();
+      });
+      row.addEventListener("click", () => setTimeout(sync));
+    });
+  }
+
+  /**
+   * A dated chart in target: xs in unix seconds, series [{label, values, kind: line|bars|band-high|band-low, color, format}],
+   * spans of incidents. With bucket (seconds), each x is the start of a period: it is drawn at the period's middle and the
+   * axis runs to the end of the last period, so an incident late in the current period is on the chart.
+   */
+  function timeChart(target, { label, xs, series, spans = [], yFormat = (v) => v.toLocaleString(), height = 240, dateOnly = false, bucket = 0 }) {
+    const width = Math.max(260, Math.min(1100, target.clientWidth || 600));
+    const half = bucket / 2;
+    const first = xs[0], last = xs[xs.length - 1];
+    // Padded with empty points at the start of the first period and the end of the last (bars are sized by the closest points: half a period).
+    const pad = bucket > 0 && xs.length > 0;
+    const bars = window.uPlot.paths.bars({ size: [pad ? 1.4 : 0.7, 60], gap: 1 });
+    const bandIndex = series.findIndex((s) => s.kind === "band-high");
+    const u = new window.uPlot({
+      width, height,
+      scales: { x: { time: true } },
+      axes: [{}, { values: (self, vals) => vals.map(yFormat), size: 70 }],
+      cursor: { drag: { x: true, y: false } },
+      bands: bandIndex > 0 ? [{ series: [bandIndex + 1, bandIndex + 2], fill: "rgba(47,133,90,0.14)" }] : [],
+      plugins: [spansPlugin(spans)],
+      series: [
+        { label: "Time", value: (self, v) => v === null ? "—" : dateOnly ? new Date((v - half) * 1000).toLocaleDateString(undefined, { timeZone: "UTC" }) : new Date((v - half) * 1000).toLocaleString() },
+        ...series.map((s) => ({
+          label: s.label,
+          stroke: s.kind.startsWith("band") ? "rgba(47,133,90,0.55)" : s.color,
+          width: s.kind.startsWith("band") ? 1 : 2,
+          dash: s.kind.startsWith("band") ? [4, 4] : undefined,
+          fill: s.kind === "bars" ? s.color : undefined,
+          paths: s.kind === "bars" ? bars : undefined,
+          points: { show: s.kind === "line" && xs.length < 40 },
+          value: (self, v) => v === null || v === undefined ? "—" : (s.format || yFormat)(v),
+          spanGaps: false,
+        })),
+      ],
+    }, pad ? [[first, ...xs.map((x) => x + half), last + bucket], ...series.map((s) => [null, ...s.values, null])] : [xs, ...series.map((s) => s.values)], target);
+    target.chart = u;
+    u.ctx.canvas.setAttribute("role", "img");
+    u.ctx.canvas.setAttribute("aria-label", label);
+    keyboardLegend(u);
+    charts.push({ u, target });
+    return u;
+  }
+
+  window.addEventListener("resize", () => {
+    for (const { u, target } of charts) if (target.isConnected) u.setSize({ width: Math.max(260, Math.min(1100, target.clientWidth)), height: u.height });
+  });
+
+  const incidentSpans = (items) => items.filter((a) => a.severity !== "low").map((a) => ({
+    id: a.id, severity: a.severity, title: `${a.title} (${a.severity})`,
+    from: Date.parse(a.windowStart) / 1000, to: Date.parse(a.windowEnd) / 1000,
+  }));
+
+  function incidentList(items, empty) {
+    const shown = items.filter((a) => a.severity !== "low");
+    if (!shown.length) return el("p", { class: "muted", text: empty });
+    return el("ul", { class: "incidents" }, ...shown.slice(0, 20).map((a) => el("li", {}, severity(a.severity), " ",
+      el("a", { href: `#/anomaly/${encodeURIComponent(a.id)}`, text: a.title, "data-from": a.windowStart }), el("span", { class: "muted", text: ` · ${when(a.windowStart)} – ${when(a.windowEnd)} · ${a.status}` }))),
+      shown.length > 20 ? el("li", {}, el("a", { href: "#/anomalies", text: `and ${shown.length - 20} more…` })) : null);
   }
 
   // ---------------------------------------------------------------- overview
@@ -167,6 +236,8 @@
         el("p", {}, "Or ", el("a", { href: "#/stripe", text: "connect a restricted Stripe key" }), " to backfill the last 30 days and reconcile missed webhooks.")));
       return;
     }
+    const since = series.buckets.length ? series.buckets[0].start : new Date().toISOString();
+    const incidents = await api(`/api/v1/anomalies?since=${encodeURIComponent(since)}&limit=500${livemode}`);
 
     const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, open.items.filter((a) => a.severity === s).length]));
     const webhookIssues = open.items.filter((a) => ["webhook_lag", "webhook_silence", "webhook_gap", "endpoint_health"].includes(a.detector));
@@ -175,23 +246,54 @@
     const cards = el("div", { class: "cards" },
       el("div", { class: "card" }, el("div", { class: "label", text: "Events" }), el("div", { class: "value", text: metrics.events.total.toLocaleString() })),
       el("div", { class: "card" }, el("div", { class: "label", text: "Charges" }), el("div", { class: "value", text: (metrics.charges.succeeded + metrics.charges.failed).toLocaleString() })),
-      el("div", { class: "card" }, el("div", { class: "label", text: "Charge failure rate" }), el("div", { class: "value", text: `${(metrics.charges.failureRate * 100).toFixed(1)} %` })),
+      el("div", { class: "card" }, el("div", { class: "label", text: "Charge failure rate" }), el("div", { class: "value", text: `${(metrics.charges.failureRate * 100).toFixed(1)} %` }),
+        series.baseline?.failureRate !== null && series.baseline?.failureRate !== undefined ? el("div", { class: "muted", text: `usually ${(series.baseline.failureRate * 100).toFixed(1)} %` }) : null),
       el("div", { class: "card" }, el("div", { class: "label", text: "Revenue" }), el("div", { class: "value", text: revenue.length ? revenue.map(([c, v]) => money(v, c)).join(" · ") : "—" })),
       el("div", { class: "card" }, el("div", { class: "label", text: "Open anomalies" }), el("div", { class: "value" }, ...SEVERITIES.filter((s) => bySeverity[s]).map((s) => el("span", {}, severity(s), ` ${bySeverity[s]} `)), open.items.length ? null : "none")),
       el("div", { class: "card" }, el("div", { class: "label", text: "Last event received" }), el("div", { class: "value", text: when(metrics.lastEventAt) })),
       el("div", { class: "card", id: "webhook-health" }, el("div", { class: "label", text: "Webhook health" }),
-        el("div", { class: "value" }, el("a", { href: "#/stripe", text: (webhookIssues.length ? `${webhookIssues.length} open issue(s)` : "healthy") + endpointText }))));
+        el("div", { class: "value" }, el("a", { href: "#/webhooks", text: (webhookIssues.length ? `${webhookIssues.length} open issue(s)` : "healthy") + endpointText }))));
 
+    const hourly = series.bucketSeconds === 3600;
+    const xs = series.buckets.map((b) => Date.parse(b.start) / 1000);
+    const spans = incidentSpans(incidents.items);
     const currencies = [...new Set(series.buckets.flatMap((b) => Object.keys(b.revenue)))].sort();
+    const volume = el("div", { class: "chart-slot", id: "chart-volume" });
+    const failures = el("div", { class: "chart-slot", id: "chart-failures" });
+    const revenueChart = el("div", { class: "chart-slot", id: "chart-revenue" });
     const revenueTable = el("table", {},
-      el("thead", {}, el("tr", {}, el("th", { text: series.bucketSeconds === 3600 ? "Hour" : "Day" }), ...currencies.map((c) => el("th", { text: c.toUpperCase() })))),
+      el("caption", { class: "muted", text: "Card revenue per period" }),
+      el("thead", {}, el("tr", {}, el("th", { text: hourly ? "Hour" : "Day" }), ...currencies.map((c) => el("th", { text: c.toUpperCase() })))),
       el("tbody", {}, ...series.buckets.filter((b) => Object.keys(b.revenue).length).map((b) =>
-        el("tr", {}, el("td", { text: series.bucketSeconds === 3600 ? when(b.start) : new Date(b.start).toLocaleDateString(undefined, { timeZone: "UTC" }) }), ...currencies.map((c) => el("td", { text: b.revenue[c] ? money(b.revenue[c], c) : "—" }))))));
+        el("tr", {}, el("td", { text: hourly ? when(b.start) : new Date(b.start).toLocaleDateString(undefined, { timeZone: "UTC" }) }), ...currencies.map((c) => el("td", { text: b.revenue[c] ? money(b.revenue[c], c) : "—" }))))));
+    const base = series.baseline;
     render(token, "Overview", controls, cards,
-      el("div", { class: "row" },
-        el("section", { class: "panel" }, el("h2", { text: "Event volume" }), barChart(series.buckets, (b) => b.events, "Events per period")),
-        el("section", { class: "panel" }, el("h2", { text: "Charge failure rate" }), lineChart(series.buckets, (b) => b.failureRate, "Charge failure rate per period"))),
-      el("section", { class: "panel" }, el("h2", { text: "Card revenue by currency" }), currencies.length ? revenueTable : el("p", { class: "muted", text: "No succeeded charges in this period." })));
+      el("section", { class: "panel" }, el("h2", { text: "Event volume" }), volume),
+      el("section", { class: "panel" }, el("h2", { text: "Charge failure rate" }),
+        el("p", { class: "muted", text: base?.failureRate !== null && base?.failureRate !== undefined
+          ? `The green band is where each point's failure rate falls 99 % of the time at the usual rate (${(base.failureRate * 100).toFixed(1)} % over ${base.charges.toLocaleString()} charges in the week before).`
+          : "No band yet: it needs 100 charges in the week before the period." }),
+        failures),
+      el("section", { class: "panel" }, el("h2", { text: "Card revenue by currency" }),
+        currencies.length ? el("div", {}, revenueChart, el("details", {}, el("summary", { text: "Revenue as a table" }), revenueTable)) : el("p", { class: "muted", text: "No succeeded charges in this period." })),
+      el("section", { class: "panel", id: "incidents" }, el("h2", { text: "Incidents in this period" }),
+        el("p", { class: "muted", text: "Shaded on the charts above; click a shaded span or a link to open it." }),
+        incidentList(incidents.items, "No incidents in this period.")));
+    if (token !== current) return;
+    const pct = (v) => `${(v * 100).toFixed(1)} %`;
+    timeChart(volume, { label: `Events per ${hourly ? "hour" : "day"}`, xs, spans, dateOnly: !hourly, bucket: series.bucketSeconds,
+      series: [{ label: "Events", kind: "bars", color: "#3451b2", values: series.buckets.map((b) => b.events) }] });
+    timeChart(failures, { label: `Charge failure rate per ${hourly ? "hour" : "day"} against its expected band`, xs, spans, dateOnly: !hourly, yFormat: pct, bucket: series.bucketSeconds,
+      series: [
+        { label: "Failure rate", kind: "line", color: "#c53030", values: series.buckets.map((b) => b.chargesSucceeded + b.chargesFailed ? b.failureRate : null) },
+        { label: "Expected high", kind: "band-high", values: series.buckets.map((b) => b.expectedFailureRateHigh ?? null) },
+        { label: "Expected low", kind: "band-low", values: series.buckets.map((b) => b.expectedFailureRateLow ?? null) },
+      ] });
+    if (currencies.length) {
+      const palette = ["#2f855a", "#3451b2", "#975a16", "#7c3aed", "#c53030", "#0e7490"];
+      timeChart(revenueChart, { label: `Card revenue per ${hourly ? "hour" : "day"} by currency`, xs, spans, dateOnly: !hourly, yFormat: (v) => (v / 100).toLocaleString(), bucket: series.bucketSeconds,
+        series: currencies.map((c, i) => ({ label: c.toUpperCase(), kind: "line", color: palette[i % palette.length], values: series.buckets.map((b) => b.revenue[c] ?? 0), format: (v) => money(v, c) })) });
+    }
   }
 
   // ---------------------------------------------------------------- anomalies
@@ -230,9 +332,82 @@
     render(token, "Anomalies", form, el("div", { class: "panel" }, body));
   }
 
+  // ---------------------------------------------------------------- an anomaly, explained
+  const words = (key) => key.replace(/([a-z0-9])([A-Z])/g, "$1 $2").replaceAll("_", " ").replace(/^./, (c) => c.toUpperCase());
+  const MONEY_KEYS = /amount|revenue|shortfall|mrr|recurring|moneyAtRisk|lost|refunded/i;
+
+  function oneIn(p) {
+    if (p <= 0) return "never by chance at the usual rate";
+    if (p < 1e-12) return "less than once in a trillion by chance";
+    const n = 1 / p;
+    const scale = [[1e12, "trillion"], [1e9, "billion"], [1e6, "million"], [1e3, "thousand"]].find(([v]) => n >= v);
+    return `about once in ${scale ? `${(n / scale[0]).toLocaleString(undefined, { maximumFractionDigits: 1 })} ${scale[1]}` : Math.round(n).toLocaleString()} by chance`;
+  }
+
+  function moneyMap(value, currency) {
+    if (value && typeof value === "object") return Object.entries(value).map(([c, v]) => typeof v === "number" ? money(v, c) : `${c}: ${v}`).join(" · ") || "none";
+    return typeof value === "number" && currency ? money(value, currency) : String(value);
+  }
+
+  function describeValue(key, value, currency) {
+    if (value === null || value === undefined) return "—";
+    if (MONEY_KEYS.test(key) && (typeof value === "object" || currency)) return moneyMap(value, currency);
+    if (typeof value === "number") {
+      if (/rate|ratio|share|threshold/i.test(key) && value <= 1 && !/excess/i.test(key)) return `${(value * 100).toLocaleString(undefined, { maximumFractionDigits: 2 })} %`;
+      if (/pValue/.test(key)) return `${value.toPrecision(3)} (${oneIn(value)})`;
+      return value.toLocaleString(undefined, { maximumFractionDigits: 2 });
+    }
+    if (Array.isArray(value)) return value.length > 12 ? `${value.slice(0, 12).join(", ")} and ${value.length - 12} more` : value.map((v) => typeof v === "object" ? JSON.stringify(v) : v).join(", ") || "none";
+    return String(value);
+  }
+
+  function evidenceList(evidence, currency) {
+    const rows = Object.entries(evidence || {}).filter(([k]) => k !== "impact" && k !== "pValue");
+    return el("dl", { class: "facts" }, ...rows.flatMap(([k, v]) => v && typeof v === "object" && !Array.isArray(v) && !MONEY_KEYS.test(k)
+      ? [el("dt", { text: words(k) }), el("dd", {}, evidenceList(v, v.currency || currency))]
+      : [el("dt", { text: words(k) }), el("dd", { text: describeValue(k, v, currency) })]));
+  }
+
+  // Observed against expected, how unusual, and what it costs: the three questions a reader asks first.
+  function evidenceSummary(a) {
+    const e = a.evidence || {};
+    const currency = e.currency;
+    const lines = [];
+    if (e.impact) {
+      const i = e.impact;
+      lines.push(`Observed ${i.observed.toLocaleString()} where about ${i.expected.toLocaleString()} were expected (${i.excessRatio.toLocaleString()} × the usual).`);
+      if (i.customersAffected) lines.push(`About ${i.customersAffected.toLocaleString()} customer${i.customersAffected === 1 ? "" : "s"} affected beyond the usual.`);
+      if (i.moneyAtRisk && Object.keys(i.moneyAtRisk).length) lines.push(`Money at risk: ${moneyMap(i.moneyAtRisk)}.`);
+    } else if (e.expected !== undefined && (e.count ?? e.observed ?? e.failed ?? e.refunds) !== undefined) {
+      lines.push(`Observed ${(e.count ?? e.observed ?? e.failed ?? e.refunds).toLocaleString()} where about ${Number(e.expected).toLocaleString(undefined, { maximumFractionDigits: 2 })} were expected.`);
+    }
+    if (typeof e.pValue === "number") lines.push(`How unusual: this many would happen ${oneIn(e.pValue)} (p = ${e.pValue.toPrecision(3)}).`);
+    if (e.monthlyRecurringLost !== undefined) lines.push(`Monthly recurring revenue lost: ${moneyMap(e.monthlyRecurringLost, currency)}.`);
+    return lines.length ? el("ul", { class: "summary" }, ...lines.map((t) => el("li", { text: t }))) : null;
+  }
+
+  const cardText = (c) => c ? [c.brand, c.last4 ? `•••• ${c.last4}` : null, c.country].filter(Boolean).join(" ") : "—";
+
+  function eventRow(item) {
+    const d = item.details || {};
+    return el("tr", {},
+      el("td", { text: when(item.created) }),
+      el("td", { text: item.type || "not stored" }),
+      el("td", { class: "num", text: d.amount !== null && d.amount !== undefined && d.currency ? money(d.amount, d.currency) : d.amount ?? "—" }),
+      el("td", { text: d.customer || "—" }),
+      el("td", { class: "hide-sm", text: cardText(d.card) }),
+      el("td", { text: [d.outcome, d.failureCode].filter(Boolean).join(": ") || "—" }),
+      el("td", { class: "hide-sm" }, el("a", { href: `#/events?id=${encodeURIComponent(item.id)}&livemode=${item.livemode ?? ""}`, text: item.id })));
+  }
+
+  const eventTableHead = () => el("thead", {}, el("tr", {}, el("th", { text: "Time" }), el("th", { text: "Type" }), el("th", { text: "Amount" }), el("th", { text: "Customer" }),
+    el("th", { class: "hide-sm", text: "Card" }), el("th", { text: "Outcome" }), el("th", { class: "hide-sm", text: "Event" })));
+
+  const HISTORY_WORDS = { opened: "Opened", escalated: "Escalated to", resolved: "Resolved", acknowledged: "Acknowledged", false_positive: "Marked a false positive" };
+
   async function anomaly(id) {
     const token = current;
-    const a = await api(`/api/v1/anomalies/${encodeURIComponent(id)}`);
+    const [a, events] = await Promise.all([api(`/api/v1/anomalies/${encodeURIComponent(id)}`), api(`/api/v1/anomalies/${encodeURIComponent(id)}/events`)]);
     const note = el("textarea", { id: "note", rows: 2, placeholder: "What did you find? (optional)" });
     const message = el("div");
     const act = (action, label, done) => el("button", { type: "button", class: "secondary", onclick: async () => {
@@ -242,26 +417,184 @@
         main.prepend(alertBox("success", `Marked ${done}.`));
       } catch (err) { message.replaceChildren(alertBox("error", err.message)); }
     } }, label);
-    const payload = el("pre", { hidden: true, id: "payload" });
-    const events = el("ul", {}, ...a.eventIds.map((eventId) => el("li", {}, el("a", { href: "#", onclick: async (e) => {
-      e.preventDefault();
-      const ev = await api(`/api/v1/events/${encodeURIComponent(eventId)}?livemode=${a.livemode}`);
-      payload.hidden = false;
-      payload.textContent = JSON.stringify(ev, null, 2);
-    } }, eventId))));
+    const currency = a.evidence?.currency;
+    const history = el("ol", { class: "history", id: "history" }, ...(a.history || []).map((h) => el("li", {},
+      el("strong", { text: `${HISTORY_WORDS[h.change] || words(h.change)}${h.change === "escalated" ? ` ${h.severity}` : ""}` }),
+      ` · ${when(h.at)}${h.by ? ` · by ${h.by}` : ""}`, h.note ? el("div", { class: "muted", text: h.note }) : null)));
+    const chart = el("div", { class: "chart-slot", id: "anomaly-chart" });
+    const rows = events.items.map((item) => eventRow({ ...item, livemode: a.livemode }));
     render(token, a.title,
       el("div", { class: "panel" },
         el("p", {}, severity(a.severity), ` ${a.detector} · ${a.livemode ? "live" : "test"} mode · status `, el("strong", { id: "status", text: a.status })),
-        el("p", { text: a.message }),
-        el("p", { class: "muted", text: `Detected ${when(a.detectedAt)} · window ${when(a.windowStart)} – ${when(a.windowEnd)} · subject ${a.subject}` }),
+        el("p", { class: "lead", text: a.message }),
+        el("p", { class: "muted", text: `Detected ${when(a.detectedAt)} · window ${when(a.windowStart)} – ${when(a.windowEnd)} · subject ${a.subject}${a.account ? ` · account ${a.account}` : ""}` }),
         el("p", { class: "muted", id: "episode", text: `${a.occurrences ?? 1} occurrence${(a.occurrences ?? 1) === 1 ? "" : "s"} in this episode · last changed ${when(a.updatedAt ?? a.raisedAt)}` }),
         a.statusNote ? el("p", { text: `Note: ${a.statusNote} (${a.statusChangedBy}, ${when(a.statusChangedAt)})` }) : null,
         el("label", { for: "note" }, "Note", note),
         el("div", { class: "controls" }, act("acknowledge", "Acknowledge", "acknowledged"), act("resolve", "Resolve", "resolved"), act("false-positive", "False positive", "a false positive")),
         message),
-      el("section", { class: "panel" }, el("h2", { text: "Evidence" }), el("pre", { text: JSON.stringify(a.evidence, null, 2) })),
-      el("section", { class: "panel" }, el("h2", { text: `Events (${a.eventIds.length})` }), events, payload),
+      el("section", { class: "panel", id: "evidence" }, el("h2", { text: "What was seen" }), evidenceSummary(a), evidenceList(a.evidence, currency),
+        el("details", {}, el("summary", { text: "Raw evidence (JSON)" }), el("pre", { text: JSON.stringify(a.evidence, null, 2) }))),
+      el("section", { class: "panel" }, el("h2", { text: "Around the episode" }),
+        el("p", { class: "muted", text: "The day around the episode (shaded): events per hour and the charge failure rate against its expected band." }), chart),
+      el("section", { class: "panel", id: "anomaly-events" }, el("h2", { text: `Events (${events.total})` }),
+        events.items.length ? el("table", {}, eventTableHead(), el("tbody", {}, ...rows)) : el("p", { class: "muted", text: "This anomaly names no events (a wall-clock check, such as silence)." }),
+        events.total > events.items.length ? el("p", { class: "muted", text: `The first ${events.items.length} of ${events.total} are listed.` }) : null,
+        el("p", {}, el("a", { href: `#/events?since=${encodeURIComponent(a.windowStart)}&until=${encodeURIComponent(new Date(Date.parse(a.windowEnd) + 1000).toISOString())}&livemode=${a.livemode}`, text: "All events in the episode's window →" }))),
+      el("section", { class: "panel" }, el("h2", { text: "History" }), history),
       el("p", {}, el("a", { href: "#/anomalies", text: "← All anomalies" })));
+    if (token !== current) return;
+    // The day around the episode: 24 hourly points ending six hours after it (never after now).
+    const until = new Date(Math.min(Date.now(), Date.parse(a.windowEnd) + 6 * 3600000)).toISOString();
+    const series = await api(`/api/v1/metrics/series?window=24h&until=${encodeURIComponent(until)}&livemode=${a.livemode}`);
+    if (token !== current) return;
+    const xs = series.buckets.map((b) => Date.parse(b.start) / 1000);
+    timeChart(chart, { label: "Events and charge failure rate around the episode", xs, bucket: 3600, spans: incidentSpans([{ ...a, severity: a.severity === "low" ? "medium" : a.severity }]), yFormat: (v) => v <= 1 ? `${(v * 100).toFixed(0)} %` : v.toLocaleString(),
+      series: [
+        { label: "Failure rate", kind: "line", color: "#c53030", values: series.buckets.map((b) => b.chargesSucceeded + b.chargesFailed ? b.failureRate : null), format: (v) => `${(v * 100).toFixed(1)} %` },
+        { label: "Expected high", kind: "band-high", values: series.buckets.map((b) => b.expectedFailureRateHigh ?? null), format: (v) => `${(v * 100).toFixed(1)} %` },
+        { label: "Expected low", kind: "band-low", values: series.buckets.map((b) => b.expectedFailureRateLow ?? null), format: (v) => `${(v * 100).toFixed(1)} %` },
+      ] });
+    const volume = el("div", { class: "chart-slot" });
+    chart.after(volume);
+    timeChart(volume, { label: "Events per hour around the episode", xs, bucket: 3600, spans: incidentSpans([{ ...a, severity: a.severity === "low" ? "medium" : a.severity }]), height: 160,
+      series: [{ label: "Events", kind: "bars", color: "#3451b2", values: series.buckets.map((b) => b.events) }] });
+  }
+
+  // ---------------------------------------------------------------- events browser
+  async function eventsPage(params) {
+    const token = current;
+    const f = (name) => params.get(name) || "";
+    const dateValue = (v) => v ? v.slice(0, 16) : "";
+    const form = el("form", { class: "controls", id: "event-search", onsubmit: (e) => {
+      e.preventDefault();
+      const data = new FormData(e.currentTarget);
+      const pairs = [...data.entries()].filter(([, v]) => v).map(([k, v]) => [k, (k === "since" || k === "until") ? new Date(v + "Z").toISOString() : v]);
+      location.hash = "#/events?" + pairs.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
+    } },
+      el("label", {}, "Event id", el("input", { name: "id", value: f("id"), placeholder: "evt_…", size: 18 })),
+      el("label", {}, "Type", el("input", { name: "type", value: f("type"), placeholder: "charge.failed", size: 16 })),
+      el("label", {}, "Customer", el("input", { name: "customer", value: f("customer"), placeholder: "cus_…", size: 14 })),
+      el("label", {}, "Min. amount (minor units)", el("input", { name: "minAmount", type: "number", step: "1", value: f("minAmount") })),
+      el("label", {}, "Max. amount (minor units)", el("input", { name: "maxAmount", type: "number", step: "1", value: f("maxAmount") })),
+      el("label", {}, "Source", el("select", { name: "source" }, el("option", { value: "", text: "Any" }), ...["webhook", "import", "reconciled"].map((v) => el("option", { value: v, selected: v === f("source") }, v)))),
+      el("label", {}, "Account", el("input", { name: "account", value: f("account"), placeholder: "acct_…", size: 14 })),
+      el("label", {}, "Mode", el("select", { name: "livemode" }, ...[["", "Both"], ["true", "Live"], ["false", "Test"]].map(([v, t]) => el("option", { value: v, selected: v === f("livemode") }, t)))),
+      el("label", {}, "From (UTC)", el("input", { name: "since", type: "datetime-local", value: dateValue(f("since")) })),
+      el("label", {}, "To (UTC)", el("input", { name: "until", type: "datetime-local", value: dateValue(f("until")) })),
+      el("button", { type: "submit", text: "Search" }));
+    const viewer = el("section", { class: "panel", id: "event-viewer", hidden: true });
+    const show = async (eventId, livemode) => {
+      const ev = await api(`/api/v1/events/${encodeURIComponent(eventId)}${livemode === "" || livemode === undefined ? "" : `?livemode=${livemode}`}`);
+      const d = ev.details || {};
+      viewer.hidden = false;
+      viewer.replaceChildren(el("h2", { text: ev.id }),
+        el("dl", { class: "facts" },
+          ...[["Type", ev.type], ["Created", when(ev.created)], ["Received", when(ev.receivedAt)], ["Source", ev.source], ["Account", ev.account || "—"], ["Mode", ev.livemode ? "live" : "test"],
+            ["Amount", d.amount !== null && d.amount !== undefined && d.currency ? money(d.amount, d.currency) : "—"], ["Customer", d.customer || "—"], ["Card", cardText(d.card)],
+            ["Outcome", [d.outcome, d.failureCode].filter(Boolean).join(": ") || "—"]].flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])),
+        el("h3", { text: "Payload" }), el("pre", { id: "payload", tabindex: "0", text: JSON.stringify(ev.payload, null, 2) }));
+      viewer.scrollIntoView({ block: "nearest" });
+    };
+    if (f("id")) {
+      render(token, "Events", form, el("p", { class: "muted", text: "Loading…" }));
+      try { await show(f("id"), f("livemode")); render(token, "Events", form, viewer); }
+      catch (err) { render(token, "Events", form, alertBox(err.status === 404 ? "status" : "error", err.status === 404 ? `No event ${f("id")} was received for this tenant.` : err.message)); }
+      return;
+    }
+    const query = ["type", "customer", "minAmount", "maxAmount", "source", "account", "livemode", "since", "until"].filter((k) => f(k)).map((k) => `&${k}=${encodeURIComponent(f(k))}`).join("");
+    const row = (e) => el("tr", {},
+      el("td", { text: when(e.created) }),
+      el("td", {}, el("a", { href: "#", text: e.type, onclick: (ev) => { ev.preventDefault(); show(e.id, String(e.livemode)).catch((err) => viewer.replaceChildren(alertBox("error", err.message))); } })),
+      el("td", { class: "hide-sm mono", text: e.id }), el("td", { text: e.source }), el("td", { class: "hide-sm", text: e.account || "—" }), el("td", { class: "hide-sm", text: e.livemode ? "live" : "test" }));
+    let page;
+    try { page = await api(`/api/v1/events?limit=50${query}`); }
+    catch (err) { render(token, "Events", form, alertBox("error", err.message)); return; }
+    const rows = el("tbody", {}, ...page.items.map(row));
+    let cursor = page.nextCursor;
+    const more = el("button", { type: "button", class: "secondary", hidden: !cursor, text: "Load more", onclick: async () => {
+      const next = await api(`/api/v1/events?limit=50${query}&cursor=${encodeURIComponent(cursor)}`);
+      rows.append(...next.items.map(row));
+      cursor = next.nextCursor;
+      more.hidden = !cursor;
+    } });
+    render(token, "Events", form,
+      el("p", { class: "muted", text: "Customer and amount read each event's payload: with a time range they search less." }),
+      el("div", { class: "panel", id: "event-results" }, page.items.length
+        ? el("div", {}, el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Created" }), el("th", { text: "Type" }), el("th", { class: "hide-sm", text: "Id" }), el("th", { text: "Source" }), el("th", { class: "hide-sm", text: "Account" }), el("th", { class: "hide-sm", text: "Mode" }))), rows), more)
+        : el("p", { class: "empty", text: "No events match." })),
+      viewer);
+  }
+
+  // ---------------------------------------------------------------- webhook health
+  const seconds = (s) => s === null || s === undefined ? "—" : s >= 259200 ? "over 6 h" : s >= 3600 ? `≤ ${s / 3600} h` : s >= 60 ? `≤ ${s / 60} min` : `≤ ${s} s`;
+  const REJECT_WORDS = { signature: "Bad signature", body: "Not a Stripe event", too_large: "Too large", rate_limited: "Rate limited", unavailable: "Storage unavailable" };
+
+  async function webhooks(params) {
+    const token = current;
+    const windowName = params.get("window") || "24h";
+    const controls = el("form", { class: "controls", onchange: (e) => { location.hash = `#/webhooks?window=${e.currentTarget.window.value}`; } },
+      el("label", {}, "Period", el("select", { name: "window" }, ...[["24h", "Last 24 hours"], ["7d", "Last 7 days"]].map(([v, t]) => el("option", { value: v, selected: v === windowName }, t)))));
+    const [health, sync, open] = await Promise.all([api(`/api/v1/webhook-health?window=${windowName}`), api("/api/v1/stripe-sync"), api("/api/v1/anomalies?status=open&limit=500")]);
+    const t = health.totals;
+    const rejected = Object.values(t.rejects).reduce((x, y) => x + y, 0);
+    const endpoint = !sync.connected ? "Connect a Stripe key to check it" : sync.endpoint ? sync.endpoint.status.replaceAll("_", " ") : "not checked yet";
+    const hourly = health.bucketSeconds === 3600;
+    const xs = health.buckets.map((b) => Date.parse(b.start) / 1000);
+    const deliveries = el("div", { class: "chart-slot", id: "chart-deliveries" });
+    const lag = el("div", { class: "chart-slot", id: "chart-lag" });
+    const issues = open.items.filter((a) => ["webhook_lag", "webhook_silence", "webhook_gap", "endpoint_health"].includes(a.detector));
+    const reasons = Object.keys(t.rejects);
+    render(token, "Webhook health", controls,
+      el("div", { class: "cards" },
+        el("div", { class: "card" }, el("div", { class: "label", text: "Deliveries" }), el("div", { class: "value", id: "deliveries", text: t.deliveries.toLocaleString() })),
+        el("div", { class: "card" }, el("div", { class: "label", text: "Lag p50 / p95" }), el("div", { class: "value", text: `${seconds(t.lagP50Seconds)} / ${seconds(t.lagP95Seconds)}` })),
+        el("div", { class: "card" }, el("div", { class: "label", text: "Refused" }), el("div", { class: "value", id: "refused", text: rejected.toLocaleString() })),
+        el("div", { class: "card" }, el("div", { class: "label", text: "Missed (reconciled)" }), el("div", { class: "value", text: t.reconciled.toLocaleString() })),
+        el("div", { class: "card" }, el("div", { class: "label", text: "Endpoint" }), el("div", { class: "value" }, el("a", { href: "#/stripe", text: endpoint })))),
+      issues.length ? el("section", { class: "panel" }, el("h2", { text: "Open webhook issues" }), incidentList(issues, "")) : null,
+      el("section", { class: "panel" }, el("h2", { text: `Deliveries per ${hourly ? "hour" : "day"}` }), deliveries),
+      el("section", { class: "panel" }, el("h2", { text: "Delivery lag" }),
+        el("p", { class: "muted", text: "Arrival minus the event's creation, as the bound of its class (1 s, 2 s, 5 s … 6 h): Stripe's retries of failed deliveries arrive late." }), lag),
+      el("section", { class: "panel", id: "rejects" }, el("h2", { text: "Refused deliveries by reason" }),
+        reasons.length ? el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Reason" }), el("th", { text: "Count" }))),
+          el("tbody", {}, ...reasons.map((r) => el("tr", {}, el("td", { text: REJECT_WORDS[r] || r }), el("td", { text: t.rejects[r].toLocaleString() })))))
+          : el("p", { class: "muted", text: "None refused in this period." })));
+    if (token !== current) return;
+    timeChart(deliveries, { label: `Webhook deliveries and reconciled events per ${hourly ? "hour" : "day"}`, xs, dateOnly: !hourly, bucket: health.bucketSeconds,
+      series: [
+        { label: "Delivered", kind: "bars", color: "#3451b2", values: health.buckets.map((b) => b.deliveries) },
+        { label: "Missed (reconciled)", kind: "line", color: "#c53030", values: health.buckets.map((b) => b.reconciled) },
+        { label: "Refused", kind: "line", color: "#975a16", values: health.buckets.map((b) => Object.values(b.rejects).reduce((x, y) => x + y, 0)) },
+      ] });
+    timeChart(lag, { label: "Webhook delivery lag p50 and p95", xs, dateOnly: !hourly, bucket: health.bucketSeconds, yFormat: (v) => seconds(v).replace("≤ ", ""),
+      series: [
+        { label: "p50", kind: "line", color: "#2f855a", values: health.buckets.map((b) => b.lagP50Seconds), format: seconds },
+        { label: "p95", kind: "line", color: "#975a16", values: health.buckets.map((b) => b.lagP95Seconds), format: seconds },
+      ] });
+  }
+
+  // ---------------------------------------------------------------- imports
+  async function imports() {
+    const token = current;
+    const list = await api("/api/v1/imports");
+    const ORIGIN = { upload: "Upload", stripe_backfill: "Stripe backfill", stripe_reconcile: "Reconciliation" };
+    const running = list.items.some((i) => i.state === "importing");
+    const rows = list.items.map((i) => {
+      const done = i.accepted + i.duplicates + i.rejectedCount;
+      const percent = i.state === "completed" ? 100 : i.lines ? Math.min(100, Math.round((done / i.lines) * 100)) : 0;
+      return el("tr", {},
+        el("td", { text: when(i.createdAt) }), el("td", { text: ORIGIN[i.origin] || i.origin || "Upload" }),
+        el("td", {}, el("progress", { max: 100, value: percent, "aria-label": `Import ${i.id}: ${percent} %` }, `${percent} %`), ` ${i.state}`),
+        el("td", { class: "num", text: i.lines.toLocaleString() }), el("td", { class: "num", text: i.accepted.toLocaleString() }),
+        el("td", { class: "num hide-sm", text: i.duplicates.toLocaleString() }), el("td", { class: "num hide-sm", text: i.rejectedCount.toLocaleString() }));
+    });
+    render(token, "Imports",
+      el("p", { class: "muted" }, "Imports run on the server: leave this page and come back, the progress is kept. Stripe backfills are on the ", el("a", { href: "#/stripe", text: "Stripe page" }), "."),
+      el("div", { class: "panel", id: "import-list" }, rows.length
+        ? el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Started" }), el("th", { text: "Origin" }), el("th", { text: "Progress" }), el("th", { text: "Lines" }), el("th", { text: "Imported" }), el("th", { class: "hide-sm", text: "Duplicates" }), el("th", { class: "hide-sm", text: "Rejected" }))), el("tbody", {}, ...rows))
+        : el("p", { class: "empty", text: "No imports yet. POST NDJSON to /api/v1/imports (docs/API.md) or backfill from Stripe." })));
+    if (running) setTimeout(() => { if (token === current) imports().catch(() => {}); }, 2000);
   }
 
   // ---------------------------------------------------------------- detectors
@@ -312,16 +645,19 @@
   }
 
   // ---------------------------------------------------------------- alerts
-  async function alerts() {
+  async function alerts(params = new URLSearchParams()) {
     const token = current;
-    const [channels, deliveries, kinds] = await Promise.all([api("/api/v1/alert-channels"), api("/api/v1/alert-deliveries?limit=100"), api("/api/v1/alert-channel-kinds")]);
+    const channelFilter = params.get("channel") || "", statusFilter = params.get("status") || "";
+    const deliveryQuery = [["channel", channelFilter], ["status", statusFilter]].filter(([, v]) => v).map(([k, v]) => `&${k}=${encodeURIComponent(v)}`).join("");
+    const [channels, deliveries, kinds] = await Promise.all([api("/api/v1/alert-channels"), api(`/api/v1/alert-deliveries?limit=100${deliveryQuery}`), api("/api/v1/alert-channel-kinds")]);
+    const digestKinds = new Set(kinds.items.filter((k) => k.digest).map((k) => k.name));
     const message = el("div");
     const form = el("form", { class: "controls", onsubmit: async (e) => {
       e.preventDefault();
       const data = Object.fromEntries(new FormData(e.currentTarget).entries());
       try {
         const created = await api("/api/v1/alert-channels", { method: "POST", body: data });
-        await alerts();
+        await alerts(params);
         if (created.signingSecret) main.prepend(el("p", {}, "Signing secret (shown once): ", el("span", { class: "secret", text: created.signingSecret })));
       } catch (err) { message.replaceChildren(alertBox("error", err.message)); }
     } },
@@ -330,45 +666,80 @@
       el("label", {}, "URL or e-mail", el("input", { name: "target", required: true })),
       el("label", {}, "Minimum severity", el("select", { name: "minSeverity" }, ...SEVERITIES.map((s) => el("option", { value: s }, s)))),
       el("button", { type: "submit", text: "Add channel" }));
+
+    // A channel's row turns into its form in place; the target may stay empty to keep it (Slack and Discord URLs are shown redacted).
+    const channelRow = (c) => {
+      const result = el("span", { "aria-live": "polite" });
+      const row = el("tr", { id: `channel-${c.id}` }, el("td", { text: c.name }), el("td", { text: c.kind }), el("td", { class: "hide-sm", text: c.target }),
+        el("td", { text: c.minSeverity }), el("td", { text: digestKinds.has(c.kind) ? (c.digest ? "daily digest" : "each alert") : "each alert" }),
+        el("td", {},
+          el("button", { type: "button", class: "secondary", text: "Edit", "aria-label": `Edit ${c.name}`, onclick: () => row.replaceWith(editRow(c)) }), " ",
+          el("button", { type: "button", class: "secondary", text: "Send test", "aria-label": `Send a test to ${c.name}`, onclick: async () => {
+            const r = await api(`/api/v1/alert-channels/${c.id}/test`, { method: "POST" });
+            result.replaceChildren(alertBox(r.delivered ? "success" : "error", r.delivered ? " delivered" : ` failed: ${r.error}`));
+          } }), result));
+      return row;
+    };
+    const editRow = (c) => {
+      const error = el("div", { "aria-live": "polite" });
+      const name = el("input", { name: "name", value: c.name, required: true, "aria-label": "Name" });
+      const target = el("input", { name: "target", placeholder: `${c.target} (unchanged)`, "aria-label": "Target (empty keeps it)" });
+      const min = el("select", { name: "minSeverity", "aria-label": "Minimum severity" }, ...SEVERITIES.map((s) => el("option", { value: s, selected: s === c.minSeverity }, s)));
+      const digest = el("input", { type: "checkbox", name: "digest", checked: c.digest, "aria-label": "Send a daily digest instead of each alert" });
+      const row = el("tr", { id: `channel-${c.id}`, class: "editing" },
+        el("td", {}, name), el("td", { text: c.kind }), el("td", { class: "hide-sm" }, target), el("td", {}, min),
+        el("td", {}, digestKinds.has(c.kind) ? el("label", { class: "inline" }, el("span", {}, digest, " daily digest")) : "each alert"),
+        el("td", {},
+          el("button", { type: "button", text: "Save", onclick: async () => {
+            try {
+              const saved = await api(`/api/v1/alert-channels/${c.id}`, { method: "PUT", body: {
+                name: name.value, target: target.value.trim() || undefined, minSeverity: min.value, detectors: c.detectors ?? undefined,
+                livemode: c.livemode ?? undefined, digest: digestKinds.has(c.kind) ? digest.checked : undefined } });
+              row.replaceWith(channelRow(saved));
+            } catch (err) { error.replaceChildren(alertBox("error", err.message)); }
+          } }), " ",
+          el("button", { type: "button", class: "secondary", text: "Cancel", onclick: () => row.replaceWith(channelRow(c)) }), " ",
+          el("button", { type: "button", class: "secondary", text: "Delete", onclick: async () => {
+            if (!confirm(`Delete the channel ${c.name}? Its pending deliveries stop.`)) return;
+            try { await api(`/api/v1/alert-channels/${c.id}`, { method: "DELETE" }); await alerts(params); }
+            catch (err) { error.replaceChildren(alertBox("error", err.message)); }
+          } }), error));
+      setTimeout(() => name.focus());
+      return row;
+    };
     const table = channels.items.length
-      ? el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Name" }), el("th", { text: "Kind" }), el("th", { class: "hide-sm", text: "Target" }), el("th", { text: "Min. severity" }), el("th", { text: "" }))),
-          el("tbody", {}, ...channels.items.map((c) => {
-            const result = el("span");
-            return el("tr", {}, el("td", { text: c.name }), el("td", { text: c.kind }), el("td", { class: "hide-sm", text: c.target }), el("td", { text: c.minSeverity }),
-              el("td", {}, el("button", { type: "button", class: "secondary", text: "Send test", onclick: async () => {
-                const r = await api(`/api/v1/alert-channels/${c.id}/test`, { method: "POST" });
-                result.replaceChildren(alertBox(r.delivered ? "success" : "error", r.delivered ? " delivered" : ` failed: ${r.error}`));
-              } }), result));
-          })))
+      ? el("table", { id: "channels" }, el("thead", {}, el("tr", {}, el("th", { text: "Name" }), el("th", { text: "Kind" }), el("th", { class: "hide-sm", text: "Target" }), el("th", { text: "Min. severity" }), el("th", { text: "Sends" }), el("th", { text: "Actions" }))),
+          el("tbody", {}, ...channels.items.map(channelRow)))
       : el("p", { class: "empty", text: "No channels yet: anomalies are only visible here until you add one." });
-    const log = el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Created" }), el("th", { text: "Status" }), el("th", { text: "Attempts" }), el("th", { class: "hide-sm", text: "Last result" }), el("th", { class: "hide-sm", text: "Next attempt" }))),
-      el("tbody", {}, ...deliveries.items.map((d) => el("tr", {}, el("td", { text: when(d.createdAt) }), el("td", { text: d.status }), el("td", { text: d.attempts }),
+    const names = Object.fromEntries(channels.items.map((c) => [c.id, c.name]));
+    const filters = el("form", { class: "controls", id: "delivery-filters", onchange: (e) => {
+      const f = e.currentTarget;
+      location.hash = "#/alerts?" + [["channel", f.channel.value], ["status", f.status.value]].filter(([, v]) => v).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
+    } },
+      el("label", {}, "Channel", el("select", { name: "channel" }, el("option", { value: "", text: "Any" }), ...channels.items.map((c) => el("option", { value: c.id, selected: c.id === channelFilter }, c.name)))),
+      el("label", {}, "Status", el("select", { name: "status" }, el("option", { value: "", text: "Any" }), ...["pending", "delivered", "failed"].map((v) => el("option", { value: v, selected: v === statusFilter }, v)))));
+    const log = el("table", { id: "deliveries" }, el("thead", {}, el("tr", {}, el("th", { text: "Created" }), el("th", { text: "Channel" }), el("th", { text: "Alert" }), el("th", { text: "Status" }), el("th", { text: "Attempts" }), el("th", { class: "hide-sm", text: "Last result" }), el("th", { class: "hide-sm", text: "Next attempt" }))),
+      el("tbody", {}, ...deliveries.items.map((d) => el("tr", {}, el("td", { text: when(d.createdAt) }), el("td", { text: names[d.channelId] || d.channelId }),
+        el("td", {}, d.anomalyId ? el("a", { href: `#/anomaly/${encodeURIComponent(d.anomalyId)}`, text: (d.alertType || "anomaly.detected").replace("anomaly.", "") }) : (d.alertType || "—")),
+        el("td", { text: d.status }), el("td", { text: d.attempts }),
         el("td", { class: "hide-sm", text: d.lastError || (d.lastStatusCode ? `HTTP ${d.lastStatusCode}` : "—") }), el("td", { class: "hide-sm", text: when(d.nextAttemptAt) })))));
-    render(token, "Alerts", el("section", { class: "panel" }, el("h2", { text: "Channels" }), table, form, message),
-      el("section", { class: "panel" }, el("h2", { text: "Deliveries" }), deliveries.items.length ? log : el("p", { class: "muted", text: "Nothing sent yet." })));
+    render(token, "Alerts", el("section", { class: "panel" }, el("h2", { text: "Channels" }), table, el("h3", { text: "Add a channel" }), form, message),
+      el("section", { class: "panel" }, el("h2", { text: "Deliveries" }), filters, deliveries.items.length ? log : el("p", { class: "muted", text: channelFilter || statusFilter ? "No deliveries match." : "Nothing sent yet." })));
   }
 
   // ---------------------------------------------------------------- revenue
   const MOVEMENTS = [["new", "New", "#16a34a"], ["expansion", "Expansion", "#2563eb"], ["reactivation", "Reactivation", "#7c3aed"], ["contraction", "Contraction", "#f59e0b"], ["churn", "Churn", "#dc2626"]];
   const percent = (v) => v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)} %`;
 
-  // MRR as a line and its movements as bars on one dated axis: hover shows every value in the legend, a
-  // click on a legend entry hides that series, dragging across the chart zooms, a double click zooms out.
-  function mrrChart(target, series, currency) {
-    const xs = series.points.map((p) => Date.parse(p.start) / 1000);
-    const fmt = (u, v) => v === null || v === undefined ? "—" : money(v, currency);
-    const bars = window.uPlot.paths.bars({ size: [0.7, 40], gap: 1 });
-    const width = Math.max(280, Math.min(1100, target.clientWidth || 600));
-    return new window.uPlot({
-      width, height: 300,
-      scales: { x: { time: true } },
-      axes: [{}, { values: (u, vals) => vals.map((v) => (v / 100).toLocaleString()), size: 70 }],
+  // MRR as a line and its movements as bars on one dated axis, with revenue incidents shaded.
+  function mrrChart(target, series, currency, spans) {
+    const fmt = (v) => money(v, currency);
+    return timeChart(target, { label: `MRR and its movements in ${currency.toUpperCase()}`, height: 300, dateOnly: true, spans,
+      xs: series.points.map((p) => Date.parse(p.start) / 1000), yFormat: (v) => (v / 100).toLocaleString(),
       series: [
-        { label: "Date", value: (u, v) => v === null ? "—" : new Date(v * 1000).toLocaleDateString() },
-        { label: "MRR", stroke: "#111827", width: 2, value: fmt },
-        ...MOVEMENTS.map(([key, label, color]) => ({ label, stroke: color, fill: color, paths: bars, points: { show: false }, value: fmt })),
-      ],
-    }, [xs, series.points.map((p) => p.mrr), ...MOVEMENTS.map(([key]) => series.points.map((p) => p[key]))], target);
+        { label: "MRR", kind: "line", color: "#111827", values: series.points.map((p) => p.mrr), format: fmt },
+        ...MOVEMENTS.map(([key, label, color]) => ({ label, kind: "bars", color, values: series.points.map((p) => p[key]), format: fmt })),
+      ] });
   }
 
   async function revenue(params) {
@@ -398,7 +769,7 @@
     const sections = data.currencies.map((c) => {
       const s = c.summary;
       const cur = c.currency;
-      const chart = el("div", { class: "mrr-chart", role: "img", "aria-label": `MRR and its movements in ${cur.toUpperCase()}, one point per ${interval}` });
+      const chart = el("div", { class: "mrr-chart chart-slot" });
       const table = el("table", { class: "movements" },
         el("caption", { text: `Movements in ${cur.toUpperCase()} over the period` }),
         el("thead", {}, el("tr", {}, el("th", { text: "Movement" }), el("th", { text: "Amount a month" }))),
@@ -416,7 +787,11 @@
         chart, table) };
     });
     render(token, "Revenue", controls, note, el("p", { class: "muted", text: "Amounts per currency, never converted. Definitions: docs/METRICS.md." }), ...sections.map((x) => x.section));
-    if (token === current) for (const { chart, c } of sections) mrrChart(chart, c, c.currency);
+    if (token !== current) return;
+    const incidents = await api(`/api/v1/anomalies?since=${encodeURIComponent(from)}&livemode=${mode === "live"}&limit=500`).catch(() => ({ items: [] }));
+    if (token !== current) return;
+    const spans = incidentSpans(incidents.items.filter((a) => ["churn_spike", "revenue_drop", "subscription_lapse", "invoice_failure_spike"].includes(a.detector)));
+    for (const { chart, c } of sections) mrrChart(chart, c, c.currency, spans);
   }
 
   // ---------------------------------------------------------------- Stripe sync
@@ -525,9 +900,12 @@
       if (path.startsWith("/anomaly/")) await anomaly(decodeURIComponent(path.slice("/anomaly/".length)));
       else if (path === "/anomalies") await anomalies(params);
       else if (path === "/detectors") await detectors();
-      else if (path === "/alerts") await alerts();
+      else if (path === "/alerts") await alerts(params);
       else if (path === "/stripe") await stripeSync();
       else if (path === "/revenue") await revenue(params);
+      else if (path === "/events") await eventsPage(params);
+      else if (path === "/webhooks") await webhooks(params);
+      else if (path === "/imports") await imports();
       else await overview(params);
     } catch (err) {
       render(token, "Something went wrong", alertBox("error", err.message));
