@@ -26,7 +26,7 @@ internal static class MrrEndpoints
     }
 
     private static async Task<Results<Ok<MrrResponse>, ProblemHttpResult>> GetAsync(
-        TenantIdentity tenant, HttpRequest request, MrrStore store, TimeProvider time, CancellationToken cancellationToken)
+        TenantIdentity tenant, HttpRequest request, MrrStore store, TimeProvider time, Microsoft.Extensions.Options.IOptions<BillingWatch.Configuration.BillingWatchOptions> options, CancellationToken cancellationToken)
     {
         var interval = request.Query["interval"].ToString() is { Length: > 0 } i ? i : MrrIntervals.Day;
         if (!MrrIntervals.IsValid(interval))
@@ -66,9 +66,31 @@ internal static class MrrEndpoints
         var livemode = livemodeValue ?? true;
         var totals = await store.TotalsAsync(tenant.TenantId, livemode, cancellationToken);
         var days = await store.DaysSinceAsync(tenant.TenantId, livemode, new DateTimeOffset(from, TimeSpan.Zero).ToUnixTimeSeconds(), cancellationToken);
-        return TypedResults.Ok(new MrrResponse(livemode, interval, from, to, false, MrrReport.Build(totals, days, from, to, interval)));
+        var series = MrrReport.Build(totals, days, from, to, interval);
+        var fx = options.Value.Metrics;
+        if (fx.ExchangeRates.Count == 0 || fx.ReportingCurrency is not { } reporting)
+        {
+            return TypedResults.Ok(new MrrResponse(livemode, interval, from, to, false, series));
+        }
+
+        var (convertedTotals, convertedDays, unconverted) = MrrConversion.Convert(totals, days, reporting, fx.ExchangeRates);
+        var total = MrrReport.Build(convertedTotals, convertedDays, from, to, interval) is [var one, ..] ? one : null;
+        var rates = fx.ExchangeRates.ToDictionary(r => r.Key.ToLowerInvariant(), r => r.Value, StringComparer.Ordinal);
+        return TypedResults.Ok(new MrrResponse(livemode, interval, from, to, true, series)
+        {
+            Conversion = new MrrConversionView(reporting.ToLowerInvariant(), rates, unconverted, total),
+        });
     }
 }
 
-/// <param name="Converted">Always false: amounts stay in each currency's minor units, never converted.</param>
-internal sealed record MrrResponse(bool Livemode, string Interval, DateTime From, DateTime To, bool Converted, IReadOnlyList<MrrCurrencySeries> Currencies);
+/// <param name="Converted">False unless a static exchange-rate table is configured: then <see cref="Conversion"/> adds a converted series; <c>currencies</c> always stay in their own minor units.</param>
+internal sealed record MrrResponse(bool Livemode, string Interval, DateTime From, DateTime To, bool Converted, IReadOnlyList<MrrCurrencySeries> Currencies)
+{
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public MrrConversionView? Conversion { get; init; }
+}
+
+/// <param name="Rates">The configured static rates: units of the reporting currency per unit of each currency.</param>
+/// <param name="Unconverted">Currencies with MRR but no rate: left out of <paramref name="Total"/>.</param>
+/// <param name="Total">All converted currencies as one series in the reporting currency's minor units (zeros when there is nothing to convert).</param>
+internal sealed record MrrConversionView(string Currency, IReadOnlyDictionary<string, decimal> Rates, IReadOnlyList<string> Unconverted, MrrCurrencySeries? Total);

@@ -58,6 +58,8 @@ public sealed class BillingWatchOptions
 
     public AlertOptions Alerts { get; set; } = new();
 
+    public MetricsOptions Metrics { get; set; } = new();
+
     public TelemetryOptions Telemetry { get; set; } = new();
 
     public DataProtectionSettings DataProtection { get; set; } = new();
@@ -79,6 +81,19 @@ public sealed class TelemetryOptions
 {
     /// <summary>An OTLP collector (e.g. http://otel-collector:4317) to push metrics and traces to; Prometheus scraping of /metrics works without it.</summary>
     public string? OtlpEndpoint { get; set; }
+}
+
+/// <summary>
+/// Revenue metrics. Amounts stay in their own currency unless a static exchange-rate table is configured:
+/// then the MRR answer adds a converted series in <see cref="ReportingCurrency"/> (docs/METRICS.md).
+/// </summary>
+public sealed class MetricsOptions
+{
+    /// <summary>The currency a converted series is in (ISO code, e.g. <c>usd</c>).</summary>
+    public string? ReportingCurrency { get; set; }
+
+    /// <summary>Units of the reporting currency one unit of each currency is worth (major units: <c>eur = 1.08</c> for usd).</summary>
+    public Dictionary<string, decimal> ExchangeRates { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }
 
 public sealed class AlertOptions

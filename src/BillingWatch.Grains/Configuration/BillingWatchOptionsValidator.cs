@@ -38,6 +38,19 @@ public sealed class BillingWatchOptionsValidator : IValidateOptions<BillingWatch
             yield return $"{S}:DataDir must name a folder.";
         }
 
+        if (o.Metrics.ExchangeRates.Count > 0 && !IsCurrencyCode(o.Metrics.ReportingCurrency))
+        {
+            yield return $"{S}:Metrics:ReportingCurrency must be a three-letter currency code when {S}:Metrics:ExchangeRates is set.";
+        }
+
+        foreach (var (currency, rate) in o.Metrics.ExchangeRates)
+        {
+            if (!IsCurrencyCode(currency) || rate <= 0)
+            {
+                yield return $"{S}:Metrics:ExchangeRates:{currency} must be a three-letter currency code with a rate above 0.";
+            }
+        }
+
         foreach (var failure in new[]
         {
             Url(o.PublicBaseUrl, "PublicBaseUrl"),
@@ -100,4 +113,6 @@ public sealed class BillingWatchOptionsValidator : IValidateOptions<BillingWatch
         value is null || (Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
             ? null
             : $"{BillingWatchOptions.Section}:{setting} must be an absolute http(s) URL.";
+
+    private static bool IsCurrencyCode(string? code) => code is { Length: 3 } && code.All(char.IsAsciiLetter);
 }

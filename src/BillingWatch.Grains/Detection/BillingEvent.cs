@@ -227,7 +227,7 @@ public sealed record BillingEvent
             PeriodEnd = periodEnd,
             CancelAt = isSubscription ? Long(o, "cancel_at") : null,
             CanceledAt = isSubscription ? Long(o, "canceled_at") : null,
-            MonthlyRecurring = items is null ? 0 : (long)Math.Min(items.Sum(i => i.Monthly), long.MaxValue / 2),
+            MonthlyRecurring = items is null ? 0 : (long)Math.Min(Discounted(items.Sum(i => i.Monthly), o, created, items), long.MaxValue / 2),
             PriceId = isSubscription ? FirstPrice(o) : null,
             Quantity = items is null ? 0 : items.Count > 0 ? items.Sum(i => i.Quantity) : Long(o, "quantity") ?? 0,
         };
@@ -304,6 +304,73 @@ public sealed record BillingEvent
 
         var lost = before.Sum(i => i.Monthly) - after.Sum(i => i.Monthly);
         return lost > 0 ? (long)Math.Min(lost, long.MaxValue / 2) : 0;
+    }
+
+    /// <summary>
+    /// The monthly amount after the subscription's recurring discounts (docs/METRICS.md): a coupon that lasts
+    /// (<c>forever</c>, or <c>repeating</c> until the discount's <c>end</c>) takes its percentage off, or its
+    /// amount off per billing interval (in the subscription's currency) spread over the months of that
+    /// interval; a <c>once</c> coupon discounts one invoice, not the recurring revenue. Discounts are read
+    /// from <c>discount</c> and from expanded entries of <c>discounts</c> (ids alone say nothing).
+    /// </summary>
+    private static double Discounted(double monthly, JsonElement subscription, long created, List<Item> items)
+    {
+        if (monthly <= 0)
+        {
+            return 0;
+        }
+
+        var months = items.Count > 0 ? items[0].MonthsPerInterval : 1;
+        var currency = Str(subscription, "currency");
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var discount in Discounts(subscription))
+        {
+            if (Str(discount, "id") is { } id && !seen.Add(id))
+            {
+                continue;
+            }
+
+            var coupon = Obj(discount, "coupon");
+            if (coupon.ValueKind != JsonValueKind.Object)
+            {
+                coupon = Obj(Obj(discount, "source"), "coupon");
+            }
+
+            if (coupon.ValueKind != JsonValueKind.Object || Str(coupon, "duration") == "once" || (Long(discount, "end") is long end && end <= created))
+            {
+                continue;
+            }
+
+            if (Obj(coupon, "percent_off") is { ValueKind: JsonValueKind.Number } percent && percent.GetDouble() is > 0 and <= 100 and var p)
+            {
+                monthly *= 1 - (p / 100);
+            }
+            else if (Long(coupon, "amount_off") is > 0 and var amountOff && (Str(coupon, "currency") is not { } c || currency is null || string.Equals(c, currency, StringComparison.OrdinalIgnoreCase)))
+            {
+                monthly -= amountOff / Math.Max(months, 1e-9);
+            }
+        }
+
+        return Math.Max(0, monthly);
+    }
+
+    private static IEnumerable<JsonElement> Discounts(JsonElement subscription)
+    {
+        if (Obj(subscription, "discount") is { ValueKind: JsonValueKind.Object } discount)
+        {
+            yield return discount;
+        }
+
+        if (Obj(subscription, "discounts") is { ValueKind: JsonValueKind.Array } list)
+        {
+            foreach (var entry in list.EnumerateArray())
+            {
+                if (entry.ValueKind == JsonValueKind.Object)
+                {
+                    yield return entry;
+                }
+            }
+        }
     }
 
     private readonly record struct Item(string? Id, long Quantity, long UnitAmount, double MonthsPerInterval = 1)

@@ -115,7 +115,7 @@ public static class StripeEvents
             previousAttributes: new JsonObject { ["quantity"] = previousQuantity });
 
     /// <summary>A subscription event with one price: <paramref name="unitAmount"/> × <paramref name="quantity"/> every <paramref name="interval"/>.</summary>
-    public static string Subscription(string type, string subscription, string customer, string status, long quantity, long unitAmount, long created, string currency = "usd", string interval = "month") =>
+    public static string Subscription(string type, string subscription, string customer, string status, long quantity, long unitAmount, long created, string currency = "usd", string interval = "month", JsonObject? discount = null, JsonArray? discounts = null) =>
         Envelope(
             type,
             new JsonObject
@@ -125,6 +125,8 @@ public static class StripeEvents
                 ["customer"] = customer,
                 ["status"] = status,
                 ["currency"] = currency,
+                ["discount"] = discount,
+                ["discounts"] = discounts ?? [],
                 ["items"] = new JsonObject
                 {
                     ["object"] = "list",
@@ -132,6 +134,31 @@ public static class StripeEvents
                 },
             },
             created: created);
+
+    /// <summary>A discount as a subscription carries it: the older shape names its coupon, the newer one under <c>source</c>.</summary>
+    public static JsonObject Discount(string id, string duration, double? percentOff = null, long? amountOff = null, string currency = "usd", long? end = null, bool newShape = false)
+    {
+        var coupon = new JsonObject
+        {
+            ["id"] = "co_" + id,
+            ["object"] = "coupon",
+            ["duration"] = duration,
+            ["percent_off"] = percentOff,
+            ["amount_off"] = amountOff,
+            ["currency"] = amountOff is null ? null : currency,
+        };
+        var discount = new JsonObject { ["id"] = id, ["object"] = "discount", ["start"] = 1_700_000_000, ["end"] = end };
+        if (newShape)
+        {
+            discount["source"] = new JsonObject { ["type"] = "coupon", ["coupon"] = coupon };
+        }
+        else
+        {
+            discount["coupon"] = coupon;
+        }
+
+        return discount;
+    }
 
     /// <summary>A thin event notification (API v2): <c>created</c> is an ISO-8601 string, there is no data object.</summary>
     public static string ThinEvent(string? id = null, string type = "v1.billing.meter.error_report_triggered", bool livemode = false) =>

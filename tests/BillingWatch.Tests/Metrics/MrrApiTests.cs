@@ -104,6 +104,37 @@ public sealed class MrrApiTests(BillingWatchAppFixture fixture) : IClassFixture<
         Assert.Empty(empty.GetProperty("currencies").EnumerateArray());
     }
 
+    [Fact]
+    public async Task Recurring_discounts_lower_mrr_and_one_off_or_ended_ones_do_not()
+    {
+        var tenant = await fixture.App.CreateTenantAsync("Discount Co");
+        using var api = tenant.Api();
+        var future = At(400);
+        await DetectionApi.ImportAsync(api,
+        [
+            StripeEvents.Subscription("customer.subscription.created", "sub_pct", "cus_p", "active", 1, 10_000, At(0), discount: StripeEvents.Discount("di_pct", "forever", percentOff: 20)),
+            StripeEvents.Subscription("customer.subscription.created", "sub_off", "cus_o", "active", 1, 120_000, At(0, 2), interval: "year",
+                discounts: [StripeEvents.Discount("di_off", "repeating", amountOff: 12_000, end: future, newShape: true)]),
+            StripeEvents.Subscription("customer.subscription.created", "sub_once", "cus_1x", "active", 1, 5_000, At(0, 3), discount: StripeEvents.Discount("di_once", "once", percentOff: 50)),
+            StripeEvents.Subscription("customer.subscription.created", "sub_ended", "cus_e", "active", 1, 5_000, At(0, 4), discount: StripeEvents.Discount("di_end", "repeating", percentOff: 50, end: At(0, 1))),
+            StripeEvents.Subscription("customer.subscription.updated", "sub_pct", "cus_p", "active", 1, 10_000, At(1)),
+        ]);
+
+        async Task<long> MonthlyAsync(string id) =>
+            (await HttpAssert.JsonAsync(await api.GetAsync($"/api/v1/subscriptions/{id}?livemode=false"), 200)).GetProperty("monthlyRecurring").GetInt64();
+
+        Assert.Equal(9_000, await MonthlyAsync("sub_off")); // (1,200.00 − 120.00 a year) ÷ 12
+        Assert.Equal(5_000, await MonthlyAsync("sub_once"));
+        Assert.Equal(5_000, await MonthlyAsync("sub_ended"));
+        Assert.Equal(10_000, await MonthlyAsync("sub_pct")); // the coupon was removed on day 1
+
+        var report = await HttpAssert.JsonAsync(await api.GetAsync($"/api/v1/metrics/mrr?livemode=false&from={D0:O}&to={D0.AddDays(3):O}"), 200);
+        var summary = Currency(report, "usd").GetProperty("summary");
+        Assert.Equal(8_000 + 9_000 + 5_000 + 5_000, summary.GetProperty("new").GetInt64());
+        Assert.Equal(2_000, summary.GetProperty("expansion").GetInt64());
+        Assert.Equal(29_000, summary.GetProperty("endMrr").GetInt64());
+    }
+
     private static JsonElement Currency(JsonElement report, string currency) =>
         report.GetProperty("currencies").EnumerateArray().Single(c => c.GetProperty("currency").GetString() == currency);
 }
