@@ -162,7 +162,8 @@
     const u = new window.uPlot({
       width, height,
       scales: { x: { time: true } },
-      axes: [{}, { values: (self, vals) => vals.map(yFormat), size: 70 }],
+      axes: [{}, { values: (self, vals) => vals.map(yFormat), size: 70 },
+        ...(series.some((x) => x.scale) ? [{ scale: series.find((x) => x.scale).scale, side: 1, values: (self, vals) => vals.map(yFormat), size: 70, grid: { show: false } }] : [])],
       cursor: { drag: { x: true, y: false } },
       bands: bandIndex > 0 ? [{ series: [bandIndex + 1, bandIndex + 2], fill: "rgba(47,133,90,0.14)" }] : [],
       plugins: [spansPlugin(spans)],
@@ -170,13 +171,18 @@
         { label: "Time", value: (self, v) => v === null ? "—" : dateOnly ? new Date((v - half) * 1000).toLocaleDateString(undefined, { timeZone: "UTC" }) : new Date((v - half) * 1000).toLocaleString() },
         ...series.map((s) => ({
           label: s.label,
+          scale: s.scale || "y",
           stroke: s.kind.startsWith("band") ? "rgba(47,133,90,0.55)" : s.color,
           width: s.kind.startsWith("band") ? 1 : 2,
           dash: s.kind.startsWith("band") ? [4, 4] : undefined,
           fill: s.kind === "bars" ? s.color : undefined,
           paths: s.kind === "bars" ? bars : undefined,
           points: { show: s.kind === "line" && xs.length < 40 },
-          value: (self, v) => v === null || v === undefined ? "—" : (s.format || yFormat)(v),
+          // A stacked series draws its running total and shows its own value.
+          value: (self, v, si, idx) => {
+            const own = s.own && idx !== null && idx !== undefined ? s.own[idx - (pad ? 1 : 0)] : v;
+            return own === null || own === undefined ? "—" : (s.format || yFormat)(own);
+          },
           spanGaps: false,
         })),
       ],
@@ -731,14 +737,26 @@
   const MOVEMENTS = [["new", "New", "#16a34a"], ["expansion", "Expansion", "#2563eb"], ["reactivation", "Reactivation", "#7c3aed"], ["contraction", "Contraction", "#f59e0b"], ["churn", "Churn", "#dc2626"]];
   const percent = (v) => v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)} %`;
 
-  // MRR as a line and its movements as bars on one dated axis, with revenue incidents shaded.
+  // MRR as a line (left axis) and its movements as stacked bars (right axis: gains up, losses down) on one dated axis, with revenue
+  // incidents shaded. Each bar series draws the running total of the movements up to it, the largest first,
+  // so every movement shows as its own segment; hover shows each movement's own amount.
   function mrrChart(target, series, currency, spans) {
     const fmt = (v) => money(v, currency);
+    const stack = (keys) => {
+      const running = series.points.map(() => 0);
+      return keys.map((key) => {
+        const own = series.points.map((p) => p[key]);
+        own.forEach((v, i) => { running[i] += v; });
+        return { key, own, total: [...running] };
+      }).reverse();
+    };
+    const up = stack(["existing", "new", "expansion", "reactivation"]), down = stack(["contraction", "churn"]);
+    const movement = (key) => key === "existing" ? ["existing", "Existing", "#94a3b8"] : MOVEMENTS.find(([k]) => k === key);
     return timeChart(target, { label: `MRR and its movements in ${currency.toUpperCase()}`, height: 300, dateOnly: true, spans,
       xs: series.points.map((p) => Date.parse(p.start) / 1000), yFormat: (v) => (v / 100).toLocaleString(),
       series: [
         { label: "MRR", kind: "line", color: "#111827", values: series.points.map((p) => p.mrr), format: fmt },
-        ...MOVEMENTS.map(([key, label, color]) => ({ label, kind: "bars", color, values: series.points.map((p) => p[key]), format: fmt })),
+        ...[...up, ...down].map(({ key, own, total }) => ({ label: movement(key)[1], kind: "bars", color: movement(key)[2], values: total, own, format: fmt, scale: "movements" })),
       ] });
   }
 
@@ -786,7 +804,19 @@
           el("div", { class: "card" }, el("div", { class: "label", text: "Net revenue churn" }), el("div", { class: "value", text: percent(s.netRevenueChurnRate) }))),
         chart, table) };
     });
-    render(token, "Revenue", controls, note, el("p", { class: "muted", text: "Amounts per currency, never converted. Definitions: docs/METRICS.md." }), ...sections.map((x) => x.section));
+    const conversion = data.conversion;
+    if (conversion?.total) {
+      const t = conversion.total, cur = conversion.currency;
+      const chart = el("div", { class: "mrr-chart chart-slot" });
+      sections.unshift({ chart, c: t, section: el("section", { class: "panel", id: "mrr-converted" },
+        el("h2", { text: `All currencies in ${cur.toUpperCase()} (static rates)` }),
+        el("p", { class: "muted", text: `Rates: ${Object.entries(conversion.rates).map(([c, r]) => `1 ${c.toUpperCase()} = ${r} ${cur.toUpperCase()}`).join(" · ")}${conversion.unconverted.length ? ` · left out (no rate): ${conversion.unconverted.join(", ").toUpperCase()}` : ""}` }),
+        el("div", { class: "cards" },
+          el("div", { class: "card" }, el("div", { class: "label", text: "MRR" }), el("div", { class: "value", text: money(t.summary.endMrr, cur) })),
+          el("div", { class: "card" }, el("div", { class: "label", text: "Net new MRR" }), el("div", { class: "value", text: money(t.summary.netNewMrr, cur) }))),
+        chart) });
+    }
+    render(token, "Revenue", controls, note, el("p", { class: "muted", text: conversion ? "Each currency in its own units; the converted total uses the deployment's static rates. Definitions: docs/METRICS.md." : "Amounts per currency, never converted. Definitions: docs/METRICS.md." }), ...sections.map((x) => x.section));
     if (token !== current) return;
     const incidents = await api(`/api/v1/anomalies?since=${encodeURIComponent(from)}&livemode=${mode === "live"}&limit=500`).catch(() => ({ items: [] }));
     if (token !== current) return;
