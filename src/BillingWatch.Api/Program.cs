@@ -12,7 +12,7 @@ using Microsoft.Extensions.Options;
 
 try
 {
-    var builder = WebApplication.CreateBuilder(args);
+    var builder = WebApplication.CreateBuilder(BillingWatch.Silo.HostArguments.With(args));
     builder.AddBillingWatch();
 
     var app = builder.Build();

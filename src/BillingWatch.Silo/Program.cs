@@ -24,7 +24,7 @@ internal static class SiloProgram
 
     private static void Run(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        var builder = WebApplication.CreateBuilder(HostArguments.With(args));
         var options = builder.Configuration.ReadBillingWatchOptions();
         if (string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.ServerUrlsKey]))
         {

@@ -91,6 +91,7 @@ public static class StorageServiceExtensions
         services.TryAddSingleton<BillingWatch.StripeSync.StripeSyncStore>();
         services.TryAddSingleton<BillingWatch.Subscriptions.MrrStore>();
         services.TryAddSingleton<BillingWatch.WebhookHealth.WebhookHealthStore>();
+        services.TryAddSingleton(sp => new AppendBacklog(sp.GetRequiredService<IOptions<BillingWatchOptions>>().Value.Storage.MaxPendingWebhooks));
         services.TryAddSingleton<ISubscriptionBook, SubscriptionBookStore>();
         if (options.Storage.IsPostgres)
         {

@@ -215,6 +215,9 @@ public sealed class StorageOptions
 
     /// <summary>How long a write waits for a locked database before it fails (and the webhook answers 503).</summary>
     public int BusyTimeoutMs { get; set; } = 5000;
+
+    /// <summary>Webhooks that may wait for the event log's writer; beyond them a webhook answers 503 with Retry-After at once.</summary>
+    public int MaxPendingWebhooks { get; set; } = BillingWatch.Storage.AppendBacklog.DefaultMaxWebhooks;
 }
 
 public sealed class OrleansHostOptions

@@ -38,6 +38,11 @@ public sealed class BillingWatchOptionsValidator : IValidateOptions<BillingWatch
             yield return $"{S}:DataDir must name a folder.";
         }
 
+        if (o.Storage.MaxPendingWebhooks < 1)
+        {
+            yield return $"{S}:Storage:MaxPendingWebhooks must be at least 1.";
+        }
+
         if (o.Metrics.ExchangeRates.Count > 0 && !IsCurrencyCode(o.Metrics.ReportingCurrency))
         {
             yield return $"{S}:Metrics:ReportingCurrency must be a three-letter currency code when {S}:Metrics:ExchangeRates is set.";

@@ -1,42 +1,102 @@
 namespace BillingWatch.Detection;
 
-/// <summary>Keeps per-customer (or per-subject) lists of timed entries bounded and expiring.</summary>
+/// <summary>
+/// Keeps per-customer (or per-subject) lists of timed entries bounded and expiring, without LINQ or a scan
+/// per event: a full map makes room for a tenth of its capacity at once, so the scan that finds the oldest
+/// entries runs once per that many new keys, not for every new key after the first (docs/PERFORMANCE.md).
+/// </summary>
 public static class BoundedMaps
 {
     /// <summary>
-    /// Drops keys whose newest entry is older than <paramref name="before"/>; if the map is still at
-    /// <paramref name="capacity"/>, also the least recently seen tenth.
+    /// Drops keys whose newest entry is older than <paramref name="before"/>; if the map was at
+    /// <paramref name="capacity"/>, also the least recently seen until a tenth of it is free.
     /// </summary>
     public static void Evict<T>(Dictionary<string, List<T>> map, Func<T, long> at, long before, int capacity = int.MaxValue)
     {
-        foreach (var stale in map.Where(p => p.Value.Count == 0 || p.Value.Max(at) < before).Select(p => p.Key).ToList())
+        var full = map.Count >= capacity;
+        List<string>? stale = null;
+        foreach (var (key, entries) in map)
         {
-            map.Remove(stale);
+            if (entries.Count == 0 || Newest(entries, at) < before)
+            {
+                (stale ??= []).Add(key);
+            }
         }
 
-        if (map.Count >= capacity)
+        Remove(map, stale);
+        if (full)
         {
-            foreach (var oldest in map.OrderBy(p => p.Value.Max(at)).ThenBy(p => p.Key, StringComparer.Ordinal).Take(Math.Max(1, capacity / 10)).Select(p => p.Key).ToList())
-            {
-                map.Remove(oldest);
-            }
+            RemoveOldest(map, entries => entries.Count == 0 ? long.MinValue : Newest(entries, at), Room(capacity));
         }
     }
 
-    /// <summary>The same for a map of last-seen times: drops entries older than <paramref name="before"/>, then the oldest tenth when full.</summary>
+    /// <summary>The same for a map of last-seen times: drops entries older than <paramref name="before"/>, then the oldest when it was full.</summary>
     public static void Evict(Dictionary<string, long> map, long before, int capacity = int.MaxValue)
     {
-        foreach (var stale in map.Where(p => p.Value < before).Select(p => p.Key).ToList())
+        var full = map.Count >= capacity;
+        List<string>? stale = null;
+        foreach (var (key, seen) in map)
         {
-            map.Remove(stale);
+            if (seen < before)
+            {
+                (stale ??= []).Add(key);
+            }
         }
 
-        if (map.Count >= capacity)
+        Remove(map, stale);
+        if (full)
         {
-            foreach (var oldest in map.OrderBy(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Take(Math.Max(1, capacity / 10)).Select(p => p.Key).ToList())
-            {
-                map.Remove(oldest);
-            }
+            RemoveOldest(map, static seen => seen, Room(capacity));
+        }
+    }
+
+    /// <summary>How many keys a full map keeps: nine tenths of its capacity (at least one key is freed).</summary>
+    private static int Room(int capacity) => capacity - Math.Max(1, capacity / 10);
+
+    private static long Newest<T>(List<T> entries, Func<T, long> at)
+    {
+        var newest = long.MinValue;
+        foreach (var entry in entries)
+        {
+            newest = Math.Max(newest, at(entry));
+        }
+
+        return newest;
+    }
+
+    private static void Remove<TValue>(Dictionary<string, TValue> map, List<string>? keys)
+    {
+        if (keys is null)
+        {
+            return;
+        }
+
+        foreach (var key in keys)
+        {
+            map.Remove(key);
+        }
+    }
+
+    /// <summary>Removes the least recently seen keys until <paramref name="keep"/> remain (ties by key, so a replay evicts the same).</summary>
+    private static void RemoveOldest<TValue>(Dictionary<string, TValue> map, Func<TValue, long> seen, int keep)
+    {
+        var excess = map.Count - keep;
+        if (excess <= 0)
+        {
+            return;
+        }
+
+        var byAge = new (long Seen, string Key)[map.Count];
+        var i = 0;
+        foreach (var (key, value) in map)
+        {
+            byAge[i++] = (seen(value), key);
+        }
+
+        Array.Sort(byAge, static (a, b) => a.Seen != b.Seen ? a.Seen.CompareTo(b.Seen) : string.CompareOrdinal(a.Key, b.Key));
+        for (var j = 0; j < excess; j++)
+        {
+            map.Remove(byAge[j].Key);
         }
     }
 }

@@ -98,6 +98,10 @@ public sealed class TenantIngest(string tenantId, IEventLog eventLog, long lastS
             SequenceStale = true;
             return StorageUnavailable(envelope.Id);
         }
+        catch (StorageBusyException ex)
+        {
+            return new WebhookOutcome(WebhookStatus.StorageUnavailable, envelope.Id, ex.Message, storageRetryAfterSeconds);
+        }
         catch (StorageUnavailableException)
         {
             return StorageUnavailable(envelope.Id);

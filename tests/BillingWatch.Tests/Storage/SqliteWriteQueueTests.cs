@@ -48,6 +48,41 @@ public sealed class SqliteWriteQueueTests : IDisposable
     }
 
     [Fact]
+    public async Task Webhooks_beyond_the_backlog_are_refused_at_once_and_nothing_of_them_is_stored_while_imports_still_queue()
+    {
+        using var events = new SqliteEventLog(_database, NullLogger<SqliteEventLog>.Instance, new AppendBacklog(maxWebhooks: 2));
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+
+        // Hold the writer thread inside another write, so appends can only queue.
+        var holding = ((IStorageConnections)_database).WriteAsync(_ =>
+        {
+            entered.Set();
+            release.Wait();
+            return Task.FromResult(true);
+        });
+        Assert.True(entered.Wait(TimeSpan.FromSeconds(30)), "the writer took the holding write");
+
+        EventToAppend Entry(int i, EventSource source) => new("tn_back", i, $"evt_{i}", "charge.succeeded", false, 1_700_000_000, 1_700_000_000_000, Encoding.UTF8.GetBytes("{}"), source);
+        var first = events.AppendAsync(Entry(1, EventSource.Webhook));
+        var second = events.AppendAsync(Entry(2, EventSource.Webhook));
+        var refused = events.AppendAsync(Entry(3, EventSource.Webhook));
+        var imported = events.AppendAsync(Entry(4, EventSource.Import));
+        await Assert.ThrowsAsync<StorageBusyException>(() => refused);
+        Assert.Equal(2, events.Backlog.Webhooks);
+
+        release.Set();
+        await holding;
+        Assert.Equal([AppendResult.Accepted, AppendResult.Accepted, AppendResult.Accepted], await Task.WhenAll(first, second, imported));
+        Assert.Equal(0, events.Backlog.Webhooks);
+        Assert.Equal(3, await events.CountAsync("tn_back"));
+        Assert.Null(await events.GetAsync("tn_back", "evt_3", null));
+
+        // Room again: the next webhook is taken.
+        Assert.Equal(AppendResult.Accepted, await events.AppendAsync(Entry(5, EventSource.Webhook)));
+    }
+
+    [Fact]
     public async Task With_the_event_log_running_its_writer_commits_events_and_other_writes_alike()
     {
         using var events = new SqliteEventLog(_database, NullLogger<SqliteEventLog>.Instance);

@@ -36,7 +36,15 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         }
 
         var window = c.SettingLong(WindowMinutes) * 60;
-        var ids = new[] { e.ChargeId, e.PaymentIntent, e.InvoiceId }.OfType<string>().ToList();
+        var ids = new List<string>(3);
+        foreach (var id in (ReadOnlySpan<string?>)[e.ChargeId, e.PaymentIntent, e.InvoiceId])
+        {
+            if (id is not null)
+            {
+                ids.Add(id);
+            }
+        }
+
         if (!s.Customers.TryGetValue(e.Customer, out var payments))
         {
             if (s.Customers.Count >= MaxCustomers)

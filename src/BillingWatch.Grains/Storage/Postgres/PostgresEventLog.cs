@@ -29,18 +29,36 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
     private readonly Task _writer;
 
     public PostgresEventLog(PostgresDatabase database, ILogger<PostgresEventLog> logger)
+        : this(database, logger, new AppendBacklog())
     {
+    }
+
+    public PostgresEventLog(PostgresDatabase database, ILogger<PostgresEventLog> logger, AppendBacklog backlog)
+    {
+        Backlog = backlog;
         _database = database;
         _logger = logger;
         _writer = Task.Run(WriterLoopAsync);
     }
 
+    /// <summary>Webhook appends waiting for the writer, bounded (<see cref="AppendBacklog"/>).</summary>
+    public AppendBacklog Backlog { get; }
+
     public Task<AppendResult> AppendAsync(EventToAppend entry)
     {
+        if (!Backlog.TryEnter(entry))
+        {
+            return Task.FromException<AppendResult>(AppendBacklog.Busy());
+        }
+
         var pending = new PendingAppend(entry);
-        return _queue.Writer.TryWrite(pending)
-            ? pending.Task
-            : Task.FromException<AppendResult>(new StorageUnavailableException("The event log is shutting down."));
+        if (_queue.Writer.TryWrite(pending))
+        {
+            return pending.Task;
+        }
+
+        Backlog.Taken(entry);
+        return Task.FromException<AppendResult>(new StorageUnavailableException("The event log is shutting down."));
     }
 
     public Task<long> GetLastSequenceAsync(string tenantId, CancellationToken cancellationToken = default) =>
@@ -165,6 +183,7 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
         {
             while (batch.Count < MaxBatch && reader.TryRead(out var pending))
             {
+                Backlog.Taken(pending.Entry);
                 batch.Add(pending);
             }
 

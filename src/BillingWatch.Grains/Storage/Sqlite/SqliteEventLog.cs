@@ -13,6 +13,7 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
 {
     private const int MaxBatch = 1024;
     private const int MaxJobsBetweenBatches = 8;
+    private static readonly TimeSpan JobsBudget = TimeSpan.FromMilliseconds(4);
     private const int SqliteConstraint = 19;
 
     private readonly SqliteDatabase _database;
@@ -30,7 +31,13 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
     private Task<bool>? _jobsWait;
 
     public SqliteEventLog(SqliteDatabase database, ILogger<SqliteEventLog> logger)
+        : this(database, logger, new AppendBacklog())
     {
+    }
+
+    public SqliteEventLog(SqliteDatabase database, ILogger<SqliteEventLog> logger, AppendBacklog backlog)
+    {
+        Backlog = backlog;
         _database = database;
         _logger = logger;
         _jobs = database.Writes.TakeOver();
@@ -38,11 +45,20 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         _writer.Start();
     }
 
+    /// <summary>Webhook appends waiting for the writer, bounded (<see cref="AppendBacklog"/>).</summary>
+    public AppendBacklog Backlog { get; }
+
     public Task<AppendResult> AppendAsync(EventToAppend entry)
     {
+        if (!Backlog.TryEnter(entry))
+        {
+            return Task.FromException<AppendResult>(AppendBacklog.Busy());
+        }
+
         var pending = new PendingAppend(entry);
         if (!_queue.Writer.TryWrite(pending))
         {
+            Backlog.Taken(entry);
             return Task.FromException<AppendResult>(new StorageUnavailableException("The event log is shutting down."));
         }
 
@@ -192,6 +208,7 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
 
             while (batch.Count < MaxBatch && reader.TryRead(out var pending))
             {
+                Backlog.Taken(pending.Entry);
                 batch.Add(pending);
             }
 
@@ -266,7 +283,9 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
             return;
         }
 
-        for (var ran = 0; ran < MaxJobsBetweenBatches && _jobs.TryRead(out var job); ran++)
+        // At most a few jobs, and no more once they took JobsBudget: a run of large snapshot writes must not
+        // hold every webhook in flight (they wait for the next commit) for tens of milliseconds.
+        for (var ran = 0; ran < MaxJobsBetweenBatches && System.Diagnostics.Stopwatch.GetElapsedTime(started) < JobsBudget && _jobs.TryRead(out var job); ran++)
         {
             if (!job.RunOn(connection))
             {
