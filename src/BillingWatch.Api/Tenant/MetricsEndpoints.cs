@@ -58,9 +58,18 @@ internal static class MetricsEndpoints
         var found = (await eventLog.SeriesAsync(tenant.TenantId, firstTime, s.Seconds, livemode, cancellationToken))
             .ToDictionary(b => b.StartUnixSeconds);
 
-        // The baseline: the charge failure rate of the week before the first point, once it has enough charges to mean something.
-        var (baseSucceeded, baseFailed) = await eventLog.ChargeCountsAsync(tenant.TenantId, firstTime.AddDays(-BaselineDays), firstTime, livemode, cancellationToken);
+        // The baseline: the week before the first point. The charge failure rate once it has enough charges to mean
+        // something; for refunds, disputes and cancellations the mean per point and where a point's count falls 99 % of the time.
+        var week = await eventLog.CountByTypeAsync(tenant.TenantId, firstTime.AddDays(-BaselineDays), firstTime, livemode, BaselineTypes, cancellationToken);
+        var (baseSucceeded, baseFailed) = (week["charge.succeeded"], week["charge.failed"]);
         var baseCharges = baseSucceeded + baseFailed;
+        var pointsPerWeek = BaselineDays * 86_400.0 / s.Seconds;
+        SeriesCountBaseline CountBaseline(string type)
+        {
+            var mean = week[type] / pointsPerWeek;
+            var (low, high) = BaselineBand.Count(mean);
+            return new SeriesCountBaseline(Math.Round(mean, 3), low, high);
+        }
         double? baselineRate = baseCharges >= MinBaselineCharges ? Math.Round((double)baseFailed / baseCharges, 4) : null;
         var points = new List<SeriesPoint>(s.Buckets);
         for (var start = first; start <= now; start += s.Seconds)
@@ -76,16 +85,26 @@ internal static class MetricsEndpoints
                 charges == 0 ? 0 : Math.Round((double)b!.ChargesFailed / charges, 4),
                 b?.Revenue ?? new Dictionary<string, long>())
             {
+                Refunds = b?.Refunds ?? 0,
+                Disputes = b?.Disputes ?? 0,
+                Cancellations = b?.Cancellations ?? 0,
                 ExpectedFailureRateLow = band is { } l ? Math.Round(l.Low, 4) : null,
                 ExpectedFailureRateHigh = band is { } h ? Math.Round(h.High, 4) : null,
             });
         }
 
-        var baseline = new SeriesBaseline(baselineRate, firstTime.AddDays(-BaselineDays), firstTime, baseCharges, BaselineBand.Coverage);
+        var baseline = new SeriesBaseline(baselineRate, firstTime.AddDays(-BaselineDays), firstTime, baseCharges, BaselineBand.Coverage)
+        {
+            Refunds = CountBaseline("charge.refunded"),
+            Disputes = CountBaseline("charge.dispute.created"),
+            Cancellations = CountBaseline("customer.subscription.deleted"),
+        };
         return TypedResults.Ok(new SeriesResponse(window, s.Seconds, points) { Baseline = baseline });
     }
 
     private const int BaselineDays = 7;
+
+    private static readonly string[] BaselineTypes = ["charge.succeeded", "charge.failed", "charge.refunded", "charge.dispute.created", "customer.subscription.deleted"];
 
     private const long MinBaselineCharges = 100;
 
@@ -135,7 +154,18 @@ internal sealed record SeriesResponse(string Window, int BucketSeconds, IReadOnl
 
 /// <param name="FailureRate">Failed ÷ all charges from <paramref name="From"/> to <paramref name="To"/>; null with fewer than 100 charges.</param>
 /// <param name="Coverage">How much of the binomial distribution each point's expected band holds.</param>
-internal sealed record SeriesBaseline(double? FailureRate, DateTime From, DateTime To, long Charges, double Coverage);
+internal sealed record SeriesBaseline(double? FailureRate, DateTime From, DateTime To, long Charges, double Coverage)
+{
+    public SeriesCountBaseline? Refunds { get; init; }
+
+    public SeriesCountBaseline? Disputes { get; init; }
+
+    public SeriesCountBaseline? Cancellations { get; init; }
+}
+
+/// <param name="Mean">Events of the type per point in the baseline week.</param>
+/// <param name="Low">With <paramref name="High"/>: where a point's count falls 99 % of the time at that mean (Poisson).</param>
+internal sealed record SeriesCountBaseline(double Mean, long Low, long High);
 
 /// <summary>
 /// One point; <see cref="ExpectedFailureRateLow"/>–<see cref="ExpectedFailureRateHigh"/> is where the failure rate of this
@@ -146,6 +176,12 @@ internal sealed record SeriesPoint(DateTime Start, long Events, long ChargesSucc
     public double? ExpectedFailureRateLow { get; init; }
 
     public double? ExpectedFailureRateHigh { get; init; }
+
+    public long Refunds { get; init; }
+
+    public long Disputes { get; init; }
+
+    public long Cancellations { get; init; }
 }
 
 internal sealed record MetricsResponse(string Window, EventCounts Events, ChargeCounts Charges, RefundCounts Refunds, DisputeCounts Disputes, IReadOnlyDictionary<string, long> Revenue, DateTime? LastEventAt);

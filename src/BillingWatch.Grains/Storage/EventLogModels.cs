@@ -73,7 +73,17 @@ public sealed record EventSummary(
 public sealed record LoggedEvent(long Sequence, bool Livemode, bool Imported, long ReceivedAtUnixMs, byte[] Payload, EventSource Source = EventSource.Webhook);
 
 /// <summary>One bucket of a tenant's event time series: counts and succeeded-charge amounts per currency.</summary>
-public sealed record SeriesBucket(long StartUnixSeconds, long Events, long ChargesSucceeded, long ChargesFailed, IReadOnlyDictionary<string, long> Revenue);
+public sealed record SeriesBucket(long StartUnixSeconds, long Events, long ChargesSucceeded, long ChargesFailed, IReadOnlyDictionary<string, long> Revenue)
+{
+    /// <summary><c>charge.refunded</c> events.</summary>
+    public long Refunds { get; init; }
+
+    /// <summary><c>charge.dispute.created</c> events.</summary>
+    public long Disputes { get; init; }
+
+    /// <summary><c>customer.subscription.deleted</c> events.</summary>
+    public long Cancellations { get; init; }
+}
 
 /// <summary>A stored event with its raw payload exactly as received.</summary>
 public sealed record StoredEvent(EventSummary Summary, byte[] Payload);

@@ -26,8 +26,8 @@ public interface IEventLog
     /// <summary>Counts and card revenue per time bucket of event time, oldest first; empty buckets are left out.</summary>
     Task<IReadOnlyList<SeriesBucket>> SeriesAsync(string tenantId, DateTime since, int bucketSeconds, bool? livemode, CancellationToken cancellationToken = default);
 
-    /// <summary>Succeeded and failed charges created in [<paramref name="since"/>, <paramref name="until"/>).</summary>
-    Task<(long Succeeded, long Failed)> ChargeCountsAsync(string tenantId, DateTime since, DateTime until, bool? livemode, CancellationToken cancellationToken = default);
+    /// <summary>How many events of each of <paramref name="types"/> were created in [<paramref name="since"/>, <paramref name="until"/>) (0 for none).</summary>
+    Task<IReadOnlyDictionary<string, long>> CountByTypeAsync(string tenantId, DateTime since, DateTime until, bool? livemode, IReadOnlyList<string> types, CancellationToken cancellationToken = default);
 
     /// <summary>True when a write transaction could be started now.</summary>
     Task<bool> IsWritableAsync(CancellationToken cancellationToken = default);

@@ -85,27 +85,27 @@ internal static class StorageQueries
         return new AlertDeliveryPage(items, StorageRows.TrimPage(items, query.Limit, d => new AlertDeliveryCursor(new DateTimeOffset(d.CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds(), d.Id)));
     }
 
-    /// <summary>Succeeded and failed charges with <c>created</c> in [since, until), read through the type index.</summary>
-    public static async Task<(long Succeeded, long Failed)> ChargeCountsAsync(DbConnection connection, string tenantId, DateTime since, DateTime until, bool? livemode, CancellationToken cancellationToken)
+    /// <summary>Events of each of <paramref name="types"/> with <c>created</c> in [since, until), read through the type index.</summary>
+    public static async Task<IReadOnlyDictionary<string, long>> CountByTypeAsync(DbConnection connection, string tenantId, DateTime since, DateTime until, bool? livemode, IReadOnlyList<string> types, CancellationToken cancellationToken)
     {
         await using var command = EventsCommand(connection, tenantId, since, livemode, out var where);
         Bind(command, "@until", StorageRows.ToUnixSeconds(until));
-        command.CommandText = $"SELECT type, COUNT(*) FROM events WHERE {where} AND created < @until AND type IN ('charge.succeeded', 'charge.failed') GROUP BY type";
-        long succeeded = 0, failed = 0;
+        var names = new List<string>(types.Count);
+        for (var i = 0; i < types.Count; i++)
+        {
+            names.Add("@type" + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Bind(command, names[i], types[i]);
+        }
+
+        command.CommandText = $"SELECT type, COUNT(*) FROM events WHERE {where} AND created < @until AND type IN ({string.Join(", ", names)}) GROUP BY type";
+        var counts = types.ToDictionary(t => t, _ => 0L, StringComparer.Ordinal);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            if (reader.GetString(0) == "charge.failed")
-            {
-                failed = reader.GetInt64(1);
-            }
-            else
-            {
-                succeeded = reader.GetInt64(1);
-            }
+            counts[reader.GetString(0)] = reader.GetInt64(1);
         }
 
-        return (succeeded, failed);
+        return counts;
     }
 
     /// <summary>Counts by type and, per currency, card revenue (plus invoices paid out of band) and refunded amounts.</summary>
@@ -190,13 +190,20 @@ internal static class StorageQueries
             Bind(command, "@bucket", (long)bucketSeconds);
             command.CommandText =
                 "SELECT (created / @bucket) * @bucket AS bucket, COUNT(*), " +
-                "CAST(SUM(CASE WHEN type = 'charge.succeeded' THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(CASE WHEN type = 'charge.failed' THEN 1 ELSE 0 END) AS BIGINT) " +
+                "CAST(SUM(CASE WHEN type = 'charge.succeeded' THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(CASE WHEN type = 'charge.failed' THEN 1 ELSE 0 END) AS BIGINT), " +
+                "CAST(SUM(CASE WHEN type = 'charge.refunded' THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(CASE WHEN type = 'charge.dispute.created' THEN 1 ELSE 0 END) AS BIGINT), " +
+                "CAST(SUM(CASE WHEN type = 'customer.subscription.deleted' THEN 1 ELSE 0 END) AS BIGINT) " +
                 $"FROM events WHERE {where} GROUP BY 1 ORDER BY 1";
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 var start = reader.GetInt64(0);
-                buckets.Add(new SeriesBucket(start, reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), revenue.GetValueOrDefault(start) ?? new Dictionary<string, long>()));
+                buckets.Add(new SeriesBucket(start, reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), revenue.GetValueOrDefault(start) ?? new Dictionary<string, long>())
+                {
+                    Refunds = reader.GetInt64(4),
+                    Disputes = reader.GetInt64(5),
+                    Cancellations = reader.GetInt64(6),
+                });
             }
         }
 

@@ -84,7 +84,7 @@ public sealed class ProblemBodyTests : IAsyncLifetime
 
         var events = paths.GetProperty("/api/v1/events").GetProperty("get");
         var names = events.GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString()).ToList();
-        Assert.Equal(["type", "source", "account", "livemode", "since", "until", "limit", "cursor"], names);
+        Assert.Equal(["type", "source", "account", "customer", "minAmount", "maxAmount", "livemode", "since", "until", "limit", "cursor"], names);
         Assert.True(events.GetProperty("responses").GetProperty("401").GetProperty("content").TryGetProperty("application/problem+json", out _));
 
         var anomalies = paths.GetProperty("/api/v1/anomalies").GetProperty("get").GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString());

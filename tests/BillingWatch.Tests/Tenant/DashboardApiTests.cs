@@ -104,7 +104,9 @@ public sealed class DashboardApiTests(BillingWatchAppFixture fixture) : IClassFi
         var window = Enumerable.Range(0, 100).Select(i => i % 2 == 0
             ? StripeEvents.ChargeFailed(customer: $"cus_w{i}", created: firstPoint + 3600 + i)
             : StripeEvents.ChargeSucceeded(customer: $"cus_w{i}", created: firstPoint + 3600 + i));
-        await DetectionApi.ImportAsync(api, history.Concat(window));
+        var refunds = Enumerable.Range(0, 70).Select(i => StripeEvents.ChargeRefunded(created: firstPoint - 86_400 - (i * 600)))
+            .Concat(Enumerable.Range(0, 40).Select(i => StripeEvents.ChargeRefunded(created: firstPoint + 7200 + i)));
+        await DetectionApi.ImportAsync(api, history.Concat(window).Concat(refunds));
 
         var series = await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/metrics/series?window=7d"), 200);
         var baseline = series.GetProperty("baseline");
@@ -116,6 +118,13 @@ public sealed class DashboardApiTests(BillingWatchAppFixture fixture) : IClassFi
         var high = first.GetProperty("expectedFailureRateHigh").GetDouble();
         Assert.InRange(0.1, low, high);
         Assert.True(high < 0.5, $"a 50 % failure rate over 100 charges is outside the band {low}–{high} of a 10 % baseline");
+
+        // Refunds: 70 in the week before is 10 a day, and a day of 40 is far outside where a day's count falls.
+        var refundBaseline = baseline.GetProperty("refunds");
+        Assert.Equal(10, refundBaseline.GetProperty("mean").GetDouble(), 3);
+        Assert.InRange(refundBaseline.GetProperty("high").GetInt64(), 15, 25);
+        Assert.Equal(40, first.GetProperty("refunds").GetInt64());
+        Assert.Equal(0, series.GetProperty("buckets")[1].GetProperty("refunds").GetInt64());
 
         // A day without charges has no band; a tenant without history has no baseline.
         Assert.Equal(JsonValueKind.Null, series.GetProperty("buckets")[1].GetProperty("expectedFailureRateHigh").ValueKind);

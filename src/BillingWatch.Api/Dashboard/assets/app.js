@@ -441,8 +441,8 @@
         message),
       el("section", { class: "panel", id: "evidence" }, el("h2", { text: "What was seen" }), evidenceSummary(a), evidenceList(a.evidence, currency),
         el("details", {}, el("summary", { text: "Raw evidence (JSON)" }), el("pre", { text: JSON.stringify(a.evidence, null, 2) }))),
-      el("section", { class: "panel" }, el("h2", { text: "Around the episode" }),
-        el("p", { class: "muted", text: "The day around the episode (shaded): events per hour and the charge failure rate against its expected band." }), chart),
+      el("section", { class: "panel", id: "around" }, el("h2", { text: "Around the episode" }),
+        el("p", { class: "muted", text: "Loading the measure around the episode…" }), chart),
       el("section", { class: "panel", id: "anomaly-events" }, el("h2", { text: `Events (${events.total})` }),
         events.items.length ? el("table", {}, eventTableHead(), el("tbody", {}, ...rows)) : el("p", { class: "muted", text: "This anomaly names no events (a wall-clock check, such as silence)." }),
         events.total > events.items.length ? el("p", { class: "muted", text: `The first ${events.items.length} of ${events.total} are listed.` }) : null,
@@ -450,20 +450,48 @@
       el("section", { class: "panel" }, el("h2", { text: "History" }), history),
       el("p", {}, el("a", { href: "#/anomalies", text: "← All anomalies" })));
     if (token !== current) return;
-    // The day around the episode: 24 hourly points ending six hours after it (never after now).
-    const until = new Date(Math.min(Date.now(), Date.parse(a.windowEnd) + 6 * 3600000)).toISOString();
-    const series = await api(`/api/v1/metrics/series?window=24h&until=${encodeURIComponent(until)}&livemode=${a.livemode}`);
+    // Around the episode: the measure its detector judges against its expected band (24 hourly points ending six
+    // hours after it, never after now; 30 daily points for the daily detectors), and the event volume.
+    const daily = ["revenue_drop", "churn_spike"].includes(a.detector);
+    const until = new Date(Math.min(Date.now(), Date.parse(a.windowEnd) + (daily ? 86400000 : 6 * 3600000))).toISOString();
+    const series = await api(`/api/v1/metrics/series?window=${daily ? "30d" : "24h"}&until=${encodeURIComponent(until)}&livemode=${a.livemode}`);
     if (token !== current) return;
     const xs = series.buckets.map((b) => Date.parse(b.start) / 1000);
-    timeChart(chart, { label: "Events and charge failure rate around the episode", xs, bucket: 3600, spans: incidentSpans([{ ...a, severity: a.severity === "low" ? "medium" : a.severity }]), yFormat: (v) => v <= 1 ? `${(v * 100).toFixed(0)} %` : v.toLocaleString(),
-      series: [
-        { label: "Failure rate", kind: "line", color: "#c53030", values: series.buckets.map((b) => b.chargesSucceeded + b.chargesFailed ? b.failureRate : null), format: (v) => `${(v * 100).toFixed(1)} %` },
-        { label: "Expected high", kind: "band-high", values: series.buckets.map((b) => b.expectedFailureRateHigh ?? null), format: (v) => `${(v * 100).toFixed(1)} %` },
-        { label: "Expected low", kind: "band-low", values: series.buckets.map((b) => b.expectedFailureRateLow ?? null), format: (v) => `${(v * 100).toFixed(1)} %` },
-      ] });
+    const bucket = series.bucketSeconds;
+    const per = daily ? "day" : "hour";
+    const spans = incidentSpans([{ ...a, severity: a.severity === "low" ? "medium" : a.severity }]);
+    const pct = (v) => `${(v * 100).toFixed(1)} %`;
+    const COUNTS = { refund_spike: ["refunds", "Refunds"], fraud_spike: ["disputes", "Disputes"], churn_spike: ["cancellations", "Cancellations"] };
+    const explain = chart.previousElementSibling;
+    if (COUNTS[a.detector]) {
+      const [key, label] = COUNTS[a.detector];
+      const base = series.baseline?.[key];
+      explain.textContent = `${label} per ${per} around the episode (shaded), against the band where a ${per}'s count falls 99 % of the time at the week before's mean (${base ? base.mean.toLocaleString() : "—"} a ${per}).`;
+      timeChart(chart, { label: `${label} per ${per} around the episode against the expected band`, xs, bucket, spans, dateOnly: daily,
+        series: [
+          { label, kind: "bars", color: "#c53030", values: series.buckets.map((b) => b[key]) },
+          { label: "Expected high", kind: "band-high", values: series.buckets.map(() => base ? base.high : null) },
+          { label: "Expected low", kind: "band-low", values: series.buckets.map(() => base ? base.low : null) },
+        ] });
+    } else if (a.detector === "revenue_drop") {
+      const currencies = [...new Set(series.buckets.flatMap((b) => Object.keys(b.revenue)))].sort();
+      explain.textContent = "Card revenue per day around the episode (shaded), per currency.";
+      const palette = ["#2f855a", "#3451b2", "#975a16", "#7c3aed"];
+      timeChart(chart, { label: "Card revenue per day around the episode", xs, bucket, spans, dateOnly: true, yFormat: (v) => (v / 100).toLocaleString(),
+        series: currencies.length ? currencies.map((c, i) => ({ label: c.toUpperCase(), kind: "line", color: palette[i % palette.length], values: series.buckets.map((b) => b.revenue[c] ?? 0), format: (v) => money(v, c) }))
+          : [{ label: "Revenue", kind: "line", color: "#2f855a", values: series.buckets.map(() => 0) }] });
+    } else {
+      explain.textContent = `The charge failure rate per ${per} around the episode (shaded), against the band where it falls 99 % of the time at the week before's rate.`;
+      timeChart(chart, { label: "Charge failure rate around the episode against its expected band", xs, bucket, spans, dateOnly: daily, yFormat: pct,
+        series: [
+          { label: "Failure rate", kind: "line", color: "#c53030", values: series.buckets.map((b) => b.chargesSucceeded + b.chargesFailed ? b.failureRate : null) },
+          { label: "Expected high", kind: "band-high", values: series.buckets.map((b) => b.expectedFailureRateHigh ?? null) },
+          { label: "Expected low", kind: "band-low", values: series.buckets.map((b) => b.expectedFailureRateLow ?? null) },
+        ] });
+    }
     const volume = el("div", { class: "chart-slot" });
     chart.after(volume);
-    timeChart(volume, { label: "Events per hour around the episode", xs, bucket: 3600, spans: incidentSpans([{ ...a, severity: a.severity === "low" ? "medium" : a.severity }]), height: 160,
+    timeChart(volume, { label: `Events per ${per} around the episode`, xs, bucket, spans, height: 160, dateOnly: daily,
       series: [{ label: "Events", kind: "bars", color: "#3451b2", values: series.buckets.map((b) => b.events) }] });
   }
 

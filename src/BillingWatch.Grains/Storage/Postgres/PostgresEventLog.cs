@@ -127,11 +127,11 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
             return await StorageQueries.SeriesAsync(connection, PayloadJson.Postgres, tenantId, since, bucketSeconds, livemode, cancellationToken);
         });
 
-    public Task<(long Succeeded, long Failed)> ChargeCountsAsync(string tenantId, DateTime since, DateTime until, bool? livemode, CancellationToken cancellationToken = default) =>
+    public Task<IReadOnlyDictionary<string, long>> CountByTypeAsync(string tenantId, DateTime since, DateTime until, bool? livemode, IReadOnlyList<string> types, CancellationToken cancellationToken = default) =>
         ReadingAsync(async () =>
         {
             await using var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken);
-            return await StorageQueries.ChargeCountsAsync(connection, tenantId, since, until, livemode, cancellationToken);
+            return await StorageQueries.CountByTypeAsync(connection, tenantId, since, until, livemode, types, cancellationToken);
         });
 
     public Task<long> CountAsync(string tenantId, CancellationToken cancellationToken = default) =>

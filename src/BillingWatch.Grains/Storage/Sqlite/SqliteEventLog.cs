@@ -149,10 +149,10 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         return await StorageQueries.SeriesAsync(connection, PayloadJson.Sqlite, tenantId, since, bucketSeconds, livemode, cancellationToken);
     }
 
-    public async Task<(long Succeeded, long Failed)> ChargeCountsAsync(string tenantId, DateTime since, DateTime until, bool? livemode, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyDictionary<string, long>> CountByTypeAsync(string tenantId, DateTime since, DateTime until, bool? livemode, IReadOnlyList<string> types, CancellationToken cancellationToken = default)
     {
         await using var connection = _database.Open();
-        return await StorageQueries.ChargeCountsAsync(connection, tenantId, since, until, livemode, cancellationToken);
+        return await StorageQueries.CountByTypeAsync(connection, tenantId, since, until, livemode, types, cancellationToken);
     }
 
     public async Task<long> CountAsync(string tenantId, CancellationToken cancellationToken = default)
