@@ -27,11 +27,11 @@ internal static class CeilingServer
     /// <summary>The secret of a ceiling tenant: both sides derive it, so there is nothing to create first.</summary>
     public static byte[] SecretOf(string tenant) => Encoding.UTF8.GetBytes("whsec_ceiling_" + tenant);
 
-    public static async Task<int> ServeAsync(int port, string dataDir)
+    /// <summary>Serves the ceiling on SQLite in <paramref name="dataDir"/>, or on PostgreSQL when <paramref name="postgres"/> is a connection string.</summary>
+    public static async Task<int> ServeAsync(int port, string dataDir, string? postgres = null)
     {
         Directory.CreateDirectory(dataDir);
-        var path = Path.Combine(dataDir, "ceiling.db");
-        using var writer = new Writer(path);
+        using IRowWriter writer = postgres is null ? new Writer(Path.Combine(dataDir, "ceiling.db")) : new PostgresWriter(postgres);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
@@ -144,8 +144,103 @@ internal static class CeilingServer
 
     private sealed record Row(string Tenant, string EventId, string Type, bool Livemode, long Created, long ReceivedAtMs, byte[] Payload);
 
+    private interface IRowWriter : IDisposable
+    {
+        Task<bool> AppendAsync(Row row);
+
+        long Count();
+    }
+
+    /// <summary>
+    /// The PostgreSQL ceiling: one writer task, one connection, whatever is queued (up to 1,024) inserted with one
+    /// statement that commits on its own (<c>synchronous_commit</c> as the server has it), unique on tenant, event
+    /// id and mode; a table of its own, emptied at start.
+    /// </summary>
+    private sealed class PostgresWriter : IRowWriter
+    {
+        private readonly Channel<(Row Row, TaskCompletionSource<bool> Done)> _queue = Channel.CreateUnbounded<(Row, TaskCompletionSource<bool>)>(new UnboundedChannelOptions { SingleReader = true });
+        private readonly Npgsql.NpgsqlDataSource _dataSource;
+        private readonly Task _writer;
+
+        public PostgresWriter(string connectionString)
+        {
+            _dataSource = Npgsql.NpgsqlDataSource.Create(connectionString);
+            using (var setup = _dataSource.CreateCommand("""
+                CREATE TABLE IF NOT EXISTS ceiling_events (
+                    tenant_id text NOT NULL, event_id text NOT NULL, livemode boolean NOT NULL, type text NOT NULL,
+                    created bigint NOT NULL, received_at bigint NOT NULL, payload bytea NOT NULL);
+                CREATE UNIQUE INDEX IF NOT EXISTS ceiling_events_once ON ceiling_events (tenant_id, event_id, livemode);
+                TRUNCATE ceiling_events;
+                """))
+            {
+                setup.ExecuteNonQuery();
+            }
+
+            _writer = Task.Run(RunAsync);
+        }
+
+        public Task<bool> AppendAsync(Row row)
+        {
+            var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _queue.Writer.TryWrite((row, done));
+            return done.Task;
+        }
+
+        public long Count()
+        {
+            using var count = _dataSource.CreateCommand("SELECT COUNT(*) FROM ceiling_events");
+            return (long)count.ExecuteScalar()!;
+        }
+
+        private async Task RunAsync()
+        {
+            var batch = new List<(Row Row, TaskCompletionSource<bool> Done)>(MaxBatch);
+            await using var connection = await _dataSource.OpenConnectionAsync();
+            while (await _queue.Reader.WaitToReadAsync())
+            {
+                batch.Clear();
+                while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var item))
+                {
+                    batch.Add(item);
+                }
+
+                await using var insert = new Npgsql.NpgsqlCommand(
+                    "INSERT INTO ceiling_events SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::bigint[], $6::bigint[], $7::bytea[]) " +
+                    "ON CONFLICT DO NOTHING RETURNING tenant_id, event_id, livemode", connection);
+                insert.Parameters.AddWithValue(batch.Select(b => b.Row.Tenant).ToArray());
+                insert.Parameters.AddWithValue(batch.Select(b => b.Row.EventId).ToArray());
+                insert.Parameters.AddWithValue(batch.Select(b => b.Row.Livemode).ToArray());
+                insert.Parameters.AddWithValue(batch.Select(b => b.Row.Type).ToArray());
+                insert.Parameters.AddWithValue(batch.Select(b => b.Row.Created).ToArray());
+                insert.Parameters.AddWithValue(batch.Select(b => b.Row.ReceivedAtMs).ToArray());
+                insert.Parameters.AddWithValue(batch.Select(b => b.Row.Payload).ToArray());
+                var inserted = new HashSet<(string, string, bool)>();
+                await using (var reader = await insert.ExecuteReaderAsync())
+                {
+                    while (await reader.ReadAsync())
+                    {
+                        inserted.Add((reader.GetString(0), reader.GetString(1), reader.GetBoolean(2)));
+                    }
+                }
+
+                foreach (var (row, done) in batch)
+                {
+                    // A key inserted by this batch is acknowledged once; a repeat of it within the batch is a duplicate.
+                    done.SetResult(inserted.Remove((row.Tenant, row.EventId, row.Livemode)));
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            _queue.Writer.TryComplete();
+            _writer.GetAwaiter().GetResult();
+            _dataSource.Dispose();
+        }
+    }
+
     /// <summary>One thread, one connection: takes whatever is queued (up to 1,024), commits it in one transaction, then answers each.</summary>
-    private sealed class Writer : IDisposable
+    private sealed class Writer : IRowWriter
     {
         private static readonly string[] ParameterNames = ["$tenant", "$event", "$live", "$type", "$created", "$received", "$payload"];
 
@@ -253,7 +348,7 @@ internal static class CeilingServer
 
         public Uri BaseAddress { get; }
 
-        public static async Task<Child> StartAsync(string dataDir)
+        public static async Task<Child> StartAsync(string dataDir, string? postgres = null)
         {
             using var listener = new TcpListener(IPAddress.Loopback, 0);
             listener.Start();
@@ -264,6 +359,11 @@ internal static class CeilingServer
             start.ArgumentList.Add("ceiling-serve");
             start.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
             start.ArgumentList.Add(dataDir);
+            if (postgres is not null)
+            {
+                start.ArgumentList.Add(postgres);
+            }
+
             var process = Process.Start(start)!;
             process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("ceiling: " + e.Data); };
             process.BeginErrorReadLine();

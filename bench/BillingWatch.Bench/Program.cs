@@ -14,9 +14,9 @@ if (args is ["mrr", var subscriptions, .. var rest])
     return await MrrBenchmark.RunAsync(int.Parse(subscriptions, System.Globalization.CultureInfo.InvariantCulture), rest is [var q] ? int.Parse(q, System.Globalization.CultureInfo.InvariantCulture) : 200);
 }
 
-if (args is ["ceiling-serve", var port, var dir])
+if (args is ["ceiling-serve", var port, var dir, .. var postgres])
 {
-    return await CeilingServer.ServeAsync(int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), dir);
+    return await CeilingServer.ServeAsync(int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), dir, postgres is [var connection] ? connection : null);
 }
 
 var options = BenchOptions.Parse(args);
