@@ -55,7 +55,8 @@ internal static class MetricsEndpoints
         var now = until is { } u ? Math.Min(new DateTimeOffset(u, TimeSpan.Zero).ToUnixTimeSeconds(), nowSeconds) : nowSeconds;
         var first = ((now / s.Seconds) - s.Buckets + 1) * s.Seconds;
         var firstTime = DateTime.UnixEpoch.AddSeconds(first);
-        var found = (await eventLog.SeriesAsync(tenant.TenantId, firstTime, s.Seconds, livemode, cancellationToken))
+        // Only the range's events are read: an anomaly's page asks for a day long past.
+        var found = (await eventLog.SeriesAsync(tenant.TenantId, firstTime, s.Seconds, livemode, DateTime.UnixEpoch.AddSeconds(((now / s.Seconds) + 1) * s.Seconds), cancellationToken))
             .ToDictionary(b => b.StartUnixSeconds);
 
         // The baseline: the week before the first point. The charge failure rate once it has enough charges to mean

@@ -322,10 +322,10 @@ public sealed record BillingEvent
 
         var months = items.Count > 0 ? items[0].MonthsPerInterval : 1;
         var currency = Str(subscription, "currency");
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        HashSet<string>? seen = null;
         foreach (var discount in Discounts(subscription))
         {
-            if (Str(discount, "id") is { } id && !seen.Add(id))
+            if (Str(discount, "id") is { } id && !(seen ??= new(StringComparer.Ordinal)).Add(id))
             {
                 continue;
             }

@@ -100,7 +100,7 @@ public sealed class TenantIngest(string tenantId, IEventLog eventLog, long lastS
         }
         catch (StorageBusyException ex)
         {
-            return new WebhookOutcome(WebhookStatus.StorageUnavailable, envelope.Id, ex.Message, storageRetryAfterSeconds);
+            return StorageUnavailable(envelope.Id, ex.Message);
         }
         catch (StorageUnavailableException)
         {
@@ -113,6 +113,6 @@ public sealed class TenantIngest(string tenantId, IEventLog eventLog, long lastS
         }
     }
 
-    private WebhookOutcome StorageUnavailable(string eventId) =>
-        new(WebhookStatus.StorageUnavailable, eventId, "The event log did not confirm the commit, so the event may not have been stored. Retrying the delivery is safe: an event that was stored is answered as a duplicate.", storageRetryAfterSeconds);
+    private WebhookOutcome StorageUnavailable(string eventId, string detail = "The event log did not confirm the commit, so the event may not have been stored. Retrying the delivery is safe: an event that was stored is answered as a duplicate.") =>
+        new(WebhookStatus.StorageUnavailable, eventId, detail, storageRetryAfterSeconds);
 }

@@ -23,8 +23,8 @@ public interface IEventLog
 
     Task<long> CountAsync(string tenantId, CancellationToken cancellationToken = default);
 
-    /// <summary>Counts and card revenue per time bucket of event time, oldest first; empty buckets are left out.</summary>
-    Task<IReadOnlyList<SeriesBucket>> SeriesAsync(string tenantId, DateTime since, int bucketSeconds, bool? livemode, CancellationToken cancellationToken = default);
+    /// <summary>Counts and card revenue per time bucket of event time from <paramref name="since"/> (to <paramref name="until"/>), oldest first; empty buckets are left out.</summary>
+    Task<IReadOnlyList<SeriesBucket>> SeriesAsync(string tenantId, DateTime since, int bucketSeconds, bool? livemode, DateTime? until = null, CancellationToken cancellationToken = default);
 
     /// <summary>How many events of each of <paramref name="types"/> were created in [<paramref name="since"/>, <paramref name="until"/>) (0 for none).</summary>
     Task<IReadOnlyDictionary<string, long>> CountByTypeAsync(string tenantId, DateTime since, DateTime until, bool? livemode, IReadOnlyList<string> types, CancellationToken cancellationToken = default);

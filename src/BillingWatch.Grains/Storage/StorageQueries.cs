@@ -88,8 +88,7 @@ internal static class StorageQueries
     /// <summary>Events of each of <paramref name="types"/> with <c>created</c> in [since, until), read through the type index.</summary>
     public static async Task<IReadOnlyDictionary<string, long>> CountByTypeAsync(DbConnection connection, string tenantId, DateTime since, DateTime until, bool? livemode, IReadOnlyList<string> types, CancellationToken cancellationToken)
     {
-        await using var command = EventsCommand(connection, tenantId, since, livemode, out var where);
-        Bind(command, "@until", StorageRows.ToUnixSeconds(until));
+        await using var command = EventsCommand(connection, tenantId, since, livemode, out var where, until);
         var names = new List<string>(types.Count);
         for (var i = 0; i < types.Count; i++)
         {
@@ -97,7 +96,7 @@ internal static class StorageQueries
             Bind(command, names[i], types[i]);
         }
 
-        command.CommandText = $"SELECT type, COUNT(*) FROM events WHERE {where} AND created < @until AND type IN ({string.Join(", ", names)}) GROUP BY type";
+        command.CommandText = $"SELECT type, COUNT(*) FROM events WHERE {where} AND type IN ({string.Join(", ", names)}) GROUP BY type";
         var counts = types.ToDictionary(t => t, _ => 0L, StringComparer.Ordinal);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -167,10 +166,10 @@ internal static class StorageQueries
     }
 
     /// <summary>Counts and card revenue per bucket of event time, oldest first; empty buckets are left out.</summary>
-    public static async Task<IReadOnlyList<SeriesBucket>> SeriesAsync(DbConnection connection, PayloadJson json, string tenantId, DateTime since, int bucketSeconds, bool? livemode, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<SeriesBucket>> SeriesAsync(DbConnection connection, PayloadJson json, string tenantId, DateTime since, DateTime? until, int bucketSeconds, bool? livemode, CancellationToken cancellationToken)
     {
         var revenue = new Dictionary<long, Dictionary<string, long>>();
-        await using (var command = EventsCommand(connection, tenantId, since, livemode, out var where))
+        await using (var command = EventsCommand(connection, tenantId, since, livemode, out var where, until))
         {
             Bind(command, "@bucket", (long)bucketSeconds);
             command.CommandText =
@@ -185,7 +184,7 @@ internal static class StorageQueries
         }
 
         var buckets = new List<SeriesBucket>();
-        await using (var command = EventsCommand(connection, tenantId, since, livemode, out var where))
+        await using (var command = EventsCommand(connection, tenantId, since, livemode, out var where, until))
         {
             Bind(command, "@bucket", (long)bucketSeconds);
             command.CommandText =
@@ -211,12 +210,18 @@ internal static class StorageQueries
     }
 
     /// <summary>A command over one tenant's events since a time, in one mode or both; <paramref name="where"/> is its condition.</summary>
-    private static DbCommand EventsCommand(DbConnection connection, string tenantId, DateTime since, bool? livemode, out string where)
+    private static DbCommand EventsCommand(DbConnection connection, string tenantId, DateTime since, bool? livemode, out string where, DateTime? until = null)
     {
         var command = connection.CreateCommand();
         Bind(command, "@tenant", tenantId);
         Bind(command, "@since", StorageRows.ToUnixSeconds(since));
         where = "tenant_id = @tenant AND created >= @since";
+        if (until is DateTime end)
+        {
+            Bind(command, "@until", StorageRows.ToUnixSeconds(end));
+            where += " AND created < @until";
+        }
+
         if (livemode is bool mode)
         {
             Bind(command, "@livemode", mode);

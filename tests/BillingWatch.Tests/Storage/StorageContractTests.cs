@@ -431,6 +431,10 @@ public abstract class StorageContractTests : IAsyncLifetime
         Assert.Equal(new Dictionary<string, long> { ["eur"] = 700 }, series[1].Revenue);
         Assert.Equal(3, (await Events.SeriesAsync("tn_ts", DateTime.UnixEpoch.AddSeconds(Hour), 3600, livemode: null))[0].Events);
         Assert.Empty(await Events.SeriesAsync("tn_other", DateTime.UnixEpoch.AddSeconds(Hour), 3600, livemode: null));
+
+        // Bounded: a range that ends with the first hour reads nothing after it.
+        var first = Assert.Single(await Events.SeriesAsync("tn_ts", DateTime.UnixEpoch.AddSeconds(Hour), 3600, livemode: false, until: DateTime.UnixEpoch.AddSeconds(Hour + 3600)));
+        Assert.Equal(Hour, first.StartUnixSeconds);
     }
 
     [Fact]

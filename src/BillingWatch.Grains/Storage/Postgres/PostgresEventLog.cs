@@ -120,11 +120,11 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
             return await StorageQueries.MetricsAsync(connection, PayloadJson.Postgres, tenantId, since, livemode, cancellationToken);
         });
 
-    public Task<IReadOnlyList<SeriesBucket>> SeriesAsync(string tenantId, DateTime since, int bucketSeconds, bool? livemode, CancellationToken cancellationToken = default) =>
+    public Task<IReadOnlyList<SeriesBucket>> SeriesAsync(string tenantId, DateTime since, int bucketSeconds, bool? livemode, DateTime? until = null, CancellationToken cancellationToken = default) =>
         ReadingAsync(async () =>
         {
             await using var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken);
-            return await StorageQueries.SeriesAsync(connection, PayloadJson.Postgres, tenantId, since, bucketSeconds, livemode, cancellationToken);
+            return await StorageQueries.SeriesAsync(connection, PayloadJson.Postgres, tenantId, since, until, bucketSeconds, livemode, cancellationToken);
         });
 
     public Task<IReadOnlyDictionary<string, long>> CountByTypeAsync(string tenantId, DateTime since, DateTime until, bool? livemode, IReadOnlyList<string> types, CancellationToken cancellationToken = default) =>

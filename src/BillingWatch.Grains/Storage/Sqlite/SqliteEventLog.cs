@@ -143,10 +143,10 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
     }
 
 
-    public async Task<IReadOnlyList<SeriesBucket>> SeriesAsync(string tenantId, DateTime since, int bucketSeconds, bool? livemode, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<SeriesBucket>> SeriesAsync(string tenantId, DateTime since, int bucketSeconds, bool? livemode, DateTime? until = null, CancellationToken cancellationToken = default)
     {
         await using var connection = _database.Open();
-        return await StorageQueries.SeriesAsync(connection, PayloadJson.Sqlite, tenantId, since, bucketSeconds, livemode, cancellationToken);
+        return await StorageQueries.SeriesAsync(connection, PayloadJson.Sqlite, tenantId, since, until, bucketSeconds, livemode, cancellationToken);
     }
 
     public async Task<IReadOnlyDictionary<string, long>> CountByTypeAsync(string tenantId, DateTime since, DateTime until, bool? livemode, IReadOnlyList<string> types, CancellationToken cancellationToken = default)
