@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace BillingWatch.Bench;
 
-internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples, bool DetectorsOff = false, string? Postgres = null, bool StripeShaped = false, bool Ceiling = false)
+internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples, bool DetectorsOff = false, string? Postgres = null, bool StripeShaped = false, bool Ceiling = false, bool CeilingMinimalSchema = false)
 {
     public const string Usage = """
         usage: dotnet run -c Release --project bench/BillingWatch.Bench -- [options]
@@ -15,7 +15,12 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
                             --payload bytes)
           --ceiling         first drive the same deliveries at a minimal durable server (Kestrel, verify the
                             signature, group-commit into SQLite WAL with synchronous=FULL, unique index on
-                            tenant and event id, no Orleans), then BillingWatch; print both and the ratio
+                            tenant and event id, no Orleans), then BillingWatch; print both and the ratio.
+                            SQLite: into BillingWatch's own schema (its migrations: every index its
+                            queries use, a sequence per tenant)
+          --ceiling-schema minimal
+                            the SQLite ceiling writes a table with only the unique index exactly-once
+                            needs (what a receiver with no queries would keep)
           --payload B       approximate body size for --mix charges (default 1200)
           --detectors off   disable every detector for every tenant (to measure what detection costs)
           --query-samples Q after the load, time Q event-list and Q anomaly-list queries (default 200)
@@ -41,6 +46,7 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
                 "--payload" => o with { PayloadBytes = Int() },
                 "--mix" => Next() switch { "realistic" => o with { Realistic = true }, "stripe" => o with { Realistic = true, StripeShaped = true }, "charges" => o with { Realistic = false }, _ => null },
                 "--ceiling" => o with { Ceiling = true },
+                "--ceiling-schema" => Next() switch { "minimal" => o with { CeilingMinimalSchema = true }, "billingwatch" => o with { CeilingMinimalSchema = false }, _ => null },
                 "--query-samples" => o with { QuerySamples = Int() },
                 "--detectors" => Next() switch { "off" => o with { DetectorsOff = true }, "on" => o with { DetectorsOff = false }, _ => null },
                 "--url" => o with { Url = Next() },

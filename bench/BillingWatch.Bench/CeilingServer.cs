@@ -24,14 +24,17 @@ internal static class CeilingServer
 {
     private const int MaxBatch = 1024;
 
+    /// <summary>Tells the child process which SQLite schema to write (see <see cref="Writer"/>).</summary>
+    public const string MinimalSchemaVariable = "BILLINGWATCH_CEILING_MINIMAL_SCHEMA";
+
     /// <summary>The secret of a ceiling tenant: both sides derive it, so there is nothing to create first.</summary>
     public static byte[] SecretOf(string tenant) => Encoding.UTF8.GetBytes("whsec_ceiling_" + tenant);
 
     /// <summary>Serves the ceiling on SQLite in <paramref name="dataDir"/>, or on PostgreSQL when <paramref name="postgres"/> is a connection string.</summary>
-    public static async Task<int> ServeAsync(int port, string dataDir, string? postgres = null)
+    public static async Task<int> ServeAsync(int port, string dataDir, string? postgres = null, bool minimalSchema = false)
     {
         Directory.CreateDirectory(dataDir);
-        using IRowWriter writer = postgres is null ? new Writer(Path.Combine(dataDir, "ceiling.db")) : new PostgresWriter(postgres);
+        using IRowWriter writer = postgres is null ? new Writer(Path.Combine(dataDir, "ceiling.db"), minimalSchema) : new PostgresWriter(postgres);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
@@ -239,29 +242,49 @@ internal static class CeilingServer
         }
     }
 
-    /// <summary>One thread, one connection: takes whatever is queued (up to 1,024), commits it in one transaction, then answers each.</summary>
+    /// <summary>
+    /// One thread, one connection: takes whatever is queued (up to 1,024), commits it in one transaction, then
+    /// answers each. By default into BillingWatch's own schema (its migrations, so the events table with every
+    /// index BillingWatch's queries use, a sequence per tenant, the writer's pragmas); with the minimal schema
+    /// into a table with only the unique index that exactly-once needs.
+    /// </summary>
     private sealed class Writer : IRowWriter
     {
-        private static readonly string[] ParameterNames = ["$tenant", "$event", "$live", "$type", "$created", "$received", "$payload"];
-
         private readonly Channel<(Row Row, TaskCompletionSource<bool> Done)> _queue = Channel.CreateUnbounded<(Row, TaskCompletionSource<bool>)>(new UnboundedChannelOptions { SingleReader = true });
         private readonly SqliteConnection _connection;
         private readonly Thread _thread;
+        private readonly bool _minimalSchema;
+        private readonly Dictionary<string, long> _sequences = new(StringComparer.Ordinal);
 
-        public Writer(string path)
+        public Writer(string path, bool minimalSchema)
         {
+            _minimalSchema = minimalSchema;
+            if (!minimalSchema)
+            {
+                using var database = new BillingWatch.Storage.Sqlite.SqliteDatabase(path, 5000, Microsoft.Extensions.Logging.Abstractions.NullLogger<BillingWatch.Storage.Sqlite.SqliteDatabase>.Instance);
+                database.Migrate();
+            }
+
             _connection = new SqliteConnection($"Data Source={path};Pooling=False");
             _connection.Open();
             using (var setup = _connection.CreateCommand())
             {
-                setup.CommandText = """
-                    PRAGMA journal_mode = WAL;
-                    PRAGMA synchronous = FULL;
-                    CREATE TABLE IF NOT EXISTS events (
-                        tenant_id TEXT NOT NULL, event_id TEXT NOT NULL, livemode INTEGER NOT NULL, type TEXT NOT NULL,
-                        created INTEGER NOT NULL, received_at INTEGER NOT NULL, payload BLOB NOT NULL);
-                    CREATE UNIQUE INDEX IF NOT EXISTS events_once ON events (tenant_id, event_id, livemode);
-                    """;
+                setup.CommandText = minimalSchema
+                    ? """
+                        PRAGMA journal_mode = WAL;
+                        PRAGMA synchronous = FULL;
+                        CREATE TABLE IF NOT EXISTS events (
+                            tenant_id TEXT NOT NULL, event_id TEXT NOT NULL, livemode INTEGER NOT NULL, type TEXT NOT NULL,
+                            created INTEGER NOT NULL, received_at INTEGER NOT NULL, payload BLOB NOT NULL);
+                        CREATE UNIQUE INDEX IF NOT EXISTS events_once ON events (tenant_id, event_id, livemode);
+                        """
+                    : """
+                        PRAGMA journal_mode = WAL;
+                        PRAGMA synchronous = FULL;
+                        PRAGMA cache_size = -8192;
+                        PRAGMA wal_autocheckpoint = 1000;
+                        PRAGMA journal_size_limit = 67108864;
+                        """;
                 setup.ExecuteNonQuery();
             }
 
@@ -289,8 +312,15 @@ internal static class CeilingServer
         {
             var batch = new List<(Row Row, TaskCompletionSource<bool> Done)>(MaxBatch);
             using var insert = _connection.CreateCommand();
-            insert.CommandText = "INSERT INTO events VALUES ($tenant, $event, $live, $type, $created, $received, $payload) ON CONFLICT DO NOTHING";
-            var parameters = ParameterNames.Select(name => insert.Parameters.Add(name, SqliteType.Text)).ToArray();
+            insert.CommandText = _minimalSchema
+                ? "INSERT INTO events VALUES ($tenant, $event, $live, $type, $created, $received, $payload) ON CONFLICT DO NOTHING"
+                : """
+                    INSERT INTO events (tenant_id, event_id, livemode, type, created, received_at, payload, seq, imported, source)
+                    VALUES ($tenant, $event, $live, $type, $created, $received, $payload, $seq, 0, 0)
+                    ON CONFLICT (tenant_id, event_id, livemode) DO NOTHING
+                    """;
+            var parameters = ((string[])["$tenant", "$event", "$live", "$type", "$created", "$received", "$payload", "$seq"])
+                .Take(_minimalSchema ? 7 : 8).Select(name => insert.Parameters.Add(name, SqliteType.Text)).ToArray();
             parameters[6].SqliteType = SqliteType.Blob;
             while (_queue.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
             {
@@ -314,6 +344,14 @@ internal static class CeilingServer
                         parameters[4].Value = row.Created;
                         parameters[5].Value = row.ReceivedAtMs;
                         parameters[6].Value = row.Payload;
+                        if (!_minimalSchema)
+                        {
+                            // BillingWatch's tenant grain numbers its events; here the writer does (a gap on a duplicate, as there).
+                            var sequence = _sequences.GetValueOrDefault(row.Tenant) + 1;
+                            _sequences[row.Tenant] = sequence;
+                            parameters[7].Value = sequence;
+                        }
+
                         inserted[i] = insert.ExecuteNonQuery() == 1;
                     }
 
@@ -348,13 +386,14 @@ internal static class CeilingServer
 
         public Uri BaseAddress { get; }
 
-        public static async Task<Child> StartAsync(string dataDir, string? postgres = null)
+        public static async Task<Child> StartAsync(string dataDir, string? postgres = null, bool minimalSchema = false)
         {
             using var listener = new TcpListener(IPAddress.Loopback, 0);
             listener.Start();
             var port = ((IPEndPoint)listener.LocalEndpoint).Port;
             listener.Stop();
             var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardError = true };
+            start.Environment[MinimalSchemaVariable] = minimalSchema ? "1" : "0";
             start.ArgumentList.Add(typeof(CeilingServer).Assembly.Location);
             start.ArgumentList.Add("ceiling-serve");
             start.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -112,14 +112,17 @@ internal static class IngestBenchmark
     /// <summary>The same deliveries at the minimal durable server; null when its rows do not match its acknowledgements.</summary>
     private static async Task<BenchResult?> RunCeilingAsync(string dataDir, EventSource source, BenchOptions options)
     {
-        await using var ceiling = await CeilingServer.Child.StartAsync(dataDir, options.Postgres);
+        await using var ceiling = await CeilingServer.Child.StartAsync(dataDir, options.Postgres, options.CeilingMinimalSchema);
         using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
         {
             BaseAddress = ceiling.BaseAddress,
             Timeout = TimeSpan.FromSeconds(60),
         };
-        var tenants = Enumerable.Range(0, options.Tenants).Select(i => new BenchTenant("c" + i, "c" + i, CeilingServer.SecretOf("c" + i), string.Empty)).ToArray();
-        Console.WriteLine($"ceiling (Kestrel + signature + {(options.Postgres is null ? "SQLite WAL group commit, synchronous=FULL" : "PostgreSQL group commit, one INSERT per batch")}) — tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}");
+        // As long as BillingWatch's tenant ids, so both write index keys of the same size.
+        var tenants = Enumerable.Range(0, options.Tenants)
+            .Select(i => "tn_c" + i.ToString("D19", System.Globalization.CultureInfo.InvariantCulture))
+            .Select(id => new BenchTenant(id, id, CeilingServer.SecretOf(id), string.Empty)).ToArray();
+        Console.WriteLine($"ceiling (Kestrel + signature + {(options.Postgres is null ? (options.CeilingMinimalSchema ? "SQLite WAL group commit, synchronous=FULL, one unique index" : "SQLite WAL group commit, synchronous=FULL, BillingWatch's schema") : "PostgreSQL group commit, one INSERT per batch")}) — tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}");
         var result = await DriveAsync([client], tenants, source, options);
         result.Print();
         var stored = await ceiling.CountAsync();

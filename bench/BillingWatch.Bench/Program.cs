@@ -16,7 +16,8 @@ if (args is ["mrr", var subscriptions, .. var rest])
 
 if (args is ["ceiling-serve", var port, var dir, .. var postgres])
 {
-    return await CeilingServer.ServeAsync(int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), dir, postgres is [var connection] ? connection : null);
+    return await CeilingServer.ServeAsync(int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), dir, postgres is [var connection] ? connection : null,
+        Environment.GetEnvironmentVariable(CeilingServer.MinimalSchemaVariable) == "1");
 }
 
 var options = BenchOptions.Parse(args);
