@@ -16,6 +16,8 @@ internal sealed class ServerMetrics
         "billingwatch_eventlog_lock_wait_duration_seconds",
         "billingwatch_detection_flush_duration_seconds",
         "billingwatch_eventlog_other_writes_duration_seconds",
+        "billingwatch_eventlog_checkpoint_duration_seconds",
+        "billingwatch_eventlog_checkpoint_catch_up_duration_seconds",
     ];
 
     private readonly Dictionary<string, double> _values;

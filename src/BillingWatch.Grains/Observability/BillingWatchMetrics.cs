@@ -31,6 +31,8 @@ public static class BillingWatchMetrics
     private static readonly Histogram<double> CommitDuration = Meter.CreateHistogram<double>("billingwatch.eventlog.commit.duration", "s", "Time of one event-log commit.", tags: null, advice: LatencyBuckets);
     private static readonly Histogram<double> FlushDuration = Meter.CreateHistogram<double>("billingwatch.detection.flush.duration", "s", "Time of one tenant's detection flush (anomalies, subscription book, snapshot), inside the tenant's turn.", tags: null, advice: LatencyBuckets);
     private static readonly Histogram<double> OtherWrites = Meter.CreateHistogram<double>("billingwatch.eventlog.other_writes.duration", "s", "Time the embedded event-log writer spent between two batches on the file's other writes (anomalies, the book, alert leases): appends wait meanwhile.", tags: null, advice: LatencyBuckets);
+    private static readonly Histogram<double> Checkpoints = Meter.CreateHistogram<double>("billingwatch.eventlog.checkpoint.duration", "s", "One copy of the embedded event log's WAL into the database file by the checkpointer thread, beside the writer.", tags: null, advice: LatencyBuckets);
+    private static readonly Histogram<double> CheckpointCatchUps = Meter.CreateHistogram<double>("billingwatch.eventlog.checkpoint_catch_up.duration", "s", "The embedded event-log writer copying what was committed during the checkpointer's copy, so the WAL starts over: appends wait meanwhile.", tags: null, advice: LatencyBuckets);
     private static readonly Histogram<double> LockWait = Meter.CreateHistogram<double>("billingwatch.eventlog.lock_wait.duration", "s", "Time an event-log commit waited for the database's write lock (SQLite: held by another writer of the same file).", tags: null, advice: LatencyBuckets);
 
     private static readonly Counter<long> Unreadable = Meter.CreateCounter<long>("billingwatch.events.unreadable", "{event}", "Stored events whose payload could not be read for detection; they count as events with no fields.");
@@ -80,6 +82,10 @@ public static class BillingWatchMetrics
     public static void DetectionFlushed(long startTimestamp) => FlushDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
 
     public static void OtherWritesRun(long startTimestamp) => OtherWrites.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
+
+    public static void Checkpointed(long startTimestamp) => Checkpoints.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
+
+    public static void CheckpointCaughtUp(long startTimestamp) => CheckpointCatchUps.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
 
     public static void EventLogLockWaited(long startTimestamp) => LockWait.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
 

@@ -116,6 +116,41 @@ public sealed class SqliteWriteQueueTests : IDisposable
         Assert.Single((await store.ListAsync("tn_after", new AnomalyQuery(null, null, null, null, null, null, 50, null))).Items);
     }
 
+    [Fact]
+    public async Task Under_sustained_appends_the_wal_is_copied_into_the_database_and_starts_over()
+    {
+        using var events = new SqliteEventLog(_database, NullLogger<SqliteEventLog>.Instance);
+        var payload = Encoding.UTF8.GetBytes("{\"object\":\"event\",\"data\":{\"object\":{\"metadata\":\"" + new string('x', 1500) + "\"}}}");
+        var sequences = new long[100];
+        var appended = 0;
+        var started = WalStartCount();
+
+        // Wait on state: append until the WAL has started over twice (each time it does, SQLite counts it in the
+        // WAL's header); with no checkpoint it never would, and the loop stops at a bound far past that.
+        while (appended < 40_000 && WalStartCount() < started + 2)
+        {
+            var batch = Enumerable.Range(0, 50).Select(i =>
+            {
+                var tenant = (appended + i) % sequences.Length;
+                return events.AppendAsync(new EventToAppend($"tn_wal{tenant}", ++sequences[tenant], $"evt_{appended + i}", "charge.succeeded", false, 1_700_000_000, 1_700_000_000_000, payload, EventSource.Webhook));
+            }).ToList();
+            Assert.All(await Task.WhenAll(batch), result => Assert.Equal(AppendResult.Accepted, result));
+            appended += batch.Count;
+        }
+
+        Assert.True(WalStartCount() >= started + 2, $"the WAL started over {WalStartCount() - started} times in {appended} appends");
+        Assert.Equal(sequences[7], await events.CountAsync("tn_wal7"));
+        Assert.NotNull(await events.GetAsync("tn_wal0", "evt_0", null));
+    }
+
+    /// <summary>The WAL header's checkpoint sequence number, which SQLite increments each time the WAL starts over.</summary>
+    private uint WalStartCount()
+    {
+        using var wal = new FileStream(_database.Path + "-wal", FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        Span<byte> header = stackalloc byte[16];
+        return wal.Read(header) == 16 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header[12..]) : 0;
+    }
+
     private static RaisedAnomaly Anomaly(string tenant, string subject) => new(
         RaisedAnomaly.IdFor(tenant, false, "card_testing", subject, 1_700_000_000),
         tenant,
