@@ -15,8 +15,7 @@ public sealed partial class TenantGrain
         }
 
         var now = time.GetUtcNow();
-        var payload = Encoding.UTF8.GetString(delivery.Body);
-        if (!WebhookSignature.Verify(payload, delivery.SignatureHeader, _signingSecret, _previousSigningSecret, S.PreviousSecretExpiresAt, now, out var signatureError))
+        if (!WebhookSignature.Verify(delivery.Body, delivery.SignatureHeader, _signingSecret, _previousSigningSecret, S.PreviousSecretExpiresAt, now, out var signatureError))
         {
             return new WebhookOutcome(WebhookStatus.InvalidSignature, Detail: signatureError);
         }

@@ -1,3 +1,4 @@
+using System.Text;
 using BillingWatch.Ingest;
 using BillingWatch.Tests.Fixtures;
 
@@ -9,6 +10,7 @@ public sealed class WebhookSignatureTests
     private const string Previous = "whsec_previous";
     private static readonly DateTimeOffset Now = DateTimeOffset.FromUnixTimeSeconds(1_800_000_000);
     private static readonly string Body = StripeEvents.ChargeSucceeded(created: 1_800_000_000);
+    private static readonly byte[] BodyBytes = Encoding.UTF8.GetBytes(Body);
 
     [Fact]
     public void Valid_v1_signature_verifies() =>
@@ -67,32 +69,81 @@ public sealed class WebhookSignatureTests
 
     [Fact]
     public void Missing_header_fails() =>
-        Assert.False(WebhookSignature.Verify(Body, null, Secret, null, null, Now, out _));
+        Assert.False(WebhookSignature.Verify(BodyBytes, null, Secret, null, null, Now, out _));
 
     [Fact]
     public void No_configured_secret_fails() =>
-        Assert.False(WebhookSignature.Verify(Body, StripeSigner.Header(Secret, Body, Now.ToUnixTimeSeconds()), null, null, null, Now, out _));
+        Assert.False(WebhookSignature.Verify(BodyBytes, StripeSigner.Header(Secret, Body, Now.ToUnixTimeSeconds()), null, null, null, Now, out _));
 
     [Fact]
     public void Previous_secret_verifies_during_the_overlap_and_not_after()
     {
         var header = StripeSigner.Header(Previous, Body, Now.ToUnixTimeSeconds());
 
-        Assert.True(WebhookSignature.Verify(Body, header, Secret, Previous, Now.AddSeconds(1), Now, out _));
-        Assert.False(WebhookSignature.Verify(Body, header, Secret, Previous, Now, Now, out _));
-        Assert.False(WebhookSignature.Verify(Body, header, Secret, Previous, Now.AddSeconds(-1), Now, out _));
-        Assert.False(WebhookSignature.Verify(Body, header, Secret, null, null, Now, out _));
+        Assert.True(WebhookSignature.Verify(BodyBytes, header, Secret, Previous, Now.AddSeconds(1), Now, out _));
+        Assert.False(WebhookSignature.Verify(BodyBytes, header, Secret, Previous, Now, Now, out _));
+        Assert.False(WebhookSignature.Verify(BodyBytes, header, Secret, Previous, Now.AddSeconds(-1), Now, out _));
+        Assert.False(WebhookSignature.Verify(BodyBytes, header, Secret, null, null, Now, out _));
     }
 
     [Fact]
     public void Failure_messages_never_contain_the_secret()
     {
-        WebhookSignature.Verify(Body, StripeSigner.Header("whsec_other", Body, Now.ToUnixTimeSeconds()), Secret, Previous, Now.AddDays(1), Now, out var error);
+        WebhookSignature.Verify(BodyBytes, StripeSigner.Header("whsec_other", Body, Now.ToUnixTimeSeconds()), Secret, Previous, Now.AddDays(1), Now, out var error);
 
         Assert.NotNull(error);
         Assert.DoesNotContain("current", error, StringComparison.Ordinal);
         Assert.DoesNotContain("previous", error, StringComparison.Ordinal);
     }
 
-    private static bool Verify(string header) => WebhookSignature.Verify(Body, header, Secret, null, null, Now, out _);
+    [Theory]
+    [InlineData("valid")]
+    [InlineData("wrong-secret")]
+    [InlineData("v0-only")]
+    [InlineData("late")]
+    [InlineData("early")]
+    [InlineData("second-v1")]
+    [InlineData("spaces")]
+    [InlineData("upper-case-hex")]
+    [InlineData("t-not-a-number")]
+    [InlineData("no-v1")]
+    [InlineData("item-without-equals")]
+    [InlineData("two-t-first-wins")]
+    [InlineData("non-ascii-body")]
+    public void Agrees_with_stripe_net_on_every_header_shape(string shape)
+    {
+        var body = shape == "non-ascii-body" ? Body.Replace("}", ",\"description\":\"café ☕ Zürich\"}", StringComparison.Ordinal) : Body;
+        var t = Now.ToUnixTimeSeconds();
+        var v1 = StripeSigner.V1(Secret, t, body);
+        var header = shape switch
+        {
+            "wrong-secret" => $"t={t},v1={StripeSigner.V1("whsec_other", t, body)}",
+            "v0-only" => $"t={t},v0={v1}",
+            "late" => $"t={t - 301},v1={StripeSigner.V1(Secret, t - 301, body)}",
+            "early" => $"t={t + 400},v1={StripeSigner.V1(Secret, t + 400, body)}",
+            "second-v1" => $"t={t},v1={new string('0', 64)},v1={v1}",
+            "spaces" => $"  t={t} , v1={v1}  ",
+            "upper-case-hex" => $"t={t},v1={v1.ToUpperInvariant()}",
+            "t-not-a-number" => $"t=abc,v1={Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret), Encoding.UTF8.GetBytes("abc." + body)))}",
+            "no-v1" => $"t={t}",
+            "item-without-equals" => $"t={t},v1={v1},junk",
+            "two-t-first-wins" => $"t={t},t={t - 1000},v1={v1}",
+            _ => $"t={t},v1={v1}",
+        };
+
+        bool stripeNet;
+        try
+        {
+            Stripe.EventUtility.ValidateSignature(body, header, Secret, WebhookSignature.ToleranceSeconds, t);
+            stripeNet = true;
+        }
+        catch (Exception ex) when (ex is Stripe.StripeException or FormatException or IndexOutOfRangeException or OverflowException)
+        {
+            stripeNet = false;
+        }
+
+        Assert.Equal(stripeNet, WebhookSignature.Verify(Encoding.UTF8.GetBytes(body), header, Secret, null, null, Now, out _));
+    }
+
+    private static bool Verify(string header) => WebhookSignature.Verify(BodyBytes, header, Secret, null, null, Now, out _);
 }
