@@ -14,13 +14,13 @@ internal sealed class WalCheckpointer : IDisposable
     private const int Copied = 2;
 
     private readonly SqliteDatabase _database;
-    private readonly Action<SqliteException> _failed;
+    private readonly Action<Exception> _failed;
     private readonly SemaphoreSlim _requested = new(0, 1);
     private readonly Thread _thread;
     private volatile bool _stopping;
     private int _state;
 
-    public WalCheckpointer(SqliteDatabase database, Action<SqliteException> failed)
+    public WalCheckpointer(SqliteDatabase database, Action<Exception> failed)
     {
         _database = database;
         _failed = failed;
@@ -64,8 +64,9 @@ internal sealed class WalCheckpointer : IDisposable
                 command.ExecuteNonQuery();
                 BillingWatch.Observability.BillingWatchMetrics.Checkpointed(started);
             }
-            catch (SqliteException ex)
+            catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
             {
+                // Reported and retried at the next copy; the writer still catches up, so nothing waits on this.
                 connection?.Dispose();
                 connection = null;
                 _failed(ex);
