@@ -16,8 +16,9 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
     private static readonly TimeSpan JobsBudget = TimeSpan.FromMilliseconds(4);
     private const int SqliteConstraint = 19;
 
-    // An event spread over many tenants dirties about four pages (its row and a leaf of each index): 250 writes
-    // is about the 1,000-page WAL that measured best (docs/PERFORMANCE.md, "The checkpoint").
+    // An event spread over many tenants dirties about six pages (its row, a leaf of each index, their parents):
+    // 250 writes is a WAL of ~1,500 pages per copy; ~600 measured more throughput and a worse p99
+    // (docs/PERFORMANCE.md, "The ceiling in BillingWatch's own schema").
     private const int CheckpointEveryWrites = 250;
     private const int WritesPerJob = 4;
 
@@ -459,9 +460,8 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         foreach (var pragma in (string[])[
             // The writer's working set is the hot leaf pages of every tenant's index ranges: keep them cached.
             "PRAGMA cache_size = -8192",
-            // The writer checkpoints between batches (CheckpointIfDue), not SQLite inside a COMMIT. A
-            // checkpointer beside the writer never catches up under load; the WAL then grows until a forced
-            // reset stalls every webhook in flight (docs/PERFORMANCE.md, "The checkpoint").
+            // No checkpoint inside a COMMIT: the checkpointer thread copies and this writer catches up
+            // between batches (CheckpointIfDue).
             "PRAGMA wal_autocheckpoint = 0",
             // A WAL that grew during a long read is cut back when it starts over.
             "PRAGMA journal_size_limit = 67108864"])
