@@ -108,7 +108,10 @@ public static class StorageServiceExtensions
             services.TryAddSingleton(sp => new SqliteDatabase(
                 SqlitePath(sp.GetRequiredService<IOptions<BillingWatchOptions>>().Value),
                 sp.GetRequiredService<IOptions<BillingWatchOptions>>().Value.Storage.BusyTimeoutMs,
-                sp.GetRequiredService<ILogger<SqliteDatabase>>()));
+                sp.GetRequiredService<ILogger<SqliteDatabase>>())
+            {
+                WriterCacheMiB = sp.GetRequiredService<IOptions<BillingWatchOptions>>().Value.Storage.SqliteWriterCacheMiB,
+            });
             services.TryAddSingleton<IStorageSchema>(sp => sp.GetRequiredService<SqliteDatabase>());
             services.TryAddSingleton<SqliteEventLog>();
             services.TryAddSingleton<IEventLog>(sp => sp.GetRequiredService<SqliteEventLog>());

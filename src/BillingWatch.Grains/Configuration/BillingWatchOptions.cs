@@ -216,6 +216,13 @@ public sealed class StorageOptions
     /// <summary>How long a write waits for a locked database before it fails (and the webhook answers 503).</summary>
     public int BusyTimeoutMs { get; set; } = 5000;
 
+    /// <summary>
+    /// The embedded event-log writer's page cache, in MiB. Its working set is the hot leaf pages of every
+    /// tenant's ranges of the event indexes (a few pages per tenant and index): 8 MiB holds them for a few
+    /// hundred busy tenants; more tenants read pages back from the operating system's cache instead.
+    /// </summary>
+    public int SqliteWriterCacheMiB { get; set; } = 8;
+
     /// <summary>Webhooks that may wait for the event log's writer; beyond them a webhook answers 503 with Retry-After at once.</summary>
     public int MaxPendingWebhooks { get; set; } = BillingWatch.Storage.AppendBacklog.DefaultMaxWebhooks;
 }

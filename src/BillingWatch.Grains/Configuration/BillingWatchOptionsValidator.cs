@@ -62,6 +62,7 @@ public sealed class BillingWatchOptionsValidator : IValidateOptions<BillingWatch
             Url(o.Telemetry.OtlpEndpoint, "Telemetry:OtlpEndpoint"),
             AtLeast(o.ShutdownDrainSeconds, 0, "ShutdownDrainSeconds"),
             AtLeast(o.Storage.BusyTimeoutMs, 0, "Storage:BusyTimeoutMs"),
+            AtLeast(o.Storage.SqliteWriterCacheMiB, 1, "Storage:SqliteWriterCacheMiB"),
             Port(o.Orleans.SiloPort, "Orleans:SiloPort"),
             Port(o.Orleans.GatewayPort, "Orleans:GatewayPort"),
             AtLeast(o.Orleans.ResponseTimeoutSeconds, 1, "Orleans:ResponseTimeoutSeconds"),

@@ -188,15 +188,31 @@ public sealed class DetectionEngine
         _enabled = EnabledDetectors(configs);
     }
 
+    /// <summary>
+    /// The engine as <see cref="EngineSnapshot"/>'s JSON, written in one pass: each state goes straight to
+    /// the writer (a <see cref="JsonElement"/> per state would parse every state back into a document first).
+    /// </summary>
     public byte[] Snapshot()
     {
-        var snapshot = new EngineSnapshot
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(4096);
+        using (var writer = new Utf8JsonWriter(buffer))
         {
-            Watermark = _context.Watermark,
-            States = _states.ToDictionary(s => s.Key, s => JsonSerializer.SerializeToElement(s.Value, s.Value.GetType(), SnapshotJson)),
-            Episodes = _context.Episodes,
-        };
-        return JsonSerializer.SerializeToUtf8Bytes(snapshot, SnapshotJson);
+            writer.WriteStartObject();
+            writer.WriteNumber(nameof(EngineSnapshot.Watermark), _context.Watermark);
+            writer.WriteStartObject(nameof(EngineSnapshot.States));
+            foreach (var (name, state) in _states)
+            {
+                writer.WritePropertyName(name);
+                JsonSerializer.Serialize(writer, state, state.GetType(), SnapshotJson);
+            }
+
+            writer.WriteEndObject();
+            writer.WritePropertyName(nameof(EngineSnapshot.Episodes));
+            JsonSerializer.Serialize(writer, _context.Episodes, SnapshotJson);
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
     }
 
     private void Restore(byte[] bytes)

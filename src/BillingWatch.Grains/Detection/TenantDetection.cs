@@ -41,7 +41,7 @@ public sealed class TenantDetection
 {
     private const int ReplayPage = 1000;
 
-    /// <summary>A snapshot is written after this many folded events, or <see cref="SnapshotInterval"/>, whichever first.</summary>
+    /// <summary>A snapshot is written after this many folded events, or once per <see cref="SnapshotInterval"/> (see <see cref="SnapshotSchedule"/>), whichever first.</summary>
     private const int SnapshotEvery = 5000;
 
     private static readonly TimeSpan SnapshotInterval = TimeSpan.FromMinutes(2);
@@ -61,13 +61,14 @@ public sealed class TenantDetection
     private long _next;
     private bool _dirty;
     private int _foldedSinceSnapshot;
-    // Spread tenants' first snapshots over the interval so that many tenants activated together
-    // (after a restart, or created together) do not all write at the same moment.
-    private long _lastSnapshotTicks = Environment.TickCount64 - Random.Shared.NextInt64((long)SnapshotInterval.TotalMilliseconds);
+    private readonly TimeProvider _time;
+    private readonly SnapshotSchedule _schedule;
 
-    public TenantDetection(string tenantId, DetectionState state)
+    public TenantDetection(string tenantId, DetectionState state, TimeProvider time)
     {
         _tenantId = tenantId;
+        _time = time;
+        _schedule = new SnapshotSchedule(tenantId, SnapshotInterval, time.GetUtcNow().ToUnixTimeMilliseconds());
         _state = state;
         _checkpoint = state.Checkpoint;
         _next = _checkpoint + 1;
@@ -212,8 +213,8 @@ public sealed class TenantDetection
     /// </summary>
     public async Task FlushAsync(IAnomalyStore anomalies, ISubscriptionBook book, Func<Task> writeState, bool force = false)
     {
-        var snapshotDue = _dirty && (force || _foldedSinceSnapshot >= SnapshotEvery ||
-            Environment.TickCount64 - _lastSnapshotTicks >= SnapshotInterval.TotalMilliseconds);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var snapshotDue = _dirty && (force || _foldedSinceSnapshot >= SnapshotEvery || _schedule.IsDue(now));
         if (!snapshotDue)
         {
             await RunSubscriptionChecksAsync(anomalies, book);
@@ -228,7 +229,7 @@ public sealed class TenantDetection
         _dirty = false;
         var folded = _foldedSinceSnapshot;
         _foldedSinceSnapshot = 0;
-        _lastSnapshotTicks = Environment.TickCount64;
+        var takenBefore = _schedule.Taken(now);
         try
         {
             // Everything folded up to the checkpoint is pending here (taken synchronously with the snapshot).
@@ -244,6 +245,7 @@ public sealed class TenantDetection
         {
             _dirty = true;
             _foldedSinceSnapshot += folded;
+            _schedule.Undo(takenBefore);
             throw;
         }
     }

@@ -168,7 +168,7 @@ public sealed partial class TenantGrain
 
     private async Task StartDetectionAsync(long lastSequence)
     {
-        _detection = new TenantDetection(TenantId, detectionState.State);
+        _detection = new TenantDetection(TenantId, detectionState.State, time);
         if (_detection.PerConnectedAccount != S.PerConnectedAccount)
         {
             _detection.FoldPerConnectedAccount(S.PerConnectedAccount);

@@ -15,6 +15,9 @@ public sealed partial class SqliteDatabase(string path, int busyTimeoutMs, ILogg
 
     public int BusyTimeoutMs { get; } = busyTimeoutMs;
 
+    /// <summary>The page cache of the event log's writer connection (<c>Storage:SqliteWriterCacheMiB</c>).</summary>
+    public int WriterCacheMiB { get; init; } = 8;
+
     public string ConnectionString => new SqliteConnectionStringBuilder
     {
         DataSource = Path,

@@ -459,7 +459,7 @@ public sealed partial class SqliteEventLog : IEventLog, IDisposable
         _connection = _database.Open();
         foreach (var pragma in (string[])[
             // The writer's working set is the hot leaf pages of every tenant's index ranges: keep them cached.
-            "PRAGMA cache_size = -8192",
+            $"PRAGMA cache_size = -{_database.WriterCacheMiB * 1024}",
             // No checkpoint inside a COMMIT: the checkpointer thread copies and this writer catches up
             // between batches (CheckpointIfDue).
             "PRAGMA wal_autocheckpoint = 0",
