@@ -221,7 +221,7 @@ public sealed class StorageOptions
     /// tenant's ranges of the event indexes (a few pages per tenant and index): 8 MiB holds them for a few
     /// hundred busy tenants; more tenants read pages back from the operating system's cache instead.
     /// </summary>
-    public int SqliteWriterCacheMiB { get; set; } = 8;
+    public int SqliteWriterCacheMiB { get; set; } = BillingWatch.Storage.Sqlite.SqliteDatabase.DefaultWriterCacheMiB;
 
     /// <summary>Webhooks that may wait for the event log's writer; beyond them a webhook answers 503 with Retry-After at once.</summary>
     public int MaxPendingWebhooks { get; set; } = BillingWatch.Storage.AppendBacklog.DefaultMaxWebhooks;

@@ -63,9 +63,11 @@ public sealed class SettingsValidationTests
         wrong.Alerts.Smtp.Port = 0;
         wrong.DataProtection.KeyLifetimeDays = 1;
         wrong.Import.ChunkSize = 0;
+        wrong.Storage.SqliteWriterCacheMiB = 0;
         var failures = BillingWatchOptionsValidator.Failures(wrong).ToList();
 
-        Assert.Equal(6, failures.Count);
+        Assert.Equal(7, failures.Count);
+        Assert.Contains(failures, f => f.Contains("Storage:SqliteWriterCacheMiB", StringComparison.Ordinal));
         Assert.All(failures, f => Assert.StartsWith("BillingWatch:", f, StringComparison.Ordinal));
     }
 

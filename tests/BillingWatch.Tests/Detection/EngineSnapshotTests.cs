@@ -14,9 +14,7 @@ public sealed class EngineSnapshotTests
     [Fact]
     public void A_snapshot_holds_the_watermark_each_detector_s_state_and_the_open_episodes_and_restores_to_itself()
     {
-        var harness = new EngineHarness();
-        harness.FoldAll(new TrafficGenerator(new TrafficProfile(), seed: 5).Generate(new DateTimeOffset(2026, 3, 2, 0, 0, 0, TimeSpan.Zero), 3));
-        var bytes = harness.Engine.Snapshot();
+        var bytes = EngineAfter(days: 3, seed: 5).Snapshot();
 
         using var document = JsonDocument.Parse(bytes);
         var root = document.RootElement;
@@ -26,7 +24,7 @@ public sealed class EngineSnapshotTests
         Assert.All(states, name => Assert.NotNull(DetectorRegistry.Find(name)));
         Assert.Equal(JsonValueKind.Object, root.GetProperty("Episodes").ValueKind);
 
-        var restored = new DetectionEngine("tn_test", false, new Dictionary<string, DetectorConfig>(), bytes);
+        var restored = Restored(bytes);
         Assert.Equal(bytes, restored.Snapshot());
     }
 
@@ -34,9 +32,7 @@ public sealed class EngineSnapshotTests
     public void A_snapshot_written_as_a_document_of_elements_restores_the_same_engine()
     {
         // The shape every snapshot had before states were written straight to the writer.
-        var harness = new EngineHarness();
-        harness.FoldAll(new TrafficGenerator(new TrafficProfile(), seed: 6).Generate(new DateTimeOffset(2026, 3, 2, 0, 0, 0, TimeSpan.Zero), 2));
-        var current = harness.Engine.Snapshot();
+        var current = EngineAfter(days: 2, seed: 6).Snapshot();
         using var document = JsonDocument.Parse(current);
         var root = document.RootElement;
         var earlier = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
@@ -46,6 +42,16 @@ public sealed class EngineSnapshotTests
             ["Episodes"] = root.GetProperty("Episodes"),
         });
 
-        Assert.Equal(current, new DetectionEngine("tn_test", false, new Dictionary<string, DetectorConfig>(), earlier).Snapshot());
+        Assert.Equal(current, Restored(earlier).Snapshot());
     }
+
+    /// <summary>An engine that has folded a few days of a shop's generated traffic.</summary>
+    private static DetectionEngine EngineAfter(int days, int seed)
+    {
+        var harness = new EngineHarness();
+        harness.FoldAll(new TrafficGenerator(new TrafficProfile(), seed).Generate(new DateTimeOffset(2026, 3, 2, 0, 0, 0, TimeSpan.Zero), days));
+        return harness.Engine;
+    }
+
+    private static DetectionEngine Restored(byte[] snapshot) => new("tn_test", false, new Dictionary<string, DetectorConfig>(), snapshot);
 }

@@ -90,33 +90,39 @@ public sealed class SnapshotScheduleTests
         var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(probe.NextDueUnixMs - 30_000));
         var detection = new TenantDetection(tenant, new DetectionState(), time);
         var dir = TestData.NewDirectory();
-        using var database = new SqliteDatabase(Path.Combine(dir, "billingwatch.db"), 5000, NullLogger<SqliteDatabase>.Instance);
-        database.Migrate();
-        var anomalies = new AnomalyStore(database, SqliteDialect.Instance, time);
-        var book = new InMemorySubscriptionBook();
-        var writes = 0;
-        Task WriteState()
+        var database = new SqliteDatabase(Path.Combine(dir, "billingwatch.db"), 5000, NullLogger<SqliteDatabase>.Instance);
+        try
         {
-            writes++;
-            return Task.CompletedTask;
+            database.Migrate();
+            var anomalies = new AnomalyStore(database, SqliteDialect.Instance, time);
+            var book = new InMemorySubscriptionBook();
+            var writes = 0;
+            Task WriteState()
+            {
+                writes++;
+                return Task.CompletedTask;
+            }
+
+            detection.Resolve(1, Charge(1, time));
+            await detection.FlushAsync(anomalies, book, WriteState, force: true);
+            Assert.Equal(1, writes);
+
+            time.Advance(TimeSpan.FromSeconds(29));
+            detection.Resolve(2, Charge(2, time));
+            await detection.FlushAsync(anomalies, book, WriteState);
+            Assert.Equal(1, writes);
+
+            time.Advance(TimeSpan.FromSeconds(1));
+            await detection.FlushAsync(anomalies, book, WriteState);
+            Assert.Equal(2, writes);
+            Assert.Equal(2, detection.Checkpoint);
         }
-
-        detection.Resolve(1, Charge(1, time));
-        await detection.FlushAsync(anomalies, book, WriteState, force: true);
-        Assert.Equal(1, writes);
-
-        time.Advance(TimeSpan.FromSeconds(29));
-        detection.Resolve(2, Charge(2, time));
-        await detection.FlushAsync(anomalies, book, WriteState);
-        Assert.Equal(1, writes);
-
-        time.Advance(TimeSpan.FromSeconds(1));
-        await detection.FlushAsync(anomalies, book, WriteState);
-        Assert.Equal(2, writes);
-        Assert.Equal(2, detection.Checkpoint);
-        database.Dispose();
-        SqliteConnection.ClearAllPools();
-        TestData.TryDelete(dir);
+        finally
+        {
+            database.Dispose();
+            SqliteConnection.ClearAllPools();
+            TestData.TryDelete(dir);
+        }
     }
 
     private static BillingEvent Charge(long sequence, TimeProvider time)

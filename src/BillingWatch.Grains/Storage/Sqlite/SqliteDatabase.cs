@@ -15,8 +15,11 @@ public sealed partial class SqliteDatabase(string path, int busyTimeoutMs, ILogg
 
     public int BusyTimeoutMs { get; } = busyTimeoutMs;
 
+    /// <summary>Measured best at 100 and at 1,000 tenants (docs/PERFORMANCE.md): larger caches were slower.</summary>
+    public const int DefaultWriterCacheMiB = 8;
+
     /// <summary>The page cache of the event log's writer connection (<c>Storage:SqliteWriterCacheMiB</c>).</summary>
-    public int WriterCacheMiB { get; init; } = 8;
+    public int WriterCacheMiB { get; init; } = DefaultWriterCacheMiB;
 
     public string ConnectionString => new SqliteConnectionStringBuilder
     {
