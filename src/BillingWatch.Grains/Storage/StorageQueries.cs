@@ -17,7 +17,7 @@ internal static class StorageQueries
     {
         var sql = new StringBuilder($"SELECT {StorageRows.SummaryColumns} FROM events{(query.ReadsPayload ? json.Join : string.Empty)} WHERE tenant_id = @tenant");
         Bind(command, "@tenant", tenantId);
-        Filter(command, sql, "type = @type", "@type", query.Type);
+        Filter(command, sql, query.Type is string type ? EventTypeIndex.TypeEquals("@type", type) : "", "@type", query.Type);
         Filter(command, sql, "livemode = @livemode", "@livemode", query.Livemode);
         Filter(command, sql, "created >= @since", "@since", query.Since is DateTime since ? StorageRows.ToUnixSeconds(since) : null);
         Filter(command, sql, "created < @until", "@until", query.Until is DateTime until ? StorageRows.ToUnixSeconds(until) : null);
@@ -85,18 +85,38 @@ internal static class StorageQueries
         return new AlertDeliveryPage(items, StorageRows.TrimPage(items, query.Limit, d => new AlertDeliveryCursor(new DateTimeOffset(d.CreatedAt, TimeSpan.Zero).ToUnixTimeMilliseconds(), d.Id)));
     }
 
-    /// <summary>Events of each of <paramref name="types"/> with <c>created</c> in [since, until), read through the type index.</summary>
+    /// <summary>
+    /// Events of each of <paramref name="types"/> with <c>created</c> in [since, until): the rare types through the
+    /// partial type index, the dense ones through the time index (which carries the type, so no row is read).
+    /// </summary>
     public static async Task<IReadOnlyDictionary<string, long>> CountByTypeAsync(DbConnection connection, string tenantId, DateTime since, DateTime until, bool? livemode, IReadOnlyList<string> types, CancellationToken cancellationToken)
     {
-        await using var command = EventsCommand(connection, tenantId, since, livemode, out var where, until);
-        var names = new List<string>(types.Count);
-        for (var i = 0; i < types.Count; i++)
+        if (types.Count == 0)
         {
-            names.Add("@type" + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            Bind(command, names[i], types[i]);
+            return new Dictionary<string, long>(StringComparer.Ordinal);
         }
 
-        command.CommandText = $"SELECT type, COUNT(*) FROM events WHERE {where} AND type IN ({string.Join(", ", names)}) GROUP BY type";
+        await using var command = EventsCommand(connection, tenantId, since, livemode, out var where, until);
+        List<string> dense = [], rare = [];
+        for (var i = 0; i < types.Count; i++)
+        {
+            var name = "@type" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Bind(command, name, types[i]);
+            (EventTypeIndex.IsDense(types[i]) ? dense : rare).Add(name);
+        }
+
+        var selects = new List<string>(2);
+        if (rare.Count > 0)
+        {
+            selects.Add($"SELECT type, COUNT(*) FROM events WHERE {where} AND type IN ({string.Join(", ", rare)}) AND {EventTypeIndex.RarePredicate} GROUP BY type");
+        }
+
+        if (dense.Count > 0)
+        {
+            selects.Add($"SELECT type, COUNT(*) FROM events WHERE {where} AND type IN ({string.Join(", ", dense)}) GROUP BY type");
+        }
+
+        command.CommandText = string.Join(" UNION ALL ", selects);
         var counts = types.ToDictionary(t => t, _ => 0L, StringComparer.Ordinal);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -129,7 +149,7 @@ internal static class StorageQueries
         {
             await using var command = EventsCommand(connection, tenantId, since, livemode, out var where);
             Bind(command, "@type", type);
-            command.CommandText = $"SELECT {json.Currency}, {json.Sum(amount)} FROM events{json.Join} WHERE {where} AND type = @type GROUP BY 1 HAVING {json.Currency} IS NOT NULL";
+            command.CommandText = $"SELECT {json.Currency}, {json.Sum(amount)} FROM events{json.Join} WHERE {where} AND {EventTypeIndex.TypeEquals("@type", type)} GROUP BY 1 HAVING {json.Currency} IS NOT NULL";
             var sums = new Dictionary<string, long>(StringComparer.Ordinal);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))

@@ -273,6 +273,39 @@ public abstract class StorageContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Type_filters_and_counts_answer_alike_for_dense_rare_and_unknown_types()
+    {
+        // Dense types have no entry in the type index (the time index serves them); every other type has.
+        string[] types = ["charge.succeeded", "charge.refunded", "invoice.paid", "charge.dispute.created", "some.future_type"];
+        for (var i = 0; i < 60; i++)
+        {
+            await Events.AppendAsync(Entry("tn_t", i + 1, $"evt_{i}", livemode: i % 4 != 0, type: types[i % types.Length], created: 1_700_000_000 + (i * 60)));
+        }
+
+        var from = DateTime.UnixEpoch.AddSeconds(1_700_000_000);
+        var until = DateTime.UnixEpoch.AddSeconds(1_700_000_000 + (30 * 60));
+        foreach (var type in types)
+        {
+            var listed = await Events.ListAsync("tn_t", new EventQuery(type, null, null, null, 100, null));
+            Assert.Equal(12, listed.Items.Count);
+            Assert.All(listed.Items, e => Assert.Equal(type, e.Type));
+            Assert.Equal(listed.Items.OrderByDescending(e => e.Created).Select(e => e.Sequence), listed.Items.Select(e => e.Sequence));
+
+            var livePage = await Events.ListAsync("tn_t", new EventQuery(type, true, from, until, 4, null));
+            var expectedLive = Enumerable.Range(0, 30).Where(i => types[i % types.Length] == type && i % 4 != 0).OrderByDescending(i => i).Take(4).Select(i => (long)i + 1);
+            Assert.Equal(expectedLive, livePage.Items.Select(e => e.Sequence));
+        }
+
+        var counts = await Events.CountByTypeAsync("tn_t", from, until, livemode: null, [.. types, "charge.failed", "payment_intent.succeeded"]);
+        Assert.Equal(types.ToDictionary(t => t, _ => 6L).Append(new("charge.failed", 0)).Append(new("payment_intent.succeeded", 0)).OrderBy(p => p.Key), counts.OrderBy(p => p.Key));
+        var live = await Events.CountByTypeAsync("tn_t", from, until, livemode: true, ["charge.refunded", "invoice.paid"]);
+        Assert.Equal(Enumerable.Range(0, 30).Count(i => i % types.Length == 1 && i % 4 != 0), live["charge.refunded"]);
+        Assert.Equal(Enumerable.Range(0, 30).Count(i => i % types.Length == 2 && i % 4 != 0), live["invoice.paid"]);
+        Assert.Empty(await Events.CountByTypeAsync("tn_t", from, until, livemode: null, []));
+        Assert.Empty((await Events.ListAsync("tn_other", new EventQuery("charge.refunded", null, null, null, 100, null))).Items);
+    }
+
+    [Fact]
     public async Task Metrics_count_types_and_sum_amounts_per_currency()
     {
         var since = DateTime.UnixEpoch.AddSeconds(1_700_000_000);
