@@ -386,6 +386,9 @@ internal static class CeilingServer
 
         public Uri BaseAddress { get; }
 
+        /// <summary>User and system CPU the ceiling's process has used so far.</summary>
+        public TimeSpan CpuTime => _process.TotalProcessorTime;
+
         public static async Task<Child> StartAsync(string dataDir, string? postgres = null, bool minimalSchema = false)
         {
             using var listener = new TcpListener(IPAddress.Loopback, 0);

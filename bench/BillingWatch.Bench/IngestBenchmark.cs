@@ -56,7 +56,7 @@ internal static class IngestBenchmark
             result.Print();
             if (metricsBefore is not null && await ServerMetrics.ScrapeAsync(http) is { } metricsAfter)
             {
-                ServerMetrics.PrintDelta(metricsBefore, metricsAfter);
+                ServerMetrics.PrintDelta(metricsBefore, metricsAfter, result.Accepted);
             }
 
             if (ceiling is not null)
@@ -123,8 +123,11 @@ internal static class IngestBenchmark
             .Select(i => "tn_c" + i.ToString("D19", System.Globalization.CultureInfo.InvariantCulture))
             .Select(id => new BenchTenant(id, id, CeilingServer.SecretOf(id), string.Empty)).ToArray();
         Console.WriteLine($"ceiling (Kestrel + signature + {(options.Postgres is null ? (options.CeilingMinimalSchema ? "SQLite WAL group commit, synchronous=FULL, one unique index" : "SQLite WAL group commit, synchronous=FULL, BillingWatch's schema") : "PostgreSQL group commit, one INSERT per batch")}) — tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}");
+        var cpuBefore = ceiling.CpuTime;
         var result = await DriveAsync([client], tenants, source, options);
         result.Print();
+        var cpu = ceiling.CpuTime - cpuBefore;
+        Console.WriteLine($"ceiling CPU (user + system): {cpu.TotalSeconds:F1} s, {cpu.TotalMicroseconds / Math.Max(1, result.Accepted):F0} µs per accepted event");
         var stored = await ceiling.CountAsync();
         Console.WriteLine($"ceiling rows stored: {stored}   2xx accepted: {result.Accepted}   {(stored == result.Accepted ? "EQUAL" : "MISMATCH")}");
         return stored == result.Accepted ? result : null;

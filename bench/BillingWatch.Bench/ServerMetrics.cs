@@ -52,9 +52,16 @@ internal sealed class ServerMetrics
         }
     }
 
-    public static void PrintDelta(ServerMetrics before, ServerMetrics after)
+    public static void PrintDelta(ServerMetrics before, ServerMetrics after, long accepted)
     {
         Console.WriteLine("server side, during the run:");
+        var cpuSeconds = after._values.Keys.Where(k => k.StartsWith("dotnet_process_cpu_time_seconds_total", StringComparison.Ordinal)).Sum(k => after.Delta(before, k));
+        if (cpuSeconds > 0 && accepted > 0)
+        {
+            // The cost per event, comparable across runs whatever the machine's disk did meanwhile.
+            Console.WriteLine($"  CPU (user + system): {cpuSeconds:F1} s, {cpuSeconds * 1_000_000 / accepted:F0} µs per accepted event");
+        }
+
         foreach (var histogram in Histograms)
         {
             var count = after.DeltaOfFirst(before, histogram + "_count");

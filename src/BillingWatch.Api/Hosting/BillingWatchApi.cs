@@ -76,6 +76,7 @@ internal static class BillingWatchApi
         builder.Services.AddSingleton<AdminKeyStore>();
         builder.Services.AddSingleton<ApiKeyAuthentication>();
         builder.Services.AddSingleton<TenantRoutes>();
+        builder.Services.AddSingleton<BillingWatch.Api.Webhooks.TenantGrains>();
         builder.Services.AddSingleton<BillingWatch.Api.Webhooks.WebhookRejectCounter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BillingWatch.Api.Webhooks.WebhookRejectCounter>());
         builder.Services.AddBillingWatchHealthChecks();

@@ -40,7 +40,7 @@ internal static partial class WebhookEndpoints
     private static async Task HandleAsync(
         string token,
         HttpContext context,
-        IGrainFactory grains,
+        TenantGrains grains,
         TenantRoutes routes,
         IOptions<BillingWatchOptions> options,
         TimeProvider time,
@@ -73,7 +73,7 @@ internal static partial class WebhookEndpoints
         var loggedUnavailable = false;
         try
         {
-            outcome = await grains.GetGrain<ITenantGrain>(tenantId).ReceiveWebhookAsync(delivery);
+            outcome = await grains.For(tenantId).ReceiveWebhookAsync(delivery);
         }
         catch (Exception ex) when (StorageExceptionHandler.IsUnavailable(ex))
         {

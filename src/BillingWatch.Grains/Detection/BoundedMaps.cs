@@ -50,6 +50,15 @@ public static class BoundedMaps
         }
     }
 
+    /// <summary>Before a new key goes into a map at <paramref name="capacity"/>: drops the least recently seen until a tenth of it is free.</summary>
+    public static void MakeRoom<TValue>(Dictionary<string, TValue> map, Func<TValue, long> seen, int capacity)
+    {
+        if (map.Count >= capacity)
+        {
+            RemoveOldest(map, seen, Room(capacity));
+        }
+    }
+
     /// <summary>How many keys a full map keeps: nine tenths of its capacity (at least one key is freed).</summary>
     private static int Room(int capacity) => capacity - Math.Max(1, capacity / 10);
 

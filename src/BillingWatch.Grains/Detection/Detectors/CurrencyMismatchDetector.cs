@@ -29,14 +29,7 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
 
         if (!s.Customers.TryGetValue(e.Customer, out var customer))
         {
-            if (s.Customers.Count >= c.SettingLong(MaxCustomers))
-            {
-                foreach (var oldest in s.Customers.OrderBy(p => p.Value.LastSeen).ThenBy(p => p.Key, StringComparer.Ordinal).Take(Math.Max(1, s.Customers.Count / 10)).Select(p => p.Key).ToList())
-                {
-                    s.Customers.Remove(oldest);
-                }
-            }
-
+            BoundedMaps.MakeRoom(s.Customers, static seen => seen.LastSeen, (int)c.SettingLong(MaxCustomers));
             s.Customers[e.Customer] = customer = new CustomerCurrency();
         }
 

@@ -43,4 +43,25 @@ public sealed class CurrencyMismatchTests
         harness.Fold(Charge(T0 + 30, currency: "gbp"));
         Assert.Equal(2, harness.Raised.Count);
     }
+
+    [Fact]
+    public void A_full_customer_map_forgets_the_least_recently_seen_tenth_and_keeps_the_rest()
+    {
+        var harness = EngineHarness.For("currency_mismatch", new() { ["max_customers"] = 20, ["establishing_payments"] = 1 });
+        for (var i = 0; i < 20; i++)
+        {
+            harness.Fold(Charge(T0 + i, currency: "usd", customer: $"cus_{i:D2}"));
+        }
+
+        // The 21st customer makes room: the two seen longest ago (cus_00, cus_01) are forgotten, nobody else.
+        harness.Fold(Charge(T0 + 100, currency: "usd", customer: "cus_new"));
+        var kept = Assert.Single(harness.Fold(Charge(T0 + 101, currency: "eur", customer: "cus_02")));
+        Assert.Equal("cus_02:eur", kept.Subject);
+        Assert.Single(harness.Fold(Charge(T0 + 102, currency: "eur", customer: "cus_19")));
+        Assert.Single(harness.Fold(Charge(T0 + 103, currency: "eur", customer: "cus_new")));
+
+        // Forgotten, cus_00 and cus_01 establish their currency afresh instead of mismatching.
+        Assert.Empty(harness.Fold(Charge(T0 + 104, currency: "eur", customer: "cus_00")));
+        Assert.Empty(harness.Fold(Charge(T0 + 105, currency: "eur", customer: "cus_01")));
+    }
 }
