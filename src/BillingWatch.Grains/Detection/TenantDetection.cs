@@ -250,6 +250,9 @@ public sealed class TenantDetection
         }
     }
 
+    /// <summary>The subscription book was written outside the event stream (seeded from Stripe).</summary>
+    public void SubscriptionBookChanged() => _subscriptions.BookChanged();
+
     private Task RunSubscriptionChecksAsync(IAnomalyStore anomalies, ISubscriptionBook book) =>
         _subscriptions.RunAsync(book, [_live, _test], () =>
         {

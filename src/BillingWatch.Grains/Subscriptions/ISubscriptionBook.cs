@@ -18,6 +18,9 @@ public interface ISubscriptionBook
     /// <summary>Subscriptions whose next billing was due at or before <paramref name="dueBy"/> and has not come, oldest due first.</summary>
     Task<IReadOnlyList<SubscriptionRecord>> DueAsync(string tenantId, bool livemode, long dueBy, int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>The earliest time any of the tenant's subscriptions in this mode is next due, or null when none is.</summary>
+    Task<long?> NextDueAsync(string tenantId, bool livemode, CancellationToken cancellationToken = default);
+
     /// <summary>Records that these subscriptions' current billing was judged, so they are not due again until billed.</summary>
     Task MarkJudgedAsync(string tenantId, IReadOnlyList<SubscriptionRecord> judged, CancellationToken cancellationToken = default);
 
@@ -64,6 +67,19 @@ public sealed class InMemorySubscriptionBook : ISubscriptionBook
             .Take(limit)
             .Select(d => _records[(d.Tenant, d.Livemode, d.Id)])
             .ToList());
+
+    public Task<long?> NextDueAsync(string tenantId, bool livemode, CancellationToken cancellationToken = default)
+    {
+        foreach (var d in _due)
+        {
+            if (d.Tenant == tenantId && d.Livemode == livemode)
+            {
+                return Task.FromResult<long?>(d.Due);
+            }
+        }
+
+        return Task.FromResult<long?>(null);
+    }
 
     public Task MarkJudgedAsync(string tenantId, IReadOnlyList<SubscriptionRecord> judged, CancellationToken cancellationToken = default)
     {

@@ -97,6 +97,16 @@ public sealed class SubscriptionBookStore(IStorageConnections storage) : ISubscr
         return await ReadAllAsync(command, cancellationToken);
     }
 
+    public async Task<long?> NextDueAsync(string tenantId, bool livemode, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await storage.OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT MIN(lapse_due_at) FROM subscriptions WHERE tenant_id = @tenant AND livemode = @livemode AND lapse_due_at IS NOT NULL";
+        StorageQueries.Bind(command, "@tenant", tenantId);
+        StorageQueries.Bind(command, "@livemode", livemode);
+        return await command.ExecuteScalarAsync(cancellationToken) is { } value and not DBNull ? Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) : null;
+    }
+
     public async Task MarkJudgedAsync(string tenantId, IReadOnlyList<SubscriptionRecord> judged, CancellationToken cancellationToken = default)
     {
         if (judged.Count == 0)

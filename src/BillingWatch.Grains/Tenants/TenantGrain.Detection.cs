@@ -126,7 +126,15 @@ public sealed partial class TenantGrain
             }
         }
 
-        await subscriptions.ApplyAsync(TenantId, snapshots);
+        try
+        {
+            await subscriptions.ApplyAsync(TenantId, snapshots);
+        }
+        finally
+        {
+            _detection?.SubscriptionBookChanged();
+        }
+
         return snapshots.Count;
     }
 

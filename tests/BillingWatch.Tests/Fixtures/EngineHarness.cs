@@ -23,6 +23,11 @@ public sealed class EngineHarness
 
     private readonly SubscriptionChecks _subscriptions = new("tn_test");
 
+    private CountingBook? _counting;
+
+    /// <summary>How many times the checks asked the book what is due (due lists and next-due reads).</summary>
+    public int BookQueries => _counting?.Queries ?? 0;
+
     public DetectionEngine Engine { get; private set; }
 
     /// <summary>The episodes opened so far (what the cooldown-era tests counted as raised anomalies).</summary>
@@ -60,6 +65,14 @@ public sealed class EngineHarness
         return raised;
     }
 
+    /// <summary>Writes a subscription straight into the book, as a seed from Stripe does, outside the event stream.</summary>
+    public void Seed(string json)
+    {
+        var e = BillingEvent.Read(0, Encoding.UTF8.GetBytes(json), imported: true, 0) with { Snapshot = true };
+        Book.ApplyAsync("tn_test", [e]).GetAwaiter().GetResult();
+        _subscriptions.BookChanged();
+    }
+
     public List<RaisedAnomaly> WallClock(long now)
     {
         Engine.OnWallClock(now);
@@ -75,11 +88,42 @@ public sealed class EngineHarness
     private List<RaisedAnomaly> Collect()
     {
         // In memory every step completes at once: the book is written and judged after each event, as a flush would.
-        _subscriptions.RunAsync(Book, [Engine], () => Task.CompletedTask).GetAwaiter().GetResult();
+        _counting ??= new CountingBook(Book);
+        _subscriptions.RunAsync(_counting, [Engine], () => Task.CompletedTask).GetAwaiter().GetResult();
         var changes = Engine.TakeRaised();
         Changes.AddRange(changes);
         var opened = changes.Where(c => c.Change == AnomalyChange.Opened).ToList();
         Raised.AddRange(opened);
         return opened;
     }
+}
+
+/// <summary>The in-memory book, counting the reads a lapse check makes.</summary>
+internal sealed class CountingBook(InMemorySubscriptionBook book) : ISubscriptionBook
+{
+    public int Queries { get; private set; }
+
+    public Task<IReadOnlyList<CadenceObservation>> ApplyAsync(string tenantId, IReadOnlyList<BillingEvent> events, CancellationToken cancellationToken = default) =>
+        book.ApplyAsync(tenantId, events, cancellationToken);
+
+    public Task<IReadOnlyList<SubscriptionRecord>> DueAsync(string tenantId, bool livemode, long dueBy, int limit, CancellationToken cancellationToken = default)
+    {
+        Queries++;
+        return book.DueAsync(tenantId, livemode, dueBy, limit, cancellationToken);
+    }
+
+    public Task<long?> NextDueAsync(string tenantId, bool livemode, CancellationToken cancellationToken = default)
+    {
+        Queries++;
+        return book.NextDueAsync(tenantId, livemode, cancellationToken);
+    }
+
+    public Task MarkJudgedAsync(string tenantId, IReadOnlyList<SubscriptionRecord> judged, CancellationToken cancellationToken = default) =>
+        book.MarkJudgedAsync(tenantId, judged, cancellationToken);
+
+    public Task<SubscriptionRecord?> GetAsync(string tenantId, bool livemode, string id, CancellationToken cancellationToken = default) =>
+        book.GetAsync(tenantId, livemode, id, cancellationToken);
+
+    public Task<SubscriptionPage> ListAsync(string tenantId, bool livemode, string? status, string? customer, int limit, string? after, CancellationToken cancellationToken = default) =>
+        book.ListAsync(tenantId, livemode, status, customer, limit, after, cancellationToken);
 }

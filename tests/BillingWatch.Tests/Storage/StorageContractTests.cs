@@ -768,6 +768,29 @@ public abstract class StorageContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_book_tells_when_the_next_subscription_falls_due_per_tenant_and_mode()
+    {
+        var book = _storage.Subscriptions;
+        var t0 = 1_767_225_600L; // 2026-01-01
+        var periodEnd = t0 + (31 * 86_400);
+        Assert.Null(await book.NextDueAsync("tn_next", livemode: false));
+
+        await book.ApplyAsync("tn_next",
+        [
+            Read(1, Ev.Subscription("customer.subscription.created", t0, id: "sub_late", periodEnd: periodEnd + 100)),
+            Read(2, Ev.Subscription("customer.subscription.created", t0, id: "sub_early", periodEnd: periodEnd + 50)),
+            Read(3, Ev.Subscription("customer.subscription.created", t0, id: "sub_trial", status: "trialing", periodEnd: periodEnd + 10)),
+        ]);
+
+        Assert.Equal(periodEnd + 50, await book.NextDueAsync("tn_next", livemode: false));
+        Assert.Null(await book.NextDueAsync("tn_next", livemode: true));
+        Assert.Null(await book.NextDueAsync("tn_next_other", livemode: false));
+
+        await book.MarkJudgedAsync("tn_next", await book.DueAsync("tn_next", false, periodEnd + 50, 10));
+        Assert.Equal(periodEnd + 100, await book.NextDueAsync("tn_next", livemode: false));
+    }
+
+    [Fact]
     public async Task The_book_follows_dunning_cadence_and_cancellation_and_applies_an_event_twice_as_once()
     {
         var book = _storage.Subscriptions;

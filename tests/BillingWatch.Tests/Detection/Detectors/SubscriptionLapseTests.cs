@@ -51,4 +51,39 @@ public sealed class SubscriptionLapseTests
         harness.WallClock(T0 + (41 * Day));
         Assert.Single(harness.Raised);
     }
+
+    [Fact]
+    public void Hour_after_hour_of_event_time_asks_the_book_only_when_something_can_be_due()
+    {
+        var harness = EngineHarness.For("subscription_lapse");
+        harness.Fold(Subscription("customer.subscription.created", T0, interval: "week"));
+        var raisedAt = new List<long>();
+
+        // Twenty days of hourly checks, as replayed history or an import crosses them.
+        for (var hour = 1; hour <= 20 * 24; hour++)
+        {
+            if (harness.WallClock(T0 + (hour * 3600L)).Count > 0)
+            {
+                raisedAt.Add(T0 + (hour * 3600L));
+            }
+        }
+
+        Assert.Equal([T0 + (10 * Day)], raisedAt);
+        // One read when the subscription arrived, the due list at its lapse, one read after: not one per hour.
+        Assert.InRange(harness.BookQueries, 2, 5);
+    }
+
+    [Fact]
+    public void A_subscription_seeded_into_the_book_is_still_judged_when_due()
+    {
+        var harness = EngineHarness.For("subscription_lapse");
+        harness.Fold(Subscription("customer.subscription.created", T0, id: "sub_cancelled", status: "canceled", interval: "week"));
+        harness.WallClock(T0 + Day);
+        harness.Seed(Subscription("customer.subscription.updated", T0 + Day, id: "sub_seeded", interval: "week"));
+
+        harness.WallClock(T0 + (11 * Day) - 1);
+        Assert.Empty(harness.Raised);
+        var a = Assert.Single(harness.WallClock(T0 + (11 * Day)));
+        Assert.Equal("sub_seeded", a.Subject);
+    }
 }
