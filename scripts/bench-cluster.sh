@@ -3,11 +3,14 @@
 # PostgreSQL cluster with 1 and with 3 silos (two front ends each), the same load against each, with the
 # CPU seconds every process used during the load.
 # Usage: scripts/bench-cluster.sh [events] [tenants] ["silo counts", default "1 3"] [skip-embedded]
+# BENCH_EXTRA adds bench options to every run, e.g. BENCH_EXTRA="--mix stripe --query-samples 0".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events="${1:-200000}"; tenants="${2:-100}"; silo_counts="${3:-1 3}"
 state="${TMPDIR:-/tmp}/billingwatch-bench-cluster"
 bench=(dotnet bench/BillingWatch.Bench/bin/Release/net10.0/BillingWatch.Bench.dll --events "$events" --tenants "$tenants" --concurrency 32 --query-samples 200)
+# shellcheck disable=SC2206
+bench+=(${BENCH_EXTRA:-})
 
 dotnet build -c Release --nologo -v quiet bench/BillingWatch.Bench/BillingWatch.Bench.csproj >/dev/null
 if [ "${4:-}" != "skip-embedded" ]; then
