@@ -62,6 +62,16 @@ internal sealed class ServerMetrics
             Console.WriteLine($"  CPU (user + system): {cpuSeconds:F1} s, {cpuSeconds * 1_000_000 / accepted:F0} µs per accepted event");
         }
 
+        // A new process spends its first tens of seconds compiling its hot paths twice (quick, then optimised):
+        // that is CPU the webhooks do not get, and what separates a short run from the steady state.
+        var jitSeconds = after.DeltaOfFirst(before, "dotnet_jit_compilation_time_seconds_total");
+        var jitMethods = after.DeltaOfFirst(before, "dotnet_jit_compiled_methods_total");
+        if (jitMethods > 0)
+        {
+            var share = cpuSeconds > 0 ? $" ({jitSeconds / cpuSeconds * 100:F0} % of the server's CPU)" : "";
+            Console.WriteLine($"  JIT: {jitMethods:0} methods compiled in {jitSeconds:F1} s{share}");
+        }
+
         foreach (var histogram in Histograms)
         {
             var count = after.DeltaOfFirst(before, histogram + "_count");
