@@ -198,7 +198,7 @@ public sealed record BillingEvent
             ObjectId = Str(o, "id"),
             Customer = IdOf(o, "customer"),
             Amount = Long(o, "amount"),
-            Currency = Str(o, "currency")?.ToLowerInvariant(),
+            Currency = CurrencyCodes.Share(Str(o, "currency")),
             Status = Str(o, "status"),
             AmountRefunded = Long(o, "amount_refunded"),
             PreviousAmountRefunded = Long(previous, "amount_refunded"),

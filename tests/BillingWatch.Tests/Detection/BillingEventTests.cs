@@ -66,4 +66,43 @@ public sealed class BillingEventTests
         var bare = Read("{\"id\":\"evt_b\",\"type\":\"ping\"}");
         Assert.Equal(99, bare.Created);
     }
+
+    [Fact]
+    public void A_currency_code_is_one_shared_lower_case_string_whatever_its_case()
+    {
+        var upper = Read(StripeEvents.InvoicePaid(newShape: true, subscription: "sub_1", customer: "cus_1", amountPaid: 100, currency: "CHF"));
+        var lower = Read(StripeEvents.InvoicePaid(newShape: true, subscription: "sub_2", customer: "cus_2", amountPaid: 100, currency: "chf"));
+
+        Assert.Equal("chf", upper.Currency);
+        Assert.Same(upper.Currency, lower.Currency);
+    }
+
+    [Fact]
+    public void Only_three_letter_codes_are_shared_and_anything_else_comes_back_as_read()
+    {
+        foreach (var garbage in new[] { "US", "USDX", "u$d", "\u00fcsd", new string('Q', 4096) })
+        {
+            var first = CurrencyCodes.Share(new string(garbage));
+            Assert.Equal(garbage.ToLowerInvariant(), first);
+            Assert.NotSame(first, CurrencyCodes.Share(new string(garbage)));
+        }
+
+        Assert.Equal("", CurrencyCodes.Share(""));
+
+        Assert.Same(CurrencyCodes.Share("Sek"), CurrencyCodes.Share("SEK"));
+        Assert.InRange(CurrencyCodes.SharedCount, 1, 26 * 26 * 26);
+        Assert.Null(CurrencyCodes.Share(null));
+    }
+
+    [Fact]
+    public void A_customer_currency_restored_from_a_snapshot_shares_the_code()
+    {
+        var state = new BillingWatch.Detection.Detectors.CurrencyMismatchDetector.State();
+        state.Customers["cus_9"] = new BillingWatch.Detection.Detectors.CurrencyMismatchDetector.CustomerCurrency { Established = "nok", LastSeen = 5 };
+
+        var restored = System.Text.Json.JsonSerializer.Deserialize<BillingWatch.Detection.Detectors.CurrencyMismatchDetector.State>(System.Text.Json.JsonSerializer.Serialize(state))!;
+
+        Assert.Equal("nok", restored.Customers["cus_9"].Established);
+        Assert.Same(CurrencyCodes.Share("NOK"), restored.Customers["cus_9"].Established);
+    }
 }

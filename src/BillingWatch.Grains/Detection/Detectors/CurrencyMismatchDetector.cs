@@ -36,12 +36,10 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
         customer.LastSeen = Math.Max(customer.LastSeen, e.Created);
         if (customer.Established is null)
         {
-            customer.First.Add(e.Currency);
-            if (customer.First.Count >= c.SettingLong(EstablishingPayments))
+            customer.AddFirst(e.Currency);
+            if (customer.FirstCount >= c.SettingLong(EstablishingPayments))
             {
-                // Most common; ties go to the one seen first.
-                customer.Established = customer.First.GroupBy(x => x).OrderByDescending(g => g.Count()).ThenBy(g => customer.First.IndexOf(g.Key)).First().Key;
-                customer.First.Clear();
+                customer.Establish();
             }
 
             return;
@@ -60,9 +58,64 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
 
     public sealed class CustomerCurrency
     {
-        public List<string> First { get; set; } = [];
+        // Up to max_customers of these per tenant, most of them customers seen paying once or twice in one
+        // currency: while the payments agree they are one shared code and a count, and a list only once they differ.
+        private string? _firstCurrency;
+        private int _firstCount;
+        private List<string>? _mixed;
 
-        public string? Established { get; set; }
+        /// <summary>The currencies of the payments so far while the customer's own is not established (the snapshot's shape).</summary>
+        public List<string> First
+        {
+            get => _mixed is not null ? [.. _mixed] : [.. Enumerable.Repeat(_firstCurrency!, _firstCount)];
+            set
+            {
+                ClearFirst();
+                foreach (var currency in value)
+                {
+                    AddFirst(currency);
+                }
+            }
+        }
+
+        internal int FirstCount => _mixed?.Count ?? _firstCount;
+
+        internal void AddFirst(string currency)
+        {
+            currency = CurrencyCodes.Share(currency)!;
+            if (_mixed is not null)
+            {
+                _mixed.Add(currency);
+            }
+            else if (_firstCount == 0 || currency == _firstCurrency)
+            {
+                _firstCurrency = currency;
+                _firstCount++;
+            }
+            else
+            {
+                _mixed = [.. Enumerable.Repeat(_firstCurrency!, _firstCount), currency];
+            }
+        }
+
+        /// <summary>The most common currency so far becomes the customer's own; ties go to the one seen first.</summary>
+        internal void Establish()
+        {
+            Established = _mixed is null
+                ? _firstCurrency
+                : _mixed.GroupBy(x => x).OrderByDescending(g => g.Count()).ThenBy(g => _mixed.IndexOf(g.Key)).First().Key;
+            ClearFirst();
+        }
+
+        private void ClearFirst()
+        {
+            _firstCurrency = null;
+            _firstCount = 0;
+            _mixed = null;
+        }
+
+        /// <summary>Shared on the way in, so that customers restored from a snapshot share their codes too.</summary>
+        public string? Established { get; set => field = CurrencyCodes.Share(value); }
 
         public long LastSeen { get; set; }
     }

@@ -64,4 +64,36 @@ public sealed class CurrencyMismatchTests
         Assert.Empty(harness.Fold(Charge(T0 + 104, currency: "eur", customer: "cus_00")));
         Assert.Empty(harness.Fold(Charge(T0 + 105, currency: "eur", customer: "cus_01")));
     }
+
+    [Fact]
+    public void Payments_counted_before_a_restart_still_establish_the_currency_after_it()
+    {
+        var harness = EngineHarness.For("currency_mismatch");
+        harness.Fold(Charge(T0, currency: "usd", customer: "cus_same"));
+        harness.Fold(Charge(T0 + 1, currency: "USD", customer: "cus_same"));
+        harness.Fold(Charge(T0 + 2, currency: "gbp", customer: "cus_mixed"));
+        harness.Fold(Charge(T0 + 3, currency: "usd", customer: "cus_mixed"));
+
+        harness.Restart();
+        harness.Fold(Charge(T0 + 10, currency: "usd", customer: "cus_same"));
+        harness.Fold(Charge(T0 + 11, currency: "usd", customer: "cus_mixed"));
+
+        // The restored engine runs every detector: look at this one's anomalies only.
+        List<string> Mismatches(string json) => [.. harness.Fold(json).Where(a => a.Detector == "currency_mismatch").Select(a => a.Subject)];
+        Assert.Equal(["cus_same:eur"], Mismatches(Charge(T0 + 20, currency: "eur", customer: "cus_same")));
+        Assert.Equal(["cus_mixed:gbp"], Mismatches(Charge(T0 + 21, currency: "gbp", customer: "cus_mixed")));
+        Assert.Empty(Mismatches(Charge(T0 + 22, currency: "usd", customer: "cus_mixed")));
+    }
+
+    [Fact]
+    public void Three_different_currencies_establish_the_first_one_seen()
+    {
+        var harness = EngineHarness.For("currency_mismatch");
+        harness.Fold(Charge(T0, currency: "eur"));
+        harness.Fold(Charge(T0 + 1, currency: "usd"));
+        harness.Fold(Charge(T0 + 2, currency: "chf"));
+
+        Assert.Empty(harness.Fold(Charge(T0 + 3, currency: "eur")));
+        Assert.Equal("cus_A:usd", Assert.Single(harness.Fold(Charge(T0 + 4, currency: "usd"))).Subject);
+    }
 }
