@@ -13,8 +13,6 @@ internal static class CurrencyCodes
 {
     private static readonly ConcurrentDictionary<string, string> Shared = new(StringComparer.Ordinal);
 
-    internal static int SharedCount => Shared.Count;
-
     /// <summary>The code in lower case; for a three-letter code, the process's one instance of it.</summary>
     public static string? Share(string? code)
     {
@@ -29,6 +27,6 @@ internal static class CurrencyCodes
             return lower;
         }
 
-        return Shared.TryGetValue(lower, out var shared) ? shared : Shared.GetOrAdd(lower, lower);
+        return Shared.GetOrAdd(lower, lower);
     }
 }

@@ -89,8 +89,7 @@ public sealed class BillingEventTests
 
         Assert.Equal("", CurrencyCodes.Share(""));
 
-        Assert.Same(CurrencyCodes.Share("Sek"), CurrencyCodes.Share("SEK"));
-        Assert.InRange(CurrencyCodes.SharedCount, 1, 26 * 26 * 26);
+        Assert.Same(CurrencyCodes.Share("Sek"), CurrencyCodes.Share(new string("SEK")));
         Assert.Null(CurrencyCodes.Share(null));
     }
 

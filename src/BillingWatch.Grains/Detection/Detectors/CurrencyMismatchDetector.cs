@@ -73,16 +73,16 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
                 ClearFirst();
                 foreach (var currency in value)
                 {
-                    AddFirst(currency);
+                    AddFirst(CurrencyCodes.Share(currency)!);
                 }
             }
         }
 
         internal int FirstCount => _mixed?.Count ?? _firstCount;
 
+        /// <param name="currency">Already shared: <see cref="BillingEvent.Currency"/> is.</param>
         internal void AddFirst(string currency)
         {
-            currency = CurrencyCodes.Share(currency)!;
             if (_mixed is not null)
             {
                 _mixed.Add(currency);
