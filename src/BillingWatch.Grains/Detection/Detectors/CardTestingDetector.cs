@@ -84,7 +84,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
                 BoundedMaps.Evict(s.Customers, card => card.At, e.Created - window, MaxCustomers);
             }
 
-            s.Customers[e.Customer] = cards = [];
+            s.Customers[e.Customer] = cards = new(1);
         }
 
         cards.RemoveAll(card => card.At < e.Created - window);
@@ -162,7 +162,8 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
         }
     }
 
-    public sealed record CardSeen(string Fingerprint, long At, string EventId);
+    /// <summary>A struct inside its customer's list: one object fewer per card for the collector to move and trace.</summary>
+    public readonly record struct CardSeen(string Fingerprint, long At, string EventId);
 
     public sealed class State
     {

@@ -228,7 +228,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
                 BoundedMaps.Evict(s.Customers, r => r.At, e.Created - window, MaxCustomers);
             }
 
-            s.Customers[e.Customer!] = refunds = [];
+            s.Customers[e.Customer!] = refunds = new(1);
         }
 
         refunds.RemoveAll(r => r.At <= e.Created - window);
@@ -268,7 +268,8 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         return w;
     }
 
-    public sealed record RefundSeen(long At, long Amount, string Currency, string EventId);
+    /// <summary>A struct inside its customer's list: one object fewer per refund for the collector to move and trace.</summary>
+    public readonly record struct RefundSeen(long At, long Amount, string Currency, string EventId);
 
     public sealed class CurrencyWindow
     {

@@ -116,4 +116,20 @@ public sealed class CardTestingTests
         var raised = Assert.Single(harness.Raised);
         Assert.Contains("10 failed attempts", raised.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Cards_seen_before_a_restart_still_count_after_it()
+    {
+        var harness = EngineHarness.For("card_testing");
+        for (var i = 0; i < 3; i++)
+        {
+            harness.Fold(Charge(T0 + (i * 60), customer: "cus_thief", fingerprint: "fp_" + i, amount: 5000));
+        }
+
+        harness.Restart();
+        harness.Fold(Charge(T0 + 200, customer: "cus_thief", fingerprint: "fp_3", amount: 5000));
+        var a = Assert.Single(harness.Fold(Charge(T0 + 300, customer: "cus_thief", fingerprint: "fp_4", amount: 5000)), x => x.Detector == "card_testing");
+        Assert.Equal("customer:cus_thief", a.Subject);
+        Assert.Equal(5, a.EventIds.Count);
+    }
 }

@@ -1,3 +1,4 @@
+using BillingWatch.Detection;
 using BillingWatch.Tests.Fixtures;
 using static BillingWatch.Tests.Fixtures.Ev;
 
@@ -48,5 +49,22 @@ public sealed class DuplicateChargeTests
         harness.Fold(Charge(T0 + 3700, amount: 700));
         harness.Fold(Charge(T0 + 3710, amount: 700));
         Assert.Equal(2, harness.Raised.Count);
+    }
+
+    [Fact]
+    public void Payments_held_before_a_restart_keep_their_ids_and_still_find_a_twin_after_it()
+    {
+        var harness = EngineHarness.For("duplicate_charge");
+        harness.Fold(Charge(T0, amount: 5000, invoice: "in_1", intent: "pi_1"));
+        harness.Fold(Charge(T0 + 5, amount: 800, customer: "cus_B"));
+
+        harness.Restart();
+        List<RaisedAnomaly> Duplicates(string json) => [.. harness.Fold(json).Where(a => a.Detector == "duplicate_charge")];
+
+        // The invoice paid by the charge above is the same payment, known by the ids kept in the snapshot.
+        Assert.Empty(Duplicates(Invoice("invoice.paid", T0 + 10, amountPaid: 5000, charge: "ch_other", intent: "pi_1", invoiceId: "in_1")));
+        var twin = Assert.Single(Duplicates(Charge(T0 + 20, amount: 800, customer: "cus_B")));
+        Assert.Equal("cus_B:800:usd", twin.Subject);
+        Assert.Equal(2, twin.EventIds.Count);
     }
 }

@@ -81,4 +81,17 @@ public sealed class RefundSpikeTests
         harness.Fold(Refund(T0 + 8, 40_000, customer: "cus_x"));
         Assert.Equal(2, harness.Raised.Count); // the customer rule once, within its cooldown
     }
+
+    [Fact]
+    public void A_customer_refunded_before_a_restart_is_still_counted_after_it()
+    {
+        var harness = EngineHarness.For("refund_spike");
+        harness.Fold(Refund(T0, 40_000, customer: "cus_9"));
+        harness.Fold(Refund(T0 + 3600, 40_000, customer: "cus_9"));
+
+        harness.Restart();
+        var a = Assert.Single(harness.Fold(Refund(T0 + 7200, 20_000, customer: "cus_9")), x => x.Detector == "refund_spike");
+        Assert.Equal(Severity.Critical, a.Severity);
+        Assert.Equal(3, a.EventIds.Count);
+    }
 }
