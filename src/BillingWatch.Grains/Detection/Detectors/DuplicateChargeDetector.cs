@@ -139,7 +139,12 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
 
         public string? InvoiceId { get; set; }
 
-        public string[] Ids { get; set; }
+        /// <summary>Never null, whatever a snapshot held.</summary>
+        public string[] Ids
+        {
+            readonly get => field ?? [];
+            set;
+        }
     }
 
     public sealed class State

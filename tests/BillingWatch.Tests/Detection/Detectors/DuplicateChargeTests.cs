@@ -67,4 +67,20 @@ public sealed class DuplicateChargeTests
         Assert.Equal("cus_B:800:usd", twin.Subject);
         Assert.Equal(2, twin.EventIds.Count);
     }
+
+    [Fact]
+    public void A_payment_read_from_a_snapshot_written_before_payments_were_structs_keeps_its_ids_and_a_missing_set_reads_as_none()
+    {
+        const string Snapshot = """
+            {"Customers":{"cus_A":[
+              {"Amount":5000,"Currency":"usd","At":1700000000,"EventId":"evt_1","InvoiceId":"in_1","Ids":["ch_1","pi_1","in_1"]},
+              {"Amount":700,"Currency":"usd","At":1700000001,"EventId":"evt_2","InvoiceId":null,"Ids":null}]},
+             "LastPrune":0}
+            """;
+        var state = System.Text.Json.JsonSerializer.Deserialize<BillingWatch.Detection.Detectors.DuplicateChargeDetector.State>(Snapshot)!;
+        var payments = state.Customers["cus_A"];
+        Assert.Equal(["ch_1", "pi_1", "in_1"], payments[0].Ids);
+        Assert.Equal("evt_1", payments[0].EventId);
+        Assert.Empty(payments[1].Ids);
+    }
 }
