@@ -18,6 +18,7 @@ internal sealed class ServerMetrics
         "billingwatch_eventlog_other_writes_duration_seconds",
         "billingwatch_eventlog_checkpoint_duration_seconds",
         "billingwatch_eventlog_checkpoint_catch_up_duration_seconds",
+        "billingwatch_gc_pause_duration_seconds",
     ];
 
     private readonly Dictionary<string, double> _values;
@@ -112,9 +113,10 @@ internal sealed class ServerMetrics
     }
 
     private static bool IsRuntime(string key) =>
-        (key.Contains("gc", StringComparison.Ordinal) && (key.Contains("pause", StringComparison.Ordinal) || key.Contains("collections", StringComparison.Ordinal) || key.Contains("duration", StringComparison.Ordinal)))
+        !key.StartsWith("billingwatch_", StringComparison.Ordinal)
+        && ((key.Contains("gc", StringComparison.Ordinal) && (key.Contains("pause", StringComparison.Ordinal) || key.Contains("collections", StringComparison.Ordinal) || key.Contains("duration", StringComparison.Ordinal)))
         || key.Contains("lock_contention", StringComparison.Ordinal)
-        || key.Contains("thread_pool", StringComparison.Ordinal);
+        || key.Contains("thread_pool", StringComparison.Ordinal));
 
     /// <summary>The one series whose name (labels aside) is <paramref name="name"/>.</summary>
     private double DeltaOfFirst(ServerMetrics before, string name) =>

@@ -33,6 +33,7 @@ public static class BillingWatchMetrics
     private static readonly Histogram<double> OtherWrites = Meter.CreateHistogram<double>("billingwatch.eventlog.other_writes.duration", "s", "Time the embedded event-log writer spent between two batches on the file's other writes (anomalies, the book, alert leases): appends wait meanwhile.", tags: null, advice: LatencyBuckets);
     private static readonly Histogram<double> Checkpoints = Meter.CreateHistogram<double>("billingwatch.eventlog.checkpoint.duration", "s", "One copy of the embedded event log's WAL into the database file by the checkpointer thread, beside the writer.", tags: null, advice: LatencyBuckets);
     private static readonly Histogram<double> CheckpointCatchUps = Meter.CreateHistogram<double>("billingwatch.eventlog.checkpoint_catch_up.duration", "s", "The embedded event-log writer copying what was committed during the checkpointer's copy, so the WAL starts over: appends wait meanwhile.", tags: null, advice: LatencyBuckets);
+    private static readonly Histogram<double> GcPause = Meter.CreateHistogram<double>("billingwatch.gc.pause.duration", "s", "One pause of every managed thread by the garbage collector: each webhook in flight waits for it (see GcPauseListener).", tags: null, advice: LatencyBuckets);
     private static readonly Histogram<double> LockWait = Meter.CreateHistogram<double>("billingwatch.eventlog.lock_wait.duration", "s", "Time an event-log commit waited for the database's write lock (SQLite: held by another writer of the same file).", tags: null, advice: LatencyBuckets);
 
     private static readonly Counter<long> Unreadable = Meter.CreateCounter<long>("billingwatch.events.unreadable", "{event}", "Stored events whose payload could not be read for detection; they count as events with no fields.");
@@ -88,6 +89,8 @@ public static class BillingWatchMetrics
     public static void CheckpointCaughtUp(long startTimestamp) => CheckpointCatchUps.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
 
     public static void EventLogLockWaited(long startTimestamp) => LockWait.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
+
+    public static void GcPaused(TimeSpan pause) => GcPause.Record(pause.TotalSeconds);
 
     public static void Committed(int events, long startTimestamp)
     {

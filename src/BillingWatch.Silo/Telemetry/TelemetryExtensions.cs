@@ -19,6 +19,7 @@ public static class TelemetryExtensions
     public static IServiceCollection AddBillingWatchTelemetry(this IServiceCollection services, IConfiguration configuration, string serviceName)
     {
         var otlp = configuration.ReadBillingWatchOptions().Telemetry.OtlpEndpoint;
+        GcPauseListener.EnsureStarted();
         var telemetry = services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(serviceName))
             .WithMetrics(metrics =>

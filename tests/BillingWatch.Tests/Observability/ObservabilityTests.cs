@@ -85,6 +85,32 @@ public sealed class ObservabilityTests(BillingWatchAppFixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task Each_garbage_collection_pause_is_a_sample_of_the_gc_pause_histogram()
+    {
+        using var client = App.CreateClient();
+        static double PauseCount(string metrics) =>
+            System.Text.RegularExpressions.Regex.Match(metrics, @"^billingwatch_gc_pause_duration_seconds_count(\{[^}]*\})? (\S+)$", System.Text.RegularExpressions.RegexOptions.Multiline) is { Success: true } m
+                ? double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture)
+                : 0;
+
+        var before = PauseCount(await client.GetStringAsync("/metrics"));
+        var metrics = string.Empty;
+
+        // The runtime's GC events reach the listener on its own thread, a little after the collection: force
+        // one and look again until the pause shows (every attempt forces another, so this waits on the event).
+        for (var attempt = 0; attempt < 100 && PauseCount(metrics) <= before; attempt++)
+        {
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+            await Task.Delay(100);
+            metrics = await client.GetStringAsync("/metrics");
+        }
+
+        Assert.True(PauseCount(metrics) > before, "no GC pause was recorded after forced collections");
+        Assert.Contains("billingwatch_gc_pause_duration_seconds_bucket{", metrics, StringComparison.Ordinal);
+        Assert.Contains("billingwatch_gc_pause_duration_seconds_sum", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_orleans_dashboard_is_for_the_admin_key_only()
     {
         var tenant = await App.CreateTenantAsync();
