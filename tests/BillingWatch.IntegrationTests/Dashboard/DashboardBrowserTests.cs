@@ -62,13 +62,18 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
     {
         var page = await SignedInPageAsync(_apiKey, width: 1280);
         await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Overview");
+        // The new period is drawn by a new page of content: wait for the old one to go, or the checks below
+        // could pass on it and the click land while the new one replaces it.
+        await Assertions.Expect(page.Locator(".card .label").First).ToHaveTextAsync("Events");
+        var shownBefore = await page.QuerySelectorAsync("#main h1");
         await page.SelectOptionAsync("select[name=window]", "7d");
+        await page.WaitForFunctionAsync("(heading) => !heading.isConnected", shownBefore);
         await Assertions.Expect(page.Locator(".card .label").First).ToHaveTextAsync("Events");
         await Assertions.Expect(page.Locator("#chart-volume canvas[role=img]").First).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator("#chart-failures .u-legend")).ToContainTextAsync("Expected high");
         await ShotAsync(page, "overview");
 
-        // The demo's incidents are shaded on the charts: a click on the first one's span opens it.
+        // The demo's incidents are shaded on the charts: a click on the first one's span opens an anomaly.
         var incident = page.Locator("#incidents a").First;
         await Assertions.Expect(incident).ToBeVisibleAsync();
         var incidentHref = await incident.GetAttributeAsync("href");
@@ -84,8 +89,12 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
             }
             """, incidentHref);
         await page.Mouse.ClickAsync((float)point[0], (float)point[1]);
-        await page.WaitForURLAsync("**" + incidentHref);
+
+        // Where spans overlap (the demo's newest incidents are minutes apart) the click opens the first one
+        // drawn under the pointer, which need not be the first listed: any incident's page will do. Waits on
+        // the anomaly page itself: WaitForURL missed this same-document navigation in some runs.
         await Assertions.Expect(page.Locator("#evidence dl.facts dt").First).ToBeVisibleAsync();
+        Assert.Matches("#/anomaly/an_[0-9a-f]+$", page.Url);
         await page.GoBackAsync();
         await ExpectHeadingAsync(page, "Overview");
 
