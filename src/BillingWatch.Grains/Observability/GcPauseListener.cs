@@ -22,7 +22,8 @@ public sealed class GcPauseListener : EventListener
     private const uint SuspendForGcPrep = 6;
 
     private static readonly Lock StartLock = new();
-    private static GcPauseListener? s_instance;
+    // Held so the one listener of the process lives as long as it.
+    private static GcPauseListener? Started;
 
     private DateTime? _suspendedAt;
 
@@ -35,7 +36,7 @@ public sealed class GcPauseListener : EventListener
     {
         lock (StartLock)
         {
-            s_instance ??= new GcPauseListener();
+            Started ??= new GcPauseListener();
         }
     }
 

@@ -90,9 +90,10 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
             """, incidentHref);
         await page.Mouse.ClickAsync((float)point[0], (float)point[1]);
 
-        // Where spans overlap (the demo's newest incidents are minutes apart) the click opens the first one
-        // drawn under the pointer, which need not be the first listed: any incident's page will do. Waits on
-        // the anomaly page itself: WaitForURL missed this same-document navigation in some runs.
+        // Any incident's page will do: in 1 of 3-10 runs on 2026-12-02 this click opened a newer incident
+        // than the first listed, which the chart's hit test (first span under the pointer, in list order)
+        // does not explain yet. Waits on the anomaly page itself:
+        // WaitForURL missed this same-document navigation in some runs.
         await Assertions.Expect(page.Locator("#evidence dl.facts dt").First).ToBeVisibleAsync();
         Assert.Matches("#/anomaly/an_[0-9a-f]+$", page.Url);
         await page.GoBackAsync();
