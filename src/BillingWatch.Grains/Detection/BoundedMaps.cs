@@ -11,10 +11,11 @@ public static class BoundedMaps
     /// Drops keys whose newest entry is older than <paramref name="before"/>; if the map was at
     /// <paramref name="capacity"/>, also the least recently seen until a tenth of it is free.
     /// </summary>
-    public static void Evict<T>(Dictionary<string, List<T>> map, Func<T, long> at, long before, int capacity = int.MaxValue)
+    public static void Evict<TKey, T>(Dictionary<TKey, List<T>> map, Func<T, long> at, long before, int capacity = int.MaxValue)
+        where TKey : notnull
     {
         var full = map.Count >= capacity;
-        List<string>? stale = null;
+        List<TKey>? stale = null;
         foreach (var (key, entries) in map)
         {
             if (entries.Count == 0 || Newest(entries, at) < before)
@@ -31,10 +32,11 @@ public static class BoundedMaps
     }
 
     /// <summary>The same for a map of last-seen times: drops entries older than <paramref name="before"/>, then the oldest when it was full.</summary>
-    public static void Evict(Dictionary<string, long> map, long before, int capacity = int.MaxValue)
+    public static void Evict<TKey>(Dictionary<TKey, long> map, long before, int capacity = int.MaxValue)
+        where TKey : notnull
     {
         var full = map.Count >= capacity;
-        List<string>? stale = null;
+        List<TKey>? stale = null;
         foreach (var (key, seen) in map)
         {
             if (seen < before)
@@ -51,7 +53,8 @@ public static class BoundedMaps
     }
 
     /// <summary>Before a new key goes into a map at <paramref name="capacity"/>: drops the least recently seen until a tenth of it is free.</summary>
-    public static void MakeRoom<TValue>(Dictionary<string, TValue> map, Func<TValue, long> seen, int capacity)
+    public static void MakeRoom<TKey, TValue>(Dictionary<TKey, TValue> map, Func<TValue, long> seen, int capacity)
+        where TKey : notnull
     {
         if (map.Count >= capacity)
         {
@@ -73,7 +76,8 @@ public static class BoundedMaps
         return newest;
     }
 
-    private static void Remove<TValue>(Dictionary<string, TValue> map, List<string>? keys)
+    private static void Remove<TKey, TValue>(Dictionary<TKey, TValue> map, List<TKey>? keys)
+        where TKey : notnull
     {
         if (keys is null)
         {
@@ -87,7 +91,8 @@ public static class BoundedMaps
     }
 
     /// <summary>Removes the least recently seen keys until <paramref name="keep"/> remain (ties by key, so a replay evicts the same).</summary>
-    private static void RemoveOldest<TValue>(Dictionary<string, TValue> map, Func<TValue, long> seen, int keep)
+    private static void RemoveOldest<TKey, TValue>(Dictionary<TKey, TValue> map, Func<TValue, long> seen, int keep)
+        where TKey : notnull
     {
         var excess = map.Count - keep;
         if (excess <= 0)
@@ -95,17 +100,25 @@ public static class BoundedMaps
             return;
         }
 
-        var byAge = new (long Seen, string Key)[map.Count];
+        var byAge = new (long Seen, TKey Key)[map.Count];
         var i = 0;
         foreach (var (key, value) in map)
         {
             byAge[i++] = (seen(value), key);
         }
 
-        Array.Sort(byAge, static (a, b) => a.Seen != b.Seen ? a.Seen.CompareTo(b.Seen) : string.CompareOrdinal(a.Key, b.Key));
+        Array.Sort(byAge, static (a, b) => a.Seen != b.Seen ? a.Seen.CompareTo(b.Seen) : CompareOrdinal(a.Key, b.Key));
         for (var j = 0; j < excess; j++)
         {
             map.Remove(byAge[j].Key);
         }
     }
+
+    // Ties go by the key's text, so that a replay (or a restart from a snapshot) evicts the same keys.
+    private static int CompareOrdinal<TKey>(TKey a, TKey b) => (a, b) switch
+    {
+        (string x, string y) => string.CompareOrdinal(x, y),
+        (InlineId x, InlineId y) => InlineId.CompareOrdinal(x, y),
+        _ => Comparer<TKey>.Default.Compare(a, b),
+    };
 }

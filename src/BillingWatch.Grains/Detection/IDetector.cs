@@ -313,17 +313,74 @@ public sealed class AnomalyDraft(DetectorContext context, string subject, Severi
     public bool Raise() => context.Raise(subject, severity, title, _message ?? title, _detectedAt, _windowStart, _windowEnd, _evidence, _eventIds);
 }
 
-/// <summary>A bounded list of the most recent event ids, for an anomaly's evidence.</summary>
+/// <summary>
+/// A bounded list of the most recent event ids, for an anomaly's evidence: a ring of <see cref="InlineId"/>
+/// values, so that remembering each event's id leaves no string behind for the collector. The snapshot
+/// holds <see cref="Ids"/>.
+/// </summary>
 public sealed class RecentIds
 {
-    public List<string> Ids { get; set; } = [];
+    private InlineId[] _ring = [];
+    private int _count;
+    private int _oldest;
+
+    /// <summary>Oldest first.</summary>
+    public List<string> Ids
+    {
+        get
+        {
+            var ids = new List<string>(_count);
+            for (var i = 0; i < _count; i++)
+            {
+                ids.Add(_ring[(_oldest + i) % _ring.Length].ToString());
+            }
+
+            return ids;
+        }
+        set
+        {
+            _ring = [];
+            _count = 0;
+            _oldest = 0;
+            foreach (var id in value)
+            {
+                Add(id, Math.Max(value.Count, 1));
+            }
+        }
+    }
 
     public void Add(string id, int max = 20)
     {
-        Ids.Add(id);
-        if (Ids.Count > max)
+        if (_ring.Length != max)
         {
-            Ids.RemoveAt(0);
+            Resize(max);
+        }
+
+        int slot;
+        if (_count < max)
+        {
+            slot = (_oldest + _count) % max;
+            _count++;
+        }
+        else
+        {
+            slot = _oldest;
+            _oldest = (_oldest + 1) % max;
+        }
+
+        _ring[slot] = InlineId.From(id);
+    }
+
+    // Keeps the newest ids, oldest first from slot 0; the ring is sized once per detector and setting.
+    private void Resize(int max)
+    {
+        var kept = Ids;
+        _ring = new InlineId[max];
+        _count = 0;
+        _oldest = 0;
+        foreach (var id in kept.Skip(Math.Max(0, kept.Count - max)))
+        {
+            _ring[_count++] = InlineId.From(id);
         }
     }
 }

@@ -97,11 +97,11 @@ public sealed class BillingEventTests
     public void A_customer_currency_restored_from_a_snapshot_shares_the_code()
     {
         var state = new BillingWatch.Detection.Detectors.CurrencyMismatchDetector.State();
-        state.Customers["cus_9"] = new BillingWatch.Detection.Detectors.CurrencyMismatchDetector.CustomerCurrency { Established = "nok", LastSeen = 5 };
+        state.Customers[InlineId.From("cus_9")] = new BillingWatch.Detection.Detectors.CurrencyMismatchDetector.CustomerCurrency { Established = "nok", LastSeen = 5 };
 
         var restored = System.Text.Json.JsonSerializer.Deserialize<BillingWatch.Detection.Detectors.CurrencyMismatchDetector.State>(System.Text.Json.JsonSerializer.Serialize(state))!;
 
-        Assert.Equal("nok", restored.Customers["cus_9"].Established);
-        Assert.Same(CurrencyCodes.Share("NOK"), restored.Customers["cus_9"].Established);
+        Assert.Equal("nok", restored.Customers[InlineId.From("cus_9")].Established);
+        Assert.Same(CurrencyCodes.Share("NOK"), restored.Customers[InlineId.From("cus_9")].Established);
     }
 }

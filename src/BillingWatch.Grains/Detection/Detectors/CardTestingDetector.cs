@@ -77,25 +77,27 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
             return;
         }
 
-        if (!s.Customers.TryGetValue(e.Customer, out var cards))
+        var customerKey = InlineId.From(e.Customer);
+        if (!s.Customers.TryGetValue(customerKey, out var cards))
         {
             if (s.Customers.Count >= MaxCustomers)
             {
                 BoundedMaps.Evict(s.Customers, card => card.At, e.Created - window, MaxCustomers);
             }
 
-            s.Customers[e.Customer] = cards = new(1);
+            s.Customers[customerKey] = cards = new(1);
         }
 
         cards.RemoveAll(card => card.At < e.Created - window);
-        var existing = cards.FindIndex(card => card.Fingerprint == e.Fingerprint);
+        var fingerprint = InlineId.From(e.Fingerprint);
+        var existing = cards.FindIndex(card => card.Fingerprint == fingerprint);
         if (existing >= 0)
         {
-            cards[existing] = cards[existing] with { At = Math.Max(cards[existing].At, e.Created), EventId = e.Id };
+            cards[existing] = cards[existing] with { At = Math.Max(cards[existing].At, e.Created), EventId = InlineId.From(e.Id) };
         }
         else
         {
-            cards.Add(new CardSeen(e.Fingerprint, e.Created, e.Id));
+            cards.Add(new CardSeen(fingerprint, e.Created, InlineId.From(e.Id)));
         }
 
         if (cards.Count >= c.SettingLong(MaxFingerprints))
@@ -104,7 +106,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
                 .Saying($"Customer {e.Customer} used {cards.Count} distinct cards within {window / 60} minutes.")
                 .At(e.Created, cards.Min(card => card.At), e.Created)
                 .WithEvidence(new { customer = e.Customer, distinctCards = cards.Count })
-                .FromEvents(cards.Select(card => card.EventId))
+                .FromEvents(cards.Select(card => card.EventId.ToString()))
                 .Raise();
         }
 
@@ -124,15 +126,15 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
         }
 
         cards.RemoveAll(card => card.At < e.Created - window);
-        var fingerprint = e.Fingerprint ?? e.Customer ?? e.Id;
+        var fingerprint = InlineId.From(e.Fingerprint ?? e.Customer ?? e.Id);
         var existing = cards.FindIndex(card => card.Fingerprint == fingerprint);
         if (existing >= 0)
         {
-            cards[existing] = cards[existing] with { At = Math.Max(cards[existing].At, e.Created), EventId = e.Id };
+            cards[existing] = cards[existing] with { At = Math.Max(cards[existing].At, e.Created), EventId = InlineId.From(e.Id) };
             return;
         }
 
-        cards.Add(new CardSeen(fingerprint, e.Created, e.Id));
+        cards.Add(new CardSeen(fingerprint, e.Created, InlineId.From(e.Id)));
         var minimum = c.SettingLong(MinSameAmountCards);
         if (cards.Count >= minimum)
         {
@@ -140,7 +142,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
                 .Saying($"{cards.Count} different cards were declined at {e.Amount} {e.Currency} within {window / 60} minutes.")
                 .At(e.Created, cards.Min(card => card.At), e.Created)
                 .WithEvidence(new { amount = e.Amount, currency = e.Currency, distinctCards = cards.Count })
-                .FromEvents(cards.Select(card => card.EventId))
+                .FromEvents(cards.Select(card => card.EventId.ToString()))
                 .Raise();
         }
 
@@ -162,8 +164,8 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
         }
     }
 
-    /// <summary>A struct inside its customer's list: one object fewer per card for the collector to move and trace.</summary>
-    public readonly record struct CardSeen(string Fingerprint, long At, string EventId);
+    /// <summary>A value inside its customer's list, ids and all: a card seen adds no object for the collector to move and trace.</summary>
+    public readonly record struct CardSeen(InlineId Fingerprint, long At, InlineId EventId);
 
     public sealed class State
     {
@@ -171,7 +173,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
 
         public RecentIds Recent { get; set; } = new();
 
-        public Dictionary<string, List<CardSeen>> Customers { get; set; } = [];
+        public Dictionary<InlineId, List<CardSeen>> Customers { get; set; } = [];
 
         /// <summary>Declined cards per "amount currency" within the window.</summary>
         public Dictionary<string, List<CardSeen>> Amounts { get; set; } = [];

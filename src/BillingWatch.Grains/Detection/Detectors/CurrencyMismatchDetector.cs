@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using BillingWatch.Ingest;
+
 namespace BillingWatch.Detection.Detectors;
 
 public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector.State>
@@ -27,12 +29,13 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
             return;
         }
 
-        if (!s.Customers.TryGetValue(e.Customer, out var customer))
+        var key = InlineId.From(e.Customer);
+        if (!s.Customers.ContainsKey(key))
         {
             BoundedMaps.MakeRoom(s.Customers, static seen => seen.LastSeen, (int)c.SettingLong(MaxCustomers));
-            s.Customers[e.Customer] = customer = new CustomerCurrency();
         }
 
+        ref var customer = ref CollectionsMarshal.GetValueRefOrAddDefault(s.Customers, key, out _);
         customer.LastSeen = Math.Max(customer.LastSeen, e.Created);
         if (customer.Established is null)
         {
@@ -56,10 +59,14 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
         }
     }
 
-    public sealed class CustomerCurrency
+    /// <summary>
+    /// A value in the tenant's map, keyed by the customer's <see cref="InlineId"/>: a new customer adds no
+    /// object for the collector to find. Up to max_customers of these per tenant, most of them customers
+    /// seen paying once or twice in one currency: while the payments agree they are one shared code and a
+    /// count, and a list only once they differ.
+    /// </summary>
+    public struct CustomerCurrency
     {
-        // Up to max_customers of these per tenant, most of them customers seen paying once or twice in one
-        // currency: while the payments agree they are one shared code and a count, and a list only once they differ.
         private string? _firstCurrency;
         private int _firstCount;
         private List<string>? _mixed;
@@ -67,7 +74,7 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
         /// <summary>The currencies of the payments so far while the customer's own is not established (the snapshot's shape).</summary>
         public List<string> First
         {
-            get => _mixed is not null ? [.. _mixed] : [.. Enumerable.Repeat(_firstCurrency!, _firstCount)];
+            readonly get => _mixed is not null ? [.. _mixed] : [.. Enumerable.Repeat(_firstCurrency!, _firstCount)];
             set
             {
                 ClearFirst();
@@ -78,7 +85,7 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
             }
         }
 
-        internal int FirstCount => _mixed?.Count ?? _firstCount;
+        internal readonly int FirstCount => _mixed?.Count ?? _firstCount;
 
         /// <param name="currency">Already shared: <see cref="BillingEvent.Currency"/> is.</param>
         internal void AddFirst(string currency)
@@ -101,9 +108,10 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
         /// <summary>The most common currency so far becomes the customer's own; ties go to the one seen first.</summary>
         internal void Establish()
         {
-            Established = _mixed is null
+            var mixed = _mixed;
+            Established = mixed is null
                 ? _firstCurrency
-                : _mixed.GroupBy(x => x).OrderByDescending(g => g.Count()).ThenBy(g => _mixed.IndexOf(g.Key)).First().Key;
+                : mixed.GroupBy(x => x).OrderByDescending(g => g.Count()).ThenBy(g => mixed.IndexOf(g.Key)).First().Key;
             ClearFirst();
         }
 
@@ -122,6 +130,6 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
 
     public sealed class State
     {
-        public Dictionary<string, CustomerCurrency> Customers { get; set; } = [];
+        public Dictionary<InlineId, CustomerCurrency> Customers { get; set; } = [];
     }
 }

@@ -37,14 +37,15 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
 
         var window = c.SettingLong(WindowMinutes) * 60;
         var ids = IdsOf(e);
-        if (!s.Customers.TryGetValue(e.Customer, out var payments))
+        var customerKey = InlineId.From(e.Customer);
+        if (!s.Customers.TryGetValue(customerKey, out var payments))
         {
             if (s.Customers.Count >= MaxCustomers)
             {
                 BoundedMaps.Evict(s.Customers, x => x.At, c.Watermark - window, MaxCustomers);
             }
 
-            s.Customers[e.Customer] = payments = new(1);
+            s.Customers[customerKey] = payments = new(1);
         }
 
         payments.RemoveAll(p => Math.Abs(p.At - e.Created) > window && p.At < e.Created);
@@ -55,20 +56,21 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
             return;
         }
 
+        var invoice = e.InvoiceId is null ? (InlineId?)null : InlineId.From(e.InvoiceId);
         var twin = payments.FindIndex(p => p.Amount == amount && p.Currency == e.Currency && Math.Abs(p.At - e.Created) <= window
-            && !(p.InvoiceId is not null && e.InvoiceId is not null && p.InvoiceId != e.InvoiceId));
+            && !(p.InvoiceId is not null && invoice is not null && p.InvoiceId != invoice));
         if (twin >= 0)
         {
             var first = payments[twin];
             c.Anomaly($"{e.Customer}:{amount}:{e.Currency}", Severity.High, "Possible duplicate charge")
                 .Saying($"Customer {e.Customer} was charged {amount} {e.Currency} twice within {Math.Abs(e.Created - first.At)} seconds.")
                 .At(e.Created, Math.Min(first.At, e.Created), Math.Max(first.At, e.Created))
-                .WithEvidence(new { customer = e.Customer, amount, currency = e.Currency, first = first.Ids.Order().ToList(), second = ids })
-                .FromEvents([first.EventId, e.Id])
+                .WithEvidence(new { customer = e.Customer, amount, currency = e.Currency, first = first.Ids.Select(id => id.ToString()).Order().ToList(), second = ids.Select(id => id.ToString()).ToArray() })
+                .FromEvents([first.EventId.ToString(), e.Id])
                 .Raise();
         }
 
-        payments.Add(new Payment { Amount = amount.Value, Currency = e.Currency, At = e.Created, EventId = e.Id, InvoiceId = e.InvoiceId, Ids = ids });
+        payments.Add(new Payment { Amount = amount.Value, Currency = e.Currency, At = e.Created, EventId = InlineId.From(e.Id), InvoiceId = invoice, Ids = ids });
         if (payments.Count > 16)
         {
             payments.RemoveAt(0);
@@ -76,23 +78,23 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
     }
 
     /// <summary>The charge, payment intent and invoice ids that name one payment, in that order.</summary>
-    private static string[] IdsOf(BillingEvent e)
+    private static InlineId[] IdsOf(BillingEvent e)
     {
         var count = (e.ChargeId is null ? 0 : 1) + (e.PaymentIntent is null ? 0 : 1) + (e.InvoiceId is null ? 0 : 1);
-        var ids = new string[count];
+        var ids = new InlineId[count];
         var i = 0;
         foreach (var id in (ReadOnlySpan<string?>)[e.ChargeId, e.PaymentIntent, e.InvoiceId])
         {
             if (id is not null)
             {
-                ids[i++] = id;
+                ids[i++] = InlineId.From(id);
             }
         }
 
         return ids;
     }
 
-    private static bool Overlap(string[] known, string[] ids)
+    private static bool Overlap(InlineId[] known, InlineId[] ids)
     {
         foreach (var id in ids)
         {
@@ -105,7 +107,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         return false;
     }
 
-    private static string[] Union(string[] known, string[] ids)
+    private static InlineId[] Union(InlineId[] known, InlineId[] ids)
     {
         var added = ids.Where(id => Array.IndexOf(known, id) < 0).ToArray();
         return added.Length == 0 ? known : [.. known, .. added];
@@ -123,9 +125,9 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
     }
 
     /// <summary>
-    /// A struct inside its customer's list, with its ids in a small array: one payment is one object (its ids)
-    /// rather than four, which is what the collector moves and traces for every payment held in the window.
-    /// The snapshot's JSON is the same as when this was a class with a set of ids.
+    /// A value inside its customer's list, with its ids as <see cref="InlineId"/> values in a small array: one
+    /// payment is one object without strings (the collector moves and traces what every payment held in
+    /// the window leaves). The snapshot's JSON is the same as when this was a class with a set of string ids.
     /// </summary>
     public record struct Payment
     {
@@ -135,12 +137,12 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
 
         public long At { get; set; }
 
-        public string EventId { get; set; }
+        public InlineId EventId { get; set; }
 
-        public string? InvoiceId { get; set; }
+        public InlineId? InvoiceId { get; set; }
 
         /// <summary>Never null, whatever a snapshot held.</summary>
-        public string[] Ids
+        public InlineId[] Ids
         {
             readonly get => field ?? [];
             set;
@@ -149,7 +151,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
 
     public sealed class State
     {
-        public Dictionary<string, List<Payment>> Customers { get; set; } = [];
+        public Dictionary<InlineId, List<Payment>> Customers { get; set; } = [];
 
         public long LastPrune { get; set; }
     }

@@ -221,18 +221,19 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
 
     private static void CustomerRefunds(State s, BillingEvent e, long window, long refund, DetectorContext c)
     {
-        if (!s.Customers.TryGetValue(e.Customer!, out var refunds))
+        var customerKey = InlineId.From(e.Customer!);
+        if (!s.Customers.TryGetValue(customerKey, out var refunds))
         {
             if (s.Customers.Count >= MaxCustomers)
             {
                 BoundedMaps.Evict(s.Customers, r => r.At, e.Created - window, MaxCustomers);
             }
 
-            s.Customers[e.Customer!] = refunds = new(1);
+            s.Customers[customerKey] = refunds = new(1);
         }
 
         refunds.RemoveAll(r => r.At <= e.Created - window);
-        refunds.Add(new RefundSeen(e.Created, refund, e.Currency!, e.Id));
+        refunds.Add(new RefundSeen(e.Created, refund, e.Currency!, InlineId.From(e.Id)));
         if (refunds.Count > 64)
         {
             refunds.RemoveAt(0);
@@ -246,7 +247,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
                 .Saying($"Customer {e.Customer} was refunded {total} {e.Currency} within {window / 3600} hours.")
                 .At(e.Created, refunds.Min(r => r.At), e.Created)
                 .WithEvidence(new { customer = e.Customer, refunded = total, currency = e.Currency })
-                .FromEvents(refunds.Select(r => r.EventId))
+                .FromEvents(refunds.Select(r => r.EventId.ToString()))
                 .Raise();
         }
     }
@@ -269,7 +270,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
     }
 
     /// <summary>A struct inside its customer's list: one object fewer per refund for the collector to move and trace.</summary>
-    public readonly record struct RefundSeen(long At, long Amount, string Currency, string EventId);
+    public readonly record struct RefundSeen(long At, long Amount, string Currency, InlineId EventId);
 
     public sealed class CurrencyWindow
     {
@@ -288,7 +289,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
     {
         public Dictionary<string, CurrencyWindow> Currencies { get; set; } = [];
 
-        public Dictionary<string, List<RefundSeen>> Customers { get; set; } = [];
+        public Dictionary<InlineId, List<RefundSeen>> Customers { get; set; } = [];
 
         public long LastPrune { get; set; }
 

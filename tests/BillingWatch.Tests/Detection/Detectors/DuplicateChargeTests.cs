@@ -78,9 +78,11 @@ public sealed class DuplicateChargeTests
              "LastPrune":0}
             """;
         var state = System.Text.Json.JsonSerializer.Deserialize<BillingWatch.Detection.Detectors.DuplicateChargeDetector.State>(Snapshot)!;
-        var payments = state.Customers["cus_A"];
-        Assert.Equal(["ch_1", "pi_1", "in_1"], payments[0].Ids);
-        Assert.Equal("evt_1", payments[0].EventId);
+        var payments = state.Customers[InlineId.From("cus_A")];
+        Assert.Equal(["ch_1", "pi_1", "in_1"], payments[0].Ids.Select(id => id.ToString()));
+        Assert.Equal("evt_1", payments[0].EventId.ToString());
+        Assert.Equal("in_1", payments[0].InvoiceId?.ToString());
+        Assert.Null(payments[1].InvoiceId);
         Assert.Empty(payments[1].Ids);
     }
 }
