@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace BillingWatch.Bench;
 
-internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples, bool DetectorsOff = false, string? Postgres = null, bool StripeShaped = false, bool Ceiling = false, bool CeilingMinimalSchema = false)
+internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples, bool DetectorsOff = false, string? Postgres = null, bool StripeShaped = false, bool Ceiling = false, bool CeilingMinimalSchema = false, string[]? DisabledDetectors = null)
 {
     public const string Usage = """
         usage: dotnet run -c Release --project bench/BillingWatch.Bench -- [options]
@@ -23,6 +23,7 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
                             needs (what a receiver with no queries would keep)
           --payload B       approximate body size for --mix charges (default 1200)
           --detectors off   disable every detector for every tenant (to measure what detection costs)
+          --disable a,b     disable these detectors too (to attribute detection's cost to detectors)
           --query-samples Q after the load, time Q event-list and Q anomaly-list queries (default 200)
           --url U[,U2...]   target a running BillingWatch instead of starting the embedded default;
                             several URLs (front ends of a cluster) are used in turn, request by request
@@ -48,6 +49,7 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
                 "--ceiling" => o with { Ceiling = true },
                 "--ceiling-schema" => Next() switch { "minimal" => o with { CeilingMinimalSchema = true }, "billingwatch" => o with { CeilingMinimalSchema = false }, _ => null },
                 "--query-samples" => o with { QuerySamples = Int() },
+                "--disable" => o with { DisabledDetectors = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
                 "--detectors" => Next() switch { "off" => o with { DetectorsOff = true }, "on" => o with { DetectorsOff = false }, _ => null },
                 "--url" => o with { Url = Next() },
                 "--admin-key" => o with { AdminKey = Next() },

@@ -48,7 +48,7 @@ internal static class IngestBenchmark
             }
 
             var http = clients[0];
-            var tenants = await CreateTenantsAsync(http, adminKey, options.Tenants, options.DetectorsOff);
+            var tenants = await CreateTenantsAsync(http, adminKey, options.Tenants, options.DetectorsOff, options.DisabledDetectors ?? []);
             var mix = options.StripeShaped ? "stripe-shaped (traffic generator, Stripe's fields)" : options.Realistic ? "realistic (traffic generator)" : $"charge.succeeded ≈ {options.PayloadBytes} B";
             Console.WriteLine($"BillingWatch — tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}, mix: {mix}, target: {string.Join(", ", baseAddresses.Select(a => a.ToString()))}");
             var metricsBefore = await ServerMetrics.ScrapeAsync(http);
@@ -139,7 +139,7 @@ internal static class IngestBenchmark
         "churn_spike", "invoice_failure_spike", "currency_mismatch", "billing_cadence", "plan_downgrade", "webhook_lag", "webhook_silence",
     ];
 
-    private static async Task<BenchTenant[]> CreateTenantsAsync(HttpClient http, string adminKey, int count, bool detectorsOff)
+    private static async Task<BenchTenant[]> CreateTenantsAsync(HttpClient http, string adminKey, int count, bool detectorsOff, string[] alsoDisabled)
     {
         var tenants = new BenchTenant[count];
         using var gate = new SemaphoreSlim(8);
@@ -163,7 +163,7 @@ internal static class IngestBenchmark
                 var apiKey = body.GetProperty("apiKey").GetString()!;
                 // Event times are synthetic history that ends about now, so every delivery would look late:
                 // webhook_lag would measure the benchmark, not the traffic. It stays off; the others run.
-                foreach (var detector in detectorsOff ? DetectorNames : ["webhook_lag"])
+                foreach (var detector in detectorsOff ? DetectorNames : ["webhook_lag", .. alsoDisabled.Where(name => name != "webhook_lag")])
                 {
                     using var disable = new HttpRequestMessage(HttpMethod.Put, $"/api/v1/detectors/{detector}") { Content = JsonContent.Create(new { enabled = false }) };
                     disable.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);

@@ -14,6 +14,12 @@ if (args is ["mrr", var subscriptions, .. var rest])
     return await MrrBenchmark.RunAsync(int.Parse(subscriptions, System.Globalization.CultureInfo.InvariantCulture), rest is [var q] ? int.Parse(q, System.Globalization.CultureInfo.InvariantCulture) : 200);
 }
 
+// "detection-heap N T": what detection leaves for the collector, N events over T tenants folded in-process (docs/PERFORMANCE.md).
+if (args is ["detection-heap", var heapEvents, var heapTenants])
+{
+    return DetectionHeapBenchmark.Run(int.Parse(heapEvents, System.Globalization.CultureInfo.InvariantCulture), int.Parse(heapTenants, System.Globalization.CultureInfo.InvariantCulture));
+}
+
 if (args is ["ceiling-serve", var port, var dir, .. var postgres])
 {
     return await CeilingServer.ServeAsync(int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), dir, postgres is [var connection] ? connection : null,

@@ -12,34 +12,27 @@ public static class BoundedMaps
     /// <paramref name="capacity"/>, also the least recently seen until a tenth of it is free.
     /// </summary>
     public static void Evict<TKey, T>(Dictionary<TKey, List<T>> map, Func<T, long> at, long before, int capacity = int.MaxValue)
-        where TKey : notnull
-    {
-        var full = map.Count >= capacity;
-        List<TKey>? stale = null;
-        foreach (var (key, entries) in map)
-        {
-            if (entries.Count == 0 || Newest(entries, at) < before)
-            {
-                (stale ??= []).Add(key);
-            }
-        }
+        where TKey : notnull =>
+        EvictBy(map, entries => Newest(entries, at), before, capacity);
 
-        Remove(map, stale);
-        if (full)
-        {
-            RemoveOldest(map, entries => entries.Count == 0 ? long.MinValue : Newest(entries, at), Room(capacity));
-        }
-    }
+    /// <inheritdoc cref="Evict{TKey, T}(Dictionary{TKey, List{T}}, Func{T, long}, long, int)"/>
+    public static void Evict<TKey, T>(Dictionary<TKey, SmallList<T>> map, Func<T, long> at, long before, int capacity = int.MaxValue)
+        where TKey : notnull =>
+        EvictBy(map, entries => Newest(entries, at), before, capacity);
 
     /// <summary>The same for a map of last-seen times: drops entries older than <paramref name="before"/>, then the oldest when it was full.</summary>
     public static void Evict<TKey>(Dictionary<TKey, long> map, long before, int capacity = int.MaxValue)
+        where TKey : notnull =>
+        EvictBy(map, static seen => seen, before, capacity);
+
+    private static void EvictBy<TKey, TValue>(Dictionary<TKey, TValue> map, Func<TValue, long> newest, long before, int capacity)
         where TKey : notnull
     {
         var full = map.Count >= capacity;
         List<TKey>? stale = null;
-        foreach (var (key, seen) in map)
+        foreach (var (key, value) in map)
         {
-            if (seen < before)
+            if (newest(value) < before)
             {
                 (stale ??= []).Add(key);
             }
@@ -48,7 +41,7 @@ public static class BoundedMaps
         Remove(map, stale);
         if (full)
         {
-            RemoveOldest(map, static seen => seen, Room(capacity));
+            RemoveOldest(map, newest, Room(capacity));
         }
     }
 
@@ -65,12 +58,24 @@ public static class BoundedMaps
     /// <summary>How many keys a full map keeps: nine tenths of its capacity (at least one key is freed).</summary>
     private static int Room(int capacity) => capacity - Math.Max(1, capacity / 10);
 
+    // An empty list counts as never seen: it goes first.
     private static long Newest<T>(List<T> entries, Func<T, long> at)
     {
         var newest = long.MinValue;
         foreach (var entry in entries)
         {
             newest = Math.Max(newest, at(entry));
+        }
+
+        return newest;
+    }
+
+    private static long Newest<T>(SmallList<T> entries, Func<T, long> at)
+    {
+        var newest = long.MinValue;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            newest = Math.Max(newest, at(entries[i]));
         }
 
         return newest;

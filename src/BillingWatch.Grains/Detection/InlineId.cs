@@ -12,15 +12,16 @@ namespace BillingWatch.Detection;
 /// as long as a tenant does. A string kept there is one more small object per id for every collection to
 /// find, through the card table, from the old dictionary or list that points at it, and then to move; at a
 /// thousand tenants those objects set the length of each gen0 pause (docs/PERFORMANCE.md). An id of up to
-/// <see cref="MaxInline"/> printable ASCII characters (every Stripe id) is kept inline, with no object at
-/// all; anything longer or stranger keeps its string (it reads back exactly either way) and compares by a
-/// prefix and a 128-bit hash of the whole (two distinct ids share one with probability ~2⁻¹²⁸).
+/// <see cref="MaxInline"/> printable ASCII characters (Stripe's customer, event, charge, payment intent,
+/// invoice and refund ids and card fingerprints are 14–28) is kept inline, with no object at all; anything
+/// longer or stranger keeps its string (it reads back exactly either way) and compares by a prefix and a
+/// 128-bit hash of the whole (two distinct ids share one with probability ~2⁻¹²⁸).
 /// </summary>
 [JsonConverter(typeof(InlineIdJsonConverter))]
 public readonly struct InlineId : IEquatable<InlineId>
 {
     /// <summary>The longest id kept inline.</summary>
-    public const int MaxInline = 63;
+    public const int MaxInline = 31;
 
     private const int Size = MaxInline + 1;
     private const int DigestPrefix = Size - 16 - 1;

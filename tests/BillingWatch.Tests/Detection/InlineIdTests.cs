@@ -96,3 +96,56 @@ public sealed class InlineIdTests
         Assert.Equal(["d", "e", "f"], restored.Ids);
     }
 }
+
+public sealed class SmallListTests
+{
+    [Fact]
+    public void A_small_list_adds_removes_and_finds_in_order_like_a_list()
+    {
+        var small = default(SmallList<int>);
+        var list = new List<int>();
+        for (var i = 1; i <= 9; i++)
+        {
+            small.Add(i);
+            list.Add(i);
+        }
+
+        Assert.Equal(list, small.ToArray());
+        Assert.Equal(list.FindIndex(x => x > 4), small.FindIndex(x => x > 4));
+        Assert.Equal(-1, small.FindIndex(x => x > 40));
+
+        Assert.Equal(list.RemoveAll(x => x % 3 == 0), small.RemoveAll(x => x % 3 == 0));
+        Assert.Equal(list, small.ToArray());
+
+        small.RemoveAt(0);
+        list.RemoveAt(0);
+        small.RemoveAt(small.Count - 1);
+        list.RemoveAt(list.Count - 1);
+        small[1] = 40;
+        list[1] = 40;
+        Assert.Equal(list, small.ToArray());
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => small[small.Count]);
+        Assert.Equal(list.Count, small.RemoveAll(_ => true));
+        Assert.Equal(0, small.Count);
+        small.Add(7);
+        Assert.Equal([7], small.ToArray());
+    }
+
+    [Fact]
+    public void A_small_list_in_a_map_is_changed_in_place_and_reads_and_writes_as_a_json_array()
+    {
+        var map = new Dictionary<InlineId, SmallList<string>>();
+        ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(map, InlineId.From("cus_1"), out _);
+        entry.Add("a");
+        entry.Add("b");
+
+        var json = JsonSerializer.Serialize(map);
+
+        Assert.Equal("""{"cus_1":["a","b"]}""", json);
+        var restored = JsonSerializer.Deserialize<Dictionary<InlineId, SmallList<string>>>("""{"cus_1":["a","b"],"cus_2":null,"cus_3":[]}""")!;
+        Assert.Equal(["a", "b"], restored[InlineId.From("cus_1")].ToArray());
+        Assert.Equal(0, restored[InlineId.From("cus_2")].Count);
+        Assert.Equal(0, restored[InlineId.From("cus_3")].Count);
+    }
+}

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using BillingWatch.Ingest;
 namespace BillingWatch.Detection.Detectors;
 
@@ -78,15 +79,12 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
         }
 
         var customerKey = InlineId.From(e.Customer);
-        if (!s.Customers.TryGetValue(customerKey, out var cards))
+        if (s.Customers.Count >= MaxCustomers && !s.Customers.ContainsKey(customerKey))
         {
-            if (s.Customers.Count >= MaxCustomers)
-            {
-                BoundedMaps.Evict(s.Customers, card => card.At, e.Created - window, MaxCustomers);
-            }
-
-            s.Customers[customerKey] = cards = new(1);
+            BoundedMaps.Evict(s.Customers, card => card.At, e.Created - window, MaxCustomers);
         }
+
+        ref var cards = ref CollectionsMarshal.GetValueRefOrAddDefault(s.Customers, customerKey, out _);
 
         cards.RemoveAll(card => card.At < e.Created - window);
         var fingerprint = InlineId.From(e.Fingerprint);
@@ -102,11 +100,12 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
 
         if (cards.Count >= c.SettingLong(MaxFingerprints))
         {
+            var seen = cards.ToArray();
             c.Anomaly("customer:" + e.Customer, Severity.Critical, "Card testing: many cards on one customer")
-                .Saying($"Customer {e.Customer} used {cards.Count} distinct cards within {window / 60} minutes.")
-                .At(e.Created, cards.Min(card => card.At), e.Created)
-                .WithEvidence(new { customer = e.Customer, distinctCards = cards.Count })
-                .FromEvents(cards.Select(card => card.EventId.ToString()))
+                .Saying($"Customer {e.Customer} used {seen.Length} distinct cards within {window / 60} minutes.")
+                .At(e.Created, seen.Min(card => card.At), e.Created)
+                .WithEvidence(new { customer = e.Customer, distinctCards = seen.Length })
+                .FromEvents(seen.Select(card => card.EventId.ToString()))
                 .Raise();
         }
 
@@ -173,7 +172,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
 
         public RecentIds Recent { get; set; } = new();
 
-        public Dictionary<InlineId, List<CardSeen>> Customers { get; set; } = [];
+        public Dictionary<InlineId, SmallList<CardSeen>> Customers { get; set; } = [];
 
         /// <summary>Declined cards per "amount currency" within the window.</summary>
         public Dictionary<string, List<CardSeen>> Amounts { get; set; } = [];

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using BillingWatch.Ingest;
 namespace BillingWatch.Detection.Detectors;
 
@@ -38,15 +39,12 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         var window = c.SettingLong(WindowMinutes) * 60;
         var ids = IdsOf(e);
         var customerKey = InlineId.From(e.Customer);
-        if (!s.Customers.TryGetValue(customerKey, out var payments))
+        if (s.Customers.Count >= MaxCustomers && !s.Customers.ContainsKey(customerKey))
         {
-            if (s.Customers.Count >= MaxCustomers)
-            {
-                BoundedMaps.Evict(s.Customers, x => x.At, c.Watermark - window, MaxCustomers);
-            }
-
-            s.Customers[customerKey] = payments = new(1);
+            BoundedMaps.Evict(s.Customers, x => x.At, c.Watermark - window, MaxCustomers);
         }
+
+        ref var payments = ref CollectionsMarshal.GetValueRefOrAddDefault(s.Customers, customerKey, out _);
 
         payments.RemoveAll(p => Math.Abs(p.At - e.Created) > window && p.At < e.Created);
         var same = payments.FindIndex(p => Overlap(p.Ids, ids));
@@ -151,7 +149,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
 
     public sealed class State
     {
-        public Dictionary<InlineId, List<Payment>> Customers { get; set; } = [];
+        public Dictionary<InlineId, SmallList<Payment>> Customers { get; set; } = [];
 
         public long LastPrune { get; set; }
     }

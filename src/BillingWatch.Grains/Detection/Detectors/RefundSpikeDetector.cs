@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using BillingWatch.Ingest;
 namespace BillingWatch.Detection.Detectors;
 
@@ -222,15 +223,12 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
     private static void CustomerRefunds(State s, BillingEvent e, long window, long refund, DetectorContext c)
     {
         var customerKey = InlineId.From(e.Customer!);
-        if (!s.Customers.TryGetValue(customerKey, out var refunds))
+        if (s.Customers.Count >= MaxCustomers && !s.Customers.ContainsKey(customerKey))
         {
-            if (s.Customers.Count >= MaxCustomers)
-            {
-                BoundedMaps.Evict(s.Customers, r => r.At, e.Created - window, MaxCustomers);
-            }
-
-            s.Customers[customerKey] = refunds = new(1);
+            BoundedMaps.Evict(s.Customers, r => r.At, e.Created - window, MaxCustomers);
         }
+
+        ref var refunds = ref CollectionsMarshal.GetValueRefOrAddDefault(s.Customers, customerKey, out _);
 
         refunds.RemoveAll(r => r.At <= e.Created - window);
         refunds.Add(new RefundSeen(e.Created, refund, e.Currency!, InlineId.From(e.Id)));
@@ -239,15 +237,25 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
             refunds.RemoveAt(0);
         }
 
-        var same = refunds.Where(r => r.Currency == e.Currency).ToList();
-        var total = same.Sum(r => r.Amount);
-        if (same.Count >= 2 && total >= c.SettingLong(CustomerRefund))
+        var same = 0;
+        var total = 0L;
+        for (var i = 0; i < refunds.Count; i++)
         {
+            if (refunds[i].Currency == e.Currency)
+            {
+                same++;
+                total = checked(total + refunds[i].Amount);
+            }
+        }
+
+        if (same >= 2 && total >= c.SettingLong(CustomerRefund))
+        {
+            var seen = refunds.ToArray();
             c.Anomaly($"customer:{e.Customer}:{e.Currency}", Severity.Critical, "Customer heavily refunded")
                 .Saying($"Customer {e.Customer} was refunded {total} {e.Currency} within {window / 3600} hours.")
-                .At(e.Created, refunds.Min(r => r.At), e.Created)
+                .At(e.Created, seen.Min(r => r.At), e.Created)
                 .WithEvidence(new { customer = e.Customer, refunded = total, currency = e.Currency })
-                .FromEvents(refunds.Select(r => r.EventId.ToString()))
+                .FromEvents(seen.Select(r => r.EventId.ToString()))
                 .Raise();
         }
     }
@@ -289,7 +297,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
     {
         public Dictionary<string, CurrencyWindow> Currencies { get; set; } = [];
 
-        public Dictionary<InlineId, List<RefundSeen>> Customers { get; set; } = [];
+        public Dictionary<InlineId, SmallList<RefundSeen>> Customers { get; set; } = [];
 
         public long LastPrune { get; set; }
 
