@@ -73,7 +73,8 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await Assertions.Expect(page.Locator("#chart-failures .u-legend")).ToContainTextAsync("Expected high");
         await ShotAsync(page, "overview");
 
-        // The demo's incidents are shaded on the charts: a click on the first one's span opens an anomaly.
+        // The demo's incidents are shaded on the charts: pointing at the first one's span names an incident
+        // (the one drawn there: incidents minutes apart share a pixel of a week), and a click opens that one.
         var incident = page.Locator("#incidents a").First;
         await Assertions.Expect(incident).ToBeVisibleAsync();
         var incidentHref = await incident.GetAttributeAsync("href");
@@ -81,21 +82,21 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
             """
             (href) => {
               const u = document.querySelector("#chart-volume").chart;
-              const id = decodeURIComponent(href.slice("#/anomaly/".length));
               const link = [...document.querySelectorAll("#incidents a")].find((a) => a.getAttribute("href") === href);
               const from = Math.max(Date.parse(link.dataset.from) / 1000, u.scales.x.min);
               const box = u.over.getBoundingClientRect();
               return [box.left + u.valToPos(from, "x") + 2, box.top + box.height / 2];
             }
             """, incidentHref);
+        await page.Mouse.MoveAsync((float)point[0], (float)point[1]);
+        var named = await page.EvaluateAsync<string>("() => document.querySelector('#chart-volume').chart.over.title");
+        Assert.Matches(@" \((medium|high|critical)\)$", named);
         await page.Mouse.ClickAsync((float)point[0], (float)point[1]);
 
-        // Any incident's page will do: in 1 of 3-10 runs on 2026-12-02 this click opened a newer incident
-        // than the first listed, which the chart's hit test (first span under the pointer, in list order)
-        // does not explain yet. Waits on the anomaly page itself:
-        // WaitForURL missed this same-document navigation in some runs.
+        // Waits on the anomaly page itself: WaitForURL missed this same-document navigation in some runs.
         await Assertions.Expect(page.Locator("#evidence dl.facts dt").First).ToBeVisibleAsync();
         Assert.Matches("#/anomaly/an_[0-9a-f]+$", page.Url);
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync(named[..named.LastIndexOf(" (", StringComparison.Ordinal)]);
         await page.GoBackAsync();
         await ExpectHeadingAsync(page, "Overview");
 

@@ -114,9 +114,20 @@
         }],
         ready: [(u) => {
           let downX = 0;
+          // The span drawn under the pointer (the narrowest of several, so a short incident drawn over a long
+          // one can be reached), else the nearest within 6 px; never a neighbour over the one under the pointer.
           const at = (e) => {
-            const x = u.posToVal(e.offsetX, "x"), slack = (u.posToVal(6, "x") - u.posToVal(0, "x"));
-            return spans.find((s) => x >= s.from - slack && x <= Math.max(s.to, s.from) + slack);
+            const x = u.posToVal(e.offsetX, "x"), px = u.posToVal(1, "x") - u.posToVal(0, "x");
+            let best = null, bestDistance = Infinity, bestWidth = Infinity;
+            for (const s of spans) {
+              const to = Math.max(s.to, s.from + 4 * px);
+              const distance = x < s.from ? s.from - x : x > to ? x - to : 0;
+              const width = to - s.from;
+              if (distance <= 6 * px && (distance < bestDistance || (distance === bestDistance && width < bestWidth))) {
+                best = s; bestDistance = distance; bestWidth = width;
+              }
+            }
+            return best;
           };
           u.over.addEventListener("mousedown", (e) => { downX = e.clientX; });
           u.over.addEventListener("mousemove", (e) => { const s = at(e); u.over.style.cursor = s ? "pointer" : ""; u.over.title = s ? s.title : ""; });
