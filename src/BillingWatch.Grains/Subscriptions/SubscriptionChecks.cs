@@ -31,6 +31,9 @@ public sealed class SubscriptionChecks(string tenantId)
         }
     }
 
+    /// <summary>Events wait to be written to the book.</summary>
+    public bool HasPending => _pending.Count > 0;
+
     /// <summary>The wall-clock check ran at <paramref name="now"/>: lapses are judged up to it.</summary>
     public void Tick(long now) => _wallClock = Math.Max(_wallClock, now);
 

@@ -42,8 +42,46 @@ public sealed partial class TenantGrain
         if (_detection is not null)
         {
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            await _detection.FlushAsync(anomalies, subscriptions, detectionState.WriteStateAsync, force);
+            try
+            {
+                await _detection.FlushAsync(anomalies, subscriptions, detectionState.WriteStateAsync, force);
+            }
+            finally
+            {
+                ScheduleFlush();
+            }
+
             Observability.BillingWatchMetrics.DetectionFlushed(started);
+        }
+    }
+
+    // The flush timer runs every PromptFlush while the tenant has fresh work, once at the snapshot's time when
+    // only that is left, and not at all for a tenant with nothing to store.
+    private void ScheduleFlush()
+    {
+        if (_flushTimer is null || _detection is null)
+        {
+            return;
+        }
+
+        var next = _detection.NextFlushIn();
+        if (next == TenantDetection.PromptFlush)
+        {
+            WakeFlush();
+            return;
+        }
+
+        _flushTimer.Change(next ?? Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _flushPrompt = false;
+    }
+
+    /// <summary>Events were folded: flush within <see cref="TenantDetection.PromptFlush"/> (a no-op while already due that often).</summary>
+    private void WakeFlush()
+    {
+        if (_flushTimer is not null && !_flushPrompt)
+        {
+            _flushTimer.Change(TenantDetection.PromptFlush, TenantDetection.PromptFlush);
+            _flushPrompt = true;
         }
     }
 
@@ -185,7 +223,8 @@ public sealed partial class TenantGrain
         await _detection.CatchUpAsync(eventLog, lastSequence);
         // Tenants activated together (a restart, a burst of creations) would otherwise flush in step, and their
         // writes would reach the database's one writer in one burst every two seconds.
-        this.RegisterGrainTimer(FlushOnTimerAsync, TimeSpan.FromMilliseconds(1000 + Random.Shared.Next(2000)), TimeSpan.FromSeconds(2));
+        _flushTimer = this.RegisterGrainTimer(FlushOnTimerAsync, TimeSpan.FromMilliseconds(1000 + Random.Shared.Next(2000)), TenantDetection.PromptFlush);
+        _flushPrompt = true;
     }
 
     private async Task FlushOnTimerAsync(CancellationToken cancellationToken)

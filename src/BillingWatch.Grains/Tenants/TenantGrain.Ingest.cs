@@ -32,6 +32,7 @@ public sealed partial class TenantGrain
         }
 
         var outcome = await ingest.AppendAsync(envelope, delivery.Body, delivery.ReceivedAt, EventSource.Webhook);
+        WakeFlush();
         StepAsideIfStale();
         return outcome;
     }
@@ -62,6 +63,7 @@ public sealed partial class TenantGrain
             }
 
             var outcomes = await Task.WhenAll(appends);
+            WakeFlush();
             StepAsideIfStale();
             if (outcomes.Any(o => o.Status == WebhookStatus.StorageUnavailable))
             {

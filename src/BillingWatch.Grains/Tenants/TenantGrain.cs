@@ -33,6 +33,8 @@ public sealed partial class TenantGrain(
     // Both exist exactly while the tenant does: made on creation or activation, dropped on deletion.
     private TenantIngest? _ingest;
     private TenantDetection? _detection;
+    private IGrainTimer? _flushTimer;
+    private bool _flushPrompt;
     private int _importsRunning;
 
     // An import arrives as a series of chunks; between two of them the wall clock must still wait.

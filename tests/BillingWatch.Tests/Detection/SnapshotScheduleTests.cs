@@ -125,6 +125,50 @@ public sealed class SnapshotScheduleTests
         }
     }
 
+    [Fact]
+    public async Task A_tenant_asks_for_a_flush_soon_after_events_at_its_snapshot_time_while_only_that_is_left_and_never_when_clean()
+    {
+        const string tenant = "tn_quiet";
+        var probe = new SnapshotSchedule(tenant, Interval, Start.ToUnixTimeMilliseconds());
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(probe.NextDueUnixMs - 30_000));
+        var detection = new TenantDetection(tenant, new DetectionState(), time);
+        var dir = TestData.NewDirectory();
+        var database = new SqliteDatabase(Path.Combine(dir, "billingwatch.db"), 5000, NullLogger<SqliteDatabase>.Instance);
+        try
+        {
+            database.Migrate();
+            var anomalies = new AnomalyStore(database, SqliteDialect.Instance, time);
+            var book = new InMemorySubscriptionBook();
+            var failing = false;
+            Task WriteState() => failing ? throw new StorageUnavailableException("storage is down") : Task.CompletedTask;
+
+            Assert.Null(detection.NextFlushIn());
+
+            detection.Resolve(1, Charge(1, time));
+            Assert.Equal(TenantDetection.PromptFlush, detection.NextFlushIn());
+
+            // Flushed, the snapshot not due for 30 s: nothing to do until then.
+            await detection.FlushAsync(anomalies, book, WriteState);
+            Assert.Equal(TimeSpan.FromSeconds(30), detection.NextFlushIn());
+
+            // A snapshot that cannot be written is retried soon.
+            time.Advance(TimeSpan.FromSeconds(30));
+            failing = true;
+            await Assert.ThrowsAsync<StorageUnavailableException>(() => detection.FlushAsync(anomalies, book, WriteState));
+            Assert.Equal(TenantDetection.PromptFlush, detection.NextFlushIn());
+
+            failing = false;
+            await detection.FlushAsync(anomalies, book, WriteState);
+            Assert.Null(detection.NextFlushIn());
+        }
+        finally
+        {
+            database.Dispose();
+            SqliteConnection.ClearAllPools();
+            TestData.TryDelete(dir);
+        }
+    }
+
     private static BillingEvent Charge(long sequence, TimeProvider time)
     {
         var created = time.GetUtcNow().ToUnixTimeSeconds();
