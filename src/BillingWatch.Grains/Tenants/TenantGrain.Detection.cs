@@ -75,12 +75,16 @@ public sealed partial class TenantGrain
         _flushPrompt = false;
     }
 
-    /// <summary>Events were folded: flush within <see cref="TenantDetection.PromptFlush"/> (a no-op while already due that often).</summary>
+    /// <summary>
+    /// Events were folded: flush every <see cref="TenantDetection.PromptFlush"/> from 1 to 3 s from now (a no-op
+    /// while already that prompt). Spread like the first flush of an activation, so a burst that wakes many
+    /// quiet tenants at once does not have them flush in step.
+    /// </summary>
     private void WakeFlush()
     {
         if (_flushTimer is not null && !_flushPrompt)
         {
-            _flushTimer.Change(TenantDetection.PromptFlush, TenantDetection.PromptFlush);
+            _flushTimer.Change(TimeSpan.FromMilliseconds(1000 + Random.Shared.Next(2000)), TenantDetection.PromptFlush);
             _flushPrompt = true;
         }
     }
