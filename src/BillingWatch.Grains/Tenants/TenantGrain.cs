@@ -95,6 +95,9 @@ public sealed partial class TenantGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        // The last flush below leaves nothing for the timer to come back to.
+        _flushTimer?.Dispose();
+        _flushTimer = null;
         try
         {
             await FlushDetectionAsync();

@@ -82,20 +82,10 @@ public sealed class SnapshotScheduleTests
     }
 
     [Fact]
-    public async Task A_tenant_forced_to_snapshot_writes_its_next_one_at_its_own_place_in_the_cycle()
-    {
+    public Task A_tenant_forced_to_snapshot_writes_its_next_one_at_its_own_place_in_the_cycle() =>
         // Start where this tenant's next boundary is 30 s away, so "an interval after the forced one" is far off.
-        const string tenant = "tn_cycle";
-        var probe = new SnapshotSchedule(tenant, Interval, Start.ToUnixTimeMilliseconds());
-        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(probe.NextDueUnixMs - 30_000));
-        var detection = new TenantDetection(tenant, new DetectionState(), time);
-        var dir = TestData.NewDirectory();
-        var database = new SqliteDatabase(Path.Combine(dir, "billingwatch.db"), 5000, NullLogger<SqliteDatabase>.Instance);
-        try
+        With30SecondsToTheSnapshotAsync("tn_cycle", async (detection, time, anomalies, book) =>
         {
-            database.Migrate();
-            var anomalies = new AnomalyStore(database, SqliteDialect.Instance, time);
-            var book = new InMemorySubscriptionBook();
             var writes = 0;
             Task WriteState()
             {
@@ -116,29 +106,12 @@ public sealed class SnapshotScheduleTests
             await detection.FlushAsync(anomalies, book, WriteState);
             Assert.Equal(2, writes);
             Assert.Equal(2, detection.Checkpoint);
-        }
-        finally
-        {
-            database.Dispose();
-            SqliteConnection.ClearAllPools();
-            TestData.TryDelete(dir);
-        }
-    }
+        });
 
     [Fact]
-    public async Task A_tenant_asks_for_a_flush_soon_after_events_at_its_snapshot_time_while_only_that_is_left_and_never_when_clean()
-    {
-        const string tenant = "tn_quiet";
-        var probe = new SnapshotSchedule(tenant, Interval, Start.ToUnixTimeMilliseconds());
-        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(probe.NextDueUnixMs - 30_000));
-        var detection = new TenantDetection(tenant, new DetectionState(), time);
-        var dir = TestData.NewDirectory();
-        var database = new SqliteDatabase(Path.Combine(dir, "billingwatch.db"), 5000, NullLogger<SqliteDatabase>.Instance);
-        try
+    public Task A_tenant_asks_for_a_flush_soon_after_events_at_its_snapshot_time_while_only_that_is_left_and_never_when_clean() =>
+        With30SecondsToTheSnapshotAsync("tn_quiet", async (detection, time, anomalies, book) =>
         {
-            database.Migrate();
-            var anomalies = new AnomalyStore(database, SqliteDialect.Instance, time);
-            var book = new InMemorySubscriptionBook();
             var failing = false;
             Task WriteState() => failing ? throw new StorageUnavailableException("storage is down") : Task.CompletedTask;
 
@@ -160,6 +133,19 @@ public sealed class SnapshotScheduleTests
             failing = false;
             await detection.FlushAsync(anomalies, book, WriteState);
             Assert.Null(detection.NextFlushIn());
+        });
+
+    /// <summary>A tenant's detection on a clock 30 s before its next snapshot boundary, with a real anomaly store and an in-memory book.</summary>
+    private static async Task With30SecondsToTheSnapshotAsync(string tenant, Func<TenantDetection, FakeTimeProvider, AnomalyStore, InMemorySubscriptionBook, Task> test)
+    {
+        var probe = new SnapshotSchedule(tenant, Interval, Start.ToUnixTimeMilliseconds());
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(probe.NextDueUnixMs - 30_000));
+        var dir = TestData.NewDirectory();
+        var database = new SqliteDatabase(Path.Combine(dir, "billingwatch.db"), 5000, NullLogger<SqliteDatabase>.Instance);
+        try
+        {
+            database.Migrate();
+            await test(new TenantDetection(tenant, new DetectionState(), time), time, new AnomalyStore(database, SqliteDialect.Instance, time), new InMemorySubscriptionBook());
         }
         finally
         {
