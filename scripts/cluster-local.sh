@@ -9,6 +9,10 @@
 #   scripts/cluster-local.sh cpu [--state DIR]       CPU seconds used so far by each process (for benchmarks)
 #   scripts/cluster-local.sh stop [--state DIR] [--keep]      (--keep leaves the database folder)
 #
+# PG_EXTRA_OPTIONS adds server settings to PostgreSQL's command line, e.g.
+#   PG_EXTRA_OPTIONS="-c shared_preload_libraries=pg_stat_statements -c shared_buffers=512MB"
+# and PG_INITDB_OPTIONS adds options to initdb for a new database folder, e.g. PG_INITDB_OPTIONS="--locale=C".
+#
 # After start, DIR/cluster.env holds FRONTENDS (space-separated URLs), ADMIN_KEY, CONNECTION_STRING and
 # one SILO_<n>_PID / FRONTEND_<n>_PID per process; logs are in DIR/logs.
 set -euo pipefail
@@ -73,10 +77,10 @@ start() {
   if [ ! -d "$state/pg/data" ]; then
     mkdir -p "$state/pg"
     if [ "$(id -u)" = "0" ]; then chown postgres "$state/pg"; fi
-    as_postgres initdb -D "$state/pg/data" -U postgres -A trust -E UTF8 --no-instructions >"$state/logs/initdb.log"
+    as_postgres initdb -D "$state/pg/data" -U postgres -A trust -E UTF8 ${PG_INITDB_OPTIONS:-} --no-instructions >"$state/logs/initdb.log"
   fi
   as_postgres pg_ctl -D "$state/pg/data" -l "$state/pg/postgres.log" -w -t 60 \
-    -o "-p $pg_port -k $state/pg -c listen_addresses=127.0.0.1 -c max_connections=400" start >/dev/null
+    -o "-p $pg_port -k $state/pg -c listen_addresses=127.0.0.1 -c max_connections=400 ${PG_EXTRA_OPTIONS:-}" start >/dev/null
   psql -h 127.0.0.1 -p "$pg_port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'billingwatch'" | grep -q 1 \
     || psql -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE DATABASE billingwatch"
   local connection="Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=billingwatch;Timeout=5"

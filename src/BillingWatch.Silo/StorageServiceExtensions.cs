@@ -68,11 +68,24 @@ public static class StorageServiceExtensions
         }
     }
 
-    /// <summary>The PostgreSQL connection string; required in cluster mode.</summary>
-    public static string PostgresConnectionString(this IConfiguration configuration) =>
-        configuration.GetConnectionString(ConnectionStringName) is { Length: > 0 } connectionString
-            ? connectionString
-            : throw new BillingWatchConfigurationException($"BillingWatch:Storage:Provider is postgres but ConnectionStrings:{ConnectionStringName} is not set.");
+    /// <summary>The PostgreSQL connection string, with BillingWatch's pool settings; required in cluster mode.</summary>
+    public static string PostgresConnectionString(this IConfiguration configuration)
+    {
+        if (configuration.GetConnectionString(ConnectionStringName) is not { Length: > 0 } connectionString)
+        {
+            throw new BillingWatchConfigurationException($"BillingWatch:Storage:Provider is postgres but ConnectionStrings:{ConnectionStringName} is not set.");
+        }
+
+        try
+        {
+            return PostgresDatabase.Tuned(connectionString);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidCastException)
+        {
+            // Npgsql's message may quote the offending value, and the string holds the password: name the setting only.
+            throw new BillingWatchConfigurationException($"ConnectionStrings:{ConnectionStringName} is not a valid PostgreSQL connection string (an unknown keyword or a malformed value).");
+        }
+    }
 
     /// <summary>
     /// The storage services shared by silos and (for queries) front ends: the event log, the anomaly store,

@@ -54,6 +54,28 @@ public sealed class SettingsValidationTests
     }
 
     [Fact]
+    public async Task A_malformed_connection_string_is_named_without_quoting_it()
+    {
+        var dataDir = TestData.NewDirectory();
+        try
+        {
+            var (exitCode, stdout, stderr) = await RunApiAsync(dataDir, new Dictionary<string, string>
+            {
+                ["BillingWatch__Storage__Provider"] = "postgres",
+                ["ConnectionStrings__BillingWatch"] = "Host=127.0.0.1;Password=hunter2-secret;Port=not-a-port",
+            });
+
+            Assert.Equal(2, exitCode);
+            Assert.Contains("ConnectionStrings:BillingWatch is not a valid PostgreSQL connection string", stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("hunter2-secret", stdout + stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            TestData.TryDelete(dataDir);
+        }
+    }
+
+    [Fact]
     public void The_defaults_are_valid_and_every_failure_names_a_setting()
     {
         Assert.Empty(BillingWatchOptionsValidator.Failures(new BillingWatchOptions()));

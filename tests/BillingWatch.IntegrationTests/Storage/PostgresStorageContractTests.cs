@@ -58,6 +58,64 @@ public sealed class PostgresMigrationTests
             await database.DisposeAsync();
         }
     }
+
+    [Fact]
+    public async Task An_existing_event_log_gets_bytewise_keys_and_keeps_its_events_and_indexes()
+    {
+        var connectionString = await (await PostgresServer.Shared).CreateDatabaseAsync("collate");
+        await using var database = new PostgresDatabase(connectionString, NullLogger<PostgresDatabase>.Instance);
+        await database.MigrateAsync();
+        await ExecuteAsync(database, """
+            ALTER TABLE events
+                ALTER COLUMN tenant_id TYPE text COLLATE "default", ALTER COLUMN event_id TYPE text COLLATE "default",
+                ALTER COLUMN type TYPE text COLLATE "default", ALTER COLUMN account TYPE text COLLATE "default";
+            DELETE FROM schema_migrations WHERE version = 14;
+            INSERT INTO events (tenant_id, seq, event_id, livemode, type, created, received_at, payload)
+            VALUES ('tn_a', 1, 'evt_1', true, 'charge.refunded', 100, 100000, '\x7b7d'),
+                   ('tn_a', 2, 'evt_2', true, 'charge.succeeded', 101, 101000, '\x7b7d');
+            """);
+
+        await database.MigrateAsync();
+
+        Assert.Equal(
+            ["account C", "event_id C", "tenant_id C", "type C"],
+            await ScalarsAsync(database, """
+                SELECT a.attname || ' ' || c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+                WHERE a.attrelid = 'events'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid = 'text'::regtype
+                ORDER BY a.attname
+                """));
+        Assert.Equal(["1"], await ScalarsAsync(database, $"SELECT seq::text FROM events WHERE tenant_id = 'tn_a' AND type = 'charge.refunded' AND {EventTypeIndex.RarePredicate}"));
+        Assert.Equal(["2"], await ScalarsAsync(database, "SELECT seq::text FROM events WHERE tenant_id = 'tn_a' AND event_id = 'evt_2' AND livemode"));
+        var plan = string.Join("\n", await ScalarsAsync(database, $"""
+            SET enable_seqscan = off;
+            EXPLAIN SELECT seq FROM events WHERE tenant_id = 'tn_a' AND type = 'charge.refunded' AND {EventTypeIndex.RarePredicate} ORDER BY created DESC, seq DESC LIMIT 50
+            """));
+        Assert.Contains("ix_events_rare_type", plan, StringComparison.Ordinal);
+    }
+
+    private static async Task ExecuteAsync(PostgresDatabase database, string sql)
+    {
+        await using var command = database.DataSource.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<List<string>> ScalarsAsync(PostgresDatabase database, string sql)
+    {
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var values = new List<string>();
+        do
+        {
+            while (await reader.ReadAsync())
+            {
+                values.Add(reader.GetString(0));
+            }
+        }
+        while (await reader.NextResultAsync());
+
+        return values;
+    }
 }
 
 public sealed class PostgresStorageContractTests : StorageContractTests
