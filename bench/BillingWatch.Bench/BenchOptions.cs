@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace BillingWatch.Bench;
 
-internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples, bool DetectorsOff = false, string? Postgres = null, bool StripeShaped = false, bool Ceiling = false, bool CeilingMinimalSchema = false, string[]? DisabledDetectors = null)
+internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples, bool DetectorsOff = false, string? Postgres = null, bool StripeShaped = false, bool Ceiling = false, bool CeilingMinimalSchema = false, string[]? DisabledDetectors = null, int Warmup = 0)
 {
     public const string Usage = """
         usage: dotnet run -c Release --project bench/BillingWatch.Bench -- [options]
@@ -22,6 +22,9 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
                             the SQLite ceiling writes a table with only the unique index exactly-once
                             needs (what a receiver with no queries would keep)
           --payload B       approximate body size for --mix charges (default 1200)
+          --warmup W        first send W deliveries to a separate set of tenants, unmeasured, so that the
+                            measured run finds a warm process (JIT done), as a server that has been up
+                            for a while would be; the ceiling is not warmed (its code is a few methods)
           --detectors off   disable every detector for every tenant (to measure what detection costs)
           --disable a,b     disable these detectors too (to attribute detection's cost to detectors)
           --query-samples Q after the load, time Q event-list and Q anomaly-list queries (default 200)
@@ -55,6 +58,7 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
                 "--admin-key" => o with { AdminKey = Next() },
                 "--data" => o with { DataDir = Next() },
                 "--postgres" => o with { Postgres = Next() },
+                "--warmup" => o with { Warmup = Int() },
                 _ => null,
             };
             if (o is null)
@@ -63,6 +67,6 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
             }
         }
 
-        return o.Tenants > 0 && o.Events > 0 && o.Concurrency > 0 && (o.Url is null || o.AdminKey is not null) ? o : null;
+        return o.Tenants > 0 && o.Events > 0 && o.Concurrency > 0 && o.Warmup >= 0 && (o.Url is null || o.AdminKey is not null) ? o : null;
     }
 }
