@@ -8,6 +8,7 @@ using Orleans.Configuration;
 using Orleans.Dashboard;
 using Orleans.Hosting;
 using Orleans.Runtime;
+using Orleans.Storage;
 
 namespace BillingWatch.Silo;
 
@@ -15,6 +16,9 @@ public static class SiloHostingExtensions
 {
     /// <summary>The ADO.NET invariant of Npgsql, as Orleans' providers name it.</summary>
     public const string PostgresInvariant = "Npgsql";
+
+    /// <summary>Orleans' ADO.NET provider on the embedded database, wrapped under <see cref="StorageNames.Grains"/>.</summary>
+    private const string SqliteGrainStorageName = "grains-sqlite";
 
     /// <summary>
     /// Configures a BillingWatch silo from configuration. Embedded default: localhost clustering and grain
@@ -72,7 +76,7 @@ public static class SiloHostingExtensions
         }
         else
         {
-            silo.AddAdoNetGrainStorage(StorageNames.Grains, o =>
+            silo.AddAdoNetGrainStorage(SqliteGrainStorageName, o =>
             {
                 // "System.Data.SQLite" is the provider's historical name; it maps to Microsoft.Data.Sqlite.
                 o.Invariant = "System.Data.SQLite";
@@ -80,6 +84,10 @@ public static class SiloHostingExtensions
                     StorageServiceExtensions.SqlitePath(options), options.Storage.BusyTimeoutMs,
                     Microsoft.Extensions.Logging.Abstractions.NullLogger<SqliteDatabase>.Instance).ConnectionString;
             });
+
+            // The grains' storage is that provider with its writes made in the event log writer's turn.
+            silo.Services.AddKeyedSingleton(StorageNames.Grains, (sp, _) => WriterTurnGrainStorage.For(
+                sp.GetRequiredKeyedService<IGrainStorage>(SqliteGrainStorageName), sp.GetRequiredService<SqliteDatabase>()));
 
             // Without a reminder table the wall clock is a background service in the (single) silo.
             silo.Services.AddHostedService<DetectionClock>();

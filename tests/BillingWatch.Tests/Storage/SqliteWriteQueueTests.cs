@@ -117,6 +117,65 @@ public sealed class SqliteWriteQueueTests : IDisposable
     }
 
     [Fact]
+    public async Task A_write_on_a_connection_of_its_own_runs_in_the_writers_turn_after_what_was_queued_before_it()
+    {
+        using var events = new SqliteEventLog(_database, NullLogger<SqliteEventLog>.Instance);
+        var store = new AnomalyStore(_database, SqliteDialect.Instance, TimeProvider.System);
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var holding = ((IStorageConnections)_database).WriteAsync(_ =>
+        {
+            entered.Set();
+            release.Wait();
+            return Task.FromResult(true);
+        });
+        Assert.True(entered.Wait(TimeSpan.FromSeconds(30)), "the writer took the holding write");
+
+        var anomaly = store.ApplyAsync([Anomaly("tn_turn", "cus_1")]);
+        var anomalyStoredFirst = false;
+        var beside = _database.Writes.RunBesideAsync(() =>
+        {
+            anomalyStoredFirst = anomaly.IsCompletedSuccessfully;
+            // Like Orleans' grain storage: a connection of its own, which takes the write lock at once here
+            // (BEGIN IMMEDIATE) and would fail after a second of SQLITE_BUSY had the writer kept it.
+            using var own = new SqliteConnection(new SqliteConnectionStringBuilder(_database.ConnectionString) { DefaultTimeout = 1 }.ConnectionString);
+            own.Open();
+            using var transaction = own.BeginTransaction(deferred: false);
+            using var write = own.CreateCommand();
+            write.CommandText = "PRAGMA user_version = 77";
+            write.ExecuteNonQuery();
+            transaction.Commit();
+            return Task.CompletedTask;
+        });
+        var waitedForTheWriter = !beside.IsCompleted;
+
+        release.Set();
+        await holding;
+        await beside;
+        await anomaly;
+        Assert.True(waitedForTheWriter);
+        Assert.True(anomalyStoredFirst, "the write queued before it was committed first");
+        using var check = _database.Open();
+        using var read = check.CreateCommand();
+        read.CommandText = "PRAGMA user_version";
+        Assert.Equal(77L, (long)read.ExecuteScalar()!);
+    }
+
+    [Fact]
+    public async Task A_write_beside_the_writer_that_fails_fails_its_caller_and_the_writer_goes_on()
+    {
+        using var events = new SqliteEventLog(_database, NullLogger<SqliteEventLog>.Instance);
+        var store = new AnomalyStore(_database, SqliteDialect.Instance, TimeProvider.System);
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => _database.Writes.RunBesideAsync(() => throw new InvalidOperationException("thrown")));
+        await Assert.ThrowsAsync<TimeoutException>(() => _database.Writes.RunBesideAsync(() => Task.FromException(new TimeoutException("faulted"))));
+        await store.ApplyAsync([Anomaly("tn_beside", "cus_1")]);
+        Assert.Equal(AppendResult.Accepted, await events.AppendAsync(new EventToAppend("tn_beside", 1, "evt_1", "charge.succeeded", false, 1_700_000_000, 1_700_000_000_000, Encoding.UTF8.GetBytes("{}"), EventSource.Webhook)));
+
+        Assert.Single((await store.ListAsync("tn_beside", new AnomalyQuery(null, null, null, null, null, null, 50, null))).Items);
+    }
+
+    [Fact]
     public async Task Under_sustained_appends_the_wal_is_copied_into_the_database_and_starts_over()
     {
         using var events = new SqliteEventLog(_database, NullLogger<SqliteEventLog>.Instance);

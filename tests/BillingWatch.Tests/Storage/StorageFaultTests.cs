@@ -1,5 +1,6 @@
 using BillingWatch.Tests.Fixtures;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace BillingWatch.Tests.Storage;
 
@@ -21,6 +22,18 @@ public sealed class StorageFaultTests : IAsyncLifetime
     }
 
     public async Task DisposeAsync() => await _app.DisposeAsync();
+
+    [Fact]
+    public async Task Grain_state_is_written_in_the_event_log_writers_turn()
+    {
+        Assert.IsType<BillingWatch.Storage.Sqlite.WriterTurnGrainStorage>(
+            _app.Services.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(StorageNames.Grains));
+
+        // Creating a tenant writes its grain state (settings, secrets) through it; the tenant then takes webhooks.
+        var tenant = await _app.CreateTenantAsync();
+        var accepted = await HttpAssert.JsonAsync(await tenant.DeliverAsync(StripeEvents.ChargeSucceeded()), 200);
+        Assert.Equal("accepted", accepted.GetProperty("status").GetString());
+    }
 
     [Fact]
     public async Task Locked_database_gives_503_with_retry_after_then_recovers()

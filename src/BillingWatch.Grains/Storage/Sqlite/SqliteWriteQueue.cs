@@ -72,6 +72,48 @@ internal sealed class SqliteWriteQueue : IDisposable
         return done.Task;
     }
 
+    /// <summary>How long the writer waits for a write made beside it before it goes on (the write itself goes on too).</summary>
+    internal static readonly TimeSpan BesideWaitLimit = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Runs a write that uses a connection of its own (Orleans' grain storage) in the writer's turn: the writer
+    /// starts it between two of its own writes and waits for it, holding no lock meanwhile, so the write never
+    /// meets the writer's lock, and it lands after every write queued before it.
+    /// </summary>
+    public Task RunBesideAsync(Func<Task> write)
+    {
+        var started = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var job = new SqliteWriteJob(
+            _ =>
+            {
+                Task running;
+                try
+                {
+                    running = write();
+                }
+                catch (Exception ex)
+                {
+                    started.TrySetException(ex);
+                    return;
+                }
+
+                started.TrySetResult(running);
+                // Its failure is the caller's, not the writer's: observed through the task handed over above.
+                ((IAsyncResult)running).AsyncWaitHandle.WaitOne(BesideWaitLimit);
+            },
+            ex => started.TrySetException(ex));
+        if (!_jobs.Writer.TryWrite(job))
+        {
+            started.TrySetException(new StorageUnavailableException("The database is shutting down."));
+        }
+        else if (!_taken)
+        {
+            _ = _fallback.Value;
+        }
+
+        return started.Task.Unwrap();
+    }
+
     /// <summary>The event log's writer takes the queue over: from now on it runs the jobs between its batches.</summary>
     public ChannelReader<SqliteWriteJob> TakeOver()
     {
