@@ -6,10 +6,11 @@ namespace BillingWatch.Storage.Sqlite;
 /// <summary>
 /// Orleans' ADO.NET grain storage on the embedded database, its writes made in the file's writer's turn.
 /// Orleans opens connections of its own, and a write that met the event log's lock got SQLITE_BUSY, on which
-/// Microsoft.Data.Sqlite sleeps 150 ms before it tries again: under load, detection snapshots took 140–650 ms
-/// inside the tenant's turn, and that was the webhooks' maximum latency (docs/PERFORMANCE.md). Run by the
-/// writer between two of its own writes, the write finds the lock free, and it still lands after the
-/// anomalies and book rows queued before it, which the snapshot must not get ahead of. Reads need no lock.
+/// Microsoft.Data.Sqlite sleeps before it tries again: under load, detection snapshots took 140–650 ms (in
+/// steps of about 150 ms) inside the tenant's turn, and that was the webhooks' maximum latency
+/// (docs/PERFORMANCE.md). Run by the writer between two of its own writes, the write finds the lock free, and
+/// it still lands after the anomalies and book rows queued before it, which the snapshot must not get ahead
+/// of. Reads need no lock.
 /// </summary>
 public sealed class WriterTurnGrainStorage : IGrainStorage
 {
