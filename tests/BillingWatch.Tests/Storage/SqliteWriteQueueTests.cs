@@ -51,17 +51,8 @@ public sealed class SqliteWriteQueueTests : IDisposable
     public async Task Webhooks_beyond_the_backlog_are_refused_at_once_and_nothing_of_them_is_stored_while_imports_still_queue()
     {
         using var events = new SqliteEventLog(_database, NullLogger<SqliteEventLog>.Instance, new AppendBacklog(maxWebhooks: 2));
-        using var entered = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
-
-        // Hold the writer thread inside another write, so appends can only queue.
-        var holding = ((IStorageConnections)_database).WriteAsync(_ =>
-        {
-            entered.Set();
-            release.Wait();
-            return Task.FromResult(true);
-        });
-        Assert.True(entered.Wait(TimeSpan.FromSeconds(30)), "the writer took the holding write");
+        var holding = HoldTheWriter(release);
 
         EventToAppend Entry(int i, EventSource source) => new("tn_back", i, $"evt_{i}", "charge.succeeded", false, 1_700_000_000, 1_700_000_000_000, Encoding.UTF8.GetBytes("{}"), source);
         var first = events.AppendAsync(Entry(1, EventSource.Webhook));
@@ -121,15 +112,8 @@ public sealed class SqliteWriteQueueTests : IDisposable
     {
         using var events = new SqliteEventLog(_database, NullLogger<SqliteEventLog>.Instance);
         var store = new AnomalyStore(_database, SqliteDialect.Instance, TimeProvider.System);
-        using var entered = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
-        var holding = ((IStorageConnections)_database).WriteAsync(_ =>
-        {
-            entered.Set();
-            release.Wait();
-            return Task.FromResult(true);
-        });
-        Assert.True(entered.Wait(TimeSpan.FromSeconds(30)), "the writer took the holding write");
+        var holding = HoldTheWriter(release);
 
         var anomaly = store.ApplyAsync([Anomaly("tn_turn", "cus_1")]);
         var anomalyStoredFirst = false;
@@ -169,6 +153,11 @@ public sealed class SqliteWriteQueueTests : IDisposable
 
         await Assert.ThrowsAsync<InvalidOperationException>(() => _database.Writes.RunBesideAsync(() => throw new InvalidOperationException("thrown")));
         await Assert.ThrowsAsync<TimeoutException>(() => _database.Writes.RunBesideAsync(() => Task.FromException(new TimeoutException("faulted"))));
+        await Assert.ThrowsAsync<FormatException>(() => _database.Writes.RunBesideAsync(async () =>
+        {
+            await Task.Yield(); // still running when handed over: the writer waits for it, then goes on
+            throw new FormatException("faulted later");
+        }));
         await store.ApplyAsync([Anomaly("tn_beside", "cus_1")]);
         Assert.Equal(AppendResult.Accepted, await events.AppendAsync(new EventToAppend("tn_beside", 1, "evt_1", "charge.succeeded", false, 1_700_000_000, 1_700_000_000_000, Encoding.UTF8.GetBytes("{}"), EventSource.Webhook)));
 
@@ -200,6 +189,20 @@ public sealed class SqliteWriteQueueTests : IDisposable
         Assert.True(WalStartCount() >= started + 2, $"the WAL started over {WalStartCount() - started} times in {appended} appends");
         Assert.Equal(sequences[7], await events.CountAsync("tn_wal7"));
         Assert.NotNull(await events.GetAsync("tn_wal0", "evt_0", null));
+    }
+
+    /// <summary>Holds the writer thread inside another write until <paramref name="release"/> is set, so what comes next can only queue.</summary>
+    private Task HoldTheWriter(ManualResetEventSlim release)
+    {
+        using var entered = new ManualResetEventSlim();
+        var holding = ((IStorageConnections)_database).WriteAsync(_ =>
+        {
+            entered.Set();
+            release.Wait();
+            return Task.FromResult(true);
+        });
+        Assert.True(entered.Wait(TimeSpan.FromSeconds(30)), "the writer took the holding write");
+        return holding;
     }
 
     /// <summary>The WAL header's checkpoint sequence number, which SQLite increments each time the WAL starts over.</summary>

@@ -98,8 +98,17 @@ internal sealed class SqliteWriteQueue : IDisposable
                 }
 
                 started.TrySetResult(running);
-                // Its failure is the caller's, not the writer's: observed through the task handed over above.
-                ((IAsyncResult)running).AsyncWaitHandle.WaitOne(BesideWaitLimit);
+                if (!running.IsCompleted)
+                {
+                    try
+                    {
+                        running.Wait(BesideWaitLimit);
+                    }
+                    catch (AggregateException)
+                    {
+                        // Its failure is the caller's, not the writer's: observed through the task handed over above.
+                    }
+                }
             },
             ex => started.TrySetException(ex));
         if (!_jobs.Writer.TryWrite(job))
