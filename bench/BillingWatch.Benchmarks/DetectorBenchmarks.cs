@@ -1,6 +1,7 @@
 using System.Text;
 using BenchmarkDotNet.Attributes;
 using BillingWatch.Detection;
+using BillingWatch.Ingest;
 using BillingWatch.Simulation;
 
 namespace BillingWatch.Benchmarks;
@@ -68,5 +69,18 @@ public class ParseBenchmarks
         }
 
         return last;
+    }
+
+    /// <summary>The acceptance rule (<see cref="EventEnvelope.TryRead"/>), run on every webhook before its append.</summary>
+    [Benchmark(OperationsPerInvoke = 5000)]
+    public bool Accept()
+    {
+        var accepted = false;
+        for (var i = 0; i < 5000; i++)
+        {
+            accepted = EventEnvelope.TryRead(_payloads[i], 1_800_000_000, out _, out _);
+        }
+
+        return accepted;
     }
 }

@@ -98,6 +98,7 @@ internal static class BillingWatchApi
         app.MapAdminOrleansDashboard();
         app.UseRouting();
         app.UseKeyAuthentication();
+        app.UseQueryTextCheck();
         return app;
     }
 }

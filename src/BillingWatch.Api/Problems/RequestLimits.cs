@@ -4,7 +4,8 @@ namespace BillingWatch.Api.Problems;
 
 /// <summary>
 /// The documented limits on a request's target and headers, answered with problem bodies: 414 for a
-/// target over 8 KiB, 431 for headers over 32 KiB in all. Kestrel's own (bare) limits are set well above.
+/// target over 8 KiB, 431 for headers over 32 KiB in all, 400 for a query value holding a control character.
+/// Kestrel's own (bare) limits are set well above.
 /// </summary>
 internal static class RequestLimits
 {
@@ -42,4 +43,39 @@ internal static class RequestLimits
 
             await next(context);
         });
+
+    /// <summary>
+    /// No query value holds a control character (a NUL, which PostgreSQL's text cannot take, above all): ids,
+    /// types, dates and cursors never do, so such a request is refused with 400 before any route reads it.
+    /// Runs after authentication, which answers first.
+    /// </summary>
+    public static IApplicationBuilder UseQueryTextCheck(this IApplicationBuilder app) =>
+        app.Use(async (context, next) =>
+        {
+            foreach (var (name, values) in context.Request.Query)
+            {
+                if (HasControl(name.AsSpan()) || HasControl(values))
+                {
+                    await ApiProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-request", "The request is invalid.", "Query parameters may not contain control characters.");
+                    return;
+                }
+            }
+
+            await next(context);
+        });
+
+    private static bool HasControl(Microsoft.Extensions.Primitives.StringValues values)
+    {
+        foreach (var value in values)
+        {
+            if (HasControl(value.AsSpan()))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool HasControl(ReadOnlySpan<char> text) => text.ContainsAnyInRange('\0', '\u001f') || text.Contains('\u007f');
 }

@@ -34,7 +34,7 @@ internal sealed record EventDetails(string? Object, long? Amount, string? Curren
 
     private static string? ReadCustomer(JsonElement o) =>
         o.TryGetProperty("customer", out var customer)
-            ? customer.ValueKind == JsonValueKind.String ? customer.GetString() : customer.ValueKind == JsonValueKind.Object ? Text(customer, "id") : null
+            ? customer.ValueKind == JsonValueKind.String ? StringOf(customer) : customer.ValueKind == JsonValueKind.Object ? Text(customer, "id") : null
             : null;
 
     private static CardDetails? ReadCard(JsonElement o, JsonElement? error)
@@ -50,7 +50,23 @@ internal sealed record EventDetails(string? Object, long? Amount, string? Curren
         o.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Object ? value : null;
 
     private static string? Text(JsonElement o, string name) =>
-        o.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+        o.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? StringOf(value) : null;
+
+    /// <summary>
+    /// A string field as text; null for one that is not (an escaped unpaired surrogate or invalid UTF-8, which an
+    /// event stored before the acceptance rule refused them may hold), read as absent like any unreadable field.
+    /// </summary>
+    private static string? StringOf(JsonElement value)
+    {
+        try
+        {
+            return value.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
 
     private static long? Number(JsonElement o, string name) =>
         o.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var n) ? n : null;

@@ -59,18 +59,36 @@ internal static class EventEndpoints
     }
 
     /// <summary>The stored JSON as it came; a payload stored before the acceptance rule that cannot be parsed comes back as a string.</summary>
-    internal static JsonElement ReadPayload(byte[] payload)
+    internal static JsonElement ReadPayload(byte[] payload) => ReadPayload(payload, out _);
+
+    /// <summary>
+    /// A stored payload as JSON, and as it can be shown: the same element, except for what an event stored
+    /// before the acceptance rule may hold — bytes that are not UTF-8 are read as U+FFFD, and a payload with an
+    /// escaped unpaired surrogate, which cannot be written as JSON text, is shown as the string it was stored as.
+    /// Not JSON at all: both are that string.
+    /// </summary>
+    internal static JsonElement ReadPayload(byte[] payload, out JsonElement shown)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(payload))
+        {
+            payload = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(payload));
+        }
+
         try
         {
             using var document = JsonDocument.Parse(payload, BillingWatch.Ingest.EventEnvelope.DocumentOptions);
-            return document.RootElement.Clone();
+            var element = document.RootElement.Clone();
+            shown = BillingWatch.Ingest.EventEnvelope.EscapesAreText(payload) ? element : AsString(payload);
+            return element;
         }
         catch (JsonException)
         {
-            return JsonSerializer.SerializeToElement(System.Text.Encoding.UTF8.GetString(payload));
+            shown = AsString(payload);
+            return shown;
         }
     }
+
+    private static JsonElement AsString(byte[] payload) => JsonSerializer.SerializeToElement(System.Text.Encoding.UTF8.GetString(payload));
 }
 
 /// <param name="Source">How the event arrived: <c>webhook</c>, <c>import</c> or <c>reconciled</c>.</param>
@@ -86,8 +104,8 @@ internal sealed record EventResponse(string Id, string Type, bool Livemode, Date
     public static EventResponse From(StoredEvent stored)
     {
         var s = stored.Summary;
-        var payload = EventEndpoints.ReadPayload(stored.Payload);
-        return new(s.EventId, s.Type, s.Livemode, s.Created, s.ReceivedAt, payload, EventSources.Name(s.Source), s.Account, EventDetails.Read(s.Type, payload));
+        var payload = EventEndpoints.ReadPayload(stored.Payload, out var shown);
+        return new(s.EventId, s.Type, s.Livemode, s.Created, s.ReceivedAt, shown, EventSources.Name(s.Source), s.Account, EventDetails.Read(s.Type, payload));
     }
 }
 

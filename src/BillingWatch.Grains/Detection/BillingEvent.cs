@@ -1,6 +1,7 @@
 using System.Text.Json;
 using BillingWatch.Ingest;
 using BillingWatch.Observability;
+using BillingWatch.Subscriptions;
 
 namespace BillingWatch.Detection;
 
@@ -227,7 +228,7 @@ public sealed record BillingEvent
             PeriodEnd = periodEnd,
             CancelAt = isSubscription ? Long(o, "cancel_at") : null,
             CanceledAt = isSubscription ? Long(o, "canceled_at") : null,
-            MonthlyRecurring = items is null ? 0 : (long)Math.Min(Discounted(items.Sum(i => i.Monthly), o, created, items), long.MaxValue / 2),
+            MonthlyRecurring = items is null ? 0 : SubscriptionRecord.BoundedMonthly(Discounted(items.Sum(i => i.Monthly), o, created, items)),
             PriceId = isSubscription ? FirstPrice(o) : null,
             Quantity = items is null ? 0 : items.Count > 0 ? items.Sum(i => i.Quantity) : Long(o, "quantity") ?? 0,
         };
@@ -303,7 +304,7 @@ public sealed record BillingEvent
         }
 
         var lost = before.Sum(i => i.Monthly) - after.Sum(i => i.Monthly);
-        return lost > 0 ? (long)Math.Min(lost, long.MaxValue / 2) : 0;
+        return lost > 0 ? SubscriptionRecord.BoundedMonthly(lost) : 0;
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace BillingWatch.Ingest;
 
@@ -42,7 +43,9 @@ public readonly record struct EventEnvelope(string Id, string Type, long Created
     /// and <c>type</c> of 1–255 characters without control characters; <c>created</c> an integer from 0 to
     /// <paramref name="nowUnixSeconds"/> + 1 day (thin <c>v2.core.event</c> notifications carry it as an
     /// ISO-8601 string, held to the same range; when absent, the arrival time <paramref name="nowUnixSeconds"/>
-    /// is used); <c>livemode</c> a boolean when present (absent means test mode).
+    /// is used); <c>livemode</c> a boolean when present (absent means test mode). The body is UTF-8 and every
+    /// string in it, names included, is Unicode text without NUL (no escaped unpaired surrogate, no
+    /// <c>\u0000</c>), so that any reader can turn any field into a string and any store can keep it.
     /// </summary>
     public static bool TryRead(ReadOnlySpan<byte> json, long nowUnixSeconds, out EventEnvelope envelope, out string? error)
     {
@@ -61,6 +64,12 @@ public readonly record struct EventEnvelope(string Id, string Type, long Created
             return false;
         }
 
+        if (!Utf8.IsValid(json))
+        {
+            error = NotUnicode;
+            return false;
+        }
+
         try
         {
             var reader = new Utf8JsonReader(json, ReaderOptions);
@@ -72,6 +81,12 @@ public readonly record struct EventEnvelope(string Id, string Type, long Created
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
+                if (!IsText(ref reader))
+                {
+                    error = NotUnicode;
+                    return false;
+                }
+
                 var field = reader.ValueTextEquals("id"u8) ? Seen.Id
                     : reader.ValueTextEquals("type"u8) ? Seen.Type
                     : reader.ValueTextEquals("created"u8) ? Seen.Created
@@ -82,9 +97,14 @@ public readonly record struct EventEnvelope(string Id, string Type, long Created
                 {
                     // A Connect platform's event names the connected account; anything else there is ignored, not refused.
                     reader.Read();
+                    if (!SkipText(ref reader))
+                    {
+                        error = NotUnicode;
+                        return false;
+                    }
+
                     account = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
                     account = IsName(account, MaxAccountLength) ? account : null;
-                    reader.Skip();
                     continue;
                 }
 
@@ -96,6 +116,12 @@ public readonly record struct EventEnvelope(string Id, string Type, long Created
 
                 seen |= field;
                 reader.Read();
+                if (!SkipText(ref reader))
+                {
+                    error = NotUnicode;
+                    return false;
+                }
+
                 switch (field)
                 {
                     case Seen.Id:
@@ -135,7 +161,6 @@ public readonly record struct EventEnvelope(string Id, string Type, long Created
                         livemode = reader.TokenType == JsonTokenType.True;
                         break;
                     default:
-                        reader.Skip();
                         break;
                 }
             }
@@ -172,6 +197,84 @@ public readonly record struct EventEnvelope(string Id, string Type, long Created
         envelope = new EventEnvelope(id, type, created ?? nowUnixSeconds, livemode, account);
         error = null;
         return true;
+    }
+
+    private const string NotUnicode = "The body must be UTF-8 JSON whose strings are Unicode text without NUL (an escaped unpaired surrogate or \\u0000 is not).";
+
+    /// <summary>
+    /// Moves past the value the reader is on, as <see cref="Utf8JsonReader.Skip"/> does, and says whether every
+    /// string in it unescapes to Unicode text without NUL. The bytes were checked as UTF-8 already, so only an
+    /// escape can still produce what a reader or a store could not take: an unpaired surrogate, or U+0000.
+    /// </summary>
+    private static bool SkipText(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray))
+        {
+            return reader.TokenType != JsonTokenType.String || IsText(ref reader);
+        }
+
+        var depth = reader.CurrentDepth;
+        var text = true;
+        while (reader.Read() && reader.CurrentDepth > depth)
+        {
+            // Nearly every string has no escape: the check (a call with a handler, never inlined) is for the rest.
+            if (reader.ValueIsEscaped && reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName)
+            {
+                text &= IsText(ref reader);
+            }
+        }
+
+        return text;
+    }
+
+    /// <summary>
+    /// Whether every string of a stored payload can be turned into text (no escaped unpaired surrogate), so that
+    /// it can be written out as JSON again; a payload stored before the acceptance rule may hold one. Not JSON
+    /// at all counts as true: such a payload is shown as a string.
+    /// </summary>
+    public static bool EscapesAreText(ReadOnlySpan<byte> json)
+    {
+        if (json.IndexOf("\\u"u8) < 0)
+        {
+            return true;
+        }
+
+        try
+        {
+            var reader = new Utf8JsonReader(json, ReaderOptions);
+            while (reader.Read())
+            {
+                if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && !IsText(ref reader, allowNul: true))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+        catch (JsonException)
+        {
+            return true;
+        }
+    }
+
+    private static bool IsText(ref Utf8JsonReader reader, bool allowNul = false)
+    {
+        if (!reader.ValueIsEscaped)
+        {
+            return true;
+        }
+
+        try
+        {
+            // PostgreSQL's text cannot hold U+0000, and Stripe never sends it: a NUL would break every later write of the value.
+            var text = reader.GetString()!;
+            return allowNul || !text.Contains('\0', StringComparison.Ordinal);
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     private static string Name(Seen field) => field switch

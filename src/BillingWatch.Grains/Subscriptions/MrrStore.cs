@@ -122,7 +122,7 @@ public sealed class MrrStore(IStorageConnections storage)
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var record = new SubscriptionRecord { Id = reader.GetString(0), Livemode = livemode, Status = reader.GetString(1), MonthlyRecurring = reader.GetInt64(2), Currency = reader.IsDBNull(3) ? null : reader.GetString(3) };
+            var record = new SubscriptionRecord { Id = reader.GetString(0), Livemode = livemode, Status = reader.GetString(1), MonthlyRecurring = SubscriptionRecord.BoundedMonthly(reader.GetInt64(2)), Currency = reader.IsDBNull(3) ? null : reader.GetString(3) };
             if (record.CountedMrr > 0)
             {
                 state.Paying[record.Id] = record.Currency!;

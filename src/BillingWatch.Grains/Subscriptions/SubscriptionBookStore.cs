@@ -210,7 +210,7 @@ public sealed class SubscriptionBookStore(IStorageConnections storage) : ISubscr
         Customer = NullableString(r, 2),
         Status = r.GetString(3),
         Currency = NullableString(r, 4),
-        MonthlyRecurring = r.GetInt64(5),
+        MonthlyRecurring = SubscriptionRecord.BoundedMonthly(r.GetInt64(5)),
         PriceId = NullableString(r, 6),
         Quantity = r.GetInt64(7),
         Interval = NullableString(r, 8),

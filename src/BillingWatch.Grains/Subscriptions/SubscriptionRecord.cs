@@ -299,12 +299,26 @@ public sealed class SubscriptionRecord
 
     private static long? Max(long? a, long b) => a is long x ? Math.Max(x, b) : b;
 
+    /// <summary>
+    /// The largest monthly recurring amount one subscription counts for, either sign: 10¹² minor units (ten
+    /// billion dollars a month), far above any real price, and small enough that a million subscriptions'
+    /// sum still fits the 64-bit totals, so a body with absurd amounts cannot overflow a tenant's MRR.
+    /// </summary>
+    public const long MaxMonthlyRecurring = 1_000_000_000_000;
+
     /// <summary>An amount billed every <paramref name="count"/> <paramref name="interval"/>s, as minor units a month.</summary>
     public static long Monthly(long amount, string interval, int count)
     {
         var months = (interval switch { "year" => 12.0, "week" => 12 / 52.0, "day" => 12 / 365.0, _ => 1.0 }) * Math.Max(1, count);
-        return (long)Math.Round(amount / months, MidpointRounding.AwayFromZero);
+        return BoundedMonthly(amount / months);
     }
+
+    /// <summary>A monthly amount rounded to minor units and held within <see cref="MaxMonthlyRecurring"/> (NaN counts as 0).</summary>
+    public static long BoundedMonthly(double monthly) =>
+        double.IsNaN(monthly) ? 0 : (long)Math.Clamp(Math.Round(monthly, MidpointRounding.AwayFromZero), -MaxMonthlyRecurring, MaxMonthlyRecurring);
+
+    /// <summary>A stored monthly amount held within <see cref="MaxMonthlyRecurring"/> (rows written before the bound).</summary>
+    public static long BoundedMonthly(long monthly) => Math.Clamp(monthly, -MaxMonthlyRecurring, MaxMonthlyRecurring);
 
     public static long NextBilling(long from, string interval, int count)
     {

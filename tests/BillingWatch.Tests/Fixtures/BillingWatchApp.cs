@@ -152,6 +152,8 @@ public sealed record TestTenant(BillingWatchApp App, string Id, string WebhookTo
     public Task<HttpResponseMessage> DeliverAsync(string body, string? signatureHeader = null, HttpClient? client = null) =>
         (client ?? App.CreateClient()).SendAsync(StripeSigner.Request(WebhookPath, Secret, body, signatureHeader));
 
+    public Task<HttpResponseMessage> DeliverBytesAsync(byte[] body) => App.CreateClient().SendAsync(StripeSigner.Request(WebhookPath, Secret, body));
+
     public HttpClient Api() => App.WithKey(ApiKey);
 }
 

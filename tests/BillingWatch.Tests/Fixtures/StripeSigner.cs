@@ -30,4 +30,16 @@ public static class StripeSigner
         request.Headers.TryAddWithoutValidation("Stripe-Signature", header ?? Header(secret, body));
         return request;
     }
+
+    /// <summary>A delivery of raw bytes (which need not be UTF-8), signed over exactly those bytes.</summary>
+    public static HttpRequestMessage Request(string webhookPath, string secret, byte[] body)
+    {
+        var t = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        byte[] signed = [.. Encoding.ASCII.GetBytes($"{t}."), .. body];
+        var mac = HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), signed);
+        var request = new HttpRequestMessage(HttpMethod.Post, webhookPath) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        request.Headers.TryAddWithoutValidation("Stripe-Signature", $"t={t},v1={Convert.ToHexStringLower(mac)}");
+        return request;
+    }
 }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using BillingWatch.Detection;
 using BillingWatch.Ingest;
+using BillingWatch.Storage;
 using BillingWatch.Tests.Fixtures;
 
 namespace BillingWatch.Tests.Hardening;
@@ -102,6 +103,67 @@ public sealed class AcceptanceRuleTests(BillingWatchAppFixture fixture) : IClass
         await HttpAssert.ProblemAsync(await tenant.DeliverAsync(body), 400);
 
         Assert.Equal(0, await App.EventLog.CountAsync(tenant.Id));
+    }
+
+    [Theory]
+    [InlineData("{\"id\":\"evt_s1\",\"type\":\"charge.\\ud800succeeded\"}")]
+    [InlineData("{\"id\":\"evt_\\udc00\",\"type\":\"charge.succeeded\"}")]
+    [InlineData("{\"id\":\"evt_s3\",\"type\":\"charge.succeeded\",\"data\":{\"object\":{\"id\":\"ch_1\",\"amount\":10,\"currency\":\"usd\",\"customer\":\"cus_\\ud800\"}}}")]
+    [InlineData("{\"id\":\"evt_s4\",\"type\":\"charge.succeeded\",\"data\":{\"object\":{\"\\udbff\":1}}}")]
+    [InlineData("{\"id\":\"evt_s5\",\"type\":\"charge.succeeded\",\"account\":\"acct_\\ud800\"}")]
+    [InlineData("{\"id\":\"evt_s6\",\"type\":\"customer.subscription.created\",\"data\":{\"object\":{\"id\":\"sub_1\",\"customer\":\"cus_\\u0000\"}}}")]
+    [InlineData("{\"id\":\"evt_s7\",\"type\":\"charge.succeeded\",\"data\":{\"object\":{\"metadata\":[\"a\",{\"b\":\"\\u0000\"}]}}}")]
+    public async Task An_escaped_unpaired_surrogate_or_nul_anywhere_is_400_and_stores_nothing(string body)
+    {
+        var tenant = await App.CreateTenantAsync();
+
+        var problem = await HttpAssert.ProblemAsync(await tenant.DeliverAsync(body), 400);
+
+        Assert.Contains("Unicode", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, await App.EventLog.CountAsync(tenant.Id));
+    }
+
+    [Fact]
+    public async Task A_body_that_is_not_utf8_is_400_and_stores_nothing()
+    {
+        var tenant = await App.CreateTenantAsync();
+        byte[] body = [.. "{\"id\":\"evt_"u8, 0xC3, 0x28, .. "\",\"type\":\"charge.succeeded\",\"data\":{\"object\":{\"customer\":\""u8, 0xED, 0xA0, 0x80, .. "\"}}}"u8];
+
+        await HttpAssert.ProblemAsync(await tenant.DeliverBytesAsync(body), 400);
+
+        Assert.Equal(0, await App.EventLog.CountAsync(tenant.Id));
+    }
+
+    [Fact]
+    public async Task Escaped_text_that_is_unicode_is_accepted_and_reads_back_as_sent()
+    {
+        var tenant = await App.CreateTenantAsync();
+        var id = StripeEvents.NewId();
+        var body = $"{{\"id\":\"{id}\",\"type\":\"charge.succeeded\",\"created\":{Now},\"data\":{{\"object\":{{\"id\":\"ch_1\",\"object\":\"charge\",\"amount\":10,\"currency\":\"usd\",\"customer\":\"cus_\\u00e9\\ud83d\\ude00\",\"description\":\"caf\\u00e9 \\\\ud800\"}}}}}}";
+
+        Assert.Equal("accepted", (await HttpAssert.JsonAsync(await tenant.DeliverAsync(body), 200)).GetProperty("status").GetString());
+
+        using var api = tenant.Api();
+        var stored = await HttpAssert.JsonAsync(await api.GetAsync($"/api/v1/events/{id}"), 200);
+        Assert.Equal("cus_\u00e9\U0001F600", stored.GetProperty("details").GetProperty("customer").GetString());
+        Assert.Equal("caf\u00e9 \\ud800", stored.GetProperty("payload").GetProperty("data").GetProperty("object").GetProperty("description").GetString());
+    }
+
+    [Fact]
+    public async Task An_event_stored_before_the_unicode_rule_still_reads_with_the_unreadable_field_absent()
+    {
+        var tenant = await App.CreateTenantAsync();
+        byte[] payload = [.. Encoding.UTF8.GetBytes($"{{\"id\":\"evt_old\",\"type\":\"charge.succeeded\",\"created\":{Now},\"data\":{{\"object\":{{\"object\":\"charge\",\"amount\":10,\"currency\":\"usd\",\"customer\":\"cus_\\ud800\",\"status\":\""), 0xFF, .. "\"}}}"u8];
+        Assert.Equal(AppendResult.Accepted, await App.EventLog.AppendAsync(new EventToAppend(tenant.Id, 1, "evt_old", "charge.succeeded", false, Now, Now * 1000, payload)));
+
+        using var api = tenant.Api();
+        var stored = await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/events/evt_old"), 200);
+        var details = stored.GetProperty("details");
+        Assert.Equal(JsonValueKind.Null, details.GetProperty("customer").ValueKind);
+        Assert.Equal("\uFFFD", details.GetProperty("outcome").GetString()); // bytes that are not UTF-8 are shown replaced
+        Assert.Equal(10, details.GetProperty("amount").GetInt64());
+        Assert.StartsWith("{\"id\":\"evt_old\"", stored.GetProperty("payload").GetString(), StringComparison.Ordinal); // shown as the text it was stored as
+        await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/events"), 200);
     }
 
     [Fact]

@@ -135,6 +135,39 @@ public sealed class MrrApiTests(BillingWatchAppFixture fixture) : IClassFixture<
         Assert.Equal(29_000, summary.GetProperty("endMrr").GetInt64());
     }
 
+    [Fact]
+    public async Task Absurd_prices_count_at_the_bound_and_leave_the_tenants_book_working()
+    {
+        var tenant = await fixture.App.CreateTenantAsync("Absurd Prices");
+        using var api = tenant.Api();
+        const long huge = long.MaxValue;
+
+        // Before the bound, these overflowed the MRR totals: the import answered 500 and every later flush of the
+        // tenant's book failed the same way.
+        await DetectionApi.ImportAsync(api,
+        [
+            StripeEvents.Subscription("customer.subscription.created", "sub_h1", "cus_h", "active", huge, huge, At(0, 1)),
+            StripeEvents.Subscription("customer.subscription.created", "sub_h2", "cus_h", "active", huge, huge, At(0, 2), interval: "week"),
+            StripeEvents.Subscription("customer.subscription.created", "sub_h3", "cus_i", "active", 1, huge, At(0, 3), interval: "day"),
+            StripeEvents.Subscription("customer.subscription.created", "sub_ok", "cus_ok", "active", 1, 1_000, At(0, 4)),
+        ]);
+
+        async Task<long> MonthlyAsync(string id) =>
+            (await HttpAssert.JsonAsync(await api.GetAsync($"/api/v1/subscriptions/{id}?livemode=false"), 200)).GetProperty("monthlyRecurring").GetInt64();
+
+        Assert.Equal(1_000_000_000_000, await MonthlyAsync("sub_h1"));
+        Assert.Equal(1_000_000_000_000, await MonthlyAsync("sub_h2"));
+        Assert.Equal(1_000_000_000_000, await MonthlyAsync("sub_h3"));
+        Assert.Equal(1_000, await MonthlyAsync("sub_ok"));
+        var summary = Currency(await HttpAssert.JsonAsync(await api.GetAsync($"/api/v1/metrics/mrr?livemode=false&from={D0:O}&to={D0.AddDays(2):O}"), 200), "usd").GetProperty("summary");
+        Assert.Equal(3_000_000_001_000, summary.GetProperty("endMrr").GetInt64());
+
+        // The book still takes changes: a webhook's subscription lands with the next flush.
+        await HttpAssert.JsonAsync(await tenant.DeliverAsync(StripeEvents.Subscription("customer.subscription.created", "sub_after", "cus_after", "active", 1, 2_000, At(1))), 200);
+        await Eventually.HoldsAsync(async () => (await api.GetAsync("/api/v1/subscriptions/sub_after?livemode=false")).IsSuccessStatusCode, "the webhook's subscription is in the book");
+        Assert.Equal(2_000, await MonthlyAsync("sub_after"));
+    }
+
     private static JsonElement Currency(JsonElement report, string currency) =>
         report.GetProperty("currencies").EnumerateArray().Single(c => c.GetProperty("currency").GetString() == currency);
 }

@@ -108,6 +108,24 @@ public sealed class EventsApiTests(BillingWatchAppFixture fixture) : IClassFixtu
         await HttpAssert.ProblemAsync(await api.GetAsync("/api/v1/events?" + query), 400);
     }
 
+    [Theory]
+    [InlineData("/api/v1/events?customer=cus_%00")]
+    [InlineData("/api/v1/events?type=charge.%0Asucceeded")]
+    [InlineData("/api/v1/subscriptions?customer=%00")]
+    [InlineData("/api/v1/anomalies?detector=card_testing%7F")]
+    [InlineData("/api/v1/metrics?window=24h&%01=1")]
+    public async Task A_control_character_in_the_query_is_400_after_the_key_is_checked(string target)
+    {
+        var tenant = await App.CreateTenantAsync();
+        using var api = tenant.Api();
+
+        var problem = await HttpAssert.ProblemAsync(await api.GetAsync(target), 400);
+
+        Assert.Contains("control characters", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        using var anonymous = App.CreateClient();
+        await HttpAssert.ProblemAsync(await anonymous.GetAsync(target), 401);
+    }
+
     [Fact]
     public async Task Limit_500_is_allowed()
     {
