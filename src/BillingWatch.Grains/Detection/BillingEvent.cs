@@ -524,7 +524,14 @@ public sealed record BillingEvent
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) ? v : default;
 
     private static string? Str(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? Bounded(v.GetString()) : null;
+
+    /// <summary>
+    /// Every field read here is an id or a code (Stripe's are under 100 characters); a longer one is read as
+    /// absent, so what detectors key on and the book stores stays within what any store can index (PostgreSQL
+    /// refuses B-tree keys over 2,704 bytes, and a flush that cannot be written would be retried forever).
+    /// </summary>
+    private static string? Bounded(string? text) => text is { Length: > EventEnvelope.MaxIdLength } ? null : text;
 
     /// <summary>An id field that may be a string or an expanded object with an id.</summary>
     private static string? IdOf(JsonElement e, string name)
@@ -532,7 +539,7 @@ public sealed record BillingEvent
         var v = Obj(e, name);
         return v.ValueKind switch
         {
-            JsonValueKind.String => v.GetString(),
+            JsonValueKind.String => Bounded(v.GetString()),
             JsonValueKind.Object => Str(v, "id"),
             _ => null,
         };

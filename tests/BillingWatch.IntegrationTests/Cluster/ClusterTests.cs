@@ -63,6 +63,39 @@ public sealed class ClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Ids_too_long_for_a_postgres_index_are_read_as_absent_and_the_tenants_book_keeps_working()
+    {
+        var tenant = await _a.CreateTenantAsync("Long ids");
+        var random = new Random(7);
+        string Long(string prefix) => prefix + new string([.. Enumerable.Range(0, 4000).Select(_ => (char)('a' + random.Next(26)))]);
+
+        // Incompressible ids of 4,000 characters: as keys of the book, the MRR totals or an anomaly's subject,
+        // PostgreSQL refuses them (B-tree rows are limited to 2,704 bytes), and the tenant's flush failed forever.
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var customer = Long("cus_");
+        string[] hostile =
+        [
+            StripeEvents.Subscription("customer.subscription.created", Long("sub_"), Long("cus_"), "active", 1, 1_000, now - 60, currency: Long("c")),
+            StripeEvents.Subscription("customer.subscription.created", "sub_long_customer", customer, "active", 1, 1_000, now - 50),
+            StripeEvents.ChargeSucceeded(amount: 5_000, customer: customer, created: now - 40),
+            StripeEvents.ChargeSucceeded(amount: 5_000, customer: customer, created: now - 30),
+        ];
+        foreach (var body in hostile)
+        {
+            await HttpAssert.JsonAsync(await tenant.DeliverAsync(body), 200);
+        }
+
+        await HttpAssert.JsonAsync(await tenant.DeliverAsync(StripeEvents.Subscription("customer.subscription.created", "sub_after", "cus_after", "active", 1, 2_000, now - 20)), 200);
+
+        using var api = tenant.Api();
+        await Eventually.HoldsAsync(async () => (await api.GetAsync("/api/v1/subscriptions/sub_after?livemode=false")).IsSuccessStatusCode, "a later subscription reaches the book");
+        var book = await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/subscriptions?livemode=false&limit=500"), 200);
+        Assert.All(book.GetProperty("items").EnumerateArray(), s => Assert.True(s.GetProperty("id").GetString()!.Length <= 255));
+        await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/anomalies?limit=500"), 200);
+        await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/metrics/mrr?livemode=false"), 200);
+    }
+
+    [Fact]
     public async Task The_rate_limit_is_one_bucket_across_front_ends()
     {
         var tenant = await _a.CreateTenantAsync("Limited", eventsPerSecond: 0.01, burst: 10);

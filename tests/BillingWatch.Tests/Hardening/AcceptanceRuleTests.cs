@@ -207,6 +207,20 @@ public sealed class AcceptanceRuleTests(BillingWatchAppFixture fixture) : IClass
     }
 
     [Fact]
+    public void An_id_or_code_longer_than_255_characters_is_read_as_absent()
+    {
+        var huge = new string('x', 256);
+        var payload = $"{{\"id\":\"evt_1\",\"type\":\"customer.subscription.created\",\"created\":{Now},\"data\":{{\"object\":{{\"id\":\"sub_{huge}\",\"object\":\"subscription\",\"customer\":{{\"id\":\"cus_{huge}\"}},\"currency\":\"{huge}\",\"status\":\"active\"}}}}}}";
+
+        var e = BillingEvent.Read(1, Encoding.UTF8.GetBytes(payload), imported: false, receivedUnixSeconds: Now);
+
+        Assert.Null(e.Subscription);
+        Assert.Null(e.Customer);
+        Assert.Null(e.Currency);
+        Assert.Equal("active", e.Status);
+    }
+
+    [Fact]
     public void Every_detector_folds_extreme_values_without_throwing()
     {
         var engine = new DetectionEngine("tn_x", livemode: false, new Dictionary<string, DetectorConfig>());
