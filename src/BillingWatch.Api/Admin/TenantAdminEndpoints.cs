@@ -155,8 +155,8 @@ internal static class TenantAdminEndpoints
     private static string? ValidateSecret(string secret) =>
         !secret.StartsWith(Secrets.StripeSecretPrefix, StringComparison.Ordinal) || secret.Length <= Secrets.StripeSecretPrefix.Length
             ? "The webhook secret must be the endpoint's signing secret, starting with \"whsec_\"."
-            : secret.Length > MaxSecretLength || secret.Any(char.IsWhiteSpace)
-                ? $"The webhook secret must be at most {MaxSecretLength} characters with no white space."
+            : secret.Length > MaxSecretLength || secret.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))
+                ? $"The webhook secret must be at most {MaxSecretLength} characters with no white space or control characters."
                 : null;
 
     private static ProblemHttpResult TenantNotFound() => ApiProblem.NotFound("No tenant has this id.");

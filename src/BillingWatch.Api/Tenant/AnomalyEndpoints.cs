@@ -139,6 +139,17 @@ internal static class AnomalyEndpoints
             return ApiProblem.BadRequest("by must be at most 200 characters.");
         }
 
+        // Line breaks and tabs may format a note; no other control character is text (and PostgreSQL's text cannot hold a NUL).
+        if (body?.Note is { } note && note.Any(c => char.IsControl(c) && c is not ('\n' or '\r' or '\t')))
+        {
+            return ApiProblem.BadRequest("note may not contain control characters other than line breaks and tabs.");
+        }
+
+        if (body?.By is { } by && by.Any(char.IsControl))
+        {
+            return ApiProblem.BadRequest("by may not contain control characters.");
+        }
+
         var (result, anomaly) = await store.SetStatusAsync(tenant.TenantId, id, status, body?.Note, body?.By ?? "api", time.GetUtcNow().UtcDateTime);
         return result switch
         {

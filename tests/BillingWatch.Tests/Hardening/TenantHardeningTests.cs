@@ -54,6 +54,21 @@ public sealed class TenantHardeningTests(BillingWatchAppFixture fixture) : IClas
         Assert.Equal("Acme", (await HttpAssert.JsonAsync(await admin.GetAsync($"/api/v1/tenants/{tenant.Id}"), 200)).GetProperty("name").GetString());
     }
 
+    [Theory]
+    [InlineData("whsec_a\\u0000b")]
+    [InlineData("whsec_tab\\tin")]
+    [InlineData("whsec_del\\u007f")]
+    public async Task A_webhook_secret_with_a_control_character_is_400_on_create_and_on_rotation(string escapedSecret)
+    {
+        static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+        using var admin = App.Admin();
+        await HttpAssert.ProblemAsync(await admin.PostAsync("/api/v1/tenants", Json($"{{\"name\":\"Secretive\",\"webhookSecret\":\"{escapedSecret}\"}}")), 400);
+
+        var tenant = await App.CreateTenantAsync();
+        await HttpAssert.ProblemAsync(await admin.PutAsync($"/api/v1/tenants/{tenant.Id}/webhook-secret", Json($"{{\"secret\":\"{escapedSecret}\"}}")), 400);
+        await HttpAssert.JsonAsync(await tenant.DeliverAsync(StripeEvents.ChargeSucceeded()), 200); // the secret in force is unchanged
+    }
+
     [Fact]
     public async Task A_name_of_200_characters_is_fine_and_201_is_not()
     {

@@ -111,6 +111,21 @@ public sealed class AnomaliesApiTests(BillingWatchAppFixture fixture) : IClassFi
     }
 
     [Fact]
+    public async Task A_note_may_have_line_breaks_but_no_other_control_character_and_by_none()
+    {
+        var (_, api) = await SeededAsync();
+        var id = (await DetectionApi.AllAnomaliesAsync(api))[0].GetProperty("id").GetString()!;
+
+        await HttpAssert.ProblemAsync(await api.PostAsJsonAsync($"/api/v1/anomalies/{id}/acknowledge", new { note = "a\u0000b" }), 400);
+        await HttpAssert.ProblemAsync(await api.PostAsJsonAsync($"/api/v1/anomalies/{id}/acknowledge", new { note = "bell\u0007" }), 400);
+        await HttpAssert.ProblemAsync(await api.PostAsJsonAsync($"/api/v1/anomalies/{id}/acknowledge", new { note = "ok", by = "dana\u0000" }), 400);
+        Assert.Equal("open", (await HttpAssert.JsonAsync(await api.GetAsync($"/api/v1/anomalies/{id}"), 200)).GetProperty("status").GetString());
+
+        var acknowledged = await HttpAssert.JsonAsync(await api.PostAsJsonAsync($"/api/v1/anomalies/{id}/acknowledge", new { note = "line one\r\n\tline two" }), 200);
+        Assert.Equal("line one\r\n\tline two", acknowledged.GetProperty("statusNote").GetString());
+    }
+
+    [Fact]
     public async Task Another_tenants_anomaly_is_404_everywhere()
     {
         var (_, owner) = await SeededAsync();
