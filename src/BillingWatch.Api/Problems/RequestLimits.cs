@@ -52,6 +52,12 @@ internal static class RequestLimits
     public static IApplicationBuilder UseQueryTextCheck(this IApplicationBuilder app) =>
         app.Use(async (context, next) =>
         {
+            if (!context.Request.QueryString.HasValue)
+            {
+                await next(context);
+                return;
+            }
+
             foreach (var (name, values) in context.Request.Query)
             {
                 if (HasControl(name.AsSpan()) || HasControl(values))
