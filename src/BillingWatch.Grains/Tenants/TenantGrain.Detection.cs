@@ -240,7 +240,7 @@ public sealed partial class TenantGrain
         catch (Exception ex) when (ex is StorageUnavailableException or Orleans.Storage.InconsistentStateException or System.Data.Common.DbException)
         {
             // Nothing is lost: anomalies stay pending and the snapshot is retried on the next tick.
-            LogFlushFailed(logger, TenantId, ex.GetType().Name);
+            LogFlushFailed(logger, TenantId, FailureName(ex));
         }
     }
 }

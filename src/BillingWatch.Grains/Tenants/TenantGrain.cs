@@ -104,7 +104,7 @@ public sealed partial class TenantGrain(
         }
         catch (Exception ex) when (ex is StorageUnavailableException or Orleans.Storage.InconsistentStateException)
         {
-            LogFlushFailed(logger, TenantId, ex.GetType().Name);
+            LogFlushFailed(logger, TenantId, FailureName(ex));
         }
     }
 
@@ -157,6 +157,14 @@ public sealed partial class TenantGrain(
 
     private static DateTime TruncateToMilliseconds(DateTime value) =>
         new(value.Ticks - (value.Ticks % TimeSpan.TicksPerMillisecond), DateTimeKind.Utc);
+
+    /// <summary>The exception's type, with the database's error code when it has one (no message: it may quote values).</summary>
+    private static string FailureName(Exception ex) => ex switch
+    {
+        System.Data.Common.DbException { SqlState: { Length: > 0 } state } => $"{ex.GetType().Name} {state}",
+        Microsoft.Data.Sqlite.SqliteException sqlite => $"{ex.GetType().Name} {sqlite.SqliteErrorCode}",
+        _ => ex.GetType().Name,
+    };
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Detection state of tenant {TenantId} not flushed ({ExceptionType}); it is retried and nothing is lost")]
     private static partial void LogFlushFailed(ILogger logger, string tenantId, string exceptionType);
