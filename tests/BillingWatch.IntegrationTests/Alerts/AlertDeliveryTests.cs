@@ -145,7 +145,7 @@ public sealed class AlertDeliveryTests : IAsyncLifetime
     [Fact]
     public async Task Slack_and_discord_get_a_readable_message_with_severity_detector_title_and_link()
     {
-        var tenant = await _app.CreateTenantAsync("Readable Co");
+        var tenant = await _app.CreateTenantAsync("Readable & <!channel> Co");
         using var api = tenant.Api();
         var slack = await AlertTestKit.CreateChannelAsync(api, new { kind = "slack", name = "slack", target = _receiver.Url("/services/T000/B000/slack-token-xyz"), detectors = CardTesting });
         await AlertTestKit.CreateChannelAsync(api, new { kind = "discord", name = "discord", target = _receiver.Url("/api/webhooks/1/discord-token-xyz"), detectors = CardTesting });
@@ -157,9 +157,12 @@ public sealed class AlertDeliveryTests : IAsyncLifetime
 
         var text = JsonDocument.Parse(slackRequest.Body).RootElement.GetProperty("text").GetString()!;
         Assert.Contains("[CRITICAL] card_testing", text);
-        Assert.Contains("Readable Co", text);
+        Assert.Contains("Readable &amp; &lt;!channel&gt; Co", text); // Slack's escaping: shown as named, no @channel
         Assert.Contains("<https://billing.example.com/api/v1/anomalies/an_", text);
-        var content = JsonDocument.Parse(discordRequest.Body).RootElement.GetProperty("content").GetString()!;
+        var discord = JsonDocument.Parse(discordRequest.Body).RootElement;
+        var content = discord.GetProperty("content").GetString()!;
+        Assert.Empty(discord.GetProperty("allowed_mentions").GetProperty("parse").EnumerateArray());
+        Assert.Contains("Readable & <!channel> Co", content);
         Assert.Contains("[CRITICAL] card_testing", content);
         Assert.Contains("https://billing.example.com/api/v1/anomalies/an_", content);
         var anomalies = await DetectionApi.AllAnomaliesAsync(api, "detector=card_testing");

@@ -15,11 +15,13 @@ public sealed class AlertText(IOptions<BillingWatchOptions> options)
         ? $"[BillingWatch] Test alert for {message.TenantName}"
         : $"[BillingWatch] {Headline(anomaly, message.AlertType)} {anomaly.Detector}: {anomaly.Title}";
 
+    /// <param name="markdownLinks">Slack's format: a <c>&lt;url|label&gt;</c> link, and the text's own <c>&amp;</c>, <c>&lt;</c>, <c>&gt;</c> escaped.</param>
     public string Plain(AlertMessage message, bool markdownLinks)
     {
         if (message.Anomaly is not { } anomaly)
         {
-            return $"BillingWatch test alert for {message.TenantName}: this channel works.";
+            var test = $"BillingWatch test alert for {message.TenantName}: this channel works.";
+            return markdownLinks ? ForSlack(test) : test;
         }
 
         var text = new StringBuilder()
@@ -31,13 +33,13 @@ public sealed class AlertText(IOptions<BillingWatchOptions> options)
         }
 
         text.Append(CultureInfo.InvariantCulture, $"Tenant: {message.TenantName} ({(anomaly.Livemode ? "live" : "test")} mode), detected {anomaly.DetectedAt:yyyy-MM-dd HH:mm} UTC, anomaly {anomaly.Id}");
-        if (Link(anomaly) is { } link)
-        {
-            text.Append('\n').Append(markdownLinks ? $"<{link}|View the anomaly>" : link);
-        }
-
-        return text.ToString();
+        var plain = markdownLinks ? ForSlack(text.ToString()) : text.ToString();
+        return Link(anomaly) is { } link ? $"{plain}\n{(markdownLinks ? $"<{link}|View the anomaly>" : link)}" : plain;
     }
+
+    /// <summary>Slack reads &lt;…&gt; as links and mentions (&lt;!channel&gt;) and &amp; as an entity: names and notes are shown as written.</summary>
+    private static string ForSlack(string text) =>
+        text.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal);
 
     public string Html(AlertMessage message)
     {

@@ -27,6 +27,7 @@ public sealed class DiscordChannelKind(AlertPost post, AlertText text) : IAlertC
             content = content[..MaxContent] + "…";
         }
 
-        return post.SendAsync(message.Channel.Target, JsonSerializer.SerializeToUtf8Bytes(new { content }), cancellationToken);
+        // No @everyone, role or user mention in a name or note pings anyone: Discord parses none.
+        return post.SendAsync(message.Channel.Target, JsonSerializer.SerializeToUtf8Bytes(new { content, allowed_mentions = new { parse = Array.Empty<string>() } }), cancellationToken);
     }
 }
