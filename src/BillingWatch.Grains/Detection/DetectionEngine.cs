@@ -34,19 +34,26 @@ public sealed class DetectionEngine
 
     public bool Livemode => _context.Livemode;
 
+    /// <summary>How far ahead of its arrival an event's time may move the watermark (clock skew).</summary>
+    public const long MaxWatermarkLeadSeconds = 300;
+
     public void Fold(BillingEvent e)
     {
-        if (e.Created > _context.Watermark)
+        // The acceptance rule takes events dated up to a day ahead of their arrival (clock skew). Event time
+        // must not run ahead of what has happened, or a day or a window would be judged closed before its
+        // events arrived: such an event counts at its own time but moves the watermark only to its arrival.
+        var reached = e.Received > 0 ? Math.Min(e.Created, e.Received + MaxWatermarkLeadSeconds) : e.Created;
+        if (reached > _context.Watermark)
         {
             var previous = _context.Watermark;
-            _context.Watermark = e.Created;
+            _context.Watermark = reached;
             foreach (var (detector, settings) in _enabled)
             {
                 _context.Use(detector, settings);
                 try
                 {
-                    detector.OnWatermark(previous, e.Created, State(detector), _context);
-                    _context.ResolveQuiet(e.Created);
+                    detector.OnWatermark(previous, reached, State(detector), _context);
+                    _context.ResolveQuiet(reached);
                 }
                 catch (Exception ex) when (IsDataFault(ex))
                 {

@@ -13,10 +13,19 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
 
     private static readonly DetectorSetting MaxCustomers = new("max_customers", 10_000, 10, 1_000_000, "Customers tracked at most (least recently seen are dropped).", WholeNumber: true);
 
+    private static readonly DetectorSetting RoutineShare = new("routine_share", 0.01, 0, 1, "When at least this share of established customers' payments (weighted over the last week) is in another currency, the tenant's customers routinely switch: a mismatch is a low-severity notice.");
+
+    private static readonly DetectorSetting MinBaselinePayments = new("min_baseline_payments", 50, 0, 1_000_000, "Established customers' payments needed (weighted) before the share is judged.", WholeNumber: true);
+
+    /// <summary>The share's memory, in event time: a payment a week old counts for 1/e.</summary>
+    private const double BaselineSeconds = 7 * 86_400;
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
         EstablishingPayments,
         MaxCustomers,
+        RoutineShare,
+        MinBaselinePayments,
         Cooldown(1440),
     ];
 
@@ -48,12 +57,18 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
             return;
         }
 
+        // Judged against how often this tenant's customers switch (the share before this payment), so that a
+        // merchant whose customers pay in several currencies gets notices, not an alert per customer.
+        var routine = s.EstablishedPayments >= c.SettingLong(MinBaselinePayments) && s.OtherCurrencyPayments >= c.Setting(RoutineShare) * s.EstablishedPayments;
+        s.Count(e.Created, e.Currency != customer.Established);
         if (e.Currency != customer.Established)
         {
-            c.Anomaly($"{e.Customer}:{e.Currency}", Severity.Medium, "Payment in an unusual currency")
-                .Saying($"Customer {e.Customer} paid in {e.Currency}; its payments are in {customer.Established}.")
+            c.Anomaly($"{e.Customer}:{e.Currency}", routine ? Severity.Low : Severity.Medium, "Payment in an unusual currency")
+                .Saying(routine
+                    ? $"Customer {e.Customer} paid in {e.Currency}; its payments are in {customer.Established}. Routine here: {s.OtherCurrencyPayments / s.EstablishedPayments:P1} of customers' payments over the last week were in another currency than their own."
+                    : $"Customer {e.Customer} paid in {e.Currency}; its payments are in {customer.Established}.")
                 .At(e.Created, e.Created, e.Created)
-                .WithEvidence(new { customer = e.Customer, currency = e.Currency, established = customer.Established, amount = e.Amount ?? e.AmountPaid })
+                .WithEvidence(new { customer = e.Customer, currency = e.Currency, established = customer.Established, amount = e.Amount ?? e.AmountPaid, otherCurrencyShare = s.EstablishedPayments > 0 ? Math.Round(s.OtherCurrencyPayments / s.EstablishedPayments, 4) : 0 })
                 .FromEvents([e.Id])
                 .Raise();
         }
@@ -131,5 +146,31 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
     public sealed class State
     {
         public Dictionary<InlineId, CustomerCurrency> Customers { get; set; } = [];
+
+        /// <summary>Payments of customers with an established currency, weighted by age (e^(−age / a week)).</summary>
+        public double EstablishedPayments { get; set; }
+
+        /// <summary>Of those, the ones in another currency than the customer's own, weighted alike.</summary>
+        public double OtherCurrencyPayments { get; set; }
+
+        /// <summary>Event time the weights were last brought to.</summary>
+        public long CountedAt { get; set; }
+
+        internal void Count(long at, bool otherCurrency)
+        {
+            if (at > CountedAt)
+            {
+                var decay = CountedAt == 0 ? 1 : Math.Exp(-(at - CountedAt) / BaselineSeconds);
+                EstablishedPayments *= decay;
+                OtherCurrencyPayments *= decay;
+                CountedAt = at;
+            }
+
+            EstablishedPayments++;
+            if (otherCurrency)
+            {
+                OtherCurrencyPayments++;
+            }
+        }
     }
 }

@@ -1,3 +1,4 @@
+using BillingWatch.Detection;
 using BillingWatch.Tests.Fixtures;
 using static BillingWatch.Tests.Fixtures.Ev;
 
@@ -16,6 +17,49 @@ public sealed class CurrencyMismatchTests
         Assert.Empty(harness.Fold(Charge(T0 + 3, currency: "usd")));
         var a = Assert.Single(harness.Fold(Charge(T0 + 4, currency: "eur")));
         Assert.Equal("cus_A:eur", a.Subject);
+    }
+
+    [Theory]
+    [InlineData(0, Severity.Medium)] // customers never switch: a switch is news
+    [InlineData(5, Severity.Low)] // 5 % of payments are in another currency: a switch is routine, a notice
+    public void A_switch_is_judged_against_how_often_the_tenants_customers_switch(int switchesPerHundred, Severity expected)
+    {
+        var harness = EngineHarness.For("currency_mismatch", new() { ["establishing_payments"] = 1 });
+        var at = T0;
+        for (var i = 0; i < 300; i++)
+        {
+            var customer = $"cus_{i % 60:D2}";
+            var currency = i >= 60 && i % 100 < switchesPerHundred ? "eur" : "usd";
+            harness.Fold(Charge(at += 60, currency: currency, customer: customer));
+        }
+
+        harness.Restart(); // the share survives a snapshot
+        var switched = Assert.Single(harness.Fold(Charge(at + 60, currency: "gbp", customer: "cus_07")));
+        Assert.Equal(expected, switched.Severity);
+        Assert.Equal("cus_07:gbp", switched.Subject);
+    }
+
+    [Fact]
+    public void The_switching_share_forgets_a_week_old_burst()
+    {
+        var harness = EngineHarness.For("currency_mismatch", new() { ["establishing_payments"] = 1 });
+        var at = T0;
+        for (var i = 0; i < 300; i++)
+        {
+            harness.Fold(Charge(at += 60, currency: i >= 60 && i < 80 ? "eur" : "usd", customer: $"cus_{i % 60:D2}"));
+        }
+
+        // Five weeks of payments in the customers' own currency later, a switch is news again.
+        for (var day = 1; day <= 35; day++)
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                harness.Fold(Charge(at + (day * 86_400) + i, currency: "usd", customer: $"cus_{i:D2}"));
+            }
+        }
+
+        var switched = harness.Fold(Charge(at + (36 * 86_400), currency: "gbp", customer: "cus_50")).Single(a => a.Subject == "cus_50:gbp");
+        Assert.Equal(Severity.Medium, switched.Severity);
     }
 
     [Fact]

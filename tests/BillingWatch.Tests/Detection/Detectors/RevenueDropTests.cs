@@ -96,6 +96,35 @@ public sealed class RevenueDropTests
     }
 
     [Fact]
+    public void An_event_dated_ahead_of_its_arrival_does_not_close_the_day_early()
+    {
+        var harness = EngineHarness.For("revenue_drop");
+        for (var d = 0; d < 14; d++)
+        {
+            Pay(harness, d, 100, 1_000);
+        }
+
+        // Noon of day 14, half a day's payments so far; then an event created 23 hours ahead (within the acceptance
+        // rule's day of clock skew) arrives now. Day 14 is not over: it must not be judged as a day of 50 payments.
+        Pay(harness, 14, 50, 1_000);
+        var noon = T0 + (14 * Day) + (12 * 3600);
+        harness.Fold(Charge(noon + (23 * 3600), amount: 1, customer: "cus_ahead"), received: noon);
+        Assert.Empty(harness.Raised);
+        Assert.Equal(noon + EngineMaxLead, harness.Engine.Watermark);
+
+        // The rest of the day arrives, and the next day's first event closes it: an ordinary day, nothing fires.
+        for (var i = 0; i < 50; i++)
+        {
+            harness.Fold(Charge(noon + 3600 + i, amount: 1_000, customer: $"cus_pm{i}"));
+        }
+
+        harness.Fold(Charge(T0 + (15 * Day) + 3600, amount: 1, customer: "cus_next"));
+        Assert.Empty(harness.Raised);
+    }
+
+    private const long EngineMaxLead = DetectionEngine.MaxWatermarkLeadSeconds;
+
+    [Fact]
     public void A_day_stays_open_until_the_watermark_passes_its_end_and_the_grace()
     {
         var harness = EngineHarness.For("revenue_drop");
