@@ -19,9 +19,15 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
 
     private static readonly DetectorSetting WindowMinutes = new("window_minutes", 5, 1, 1440, "How close two payments must be.", WholeNumber: true);
 
+    private static readonly DetectorSetting RoutineChancePerDay = new("routine_chance_per_day", 0.2, 0, 1_000, "When chance alone would give a customer two payments of one amount within the window this often a day (from how often customers pay twice within it at any amounts and how often two payments share an amount, over the last week), a same-amount pair is a low-severity notice. 0 turns the judgement off.");
+
+    /// <summary>The memory of how often customers pay twice within the window, in event time: a week old counts for 1/e.</summary>
+    private const double BaselineSeconds = 7 * 86_400;
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
         WindowMinutes,
+        RoutineChancePerDay,
         Cooldown(60),
     ];
 
@@ -57,11 +63,26 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         var invoice = e.InvoiceId is null ? (InlineId?)null : InlineId.From(e.InvoiceId);
         var twin = payments.FindIndex(p => p.Amount == amount && p.Currency == e.Currency && Math.Abs(p.At - e.Created) <= window
             && !(p.InvoiceId is not null && invoice is not null && p.InvoiceId != invoice));
+
+        // Chance: customers' second payments within the window at other amounts (a week's, per day) times the odds
+        // that two of the tenant's payments share amount and currency. Where that makes same-amount pairs a
+        // routine sight, one is as likely a second purchase as a duplicate: a notice, not an alert.
+        var chancePerDay = s.ChanceSamePairsPerDay(e.Created);
+        var routine = c.Setting(RoutineChancePerDay) is > 0 and var limit && chancePerDay >= limit;
+        if (twin < 0 && payments.FindIndex(p => Math.Abs(p.At - e.Created) <= window) >= 0)
+        {
+            s.CountOtherPair(e.Created);
+        }
+
+        s.CountAmount(e.Created, amount.Value, e.Currency);
+
         if (twin >= 0)
         {
             var first = payments[twin];
-            c.Anomaly($"{e.Customer}:{amount}:{e.Currency}", Severity.High, "Possible duplicate charge")
-                .Saying($"Customer {e.Customer} was charged {amount} {e.Currency} twice within {Math.Abs(e.Created - first.At)} seconds.")
+            c.Anomaly($"{e.Customer}:{amount}:{e.Currency}", routine ? Severity.Low : Severity.High, "Possible duplicate charge")
+                .Saying(routine
+                    ? $"Customer {e.Customer} was charged {amount} {e.Currency} twice within {Math.Abs(e.Created - first.At)} seconds. Customers here often pay twice within minutes, and chance alone gives such a pair about {chancePerDay:F1} times a day: this may be a second purchase."
+                    : $"Customer {e.Customer} was charged {amount} {e.Currency} twice within {Math.Abs(e.Created - first.At)} seconds.")
                 .At(e.Created, Math.Min(first.At, e.Created), Math.Max(first.At, e.Created))
                 .WithEvidence(new { customer = e.Customer, amount, currency = e.Currency, first = first.Ids.Select(id => id.ToString()).Order().ToList(), second = ids.Select(id => id.ToString()).ToArray() })
                 .FromEvents([first.EventId.ToString(), e.Id])
@@ -152,5 +173,67 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         public Dictionary<InlineId, SmallList<Payment>> Customers { get; set; } = [];
 
         public long LastPrune { get; set; }
+
+        /// <summary>Customers' second payments within the window at another amount, weighted by age (e^(−age / a week)).</summary>
+        public double OtherAmountPairs { get; set; }
+
+        /// <summary>Event time <see cref="OtherAmountPairs"/> was last brought to.</summary>
+        public long PairsAt { get; set; }
+
+        /// <summary>Payments whose amount and currency equal the tenant's payment before them, weighted alike.</summary>
+        public double SameAsPrevious { get; set; }
+
+        /// <summary>Payments compared with the one before them, weighted alike.</summary>
+        public double Compared { get; set; }
+
+        /// <summary>The tenant's last payment's amount and currency, for <see cref="SameAsPrevious"/>.</summary>
+        public long LastAmount { get; set; }
+
+        public string? LastCurrency { get; set; }
+
+        private double Decay(long at) => at > PairsAt && PairsAt != 0 ? Math.Exp(-(at - PairsAt) / BaselineSeconds) : 1;
+
+        /// <summary>Same-amount pairs per day that chance alone gives: other-amount pairs × q ÷ (1 − q).</summary>
+        internal double ChanceSamePairsPerDay(long at)
+        {
+            if (Compared < 50)
+            {
+                return 0;
+            }
+
+            var q = Math.Min(SameAsPrevious / Compared, 0.9);
+            return OtherAmountPairs * Decay(at) * q / (1 - q) * 86_400 / BaselineSeconds;
+        }
+
+        internal void CountOtherPair(long at)
+        {
+            Bring(at);
+            OtherAmountPairs++;
+        }
+
+        internal void CountAmount(long at, long amount, string currency)
+        {
+            Bring(at);
+            if (LastCurrency is not null)
+            {
+                Compared++;
+                if (amount == LastAmount && currency == LastCurrency)
+                {
+                    SameAsPrevious++;
+                }
+            }
+
+            LastAmount = amount;
+            LastCurrency = currency;
+        }
+
+        private void Bring(long at)
+        {
+            var decay = Decay(at);
+            OtherAmountPairs *= decay;
+            SameAsPrevious *= decay;
+            Compared *= decay;
+            PairsAt = Math.Max(PairsAt, at);
+        }
     }
 }

@@ -16,6 +16,32 @@ public sealed class DuplicateChargeTests
         Assert.Equal(2, a.EventIds.Count);
     }
 
+    [Theory]
+    [InlineData(false, Severity.High)] // customers pay once at a time: two payments of one amount within minutes are news
+    [InlineData(true, Severity.Low)] // customers often pay twice within minutes from four prices: chance makes such pairs daily
+    public void A_same_amount_pair_is_judged_against_how_often_chance_makes_one(bool customersPayTwice, Severity expected)
+    {
+        var harness = EngineHarness.For("duplicate_charge");
+        long[] prices = [499, 999, 1999, 4999];
+        var at = T0;
+        for (var i = 0; i < 400; i++)
+        {
+            at += 400;
+            var customer = $"cus_{i:D3}";
+            harness.Fold(Charge(at, amount: prices[i % 4], customer: customer));
+            if (customersPayTwice)
+            {
+                harness.Fold(Charge(at + 90, amount: prices[(i + 1) % 4], customer: customer)); // another price, minutes later
+            }
+        }
+
+        Assert.DoesNotContain(harness.Raised, a => a.Severity > Severity.Low);
+        harness.Restart(); // what the judgement knows survives a snapshot
+        harness.Fold(Charge(at + 1_000, amount: 999, customer: "cus_twice"));
+        var pair = Assert.Single(harness.Fold(Charge(at + 1_060, amount: 999, customer: "cus_twice")));
+        Assert.Equal(expected, pair.Severity);
+    }
+
     [Fact]
     public void Different_amount_currency_customer_or_a_gap_over_five_minutes_does_not_fire()
     {
