@@ -201,7 +201,9 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
                 return 0;
             }
 
-            var q = Math.Min(SameAsPrevious / Compared, 0.9);
+            // At most even odds: a tenant whose payments are nearly all one price (renewals of one plan) must not
+            // make every pair look like chance.
+            var q = Math.Min(SameAsPrevious / Compared, 0.5);
             return OtherAmountPairs * Decay(at) * q / (1 - q) * 86_400 / BaselineSeconds;
         }
 
