@@ -199,6 +199,10 @@ public sealed class DecayedRate
         Failures += failed ? 1 : 0;
     }
 
+    /// <summary>The failures (or events) as they weigh at <paramref name="time"/>, without changing anything.</summary>
+    public double FailuresAt(long time, long horizonSeconds) =>
+        time > At && At != 0 ? Failures * Math.Exp(-(time - At) / (double)Math.Max(1, horizonSeconds)) : Failures;
+
     /// <summary>An event of interest that is not itself an attempt (a dispute, a warning): counted, decayed alike.</summary>
     public void AddEvent(long time, long horizonSeconds)
     {

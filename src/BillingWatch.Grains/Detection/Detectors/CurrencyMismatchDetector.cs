@@ -18,7 +18,7 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
     private static readonly DetectorSetting MinBaselinePayments = new("min_baseline_payments", 50, 0, 1_000_000, "Established customers' payments needed (weighted) before the share is judged.", WholeNumber: true);
 
     /// <summary>The share's memory, in event time: a payment a week old counts for 1/e.</summary>
-    private const double BaselineSeconds = 7 * 86_400;
+    private const long BaselineSeconds = 7 * 86_400;
 
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
@@ -59,16 +59,18 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
 
         // Judged against how often this tenant's customers switch (the share before this payment), so that a
         // merchant whose customers pay in several currencies gets notices, not an alert per customer.
-        var routine = s.EstablishedPayments >= c.SettingLong(MinBaselinePayments) && s.OtherCurrencyPayments >= c.Setting(RoutineShare) * s.EstablishedPayments;
-        s.Count(e.Created, e.Currency != customer.Established);
+        var switches = s.Switches;
+        var share = switches.Attempts > 0 ? switches.Failures / switches.Attempts : 0;
+        var routine = switches.Attempts >= c.SettingLong(MinBaselinePayments) && share >= c.Setting(RoutineShare);
+        switches.Add(e.Created, e.Currency != customer.Established, BaselineSeconds);
         if (e.Currency != customer.Established)
         {
             c.Anomaly($"{e.Customer}:{e.Currency}", routine ? Severity.Low : Severity.Medium, "Payment in an unusual currency")
                 .Saying(routine
-                    ? $"Customer {e.Customer} paid in {e.Currency}; its payments are in {customer.Established}. Routine here: {s.OtherCurrencyPayments / s.EstablishedPayments:P1} of customers' payments over the last week were in another currency than their own."
+                    ? $"Customer {e.Customer} paid in {e.Currency}; its payments are in {customer.Established}. Routine here: {share:P1} of customers' payments over the last week were in another currency than their own."
                     : $"Customer {e.Customer} paid in {e.Currency}; its payments are in {customer.Established}.")
                 .At(e.Created, e.Created, e.Created)
-                .WithEvidence(new { customer = e.Customer, currency = e.Currency, established = customer.Established, amount = e.Amount ?? e.AmountPaid, otherCurrencyShare = s.EstablishedPayments > 0 ? Math.Round(s.OtherCurrencyPayments / s.EstablishedPayments, 4) : 0 })
+                .WithEvidence(new { customer = e.Customer, currency = e.Currency, established = customer.Established, amount = e.Amount ?? e.AmountPaid, otherCurrencyShare = Math.Round(share, 4) })
                 .FromEvents([e.Id])
                 .Raise();
         }
@@ -147,30 +149,10 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
     {
         public Dictionary<InlineId, CustomerCurrency> Customers { get; set; } = [];
 
-        /// <summary>Payments of customers with an established currency, weighted by age (e^(−age / a week)).</summary>
-        public double EstablishedPayments { get; set; }
-
-        /// <summary>Of those, the ones in another currency than the customer's own, weighted alike.</summary>
-        public double OtherCurrencyPayments { get; set; }
-
-        /// <summary>Event time the weights were last brought to.</summary>
-        public long CountedAt { get; set; }
-
-        internal void Count(long at, bool otherCurrency)
-        {
-            if (at > CountedAt)
-            {
-                var decay = CountedAt == 0 ? 1 : Math.Exp(-(at - CountedAt) / BaselineSeconds);
-                EstablishedPayments *= decay;
-                OtherCurrencyPayments *= decay;
-                CountedAt = at;
-            }
-
-            EstablishedPayments++;
-            if (otherCurrency)
-            {
-                OtherCurrencyPayments++;
-            }
-        }
+        /// <summary>
+        /// Payments of customers with an established currency (attempts) and, of those, the ones in another
+        /// currency than the customer's own (failures), weighted by age (e^(−age / a week)).
+        /// </summary>
+        public DecayedRate Switches { get; set; } = new();
     }
 }

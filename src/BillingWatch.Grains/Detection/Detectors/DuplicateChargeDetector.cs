@@ -22,7 +22,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
     private static readonly DetectorSetting RoutineChancePerDay = new("routine_chance_per_day", 0.2, 0, 1_000, "When chance alone would give a customer two payments of one amount within the window this often a day (from how often customers pay twice within it at any amounts and how often two payments share an amount, over the last week), a same-amount pair is a low-severity notice. 0 turns the judgement off.");
 
     /// <summary>The memory of how often customers pay twice within the window, in event time: a week old counts for 1/e.</summary>
-    private const double BaselineSeconds = 7 * 86_400;
+    private const long BaselineSeconds = 7 * 86_400;
 
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
@@ -71,10 +71,15 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         var routine = c.Setting(RoutineChancePerDay) is > 0 and var limit && chancePerDay >= limit;
         if (twin < 0 && payments.FindIndex(p => Math.Abs(p.At - e.Created) <= window) >= 0)
         {
-            s.CountOtherPair(e.Created);
+            s.OtherAmountPairs.AddEvent(e.Created, BaselineSeconds);
         }
 
-        s.CountAmount(e.Created, amount.Value, e.Currency);
+        if (s.LastCurrency is not null)
+        {
+            s.Repeats.Add(e.Created, amount == s.LastAmount && e.Currency == s.LastCurrency, BaselineSeconds);
+        }
+
+        (s.LastAmount, s.LastCurrency) = (amount.Value, e.Currency);
 
         if (twin >= 0)
         {
@@ -174,68 +179,29 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
 
         public long LastPrune { get; set; }
 
-        /// <summary>Customers' second payments within the window at another amount, weighted by age (e^(−age / a week)).</summary>
-        public double OtherAmountPairs { get; set; }
+        /// <summary>Customers' second payments within the window at another amount (events), weighted by age (e^(−age / a week)).</summary>
+        public DecayedRate OtherAmountPairs { get; set; } = new();
 
-        /// <summary>Event time <see cref="OtherAmountPairs"/> was last brought to.</summary>
-        public long PairsAt { get; set; }
+        /// <summary>Payments compared with the tenant's payment before them (attempts) and those of the same amount and currency (failures), weighted alike.</summary>
+        public DecayedRate Repeats { get; set; } = new();
 
-        /// <summary>Payments whose amount and currency equal the tenant's payment before them, weighted alike.</summary>
-        public double SameAsPrevious { get; set; }
-
-        /// <summary>Payments compared with the one before them, weighted alike.</summary>
-        public double Compared { get; set; }
-
-        /// <summary>The tenant's last payment's amount and currency, for <see cref="SameAsPrevious"/>.</summary>
+        /// <summary>The tenant's last payment's amount and currency, for <see cref="Repeats"/>.</summary>
         public long LastAmount { get; set; }
 
         public string? LastCurrency { get; set; }
 
-        private double Decay(long at) => at > PairsAt && PairsAt != 0 ? Math.Exp(-(at - PairsAt) / BaselineSeconds) : 1;
-
         /// <summary>Same-amount pairs per day that chance alone gives: other-amount pairs × q ÷ (1 − q).</summary>
         internal double ChanceSamePairsPerDay(long at)
         {
-            if (Compared < 50)
+            if (Repeats.Attempts < 50)
             {
                 return 0;
             }
 
             // At most even odds: a tenant whose payments are nearly all one price (renewals of one plan) must not
             // make every pair look like chance.
-            var q = Math.Min(SameAsPrevious / Compared, 0.5);
-            return OtherAmountPairs * Decay(at) * q / (1 - q) * 86_400 / BaselineSeconds;
-        }
-
-        internal void CountOtherPair(long at)
-        {
-            Bring(at);
-            OtherAmountPairs++;
-        }
-
-        internal void CountAmount(long at, long amount, string currency)
-        {
-            Bring(at);
-            if (LastCurrency is not null)
-            {
-                Compared++;
-                if (amount == LastAmount && currency == LastCurrency)
-                {
-                    SameAsPrevious++;
-                }
-            }
-
-            LastAmount = amount;
-            LastCurrency = currency;
-        }
-
-        private void Bring(long at)
-        {
-            var decay = Decay(at);
-            OtherAmountPairs *= decay;
-            SameAsPrevious *= decay;
-            Compared *= decay;
-            PairsAt = Math.Max(PairsAt, at);
+            var q = Math.Min(Repeats.Failures / Repeats.Attempts, 0.5);
+            return OtherAmountPairs.FailuresAt(at, BaselineSeconds) * q / (1 - q) * 86_400 / BaselineSeconds;
         }
     }
 }

@@ -110,7 +110,7 @@ public sealed class RevenueDropTests
         var noon = T0 + (14 * Day) + (12 * 3600);
         harness.Fold(Charge(noon + (23 * 3600), amount: 1, customer: "cus_ahead"), received: noon);
         Assert.Empty(harness.Raised);
-        Assert.Equal(noon + EngineMaxLead, harness.Engine.Watermark);
+        Assert.Equal(noon + DetectionEngine.MaxWatermarkLeadSeconds, harness.Engine.Watermark);
 
         // The rest of the day arrives, and the next day's first event closes it: an ordinary day, nothing fires.
         for (var i = 0; i < 50; i++)
@@ -121,8 +121,6 @@ public sealed class RevenueDropTests
         harness.Fold(Charge(T0 + (15 * Day) + 3600, amount: 1, customer: "cus_next"));
         Assert.Empty(harness.Raised);
     }
-
-    private const long EngineMaxLead = DetectionEngine.MaxWatermarkLeadSeconds;
 
     [Fact]
     public void A_day_stays_open_until_the_watermark_passes_its_end_and_the_grace()
