@@ -62,6 +62,10 @@ public sealed class SlidingCounter
         }
     }
 
+    /// <summary>The count of bucket <paramref name="bucket"/> (time ÷ bucket size); 0 outside the window.</summary>
+    public long CountOf(long bucket) =>
+        Head != long.MinValue && bucket <= Head && bucket > Head - Buckets.Length ? Buckets[Slot(bucket)] : 0;
+
     /// <summary>The sum of the newest <paramref name="count"/> buckets (up to the whole window).</summary>
     public long SumLast(int count)
     {

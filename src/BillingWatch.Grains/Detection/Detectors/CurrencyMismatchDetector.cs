@@ -7,7 +7,7 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
 {
     public override string Name => "currency_mismatch";
 
-    public override string Description => "A customer pays in a currency other than the one its first payments established.";
+    public override string Description => "A customer pays in a currency other than the ones it has paid in before.";
 
     private static readonly DetectorSetting EstablishingPayments = new("establishing_payments", 3, 1, 100, "Payments whose most common currency becomes the customer's own.", WholeNumber: true);
 
@@ -38,13 +38,18 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
             return;
         }
 
+        // A customer's invoices (its subscriptions) and its one-off charges each establish their own currency:
+        // Stripe fixes the currency a customer is billed in for recurring billing, while a checkout can
+        // charge the same customer in its local currency, and a merchant selling both ways sees both. A
+        // currency the customer has paid in either way is its own.
+        var (customers, otherWay) = e.InvoiceId is null ? (s.Customers, s.Invoiced) : (s.Invoiced, s.Customers);
         var key = InlineId.From(e.Customer);
-        if (!s.Customers.ContainsKey(key))
+        if (!customers.ContainsKey(key))
         {
-            BoundedMaps.MakeRoom(s.Customers, static seen => seen.LastSeen, (int)c.SettingLong(MaxCustomers));
+            BoundedMaps.MakeRoom(customers, static seen => seen.LastSeen, (int)c.SettingLong(MaxCustomers));
         }
 
-        ref var customer = ref CollectionsMarshal.GetValueRefOrAddDefault(s.Customers, key, out _);
+        ref var customer = ref CollectionsMarshal.GetValueRefOrAddDefault(customers, key, out _);
         customer.LastSeen = Math.Max(customer.LastSeen, e.Created);
         if (customer.Established is null)
         {
@@ -62,15 +67,19 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
         var switches = s.Switches;
         var share = switches.Attempts > 0 ? switches.Failures / switches.Attempts : 0;
         var routine = switches.Attempts >= c.SettingLong(MinBaselinePayments) && share >= c.Setting(RoutineShare);
-        switches.Add(e.Created, e.Currency != customer.Established, BaselineSeconds);
-        if (e.Currency != customer.Established)
+        var established = customer.Established;
+        var switched = e.Currency != established;
+        switches.Add(e.Created, switched, BaselineSeconds);
+        if (switched && !customer.HasPaidIn(e.Currency) && !(otherWay.TryGetValue(key, out var other) && other.HasPaidIn(e.Currency)))
         {
+            // Flagged once: the anomaly is the record, and the next payment in it is the customer's habit.
+            customer.AcceptAlso(e.Currency);
             c.Anomaly($"{e.Customer}:{e.Currency}", routine ? Severity.Low : Severity.Medium, "Payment in an unusual currency")
                 .Saying(routine
-                    ? $"Customer {e.Customer} paid in {e.Currency}; its payments are in {customer.Established}. Routine here: {share:P1} of customers' payments over the last week were in another currency than their own."
-                    : $"Customer {e.Customer} paid in {e.Currency}; its payments are in {customer.Established}.")
+                    ? $"Customer {e.Customer} paid in {e.Currency}; its payments are in {established}. Routine here: {share:P1} of customers' payments over the last week were in another currency than their own."
+                    : $"Customer {e.Customer} paid in {e.Currency}; its payments are in {established}.")
                 .At(e.Created, e.Created, e.Created)
-                .WithEvidence(new { customer = e.Customer, currency = e.Currency, established = customer.Established, amount = e.Amount ?? e.AmountPaid, otherCurrencyShare = Math.Round(share, 4) })
+                .WithEvidence(new { customer = e.Customer, currency = e.Currency, established, amount = e.Amount ?? e.AmountPaid, otherCurrencyShare = Math.Round(share, 4), invoiced = e.InvoiceId is not null })
                 .FromEvents([e.Id])
                 .Raise();
         }
@@ -80,7 +89,9 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
     /// A value in the tenant's map, keyed by the customer's <see cref="InlineId"/>: a new customer adds no
     /// object for the collector to find. Up to max_customers of these per tenant, most of them customers
     /// seen paying once or twice in one currency: while the payments agree they are one shared code and a
-    /// count, and a list only once they differ.
+    /// count, and a list only once they differ. Once the customer's own currency is established the list
+    /// holds the other currencies it has been flagged for, if any (one field serves both, so a customer
+    /// costs no more than before).
     /// </summary>
     public struct CustomerCurrency
     {
@@ -91,9 +102,14 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
         /// <summary>The currencies of the payments so far while the customer's own is not established (the snapshot's shape).</summary>
         public List<string> First
         {
-            readonly get => _mixed is not null ? [.. _mixed] : [.. Enumerable.Repeat(_firstCurrency!, _firstCount)];
+            readonly get => Established is not null ? [] : _mixed is not null ? [.. _mixed] : [.. Enumerable.Repeat(_firstCurrency!, _firstCount)];
             set
             {
+                if (Established is not null)
+                {
+                    return;
+                }
+
                 ClearFirst();
                 foreach (var currency in value)
                 {
@@ -142,12 +158,33 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
         /// <summary>Shared on the way in, so that customers restored from a snapshot share their codes too.</summary>
         public string? Established { get; set => field = CurrencyCodes.Share(value); }
 
+        /// <summary>Other currencies the customer has already been flagged for, once established (the snapshot's shape).</summary>
+        public List<string>? Also
+        {
+            readonly get => Established is not null && _mixed is not null ? [.. _mixed] : null;
+            set
+            {
+                if (Established is not null && value is { Count: > 0 })
+                {
+                    _mixed = [.. value.Select(currency => CurrencyCodes.Share(currency)!)];
+                }
+            }
+        }
+
+        internal readonly bool HasPaidIn(string currency) => currency == Established || (_mixed?.Contains(currency) ?? false);
+
+        internal void AcceptAlso(string currency) => (_mixed ??= []).Add(currency);
+
         public long LastSeen { get; set; }
     }
 
     public sealed class State
     {
+        /// <summary>Customers by the currency of their one-off charges.</summary>
         public Dictionary<InlineId, CustomerCurrency> Customers { get; set; } = [];
+
+        /// <summary>Customers by the currency of their invoices (and the charges that pay them).</summary>
+        public Dictionary<InlineId, CustomerCurrency> Invoiced { get; set; } = [];
 
         /// <summary>
         /// Payments of customers with an established currency (attempts) and, of those, the ones in another

@@ -39,6 +39,21 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
 
     private static readonly DetectorSetting MinBaselineDays = new("min_baseline_days", 7, 1, 180, "Days of history needed before the baseline test can fire.", WholeNumber: true);
 
+    private static readonly DetectorSetting LagDays = new("dispute_lag_days", 14, 0, 120, "Days a charge takes to be disputed, about: the lagged rate divides the disputes by the charges made this long before them.", WholeNumber: true);
+
+    private const long Day = 86_400;
+
+    /// <summary>Days in the recent rate.</summary>
+    private const int RecentDays = 7;
+
+    /// <summary>Disputes the recent days must hold before their rate counts.</summary>
+    private const int MinRecentEvents = 10;
+
+    private static readonly DetectorSetting YoungMinRate = new("young_min_rate", 0.0005, 0, 1, "While the history is younger than dispute_lag_days and a week, the usual rate per charge is taken as at least this (a low, common dispute rate).");
+
+    /// <summary>How much rarer a count must be while the history is younger than the lag and a week.</summary>
+    private const double YoungHistoryStrictness = 10;
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
         MaxDisputes,
@@ -51,6 +66,8 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
         MinExcess,
         BaselineDays,
         MinBaselineDays,
+        LagDays,
+        YoungMinRate,
         Cooldown(720),
     ];
 
@@ -61,30 +78,47 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
     {
         var window = c.SettingLong(WindowHours) * 3600;
         var horizon = c.SettingLong(BaselineDays) * 86_400;
+        var shift = ShiftDays(c, window);
         s.Charges = SlidingCounters.Fit(s.Charges, 3600, window);
         s.Disputes = SlidingCounters.Fit(s.Disputes, 3600, window);
         s.Warnings = SlidingCounters.Fit(s.Warnings, 3600, window);
-        foreach (var counter in (SlidingCounter[])[s.Charges, s.Disputes, s.Warnings])
+        var recentSpan = (RecentDays + SkippedDays(window)) * Day;
+        s.ChargeDays = SlidingCounters.Fit(s.ChargeDays, Day, recentSpan);
+        s.DisputeDays = SlidingCounters.Fit(s.DisputeDays, Day, recentSpan);
+        s.WarningDays = SlidingCounters.Fit(s.WarningDays, Day, recentSpan);
+        foreach (var counter in (SlidingCounter[])[s.Charges, s.Disputes, s.Warnings, s.ChargeDays, s.DisputeDays, s.WarningDays])
         {
             counter.AdvanceTo(e.Created);
         }
 
+        s.LaggedCharges.AdvanceTo(e.Created, shift, horizon);
         if (s.FirstSeen == 0 || e.Created < s.FirstSeen)
         {
             s.FirstSeen = e.Created;
         }
 
+        // Disputes arriving in the first days of the history come from charges made before it: they have no
+        // charges to be divided by in the lagged rate.
+        var afterShift = e.Created >= s.FirstSeen + (shift * Day);
         switch (e.Type)
         {
             case StripeEventTypes.ChargeSucceeded:
                 s.Charges.Add(e.Created);
+                s.ChargeDays.Add(e.Created);
+                s.LaggedCharges.Add(e.Created, shift, horizon);
                 s.DisputeBaseline.Add(e.Created, false, horizon);
                 s.WarningBaseline.Add(e.Created, false, horizon);
                 return;
             case StripeEventTypes.ChargeDisputeCreated:
                 s.Disputes.Add(e.Created);
+                s.DisputeDays.Add(e.Created);
                 s.Recent.Add(e.Id);
                 s.DisputeBaseline.AddEvent(e.Created, horizon);
+                if (afterShift)
+                {
+                    s.LateDisputes.AddEvent(e.Created, horizon);
+                }
+
                 if (s.Disputes.Total >= c.SettingLong(MaxDisputes))
                 {
                     c.Anomaly("disputes", Severity.Critical, "Dispute spike")
@@ -95,19 +129,35 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
                         .Raise();
                 }
 
-                _ = Judge(e, s, c, s.Disputes, s.DisputeBaseline, DisputeRate, "dispute_rate", "Dispute rate spike", "disputes");
+                _ = Judge(e, s, c, new(s.Disputes, s.DisputeBaseline, s.LateDisputes, s.DisputeDays), DisputeRate, "dispute_rate", "Dispute rate spike", "disputes");
                 return;
             default:
                 s.Warnings.Add(e.Created);
+                s.WarningDays.Add(e.Created);
                 s.Recent.Add(e.Id);
                 s.WarningBaseline.AddEvent(e.Created, horizon);
-                _ = Judge(e, s, c, s.Warnings, s.WarningBaseline, WarningRate, "warning_rate", "Early fraud warning spike", "early fraud warnings");
+                if (afterShift)
+                {
+                    s.LateWarnings.AddEvent(e.Created, horizon);
+                }
+
+                _ = Judge(e, s, c, new(s.Warnings, s.WarningBaseline, s.LateWarnings, s.WarningDays), WarningRate, "warning_rate", "Early fraud warning spike", "early fraud warnings");
                 return;
         }
     }
 
-    private static bool Judge(BillingEvent e, State s, DetectorContext c, SlidingCounter counter, DecayedRate baseline, DetectorSetting rateSetting, string subject, string title, string what)
+    /// <summary>The whole days a charge waits before its disputes are expected: the lag plus the window's days.</summary>
+    private static int ShiftDays(DetectorContext c, long window) => (int)c.SettingLong(LagDays) + SkippedDays(window);
+
+    /// <summary>The days the window can reach into, left out of the recent rate (the current day and the window's).</summary>
+    private static int SkippedDays(long window) => (int)((window + Day - 1) / Day) + 1;
+
+    /// <summary>The window being judged and what it is judged against, for disputes or for warnings.</summary>
+    private readonly record struct Kind(SlidingCounter Window, DecayedRate Baseline, DecayedRate Late, SlidingCounter Days);
+
+    private static bool Judge(BillingEvent e, State s, DetectorContext c, Kind kind, DetectorSetting rateSetting, string subject, string title, string what)
     {
+        var counter = kind.Window;
         var observed = counter.Total;
         var charges = s.Charges!.Total;
         var window = counter.WindowEnd - counter.WindowStart;
@@ -121,25 +171,28 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
                 .Raise();
         }
 
-        if (observed < c.SettingLong(MinDisputes) || e.Created - s.FirstSeen < c.SettingLong(MinBaselineDays) * 86_400)
+        var age = e.Created - s.FirstSeen;
+        if (observed < c.SettingLong(MinDisputes) || age < c.SettingLong(MinBaselineDays) * Day)
         {
             return false;
         }
 
-        // The usual rate per charge, without this window; with few charges in the window, a per-day rate instead.
-        var baselineCharges = Math.Max(0, baseline.Attempts - charges);
-        var baselineEvents = Math.Max(0, baseline.Failures - observed);
-        var perCharge = (baselineEvents + 0.5) / (baselineCharges + 1);
-        var historyDays = Math.Max(1, Math.Min(c.SettingLong(BaselineDays), (e.Created - s.FirstSeen) / 86_400.0));
-        var perDay = (baselineEvents + 0.5) / historyDays;
-        var expected = Math.Max(charges * perCharge, perDay * window / 86_400.0);
+        var usual = UsualRate(e.Created, s, c, kind, window, out var young);
+        var horizon = c.SettingLong(BaselineDays) * Day;
+        var chargesPerWindow = s.DisputeBaseline.Attempts * window / (horizon * (1 - Math.Exp(-Math.Max(age, window) / (double)horizon)));
+        var expected = usual * Math.Max(charges, chargesPerWindow);
         if (observed - expected < c.Setting(MinExcess))
         {
             return false;
         }
 
+        // A window is judged at each dispute, so a busy account is judged many times a day: significance is
+        // the chance of a false alert a day, shared among the day's judgments. Young history understates the
+        // rate (its charges have not had time to be disputed): only a rarer count fires then.
+        var judgmentsPerDay = Math.Max(1, expected * Day / window);
+        var significance = c.Setting(SignificanceLevel) / judgmentsPerDay / (young ? YoungHistoryStrictness : 1);
         var pValue = 1 - Poisson.CDF(Math.Max(expected, 1e-9), observed - 1);
-        if (pValue >= c.Setting(SignificanceLevel))
+        if (pValue >= significance)
         {
             return false;
         }
@@ -152,8 +205,57 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
             .Raise();
     }
 
+    /// <summary>
+    /// The usual rate per charge, the window left out: the highest of three estimates, each right where the
+    /// others are low. (1) All disputes over all charges, weighted by age — right for an account whose
+    /// disputes arrive soon after their charges, or that had years of history before it was connected.
+    /// (2) Disputes over the charges made dispute_lag_days earlier — right for a history that starts from
+    /// nothing, where disputes trail their charges by weeks and (1) reads low for a month or more. (3) The
+    /// last week's disputes over its charges, once it holds enough disputes to say — the freshest level
+    /// while (1) and (2) still catch up.
+    /// </summary>
+    private static double UsualRate(long now, State s, DetectorContext c, Kind kind, long window, out bool young)
+    {
+        var horizon = c.SettingLong(BaselineDays) * Day;
+        var shift = ShiftDays(c, window);
+        var observed = kind.Window.Total;
+
+        var charges = s.Charges!.Total;
+        var overall = (Math.Max(0, kind.Baseline.Failures - observed) + 0.5) / (Math.Max(0, kind.Baseline.Attempts - charges) + 1);
+
+        var laggedCharges = s.LaggedCharges.WeightAt(now, horizon);
+        var lagged = laggedCharges >= 1 ? (Math.Max(0, kind.Late.FailuresAt(now, horizon) - observed) + 0.5) / (laggedCharges + 1) : 0;
+
+        var today = DailyTotals.DayOf(now);
+        long recentEvents = 0, recentCharges = 0;
+        for (var day = today - SkippedDays(window) - RecentDays + 1; day <= today - SkippedDays(window); day++)
+        {
+            recentEvents += kind.Days.CountOf(day);
+            recentCharges += s.ChargeDays!.CountOf(day);
+        }
+
+        var recent = recentEvents >= MinRecentEvents ? (recentEvents + 0.5) / (recentCharges + 1) : 0;
+        young = now - s.FirstSeen < (shift + RecentDays) * Day;
+        return Math.Max(Math.Max(overall, lagged), Math.Max(recent, young ? c.Setting(YoungMinRate) : 0));
+    }
+
     public sealed class State
     {
+        /// <summary>Succeeded charges a day, for the recent rate.</summary>
+        public SlidingCounter? ChargeDays { get; set; }
+
+        public SlidingCounter? DisputeDays { get; set; }
+
+        public SlidingCounter? WarningDays { get; set; }
+
+        /// <summary>Succeeded charges counted again once they are dispute_lag_days (and the window) old.</summary>
+        public LaggedCount LaggedCharges { get; set; } = new();
+
+        /// <summary>Disputes arriving after the history's first lag: the ones the lagged charges can explain.</summary>
+        public DecayedRate LateDisputes { get; set; } = new();
+
+        public DecayedRate LateWarnings { get; set; } = new();
+
         public SlidingCounter? Charges { get; set; }
 
         public SlidingCounter? Disputes { get; set; }

@@ -74,7 +74,7 @@ public sealed class CurrencyMismatchTests
     }
 
     [Fact]
-    public void Cooldown_holds_for_a_day_per_customer_and_currency()
+    public void Each_new_currency_of_a_customer_is_flagged_once_and_then_is_one_of_its_own()
     {
         var harness = EngineHarness.For("currency_mismatch");
         for (var i = 0; i < 3; i++)
@@ -85,7 +85,34 @@ public sealed class CurrencyMismatchTests
         harness.Fold(Charge(T0 + 10, currency: "eur"));
         harness.Fold(Charge(T0 + 20, currency: "eur"));
         harness.Fold(Charge(T0 + 30, currency: "gbp"));
-        Assert.Equal(2, harness.Raised.Count);
+        Assert.Equal(["cus_A:eur", "cus_A:gbp"], harness.Raised.Select(a => a.Subject));
+
+        // Weeks later, past every cooldown and across a restart, the customer paying in them again is its habit.
+        harness.Restart();
+        Assert.DoesNotContain(harness.Fold(Charge(T0 + (40 * 86_400), currency: "eur")), a => a.Detector == "currency_mismatch");
+        Assert.DoesNotContain(harness.Fold(Charge(T0 + (41 * 86_400), currency: "gbp")), a => a.Detector == "currency_mismatch");
+        Assert.Contains(harness.Fold(Charge(T0 + (42 * 86_400), currency: "chf")), a => a.Subject == "cus_A:chf");
+    }
+
+    [Fact]
+    public void A_subscription_billed_in_one_currency_and_one_off_charges_in_another_are_both_the_customers_own()
+    {
+        var harness = EngineHarness.For("currency_mismatch");
+        var at = T0;
+        for (var month = 0; month < 4; month++)
+        {
+            harness.Fold(Invoice("invoice.paid", at += 30 * 86_400, currency: "usd"));
+            harness.Fold(Charge(at + 1, currency: "usd", invoice: "in_" + month)); // the charge that paid it
+            harness.Fold(Charge(at + 3_600, currency: "eur"));
+            harness.Fold(Charge(at + 7_200, currency: "eur"));
+        }
+
+        Assert.Empty(harness.Raised);
+
+        // A one-off charge in the currency its invoices are in is the customer's own too; one never seen either way is not.
+        Assert.Empty(harness.Fold(Charge(at + 86_400, currency: "usd")));
+        Assert.Equal("cus_A:gbp", Assert.Single(harness.Fold(Invoice("invoice.paid", at + 90_000, currency: "gbp"))).Subject);
+        Assert.Equal("cus_A:chf", Assert.Single(harness.Fold(Charge(at + 100_000, currency: "chf"))).Subject);
     }
 
     [Fact]

@@ -46,12 +46,37 @@ public sealed class FraudSpikeTests
     }
 
     [Fact]
-    public void Five_disputes_a_day_are_normal_for_a_large_merchant_and_fifteen_are_not()
+    public void Five_disputes_a_day_are_normal_for_a_large_merchant_and_seventeen_are_not()
     {
         var harness = EngineHarness.For("fraud_spike");
-        Assert.Empty(History(harness, 21, 2000, 5));
-        var raised = History(harness, 1, 2000, 15, start: T0 + (21 * Day));
-        Assert.Single(raised);
+        Assert.Empty(History(harness, 30, 2000, 5));
+        Assert.Empty(History(harness, 1, 2000, 12, start: T0 + (30 * Day)));
+        var raised = History(harness, 1, 2000, 17, start: T0 + (31 * Day));
+        Assert.Equal("dispute_rate", Assert.Single(raised).Subject);
+    }
+
+    [Fact]
+    public void A_young_history_whose_disputes_trail_its_charges_is_not_a_spike_but_a_far_larger_count_is()
+    {
+        // A new shop: 2,000 charges a day from day 0, 0.25 % of them disputed two weeks later, so the disputes
+        // go from none to five a day on day 14 while the charges stay flat. Against all the charges so far,
+        // day 14's five look like fifteen times the usual rate; they are the usual rate arriving.
+        var harness = EngineHarness.For("fraud_spike");
+        var raised = new List<RaisedAnomaly>();
+        for (var d = 0; d < 28; d++)
+        {
+            raised.AddRange(History(harness, 1, 2000, d < 14 ? 0 : 5, start: T0 + (d * Day)));
+        }
+
+        Assert.Empty(raised);
+
+        // Thirty disputes in a morning on day 28 are far beyond what any reading of the history allows.
+        for (var i = 0; i < 30; i++)
+        {
+            raised.AddRange(harness.Fold(Dispute(T0 + (28 * Day) + (i * 600))));
+        }
+
+        Assert.Equal("dispute_rate", Assert.Single(raised).Subject);
     }
 
     [Fact]
