@@ -13,9 +13,9 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
 
     private static readonly DetectorSetting MaxCustomers = new("max_customers", 10_000, 10, 1_000_000, "Customers tracked at most (least recently seen are dropped).", WholeNumber: true);
 
-    private static readonly DetectorSetting RoutineShare = new("routine_share", 0.01, 0, 1, "When at least this share of established customers' payments (weighted over the last week) is in another currency, the tenant's customers routinely switch: a mismatch is a low-severity notice.");
+    private static readonly DetectorSetting RoutineShare = new("routine_share", 0.01, 0, 1, "When at least this share of returning customers' payments (weighted over the last week) is in another currency than their own (or, before that is established, their first payment's), the tenant's customers routinely switch: a mismatch is a low-severity notice.");
 
-    private static readonly DetectorSetting MinBaselinePayments = new("min_baseline_payments", 50, 0, 1_000_000, "Established customers' payments needed (weighted) before the share is judged.", WholeNumber: true);
+    private static readonly DetectorSetting MinBaselinePayments = new("min_baseline_payments", 50, 0, 1_000_000, "Returning customers' payments needed (weighted) before the share is judged.", WholeNumber: true);
 
     /// <summary>The share's memory, in event time: a payment a week old counts for 1/e.</summary>
     private const long BaselineSeconds = 7 * 86_400;
@@ -53,6 +53,13 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
         customer.LastSeen = Math.Max(customer.LastSeen, e.Created);
         if (customer.Established is null)
         {
+            // A returning customer's payment tells how often customers switch even before its own currency is
+            // established: a tenant whose customers pay in several currencies shows it within days.
+            if (customer.FirstCount > 0)
+            {
+                s.Switches.Add(e.Created, e.Currency != customer.FirstCurrency, BaselineSeconds);
+            }
+
             customer.AddFirst(e.Currency);
             if (customer.FirstCount >= c.SettingLong(EstablishingPayments))
             {
@@ -119,6 +126,9 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
         }
 
         internal readonly int FirstCount => _mixed?.Count ?? _firstCount;
+
+        /// <summary>The currency of the customer's first payment, while its own is not established.</summary>
+        internal readonly string? FirstCurrency => _mixed is { Count: > 0 } ? _mixed[0] : _firstCurrency;
 
         /// <param name="currency">Already shared: <see cref="BillingEvent.Currency"/> is.</param>
         internal void AddFirst(string currency)
@@ -187,8 +197,9 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
         public Dictionary<InlineId, CustomerCurrency> Invoiced { get; set; } = [];
 
         /// <summary>
-        /// Payments of customers with an established currency (attempts) and, of those, the ones in another
-        /// currency than the customer's own (failures), weighted by age (e^(−age / a week)).
+        /// Payments of returning customers (attempts) and, of those, the ones in another currency than the
+        /// customer's own or, before that is established, its first payment's (failures), weighted by age
+        /// (e^(−age / a week)).
         /// </summary>
         public DecayedRate Switches { get; set; } = new();
     }

@@ -74,6 +74,11 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
             s.OtherAmountPairs.AddEvent(e.Created, BaselineSeconds);
         }
 
+        if (s.LastCurrency is null && s.Repeats.Attempts == 0)
+        {
+            s.FirstPayment = e.Created;
+        }
+
         if (s.LastCurrency is not null)
         {
             s.Repeats.Add(e.Created, amount == s.LastAmount && e.Currency == s.LastCurrency, BaselineSeconds);
@@ -175,6 +180,8 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
 
     public sealed class State
     {
+        private const long MinSpanSeconds = 6 * 3_600;
+
         public Dictionary<InlineId, SmallList<Payment>> Customers { get; set; } = [];
 
         public long LastPrune { get; set; }
@@ -190,6 +197,9 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
 
         public string? LastCurrency { get; set; }
 
+        /// <summary>The first payment's time, for the span the weighted counts cover; 0 where the state predates it.</summary>
+        public long FirstPayment { get; set; }
+
         /// <summary>Same-amount pairs per day that chance alone gives: other-amount pairs × q ÷ (1 − q).</summary>
         internal double ChanceSamePairsPerDay(long at)
         {
@@ -201,7 +211,11 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
             // At most even odds: a tenant whose payments are nearly all one price (renewals of one plan) must not
             // make every pair look like chance.
             var q = Math.Min(Repeats.Failures / Repeats.Attempts, 0.5);
-            return OtherAmountPairs.FailuresAt(at, BaselineSeconds) * q / (1 - q) * 86_400 / BaselineSeconds;
+
+            // A week's weighted count covers a week only once there is a week: a younger history covers
+            // τ(1 − e^(−age/τ)) (at least six hours, so that one early pair is not read as a daily habit).
+            var span = FirstPayment == 0 ? BaselineSeconds : BaselineSeconds * (1 - Math.Exp(-Math.Max(at - FirstPayment, MinSpanSeconds) / (double)BaselineSeconds));
+            return OtherAmountPairs.FailuresAt(at, BaselineSeconds) * q / (1 - q) * 86_400 / span;
         }
     }
 }

@@ -40,6 +40,28 @@ public sealed class CurrencyMismatchTests
     }
 
     [Fact]
+    public void Customers_second_payments_show_a_switching_tenant_before_any_customers_currency_is_established()
+    {
+        // Day one of a shop whose customers pick a currency per purchase: sixty customers have paid twice, one in
+        // five of them in another currency the second time. Nobody has three payments yet.
+        var harness = EngineHarness.For("currency_mismatch");
+        var at = T0;
+        for (var i = 0; i < 60; i++)
+        {
+            harness.Fold(Charge(at += 60, currency: "usd", customer: $"cus_{i:D2}"));
+            harness.Fold(Charge(at += 60, currency: i % 5 == 0 ? "eur" : "usd", customer: $"cus_{i:D2}"));
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            harness.Fold(Charge(at += 60, currency: "usd", customer: "cus_regular"));
+        }
+
+        Assert.Empty(harness.Raised);
+        Assert.Equal(Severity.Low, Assert.Single(harness.Fold(Charge(at + 60, currency: "eur", customer: "cus_regular"))).Severity);
+    }
+
+    [Fact]
     public void The_switching_share_forgets_a_week_old_burst()
     {
         var harness = EngineHarness.For("currency_mismatch", new() { ["establishing_payments"] = 1 });

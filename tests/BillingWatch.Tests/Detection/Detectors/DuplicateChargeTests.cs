@@ -43,6 +43,32 @@ public sealed class DuplicateChargeTests
     }
 
     [Fact]
+    public void A_young_tenants_habit_is_read_per_day_of_its_history_not_per_week()
+    {
+        // Twelve hours old: 72 payments, one in four the same amount as the one before, and two customers who paid
+        // again minutes later at another price. That is four such pairs a day, and a third as many of one amount
+        // by chance (over 0.2 a day): a habit, even though a week's weighting holds only half a day of it.
+        var harness = EngineHarness.For("duplicate_charge");
+        long[] prices = [499, 999, 1999, 4999];
+        var at = T0;
+        long amount = 0;
+        for (var i = 0; i < 72; i++)
+        {
+            at += 600;
+            amount = i % 4 == 3 ? amount : prices[i % 4];
+            harness.Fold(Charge(at, amount: amount, customer: $"cus_{i:D3}"));
+            if (i % 36 == 0)
+            {
+                harness.Fold(Charge(at + 60, amount: amount + 1, customer: $"cus_{i:D3}"));
+            }
+        }
+
+        Assert.Empty(harness.Raised);
+        harness.Fold(Charge(at + 600, amount: 999, customer: "cus_twice"));
+        Assert.Equal(Severity.Low, Assert.Single(harness.Fold(Charge(at + 660, amount: 999, customer: "cus_twice"))).Severity);
+    }
+
+    [Fact]
     public void Different_amount_currency_customer_or_a_gap_over_five_minutes_does_not_fire()
     {
         var harness = EngineHarness.For("duplicate_charge");
