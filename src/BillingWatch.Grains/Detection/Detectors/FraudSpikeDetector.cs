@@ -46,10 +46,8 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
     /// <summary>Days in the recent rate.</summary>
     private const int RecentDays = 7;
 
-    /// <summary>Disputes the recent days must hold before their rate counts.</summary>
+    /// <summary>Disputes the recent days (or the lagged rate) must hold before their rate counts: fewer say little, and the highest of several small samples reads high.</summary>
     private const int MinRecentEvents = 10;
-
-    private static readonly DetectorSetting YoungMinRate = new("young_min_rate", 0.0005, 0, 1, "While the history is younger than dispute_lag_days and a week, the usual rate per charge is taken as at least this (a low, common dispute rate).");
 
     /// <summary>How much rarer a count must be while the history is younger than the lag and a week.</summary>
     private const double YoungHistoryStrictness = 10;
@@ -67,7 +65,6 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
         BaselineDays,
         MinBaselineDays,
         LagDays,
-        YoungMinRate,
         Cooldown(720),
     ];
 
@@ -224,7 +221,8 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
         var overall = (Math.Max(0, kind.Baseline.Failures - observed) + 0.5) / (Math.Max(0, kind.Baseline.Attempts - charges) + 1);
 
         var laggedCharges = s.LaggedCharges.WeightAt(now, horizon);
-        var lagged = laggedCharges >= 1 ? (Math.Max(0, kind.Late.FailuresAt(now, horizon) - observed) + 0.5) / (laggedCharges + 1) : 0;
+        var lateEvents = Math.Max(0, kind.Late.FailuresAt(now, horizon) - observed);
+        var lagged = lateEvents >= MinRecentEvents ? (lateEvents + 0.5) / (laggedCharges + 1) : 0;
 
         var today = DailyTotals.DayOf(now);
         long recentEvents = 0, recentCharges = 0;
@@ -236,7 +234,7 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
 
         var recent = recentEvents >= MinRecentEvents ? (recentEvents + 0.5) / (recentCharges + 1) : 0;
         young = now - s.FirstSeen < (shift + RecentDays) * Day;
-        return Math.Max(Math.Max(overall, lagged), Math.Max(recent, young ? c.Setting(YoungMinRate) : 0));
+        return Math.Max(overall, Math.Max(lagged, recent));
     }
 
     public sealed class State

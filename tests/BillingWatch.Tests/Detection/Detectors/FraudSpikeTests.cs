@@ -58,14 +58,14 @@ public sealed class FraudSpikeTests
     [Fact]
     public void A_young_history_whose_disputes_trail_its_charges_is_not_a_spike_but_a_far_larger_count_is()
     {
-        // A new shop: 2,000 charges a day from day 0, 0.25 % of them disputed two weeks later, so the disputes
-        // go from none to five a day on day 14 while the charges stay flat. Against all the charges so far,
-        // day 14's five look like fifteen times the usual rate; they are the usual rate arriving.
+        // A new shop: 2,000 charges a day from day 0, 0.25 % of them disputed seven to nine days later, so the
+        // disputes a day climb from none to five over days 7-9 while the charges stay flat. Against all the
+        // charges so far, day 8's few look like several times the usual rate; they are the usual rate arriving.
         var harness = EngineHarness.For("fraud_spike");
         var raised = new List<RaisedAnomaly>();
         for (var d = 0; d < 28; d++)
         {
-            raised.AddRange(History(harness, 1, 2000, d < 14 ? 0 : 5, start: T0 + (d * Day)));
+            raised.AddRange(History(harness, 1, 2000, 5 / 3.0 * Math.Clamp(d - 6, 0, 3), start: T0 + (d * Day)));
         }
 
         Assert.Empty(raised);
