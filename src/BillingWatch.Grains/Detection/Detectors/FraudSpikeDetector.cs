@@ -50,7 +50,7 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
     private const int MinRecentEvents = 10;
 
     /// <summary>How much rarer a count must be while the history is younger than the lag and a week.</summary>
-    private const double YoungHistoryStrictness = 10;
+    private const double YoungHistoryStrictness = 1_000;
 
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
@@ -185,7 +185,7 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
 
         // A window is judged at each dispute, so a busy account is judged many times a day: significance is
         // the chance of a false alert a day, shared among the day's judgments. Young history understates the
-        // rate (its charges have not had time to be disputed): only a rarer count fires then.
+        // rate (its charges have not had time to be disputed): only a far rarer count fires then.
         var judgmentsPerDay = Math.Max(1, expected * Day / window);
         var significance = c.Setting(SignificanceLevel) / judgmentsPerDay / (young ? YoungHistoryStrictness : 1);
         var pValue = 1 - Poisson.CDF(Math.Max(expected, 1e-9), observed - 1);

@@ -39,6 +39,9 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
 
     private static readonly DetectorSetting BaselineDays = new("baseline_days", 14, 1, 60, "Days of refunds the hourly rate is learned from.", WholeNumber: true);
 
+    /// <summary>Refunds the last day must hold before its rate counts as the usual one.</summary>
+    private const int MinLastDayRefunds = 10;
+
     private static readonly DetectorSetting MinBaselineDays = new("min_baseline_days", 3, 1, 60, "Days watched before a burst can fire (warm-up).", WholeNumber: true);
 
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
@@ -196,7 +199,11 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
 
         var count = s.LastHour.Total;
         var hours = Math.Max(1, (watched / 3600.0) - 1);
-        var expected = Math.Max((s.Hourly.Total - count) / hours, 1.0 / 24);
+
+        // The last day's rate too, once it holds enough refunds to say: refunds trail their charges by days,
+        // so a young history's mean reads low while the refunds of its first charges are still arriving.
+        var lastDay = Math.Max(0, s.Hourly.SumLast(25) - count);
+        var expected = Math.Max(Math.Max((s.Hourly.Total - count) / hours, 1.0 / 24), lastDay >= MinLastDayRefunds ? lastDay / 24.0 : 0);
         var pValue = Significance.PoissonUpper(count, expected);
         if (count >= c.SettingLong(BurstMinRefunds) && count >= c.Setting(BurstMultiplier) * expected && pValue < c.Setting(BurstSignificance))
         {

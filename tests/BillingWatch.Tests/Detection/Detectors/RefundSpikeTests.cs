@@ -54,6 +54,44 @@ public sealed class RefundSpikeTests
         Assert.Equal("rate:usd", Assert.Single(harness.Fold(Refund(T0 + 90_010, 100, customer: "cus_r5"))).Subject);
     }
 
+    /// <summary>Refunds of 1,000 to distinct customers, <paramref name="perHour"/>(hour) of them each hour (fractions accumulate).</summary>
+    private static List<RaisedAnomaly> Refunds(EngineHarness harness, int hours, Func<int, double> perHour, long start = T0)
+    {
+        var raised = new List<RaisedAnomaly>();
+        var owed = 0.0;
+        for (var h = 0; h < hours; h++)
+        {
+            owed += perHour(h);
+            for (var n = 0; owed >= 1; n++, owed--)
+            {
+                raised.AddRange(harness.Fold(Refund(start + (h * 3_600) + (n * 120), 1_000, customer: $"cus_{h}_{n}")));
+            }
+        }
+
+        return raised;
+    }
+
+    [Fact]
+    public void A_burst_far_above_the_tenants_hourly_rate_fires()
+    {
+        var harness = EngineHarness.For("refund_spike");
+        Assert.DoesNotContain(Refunds(harness, 7 * 24, _ => 1), a => a.Subject == "burst");
+        var burst = Refunds(harness, 1, _ => 15, start: T0 + (7 * 86_400)).Where(a => a.Subject == "burst");
+        Assert.Single(burst);
+    }
+
+    [Fact]
+    public void Refunds_still_arriving_for_a_young_historys_first_charges_are_not_a_burst()
+    {
+        // Refunds trail their charges by days: a new shop's refunds climb from none to two an hour over its
+        // first three days, and an hour of ten on day four is what two an hour gives now and then, though
+        // the mean of the history so far is about one an hour.
+        var harness = EngineHarness.For("refund_spike");
+        Assert.DoesNotContain(Refunds(harness, 84, h => Math.Min(h, 72) / 36.0), a => a.Subject == "burst");
+        Assert.DoesNotContain(Refunds(harness, 1, _ => 10, start: T0 + (84 * 3_600)), a => a.Subject == "burst");
+        Assert.Single(Refunds(harness, 1, _ => 20, start: T0 + (85 * 3_600)), a => a.Subject == "burst");
+    }
+
     [Fact]
     public void Amounts_stay_in_their_own_currency()
     {
