@@ -19,7 +19,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
 
     private static readonly DetectorSetting WindowMinutes = new("window_minutes", 5, 1, 1440, "How close two payments must be.", WholeNumber: true);
 
-    private static readonly DetectorSetting RoutineChancePerDay = new("routine_chance_per_day", 0.2, 0, 1_000, "When chance alone would give a customer two payments of one amount within the window this often a day (from how often customers pay twice within it at any amounts and how often two payments share an amount, over the last week), a same-amount pair is a low-severity notice. 0 turns the judgement off.");
+    private static readonly DetectorSetting RoutineChancePerDay = new("routine_chance_per_day", 0.005, 0, 1_000, "When chance alone would give a customer two payments of one amount at most as far apart as this pair this often a day or more (from how often customers pay twice within the window at any amounts, how often two payments share an amount, over the last week, and the pair's closeness), the pair is a low-severity notice. 0 turns the judgement off.");
 
     /// <summary>The memory of how often customers pay twice within the window, in event time: a week old counts for 1/e.</summary>
     private const long BaselineSeconds = 7 * 86_400;
@@ -67,7 +67,10 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         // Chance: customers' second payments within the window at other amounts (a week's, per day) times the odds
         // that two of the tenant's payments share amount and currency. Where that makes same-amount pairs a
         // routine sight, one is as likely a second purchase as a duplicate: a notice, not an alert.
-        var chancePerDay = s.ChanceSamePairsPerDay(e.Created);
+        // A pair is judged at its own closeness: double submissions are seconds apart, and chance makes a pair
+        // within 30 seconds a tenth as often as one within five minutes.
+        var gap = twin >= 0 ? Math.Abs(e.Created - payments[twin].At) : window;
+        var chancePerDay = s.ChanceSamePairsPerDay(e.Created) * Math.Clamp(Math.Max(gap, 1) / (double)Math.Max(1, window), 0, 1);
         var routine = c.Setting(RoutineChancePerDay) is > 0 and var limit && chancePerDay >= limit;
         if (twin < 0 && payments.FindIndex(p => Math.Abs(p.At - e.Created) <= window) >= 0)
         {
@@ -91,7 +94,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
             var first = payments[twin];
             c.Anomaly($"{e.Customer}:{amount}:{e.Currency}", routine ? Severity.Low : Severity.High, "Possible duplicate charge")
                 .Saying(routine
-                    ? $"Customer {e.Customer} was charged {amount} {e.Currency} twice within {Math.Abs(e.Created - first.At)} seconds. Customers here often pay twice within minutes, and chance alone gives such a pair about {chancePerDay:F1} times a day: this may be a second purchase."
+                    ? $"Customer {e.Customer} was charged {amount} {e.Currency} twice within {Math.Abs(e.Created - first.At)} seconds. Customers here often pay twice within minutes, and chance alone gives a pair this close about once every {Math.Max(1, Math.Round(1 / chancePerDay)):F0} days: this may be a second purchase."
                     : $"Customer {e.Customer} was charged {amount} {e.Currency} twice within {Math.Abs(e.Created - first.At)} seconds.")
                 .At(e.Created, Math.Min(first.At, e.Created), Math.Max(first.At, e.Created))
                 .WithEvidence(new { customer = e.Customer, amount, currency = e.Currency, first = first.Ids.Select(id => id.ToString()).Order().ToList(), second = ids.Select(id => id.ToString()).ToArray() })

@@ -69,6 +69,34 @@ public sealed class DuplicateChargeTests
     }
 
     [Fact]
+    public void A_pair_is_judged_at_its_own_closeness_seconds_apart_is_an_alert_where_minutes_apart_is_chance()
+    {
+        // A week of 200 payments a day from four prices (one in four repeats the amount before it), and one
+        // customer a day paying again a minute later at another price: chance makes a same-amount pair within
+        // five minutes about every three days, within two seconds about once in a year and a half.
+        var harness = EngineHarness.For("duplicate_charge");
+        long[] prices = [499, 999, 1999, 4999];
+        var at = T0;
+        long amount = 0;
+        for (var i = 0; i < 7 * 200; i++)
+        {
+            at += 432;
+            amount = i % 4 == 3 ? amount : prices[i % 4];
+            harness.Fold(Charge(at, amount: amount, customer: $"cus_{i:D4}"));
+            if (i % 200 == 100)
+            {
+                harness.Fold(Charge(at + 60, amount: amount + 1, customer: $"cus_{i:D4}"));
+            }
+        }
+
+        Assert.DoesNotContain(harness.Raised, a => a.Severity > Severity.Low);
+        harness.Fold(Charge(at + 100, amount: 999, customer: "cus_minutes"));
+        Assert.Equal(Severity.Low, Assert.Single(harness.Fold(Charge(at + 380, amount: 999, customer: "cus_minutes"))).Severity);
+        harness.Fold(Charge(at + 400, amount: 999, customer: "cus_seconds"));
+        Assert.Equal(Severity.High, Assert.Single(harness.Fold(Charge(at + 402, amount: 999, customer: "cus_seconds"))).Severity);
+    }
+
+    [Fact]
     public void Different_amount_currency_customer_or_a_gap_over_five_minutes_does_not_fire()
     {
         var harness = EngineHarness.For("duplicate_charge");
