@@ -18,8 +18,16 @@ public sealed class LaggedCount
 
     public long At { get; set; }
 
+    /// <summary>The first event counted (0 while none): events before it are unknown, not absent.</summary>
+    public long Since { get; set; }
+
     public void Add(long time, int lagDays, long horizonSeconds)
     {
+        if (Since == 0 || time < Since)
+        {
+            Since = time;
+        }
+
         AdvanceTo(time, lagDays, horizonSeconds);
         var day = DailyTotals.DayOf(time);
         if (Days!.Head != long.MinValue && day <= Days.Head - Days.Buckets.Length)

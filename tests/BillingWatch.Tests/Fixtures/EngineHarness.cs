@@ -81,8 +81,11 @@ public sealed class EngineHarness
     }
 
     /// <summary>Replaces the engine with one restored from its own snapshot, as a reactivated grain would.</summary>
-    public void Restart(Dictionary<string, DetectorConfig>? configs = null) =>
-        Engine = new DetectionEngine("tn_test", Livemode, configs ?? [], Engine.Snapshot());
+    public void Restart(Dictionary<string, DetectorConfig>? configs = null) => RestartFrom(Engine.Snapshot(), configs);
+
+    /// <summary>Replaces the engine with one restored from <paramref name="snapshot"/> (one written by an older build, say).</summary>
+    public void RestartFrom(byte[] snapshot, Dictionary<string, DetectorConfig>? configs = null) =>
+        Engine = new DetectionEngine("tn_test", Livemode, configs ?? [], snapshot);
 
     /// <summary>Takes the engine's changes; returns the episodes they open.</summary>
     private List<RaisedAnomaly> Collect()

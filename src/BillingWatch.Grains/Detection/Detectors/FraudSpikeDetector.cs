@@ -94,9 +94,10 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
             s.FirstSeen = e.Created;
         }
 
-        // Disputes arriving in the first days of the history come from charges made before it: they have no
-        // charges to be divided by in the lagged rate.
-        var afterShift = e.Created >= s.FirstSeen + (shift * Day);
+        // Disputes arriving in the first days of the charge record come from charges made before it: they have
+        // no charges to be divided by in the lagged rate. (The record starts with the tenant's first charge, or
+        // for a tenant older than the record, at the upgrade that brought it.)
+        var afterShift = s.LaggedCharges.Since != 0 && e.Created >= s.LaggedCharges.Since + (shift * Day);
         switch (e.Type)
         {
             case StripeEventTypes.ChargeSucceeded:

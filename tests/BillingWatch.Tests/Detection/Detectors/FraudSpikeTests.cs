@@ -1,3 +1,5 @@
+using System.Text;
+using System.Text.Json.Nodes;
 using BillingWatch.Detection;
 using BillingWatch.Tests.Fixtures;
 using static BillingWatch.Tests.Fixtures.Ev;
@@ -76,6 +78,30 @@ public sealed class FraudSpikeTests
             raised.AddRange(harness.Fold(Dispute(T0 + (28 * Day) + (i * 600))));
         }
 
+        Assert.Equal("dispute_rate", Assert.Single(raised).Subject);
+    }
+
+    [Fact]
+    public void A_tenant_whose_snapshot_predates_the_lagged_rate_keeps_judging_from_the_upgrade_on()
+    {
+        var harness = EngineHarness.For("fraud_spike");
+        Assert.Empty(History(harness, 40, 2000, 5));
+
+        // The state as the build before the lagged rate wrote it: none of its new parts.
+        var snapshot = JsonNode.Parse(harness.Engine.Snapshot())!;
+        var state = snapshot["States"]!["fraud_spike"]!.AsObject();
+        foreach (var name in state.Select(p => p.Key).Where(k => k is "ChargeDays" or "DisputeDays" or "WarningDays" or "LaggedCharges" or "LateDisputes" or "LateWarnings").ToList())
+        {
+            state.Remove(name);
+        }
+
+        Assert.False(state.ContainsKey("LaggedCharges"));
+        harness.RestartFrom(Encoding.UTF8.GetBytes(snapshot.ToJsonString()));
+
+        // Five days on, before any charge of the upgraded record is old enough to be disputed: the usual five a
+        // day pass and seventeen still fire.
+        Assert.Empty(History(harness, 5, 2000, 5, start: T0 + (40 * Day)));
+        var raised = History(harness, 1, 2000, 17, start: T0 + (45 * Day));
         Assert.Equal("dispute_rate", Assert.Single(raised).Subject);
     }
 
