@@ -1,3 +1,5 @@
+using BillingWatch.Detection.Detectors;
+
 namespace BillingWatch.Detection;
 
 /// <summary>
@@ -13,10 +15,8 @@ public sealed class LaggedCount
     /// <summary>The days still waiting, one bucket a day (lag + 1 of them).</summary>
     public SlidingCounter? Days { get; set; }
 
-    /// <summary>The days that have come of age, weighted as at <see cref="At"/>.</summary>
-    public double Weight { get; set; }
-
-    public long At { get; set; }
+    /// <summary>The days that have come of age (as events), weighted from when they did.</summary>
+    public DecayedRate Aged { get; set; } = new();
 
     /// <summary>The first event counted (0 while none): events before it are unknown, not absent.</summary>
     public long Since { get; set; }
@@ -61,26 +61,13 @@ public sealed class LaggedCount
     }
 
     /// <summary>The weight of the days of age at <paramref name="time"/> (call <see cref="AdvanceTo"/> first).</summary>
-    public double WeightAt(long time, long horizonSeconds) =>
-        time > At ? Weight * Math.Exp(-(time - At) / (double)Math.Max(1, horizonSeconds)) : Weight;
+    public double WeightAt(long time, long horizonSeconds) => Aged.FailuresAt(time, horizonSeconds);
 
     private void Include(long day, long count, int lagDays, long horizonSeconds)
     {
-        if (count == 0)
+        if (count > 0)
         {
-            return;
-        }
-
-        var ofAge = (day + 1 + lagDays) * Day;
-        var scale = (double)Math.Max(1, horizonSeconds);
-        if (ofAge > At)
-        {
-            Weight = (At == 0 ? 0 : Weight * Math.Exp(-(ofAge - At) / scale)) + count;
-            At = ofAge;
-        }
-        else
-        {
-            Weight += count * Math.Exp(-(At - ofAge) / scale);
+            Aged.AddEvent((day + 1 + lagDays) * Day, horizonSeconds, count);
         }
     }
 }

@@ -187,14 +187,7 @@ public sealed class DecayedRate
 
     public void Add(long time, bool failed, long horizonSeconds)
     {
-        if (time > At)
-        {
-            var decay = At == 0 ? 1 : Math.Exp(-(time - At) / (double)Math.Max(1, horizonSeconds));
-            Attempts *= decay;
-            Failures *= decay;
-            At = time;
-        }
-
+        DecayTo(time, horizonSeconds);
         Attempts += 1;
         Failures += failed ? 1 : 0;
     }
@@ -203,10 +196,22 @@ public sealed class DecayedRate
     public double FailuresAt(long time, long horizonSeconds) =>
         time > At && At != 0 ? Failures * Math.Exp(-(time - At) / (double)Math.Max(1, horizonSeconds)) : Failures;
 
-    /// <summary>An event of interest that is not itself an attempt (a dispute, a warning): counted, decayed alike.</summary>
-    public void AddEvent(long time, long horizonSeconds)
+    /// <summary>Events of interest that are not themselves attempts (a dispute, a warning): counted, decayed alike.</summary>
+    public void AddEvent(long time, long horizonSeconds, long count = 1)
     {
-        Add(time, failed: true, horizonSeconds);
-        Attempts -= 1;
+        DecayTo(time, horizonSeconds);
+        Failures += count;
+    }
+
+    /// <summary>Weighs what is held as at <paramref name="time"/>; an earlier time counts as now (events seldom arrive out of order).</summary>
+    private void DecayTo(long time, long horizonSeconds)
+    {
+        if (time > At)
+        {
+            var decay = At == 0 ? 1 : Math.Exp(-(time - At) / (double)Math.Max(1, horizonSeconds));
+            Attempts *= decay;
+            Failures *= decay;
+            At = time;
+        }
     }
 }

@@ -69,8 +69,8 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         // routine sight, one is as likely a second purchase as a duplicate: a notice, not an alert.
         // A pair is judged at its own closeness: double submissions are seconds apart, and chance makes a pair
         // within 30 seconds a tenth as often as one within five minutes.
-        var gap = twin >= 0 ? Math.Abs(e.Created - payments[twin].At) : window;
-        var chancePerDay = s.ChanceSamePairsPerDay(e.Created) * Math.Clamp(Math.Max(gap, 1) / (double)Math.Max(1, window), 0, 1);
+        var gap = twin >= 0 ? Math.Abs(e.Created - payments[twin].At) : 0;
+        var chancePerDay = twin >= 0 ? s.ChanceSamePairsPerDay(e.Created) * Math.Clamp(Math.Max(gap, 1) / (double)Math.Max(1, window), 0, 1) : 0;
         var routine = c.Setting(RoutineChancePerDay) is > 0 and var limit && chancePerDay >= limit;
         if (twin < 0 && payments.FindIndex(p => Math.Abs(p.At - e.Created) <= window) >= 0)
         {
@@ -94,8 +94,8 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
             var first = payments[twin];
             c.Anomaly($"{e.Customer}:{amount}:{e.Currency}", routine ? Severity.Low : Severity.High, "Possible duplicate charge")
                 .Saying(routine
-                    ? $"Customer {e.Customer} was charged {amount} {e.Currency} twice within {Math.Abs(e.Created - first.At)} seconds. Customers here often pay twice within minutes, and chance alone gives a pair this close about once every {Math.Max(1, Math.Round(1 / chancePerDay)):F0} days: this may be a second purchase."
-                    : $"Customer {e.Customer} was charged {amount} {e.Currency} twice within {Math.Abs(e.Created - first.At)} seconds.")
+                    ? $"Customer {e.Customer} was charged {amount} {e.Currency} twice within {gap} seconds. Customers here often pay twice within minutes, and chance alone gives a pair this close about once every {Math.Max(1, Math.Round(1 / chancePerDay)):F0} days: this may be a second purchase."
+                    : $"Customer {e.Customer} was charged {amount} {e.Currency} twice within {gap} seconds.")
                 .At(e.Created, Math.Min(first.At, e.Created), Math.Max(first.At, e.Created))
                 .WithEvidence(new { customer = e.Customer, amount, currency = e.Currency, first = first.Ids.Select(id => id.ToString()).Order().ToList(), second = ids.Select(id => id.ToString()).ToArray() })
                 .FromEvents([first.EventId.ToString(), e.Id])
