@@ -4,7 +4,9 @@ namespace BillingWatch.Detection;
 /// Events of one kind counted per UTC day and judged when each day closes against the tenant's own daily
 /// mean over the days before it: a day fires when its count is improbable under a Poisson law with that
 /// mean (upper tail below <c>significance</c>) and also material (at least <c>min_count</c> events,
-/// <c>min_excess</c> above the mean, and <c>multiplier</c> times it).
+/// <c>min_excess</c> above the mean, and <c>multiplier</c> times it). A detector that knows more about a day
+/// than its history (cancellations among the subscriptions renewing that day) passes what it expects, and
+/// the day is judged against the larger of the two.
 /// </summary>
 public sealed class DailyCountSpike
 {
@@ -37,10 +39,14 @@ public sealed class DailyCountSpike
         return true;
     }
 
-    public sealed record Verdict(long Day, long Count, double Mean, int BaselineDays, double PValue, IReadOnlyDictionary<string, long> Amounts)
+    /// <summary>A day that fired; <paramref name="Explained"/> is what the detector expected from what it knows of the day (0: nothing).</summary>
+    public sealed record Verdict(long Day, long Count, double Mean, int BaselineDays, double PValue, IReadOnlyDictionary<string, long> Amounts, double Explained = 0)
     {
-        /// <summary>The day's excess over the mean as customers affected, with the amounts (recurring revenue lost) as money at risk.</summary>
-        public Impact Impact => new(Amounts, (long)Math.Round(Count - Mean), Count, Mean);
+        /// <summary>What the day was judged against: the daily mean, or more when the day's own circumstances explain more.</summary>
+        public double Expected => Math.Max(Mean, Explained);
+
+        /// <summary>The day's excess over what was expected as customers affected, with the amounts (recurring revenue lost) as money at risk.</summary>
+        public Impact Impact => new(Amounts, (long)Math.Round(Count - Expected), Count, Expected);
 
         /// <summary>"; recurring revenue lost a month: 2000 eur, 5000 usd." or "." when nothing was lost.</summary>
         public string RevenueLostSentenceEnd => Amounts.Count == 0
@@ -48,18 +54,25 @@ public sealed class DailyCountSpike
             : "; recurring revenue lost a month: " + string.Join(", ", Amounts.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Value} {a.Key}")) + ".";
     }
 
-    /// <summary>The watermark moved: the days it passed (after <c>close_grace_minutes</c>) close; returns the ones that fire.</summary>
-    public IReadOnlyList<Verdict> OnWatermark(long current, DetectorContext c)
+    /// <summary>
+    /// The watermark moved: the days it passed (after <c>close_grace_minutes</c>, and <paramref name="delaySeconds"/>
+    /// more) close; returns the ones that fire.
+    /// </summary>
+    public IReadOnlyList<Verdict> OnWatermark(long current, DetectorContext c, long delaySeconds = 0, Func<long, double>? explained = null)
     {
         Counts.Observe(current);
-        return Close(current - (c.SettingLong(CloseGraceMinutes) * 60), c);
+        return Close(current - (c.SettingLong(CloseGraceMinutes) * 60) - delaySeconds, c, explained);
     }
 
-    /// <summary>A quiet tenant's days close on the wall clock, two hours after they end.</summary>
-    public IReadOnlyList<Verdict> OnWallClock(long now, DetectorContext c) => Close(now - 7200, c);
+    /// <summary>A quiet tenant's days close on the wall clock, two hours (and <paramref name="delaySeconds"/>) after they end.</summary>
+    public IReadOnlyList<Verdict> OnWallClock(long now, DetectorContext c, long delaySeconds = 0, Func<long, double>? explained = null) =>
+        Close(now - 7200 - delaySeconds, c, explained);
 
-    /// <summary>Closes the days before <paramref name="closedBefore"/>; returns the ones that fire.</summary>
-    public IReadOnlyList<Verdict> Close(long closedBefore, DetectorContext c)
+    /// <summary>
+    /// Closes the days before <paramref name="closedBefore"/>; returns the ones that fire. <paramref name="explained"/>
+    /// gives, for a day, how many events the detector expects from what it knows of that day.
+    /// </summary>
+    public IReadOnlyList<Verdict> Close(long closedBefore, DetectorContext c, Func<long, double>? explained = null)
     {
         var baselineDays = (int)c.SettingLong(BaselineDays);
         var closing = Counts.Close(closedBefore, 0, baselineDays + 1);
@@ -79,12 +92,14 @@ public sealed class DailyCountSpike
                 continue;
             }
 
+            var known = explained?.Invoke(day) ?? 0;
+            var baseline = Math.Max(mean, known);
+
             // Half an event a day is the least a baseline may assume: a spotless history must not make one event look impossible.
-            var expected = Math.Max(mean, 0.5);
-            var pValue = Significance.PoissonUpper(count, expected);
-            if (pValue < c.Setting(SignificanceLevel) && count - mean >= c.SettingLong(MinExcessOf(0)) && count >= c.Setting(Multiplier) * mean)
+            var pValue = Significance.PoissonUpper(count, Math.Max(baseline, 0.5));
+            if (pValue < c.Setting(SignificanceLevel) && count - baseline >= c.SettingLong(MinExcessOf(0)) && count >= c.Setting(Multiplier) * baseline)
             {
-                fired.Add(new Verdict(day, count, mean, observed, pValue, amounts));
+                fired.Add(new Verdict(day, count, mean, observed, pValue, amounts, known));
             }
         }
 

@@ -63,8 +63,14 @@ public static class Ev
         StripeEvents.Envelope("radar.early_fraud_warning.created", new JsonObject { ["id"] = "issfr_" + Guid.NewGuid().ToString("N")[..20], ["object"] = "radar.early_fraud_warning" }, created: at);
 
     /// <summary>An invoice event; <paramref name="newShape"/> puts the subscription under parent.subscription_details.</summary>
-    public static string Invoice(string type, long at, string subscription = "sub_A", long amountPaid = 5000, string currency = "usd", string customer = "cus_A", string? charge = null, string? intent = null, bool outOfBand = false, string interval = "month", string? billingReason = "subscription_cycle", bool newShape = false, string? invoiceId = null)
+    public static string Invoice(string type, long at, string subscription = "sub_A", long amountPaid = 5000, string currency = "usd", string customer = "cus_A", string? charge = null, string? intent = null, bool outOfBand = false, string interval = "month", string? billingReason = "subscription_cycle", bool newShape = false, string? invoiceId = null, long? periodStart = null)
     {
+        var line = new JsonObject { ["price"] = new JsonObject { ["recurring"] = new JsonObject { ["interval"] = interval } } };
+        if (periodStart is long start)
+        {
+            line["period"] = new JsonObject { ["start"] = start, ["end"] = start + (30 * 86_400) };
+        }
+
         var invoice = new JsonObject
         {
             ["id"] = invoiceId ?? "in_" + Guid.NewGuid().ToString("N")[..20],
@@ -76,7 +82,7 @@ public static class Ev
             ["payment_intent"] = intent,
             ["paid_out_of_band"] = outOfBand,
             ["billing_reason"] = billingReason,
-            ["lines"] = new JsonObject { ["data"] = new JsonArray(new JsonObject { ["price"] = new JsonObject { ["recurring"] = new JsonObject { ["interval"] = interval } } }) },
+            ["lines"] = new JsonObject { ["data"] = new JsonArray(line) },
         };
         if (newShape)
         {

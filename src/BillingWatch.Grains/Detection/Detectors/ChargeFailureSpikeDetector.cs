@@ -203,6 +203,14 @@ public sealed class DecayedRate
         Failures += count;
     }
 
+    /// <summary>A period's totals at once: <paramref name="attempts"/>, and <paramref name="failures"/> (or events of interest) among or beside them.</summary>
+    public void AddTotals(long time, long horizonSeconds, long attempts, long failures)
+    {
+        DecayTo(time, horizonSeconds);
+        Attempts += attempts;
+        Failures += failures;
+    }
+
     /// <summary>Weighs what is held as at <paramref name="time"/>; an earlier time counts as now (events seldom arrive out of order).</summary>
     private void DecayTo(long time, long horizonSeconds)
     {

@@ -7,21 +7,47 @@ namespace BillingWatch.Detection.Detectors;
 /// Involuntary churn (a subscription cancelled after its dunning ran out) belongs to the invoice failure
 /// detector, and a trial that ends without converting was never revenue: neither is counted. Each
 /// counted cancellation is also a low-severity notice for the daily digest.
+/// <para>
+/// Subscriptions end at their period end, so a tenant whose subscriptions renew on the same day of the
+/// month (all started on the 1st, or migrated in one batch) sees a month's churn on one day, which the
+/// daily mean alone would call a spike. The detector therefore also counts the renewals due each day (renewal
+/// invoices, on the day their period starts) and learns the share of renewing subscriptions that end around
+/// their renewal; a day is judged against the larger of its daily mean and that share of the renewals due
+/// that day or the next (a subscription can be deleted up to a day before the renewal it skips). Days are
+/// judged a day late, once the next day's renewals are in.
+/// </para>
 /// </summary>
 public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
 {
     private const int MaxTracked = 100_000;
 
+    // How many renewals the routine share weighs as, before the tenant's own renewals outweigh it.
+    private const double PriorRenewals = 200;
+
+    // The routine share is learned over about a quarter: three monthly renewal days of a tenant anchored on one.
+    private const long ShareHorizonSeconds = 90 * DailyTotals.Day;
+
+    private static readonly DetectorSetting RenewalShare = new("renewal_share", 0.05, 0.001, 1, "Share of a day's renewing subscriptions that may end around their renewal before the tenant's own share is learned.");
+
     public override string Name => "churn_spike";
 
     public override string Description => "Cancellations in a closed day far above the tenant's usual daily cancellations.";
 
-    public override IReadOnlyList<DetectorSetting> Settings { get; } = [.. DailyCountSpike.Settings(minCount: 5, minExcess: 4), Cooldown(720)];
+    public override IReadOnlyList<DetectorSetting> Settings { get; } = [.. DailyCountSpike.Settings(minCount: 5, minExcess: 4), RenewalShare, Cooldown(720)];
 
-    public override bool Reads(BillingEvent e) => e.Type is StripeEventTypes.SubscriptionDeleted or StripeEventTypes.SubscriptionUpdated;
+    public override bool Reads(BillingEvent e) => e.Type is StripeEventTypes.SubscriptionDeleted or StripeEventTypes.SubscriptionUpdated || IsRenewal(e);
+
+    private static bool IsRenewal(BillingEvent e) =>
+        e.BillingReason == "subscription_cycle" && e.Type is StripeEventTypes.InvoicePaid or StripeEventTypes.InvoicePaymentFailed or StripeEventTypes.InvoicePaymentSucceeded;
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
+        if (IsRenewal(e))
+        {
+            CountRenewal(e, s);
+            return;
+        }
+
         var id = e.Subscription ?? e.ObjectId;
         if (e.Type == StripeEventTypes.SubscriptionUpdated)
         {
@@ -63,6 +89,26 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
         s.Days.Add(e.Created, e.Id, e.Currency, e.MonthlyRecurring);
     }
 
+    /// <summary>
+    /// One renewal due, on the day its new period starts. <c>invoice.paid</c> and <c>invoice.payment_succeeded</c>
+    /// report the same payment, so the second counts only on a stream without the first; a retry days later
+    /// lands on its period's day, already closed, and is not counted again.
+    /// </summary>
+    private static void CountRenewal(BillingEvent e, State s)
+    {
+        if (e.Type == StripeEventTypes.InvoicePaid)
+        {
+            s.SeesInvoicePaid = true;
+        }
+        else if (e.Type == StripeEventTypes.InvoicePaymentSucceeded && s.SeesInvoicePaid)
+        {
+            return;
+        }
+
+        var due = e.PeriodStart is long start && start >= e.Created - (2 * DailyTotals.Day) && start <= e.Created + DailyTotals.Day ? start : e.Created;
+        s.Renewals.Add(due, 1);
+    }
+
     private static void Track(State s, string id, long at, bool inDunning)
     {
         if (!inDunning)
@@ -79,9 +125,51 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
         s.InDunning[id] = at;
     }
 
-    public override void OnWatermark(long previous, long current, State s, DetectorContext c) => Report(s.Days.OnWatermark(current, c), s, c);
+    public override void OnWatermark(long previous, long current, State s, DetectorContext c)
+    {
+        var closedFrom = s.Days.Counts.LastClosed;
+        Report(s.Days.OnWatermark(current, c, DailyTotals.Day, day => Explained(day, s, c)), s, c);
+        Learn(closedFrom, s);
+    }
 
-    public override void OnWallClock(long now, State s, DetectorContext c) => Report(s.Days.OnWallClock(now, c), s, c);
+    public override void OnWallClock(long now, State s, DetectorContext c)
+    {
+        var closedFrom = s.Days.Counts.LastClosed;
+        Report(s.Days.OnWallClock(now, c, DailyTotals.Day, day => Explained(day, s, c)), s, c);
+        Learn(closedFrom, s);
+    }
+
+    /// <summary>Cancellations the renewals due on the day (or the next) account for, at the tenant's routine share.</summary>
+    private static double Explained(long day, State s, DetectorContext c)
+    {
+        var renewing = Math.Max(s.Renewals.Total(day), s.Renewals.Total(day + 1));
+        return renewing == 0 ? 0 : renewing * Share(s, c);
+    }
+
+    private static double Share(State s, DetectorContext c) =>
+        (s.Share.Failures + (PriorRenewals * c.Setting(RenewalShare))) / (s.Share.Attempts + PriorRenewals);
+
+    /// <summary>The days just closed teach the routine share, after they were judged; renewals stop counting for them.</summary>
+    private static void Learn(long closedFrom, State s)
+    {
+        var closedTo = s.Days.Counts.LastClosed;
+        if (closedTo == closedFrom || closedTo == long.MinValue)
+        {
+            return;
+        }
+
+        var from = closedFrom == long.MinValue ? Math.Max(s.Days.Counts.FirstDay, closedTo - 400) : closedFrom + 1;
+        for (var day = from; day <= closedTo; day++)
+        {
+            s.Share.AddTotals((day + 1) * DailyTotals.Day, ShareHorizonSeconds, s.Renewals.Total(day), s.Days.Counts.Total(day));
+        }
+
+        s.Renewals.LastClosed = closedTo;
+        foreach (var old in s.Renewals.Days.Keys.Where(d => d <= closedTo).ToList())
+        {
+            s.Renewals.Days.Remove(old);
+        }
+    }
 
     private static void Report(IReadOnlyList<DailyCountSpike.Verdict> verdicts, State s, DetectorContext c)
     {
@@ -89,10 +177,14 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
         {
             var start = v.Day * DailyTotals.Day;
             var impact = v.Impact;
+            var renewing = Math.Max(s.Renewals.Total(v.Day), s.Renewals.Total(v.Day + 1));
+            var against = v.Explained > v.Mean
+                ? $"against {v.Expected:F1} expected among the {renewing} subscriptions renewing then ({v.BaselineDays}-day mean {v.Mean:F1})"
+                : $"against a {v.BaselineDays}-day mean of {v.Mean:F1}";
             c.Anomaly("account", impact.Grade(), "Churn spike")
-                .Saying($"{v.Count} subscriptions were cancelled on {DateTimeOffset.FromUnixTimeSeconds(start):yyyy-MM-dd}, against a {v.BaselineDays}-day mean of {v.Mean:F1}" + v.RevenueLostSentenceEnd)
+                .Saying($"{v.Count} subscriptions were cancelled on {DateTimeOffset.FromUnixTimeSeconds(start):yyyy-MM-dd}, {against}" + v.RevenueLostSentenceEnd)
                 .At(start + DailyTotals.Day, start, start + DailyTotals.Day)
-                .WithEvidence(new { cancellations = v.Count, baselineMean = Math.Round(v.Mean, 2), baselineDays = v.BaselineDays, pValue = v.PValue, monthlyRecurringLost = v.Amounts, impact = impact.Evidence })
+                .WithEvidence(new { cancellations = v.Count, baselineMean = Math.Round(v.Mean, 2), baselineDays = v.BaselineDays, expected = Math.Round(v.Expected, 2), renewing, pValue = v.PValue, monthlyRecurringLost = v.Amounts, impact = impact.Evidence })
                 .FromEvents(s.Days.Recent.Ids)
                 .Raise();
         }
@@ -104,5 +196,13 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
 
         /// <summary>Subscriptions seen past due (and when), whose later cancellation is involuntary.</summary>
         public Dictionary<string, long> InDunning { get; set; } = new(StringComparer.Ordinal);
+
+        /// <summary>Renewals due per day (by the day their period starts), for the days not yet closed.</summary>
+        public DailyTotals Renewals { get; set; } = new();
+
+        /// <summary>Renewals (attempts) and cancellations (failures) of closed days, decayed over about a quarter.</summary>
+        public DecayedRate Share { get; set; } = new();
+
+        public bool SeesInvoicePaid { get; set; }
     }
 }

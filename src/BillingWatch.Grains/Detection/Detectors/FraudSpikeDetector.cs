@@ -47,7 +47,7 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
     private const int RecentDays = 7;
 
     /// <summary>Disputes the recent days (or the lagged rate) must hold before their rate counts: fewer say little, and the highest of several small samples reads high.</summary>
-    private const int MinRecentEvents = 10;
+    private const int MinRecentEvents = 5;
 
     /// <summary>How much rarer a count must be while the history is younger than the lag and a week.</summary>
     private const double YoungHistoryStrictness = 1_000;

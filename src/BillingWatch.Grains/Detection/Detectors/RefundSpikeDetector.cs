@@ -39,7 +39,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
 
     private static readonly DetectorSetting BaselineDays = new("baseline_days", 14, 1, 60, "Days of refunds the hourly rate is learned from.", WholeNumber: true);
 
-    /// <summary>Refunds the last day must hold before its rate counts as the usual one.</summary>
+    /// <summary>Refunds the last day (or the window before the current one) must hold before its rate counts as the usual one.</summary>
     private const int MinLastDayRefunds = 10;
 
     private static readonly DetectorSetting MinBaselineDays = new("min_baseline_days", 3, 1, 60, "Days watched before a burst can fire (warm-up).", WholeNumber: true);
@@ -178,7 +178,10 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
             return true;
         }
 
-        var expected = Math.Max((s.Hourly.Total - inWindow) / baselineHours * hours, 0.5);
+        // The window before this one too, once it holds enough refunds to say (as for a burst): a young
+        // history's mean reads low while the refunds of its first charges are still arriving.
+        var previous = baselineHours >= hours ? s.Hourly.SumLast(2 * hours) - inWindow : 0;
+        var expected = Math.Max(Math.Max((s.Hourly.Total - inWindow) / baselineHours * hours, 0.5), previous >= MinLastDayRefunds ? previous : 0);
         return Significance.PoissonUpper(inWindow, expected) < 1e-5;
     }
 

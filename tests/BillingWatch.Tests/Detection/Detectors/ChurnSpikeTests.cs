@@ -22,7 +22,40 @@ public sealed class ChurnSpikeTests
             }
         }
 
-        harness.Fold(Charge(T0 + (cancellationsPerDay.Length * Day) + 3600, customer: "cus_x"));
+        // A day is judged once the next one has closed too (its renewals can explain the day's endings).
+        harness.Fold(Charge(T0 + ((cancellationsPerDay.Length + 1) * Day) + 3600, customer: "cus_x"));
+        return harness;
+    }
+
+    /// <summary>
+    /// Ten days of one cancellation and twenty scattered renewals a day; then 600 subscriptions that share one
+    /// billing anchor (00:30 on day 10) renew, and <paramref name="endings"/> of them are deleted instead,
+    /// during the evening before, with no earlier <c>cancel_at_period_end</c> update: the stream shows only the end.
+    /// </summary>
+    private static EngineHarness AnchoredBook(int endings)
+    {
+        var harness = EngineHarness.For("churn_spike");
+        for (var d = 0; d < 10; d++)
+        {
+            harness.Fold(Subscription("customer.subscription.deleted", T0 + (d * Day) + 3600, id: $"sub_daily_{d}", status: "canceled"));
+            for (var i = 0; i < 20; i++)
+            {
+                harness.Fold(Invoice("invoice.paid", T0 + (d * Day) + 7200 + (i * 60), subscription: $"sub_scattered_{d}_{i}", periodStart: T0 + (d * Day) + 3600 + (i * 60)));
+            }
+        }
+
+        var anchor = T0 + (10 * Day) + 1800;
+        for (var i = 0; i < endings; i++)
+        {
+            harness.Fold(Subscription("customer.subscription.deleted", anchor - (6 * 3600) + (i * 30), id: $"sub_anchored_{i}", status: "canceled"));
+        }
+
+        for (var i = endings; i < 600; i++)
+        {
+            harness.Fold(Invoice("invoice.paid", anchor + 3600 + i, subscription: $"sub_anchored_{i}", periodStart: anchor));
+        }
+
+        harness.Fold(Charge(T0 + (12 * Day) + 3600, customer: "cus_x"));
         return harness;
     }
 
@@ -37,6 +70,24 @@ public sealed class ChurnSpikeTests
         var alert = Assert.Single(Alerts(Run(Days(1, 8, 7))));
         Assert.Equal(Severity.High, alert.Severity);
         Assert.Contains("\"pValue\"", alert.EvidenceJson);
+    }
+
+    [Fact]
+    public void Subscriptions_that_renew_together_may_end_together_without_it_being_a_spike()
+    {
+        // 25 endings (and the day's usual one) the evening before 575 renewals: 4 % of the subscriptions due, against one a day.
+        var harness = AnchoredBook(endings: 25);
+        Assert.Empty(Alerts(harness));
+        Assert.Equal(10 + 25, harness.Raised.Count(a => a.Severity == Severity.Low));
+    }
+
+    [Fact]
+    public void A_quarter_of_the_renewing_subscriptions_ending_is_a_spike_judged_against_the_renewals()
+    {
+        var alert = Assert.Single(Alerts(AnchoredBook(endings: 150)));
+        Assert.Contains("151 subscriptions were cancelled on", alert.Message);
+        Assert.Contains("expected among the 450 subscriptions renewing then", alert.Message);
+        Assert.Contains("\"renewing\":450", alert.EvidenceJson);
     }
 
     [Fact]

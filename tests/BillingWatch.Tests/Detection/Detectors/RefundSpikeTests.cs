@@ -54,6 +54,38 @@ public sealed class RefundSpikeTests
         Assert.Equal("rate:usd", Assert.Single(harness.Fold(Refund(T0 + 90_010, 100, customer: "cus_r5"))).Subject);
     }
 
+    [Fact]
+    public void Refunds_of_a_young_history_against_a_quiet_days_revenue_need_a_count_above_the_day_before()
+    {
+        // A new shop: 100 charges of 1,000 a day (50 on day 6, a Sunday), refunds of 500 trailing them and
+        // climbing from none to 20 a day by day 5. Day 6's 28 refunds are 28 % of its revenue and far above
+        // the history's mean of 10 a day, but what 20 a day gives now and then; 60 are a spike.
+        static List<RaisedAnomaly> Days(int sundayRefunds)
+        {
+            var harness = EngineHarness.For("refund_spike");
+            var raised = new List<RaisedAnomaly>();
+            for (var d = 0; d < 7; d++)
+            {
+                var charges = d == 6 ? 50 : 100;
+                var refunds = d == 6 ? sundayRefunds : Math.Min(d, 5) * 4;
+                for (var i = 0; i < charges; i++)
+                {
+                    raised.AddRange(harness.Fold(Charge(T0 + (d * 86_400) + (i * 800), amount: 1000, customer: $"cus_{d}_{i}")));
+                }
+
+                for (var i = 0; i < refunds; i++)
+                {
+                    raised.AddRange(harness.Fold(Refund(T0 + (d * 86_400) + 400 + (i * 86_000 / refunds), 500, customer: $"cus_r{d}_{i}")));
+                }
+            }
+
+            return raised.Where(a => a.Subject == "rate:usd").ToList();
+        }
+
+        Assert.Empty(Days(28));
+        Assert.NotEmpty(Days(60));
+    }
+
     /// <summary>Refunds of 1,000 to distinct customers, <paramref name="perHour"/>(hour) of them each hour (fractions accumulate).</summary>
     private static List<RaisedAnomaly> Refunds(EngineHarness harness, int hours, Func<int, double> perHour, long start = T0)
     {
