@@ -39,6 +39,12 @@ public sealed class DailyCountSpike
         return true;
     }
 
+    /// <summary>What a detector expects of a day from what it knows of it (a state, so nothing is allocated per event).</summary>
+    public interface IExplainDays
+    {
+        double Expected(long day, DetectorContext c);
+    }
+
     /// <summary>A day that fired; <paramref name="Explained"/> is what the detector expected from what it knows of the day (0: nothing).</summary>
     public sealed record Verdict(long Day, long Count, double Mean, int BaselineDays, double PValue, IReadOnlyDictionary<string, long> Amounts, double Explained = 0)
     {
@@ -58,21 +64,21 @@ public sealed class DailyCountSpike
     /// The watermark moved: the days it passed (after <c>close_grace_minutes</c>, and <paramref name="delaySeconds"/>
     /// more) close; returns the ones that fire.
     /// </summary>
-    public IReadOnlyList<Verdict> OnWatermark(long current, DetectorContext c, long delaySeconds = 0, Func<long, double>? explained = null)
+    public IReadOnlyList<Verdict> OnWatermark(long current, DetectorContext c, long delaySeconds = 0, DailyCountSpike.IExplainDays? explained = null)
     {
         Counts.Observe(current);
         return Close(current - (c.SettingLong(CloseGraceMinutes) * 60) - delaySeconds, c, explained);
     }
 
     /// <summary>A quiet tenant's days close on the wall clock, two hours (and <paramref name="delaySeconds"/>) after they end.</summary>
-    public IReadOnlyList<Verdict> OnWallClock(long now, DetectorContext c, long delaySeconds = 0, Func<long, double>? explained = null) =>
+    public IReadOnlyList<Verdict> OnWallClock(long now, DetectorContext c, long delaySeconds = 0, DailyCountSpike.IExplainDays? explained = null) =>
         Close(now - 7200 - delaySeconds, c, explained);
 
     /// <summary>
     /// Closes the days before <paramref name="closedBefore"/>; returns the ones that fire. <paramref name="explained"/>
     /// gives, for a day, how many events the detector expects from what it knows of that day.
     /// </summary>
-    public IReadOnlyList<Verdict> Close(long closedBefore, DetectorContext c, Func<long, double>? explained = null)
+    public IReadOnlyList<Verdict> Close(long closedBefore, DetectorContext c, DailyCountSpike.IExplainDays? explained = null)
     {
         var baselineDays = (int)c.SettingLong(BaselineDays);
         var closing = Counts.Close(closedBefore, 0, baselineDays + 1);
@@ -92,7 +98,7 @@ public sealed class DailyCountSpike
                 continue;
             }
 
-            var known = explained?.Invoke(day) ?? 0;
+            var known = explained?.Expected(day, c) ?? 0;
             var baseline = Math.Max(mean, known);
 
             // Half an event a day is the least a baseline may assume: a spotless history must not make one event look impossible.

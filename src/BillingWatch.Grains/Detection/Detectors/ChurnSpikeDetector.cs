@@ -128,26 +128,16 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
     public override void OnWatermark(long previous, long current, State s, DetectorContext c)
     {
         var closedFrom = s.Days.Counts.LastClosed;
-        Report(s.Days.OnWatermark(current, c, DailyTotals.Day, day => Explained(day, s, c)), s, c);
+        Report(s.Days.OnWatermark(current, c, DailyTotals.Day, s), s, c);
         Learn(closedFrom, s);
     }
 
     public override void OnWallClock(long now, State s, DetectorContext c)
     {
         var closedFrom = s.Days.Counts.LastClosed;
-        Report(s.Days.OnWallClock(now, c, DailyTotals.Day, day => Explained(day, s, c)), s, c);
+        Report(s.Days.OnWallClock(now, c, DailyTotals.Day, s), s, c);
         Learn(closedFrom, s);
     }
-
-    /// <summary>Cancellations the renewals due on the day (or the next) account for, at the tenant's routine share.</summary>
-    private static double Explained(long day, State s, DetectorContext c)
-    {
-        var renewing = Math.Max(s.Renewals.Total(day), s.Renewals.Total(day + 1));
-        return renewing == 0 ? 0 : renewing * Share(s, c);
-    }
-
-    private static double Share(State s, DetectorContext c) =>
-        (s.Share.Failures + (PriorRenewals * c.Setting(RenewalShare))) / (s.Share.Attempts + PriorRenewals);
 
     /// <summary>The days just closed teach the routine share, after they were judged; renewals stop counting for them.</summary>
     private static void Learn(long closedFrom, State s)
@@ -177,7 +167,7 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
         {
             var start = v.Day * DailyTotals.Day;
             var impact = v.Impact;
-            var renewing = Math.Max(s.Renewals.Total(v.Day), s.Renewals.Total(v.Day + 1));
+            var renewing = s.Renewing(v.Day);
             var against = v.Explained > v.Mean
                 ? $"against {v.Expected:F1} expected among the {renewing} subscriptions renewing then ({v.BaselineDays}-day mean {v.Mean:F1})"
                 : $"against a {v.BaselineDays}-day mean of {v.Mean:F1}";
@@ -190,7 +180,7 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
         }
     }
 
-    public sealed class State
+    public sealed class State : DailyCountSpike.IExplainDays
     {
         public DailyCountSpike Days { get; set; } = new();
 
@@ -204,5 +194,18 @@ public sealed class ChurnSpikeDetector : Detector<ChurnSpikeDetector.State>
         public DecayedRate Share { get; set; } = new();
 
         public bool SeesInvoicePaid { get; set; }
+
+        /// <summary>Cancellations the renewals due on the day (or the next) account for, at the tenant's routine share.</summary>
+        public double Expected(long day, DetectorContext c)
+        {
+            var renewing = Renewing(day);
+            return renewing == 0 ? 0 : renewing * RoutineShare(c);
+        }
+
+        /// <summary>The renewals due on the day or the next, whichever are more: a subscription can be deleted up to a day before the renewal it skips.</summary>
+        public long Renewing(long day) => Math.Max(Renewals.Total(day), Renewals.Total(day + 1));
+
+        private double RoutineShare(DetectorContext c) =>
+            (Share.Failures + (PriorRenewals * c.Setting(RenewalShare))) / (Share.Attempts + PriorRenewals);
     }
 }
