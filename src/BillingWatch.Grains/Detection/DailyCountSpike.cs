@@ -17,6 +17,8 @@ public sealed class DailyCountSpike
 
     public RecentIds Recent { get; set; } = new();
 
+    private static readonly IReadOnlyDictionary<string, long> NoAmounts = new Dictionary<string, long>();
+
     public bool Add(long time, string eventId, string? currency = null, long amount = 0)
     {
         if (!Counts.Add(time, 1))
@@ -87,11 +89,11 @@ public sealed class DailyCountSpike
             return [];
         }
 
-        var fired = new List<Verdict>();
+        List<Verdict>? fired = null;
         foreach (var day in closing)
         {
             var count = Counts.Total(day);
-            var amounts = Amounts.Remove(day, out var a) ? a : new Dictionary<string, long>();
+            IReadOnlyDictionary<string, long> amounts = Amounts.Remove(day, out var a) ? a : NoAmounts;
             var mean = Counts.Baseline(day, baselineDays, out var observed);
             if (observed < c.SettingLong(MinBaselineDays) || count < c.SettingLong(MinCountOf(0)))
             {
@@ -105,16 +107,19 @@ public sealed class DailyCountSpike
             var pValue = Significance.PoissonUpper(count, Math.Max(baseline, 0.5));
             if (pValue < c.Setting(SignificanceLevel) && count - baseline >= c.SettingLong(MinExcessOf(0)) && count >= c.Setting(Multiplier) * baseline)
             {
-                fired.Add(new Verdict(day, count, mean, observed, pValue, amounts, known));
+                (fired ??= []).Add(new Verdict(day, count, mean, observed, pValue, amounts, known));
             }
         }
 
-        foreach (var old in Amounts.Keys.Where(d => d <= Counts.LastClosed).ToList())
+        if (Amounts.Count > 0)
         {
-            Amounts.Remove(old);
+            foreach (var old in Amounts.Keys.Where(d => d <= Counts.LastClosed).ToList())
+            {
+                Amounts.Remove(old);
+            }
         }
 
-        return fired;
+        return fired ?? [];
     }
 
     public static DetectorSetting MinCountOf(double minCount) => new("min_count", minCount, 1, 1_000_000, "Events in the day needed to fire.", WholeNumber: true);
