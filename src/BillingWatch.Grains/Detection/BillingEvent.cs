@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using BillingWatch.Ingest;
 using BillingWatch.Observability;
@@ -67,6 +68,14 @@ public sealed record BillingEvent
     public string? PaymentIntent { get; init; }
 
     public string? InvoiceId { get; init; }
+
+    /// <summary>
+    /// The event is an invoice's, or a charge or payment intent paying one: by its <c>invoice</c> id, or, from
+    /// API 2025-03-31 on (where charges lost that field), by what Stripe writes on an invoice's payment (the
+    /// description "Subscription creation" or "Subscription update", an invoice receipt URL). Renewals are
+    /// charged by Stripe, not typed in at a checkout, so checkout-minded detectors leave these out.
+    /// </summary>
+    public bool PaysInvoice { get; init; }
 
     public bool PaidOutOfBand { get; init; }
 
@@ -183,6 +192,8 @@ public sealed record BillingEvent
         var isSubscription = type.StartsWith(StripeEventTypes.SubscriptionPrefix, StringComparison.Ordinal);
         var isPaymentIntent = type.StartsWith(StripeEventTypes.PaymentIntentPrefix, StringComparison.Ordinal);
 
+        var isCharge = type.StartsWith(StripeEventTypes.ChargePrefix, StringComparison.Ordinal) && !type.StartsWith(StripeEventTypes.DisputePrefix, StringComparison.Ordinal);
+        var invoiceId = isInvoice ? Str(o, "id") : IdOf(o, "invoice");
         var (interval, intervalCount) = isSubscription ? SubscriptionInterval(o) : isInvoice ? InvoiceInterval(o) : (null, 1);
         var items = isSubscription ? Items(o) : null;
         var (periodStart, periodEnd) = isSubscription ? SubscriptionPeriod(o) : isInvoice ? InvoicePeriod(o) : (null, null);
@@ -208,11 +219,12 @@ public sealed record BillingEvent
             AmountPaid = Long(o, "amount_paid"),
             AmountDue = isInvoice ? Long(o, "amount_due") : null,
             ChargeId = isInvoice ? IdOf(o, "charge")
-                : type.StartsWith(StripeEventTypes.ChargePrefix, StringComparison.Ordinal) && !type.StartsWith(StripeEventTypes.DisputePrefix, StringComparison.Ordinal) ? Str(o, "id")
+                : isCharge ? Str(o, "id")
                 : isPaymentIntent ? AttemptCharge(o)
                 : IdOf(o, "charge"),
             PaymentIntent = isPaymentIntent ? Str(o, "id") : IdOf(o, "payment_intent"),
-            InvoiceId = isInvoice ? Str(o, "id") : IdOf(o, "invoice"),
+            InvoiceId = invoiceId,
+            PaysInvoice = isInvoice || invoiceId is not null || ((isCharge || isPaymentIntent) && PaysInvoiceByStripesMarks(o)),
             PaidOutOfBand = o.ValueKind == JsonValueKind.Object && o.TryGetProperty("paid_out_of_band", out var oob) && oob.ValueKind == JsonValueKind.True,
             BillingReason = Str(o, "billing_reason"),
             Interval = interval,
@@ -232,6 +244,24 @@ public sealed record BillingEvent
             PriceId = isSubscription ? FirstPrice(o) : null,
             Quantity = items is null ? 0 : items.Count > 0 ? items.Sum(i => i.Quantity) : Long(o, "quantity") ?? 0,
         };
+    }
+
+    /// <summary>Read from the raw UTF-8, so the check allocates nothing on the charges it leaves as checkouts.</summary>
+    private static bool PaysInvoiceByStripesMarks(JsonElement payment)
+    {
+        if (payment.ValueKind != JsonValueKind.Object)
+        {
+            return false;
+        }
+
+        if (payment.TryGetProperty("description", out var description) && description.ValueKind == JsonValueKind.String
+            && (description.ValueEquals("Subscription creation"u8) || description.ValueEquals("Subscription update"u8)))
+        {
+            return true;
+        }
+
+        return payment.TryGetProperty("receipt_url", out var receipt) && receipt.ValueKind == JsonValueKind.String
+            && JsonMarshal.GetRawUtf8Value(receipt).IndexOf("/receipts/invoices/"u8) >= 0;
     }
 
     private static PlanChange ReadPlanChange(JsonElement subscription, JsonElement previous)

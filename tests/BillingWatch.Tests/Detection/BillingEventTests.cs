@@ -45,6 +45,27 @@ public sealed class BillingEventTests
         Assert.Equal(("ch_1", "cus_expanded", 500L, "jpy", "fp_abc", "in_9", "pi_9"), (e.ChargeId, e.Customer, e.Amount!.Value, e.Currency, e.Fingerprint, e.InvoiceId, e.PaymentIntent));
     }
 
+    [Theory]
+    [InlineData("\"invoice\":\"in_9\"", true)]
+    [InlineData("\"description\":\"Subscription update\"", true)]
+    [InlineData("\"description\":\"Subscription creation\"", true)]
+    [InlineData("\"receipt_url\":\"https://pay.stripe.com/receipts/invoices/CAcQARoX?s=ap\"", true)]
+    [InlineData("\"description\":\"Order 1042\",\"receipt_url\":\"https://pay.stripe.com/receipts/payment/CAcaFwoV?s=ap\"", false)]
+    [InlineData("\"description\":\"subscription update\",\"invoice\":null", false)]
+    public void A_charge_pays_an_invoice_by_its_id_or_by_what_stripe_writes_on_an_invoices_payment(string fields, bool paysInvoice)
+    {
+        var json = "{\"id\":\"evt_p\",\"object\":\"event\",\"type\":\"charge.failed\",\"created\":1700000000,\"data\":{\"object\":{\"id\":\"ch_1\",\"object\":\"charge\",\"amount\":900,\"currency\":\"usd\",\"customer\":\"cus_1\"," + fields + "}}}";
+
+        Assert.Equal(paysInvoice, Read(json).PaysInvoice);
+    }
+
+    [Fact]
+    public void Invoices_pay_invoices_and_disputes_do_not()
+    {
+        Assert.True(Read(Ev.Invoice("invoice.payment_failed", 1_700_000_000, amountPaid: 0)).PaysInvoice);
+        Assert.False(Read(Ev.Dispute(1_700_000_000)).PaysInvoice);
+    }
+
     [Fact]
     public void Subscription_interval_from_price_or_from_the_older_plan()
     {

@@ -7,7 +7,8 @@ public static class Ev
 {
     public const long T0 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
-    public static string Charge(long at, bool failed = false, long amount = 2000, string currency = "usd", string customer = "cus_A", string? fingerprint = null, string? invoice = null, string? intent = null, bool livemode = false) =>
+    /// <summary>A charge; <paramref name="description"/> "Subscription update" without <paramref name="invoice"/> is a renewal's charge as API 2025-03-31 and later send it.</summary>
+    public static string Charge(long at, bool failed = false, long amount = 2000, string currency = "usd", string customer = "cus_A", string? fingerprint = null, string? invoice = null, string? intent = null, bool livemode = false, string? description = null) =>
         StripeEvents.Envelope(failed ? "charge.failed" : "charge.succeeded", new JsonObject
         {
             ["id"] = "ch_" + Guid.NewGuid().ToString("N")[..20],
@@ -17,6 +18,7 @@ public static class Ev
             ["customer"] = customer,
             ["status"] = failed ? "failed" : "succeeded",
             ["invoice"] = invoice,
+            ["description"] = description,
             ["payment_intent"] = intent ?? "pi_" + Guid.NewGuid().ToString("N")[..20],
             ["payment_method_details"] = new JsonObject { ["card"] = new JsonObject { ["fingerprint"] = fingerprint ?? "fp_" + customer } },
         }, created: at, livemode: livemode);

@@ -68,7 +68,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
 
         // Renewals are charged by Stripe, not typed in at a checkout: a batch of them failing is not card testing.
         // Small amounts are the first rule's; this one is for testers paying a real price.
-        if (IsFailedAttempt(e) && e.InvoiceId is null && e.Amount > c.SettingLong(SmallAmount) && e.Currency is not null)
+        if (IsFailedAttempt(e) && !e.PaysInvoice && e.Amount > c.SettingLong(SmallAmount) && e.Currency is not null)
         {
             SameAmount(e, s, c, window);
         }

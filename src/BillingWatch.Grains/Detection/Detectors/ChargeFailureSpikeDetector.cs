@@ -53,9 +53,10 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
 
     /// <summary>
     /// Checkout charges only: a renewal's charge belongs to its invoice, and renewals fail more often than
-    /// checkouts (so a month-start renewal batch would look like a spike); invoice_failure_spike judges them.
+    /// checkouts (so a month-start renewal batch, or its retries days later, would look like a spike);
+    /// invoice_failure_spike judges them.
     /// </summary>
-    public override bool Reads(BillingEvent e) => e.Type is StripeEventTypes.ChargeFailed or StripeEventTypes.ChargeSucceeded && e.InvoiceId is null;
+    public override bool Reads(BillingEvent e) => e.Type is StripeEventTypes.ChargeFailed or StripeEventTypes.ChargeSucceeded && !e.PaysInvoice;
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {

@@ -42,7 +42,7 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
         // Stripe fixes the currency a customer is billed in for recurring billing, while a checkout can
         // charge the same customer in its local currency, and a merchant selling both ways sees both. A
         // currency the customer has paid in either way is its own.
-        var (customers, otherWay) = e.InvoiceId is null ? (s.Customers, s.Invoiced) : (s.Invoiced, s.Customers);
+        var (customers, otherWay) = e.PaysInvoice ? (s.Invoiced, s.Customers) : (s.Customers, s.Invoiced);
         var key = InlineId.From(e.Customer);
         if (!customers.ContainsKey(key))
         {
@@ -86,7 +86,7 @@ public sealed class CurrencyMismatchDetector : Detector<CurrencyMismatchDetector
                     ? $"Customer {e.Customer} paid in {e.Currency}; its payments are in {established}. Routine here: {share:P1} of customers' payments over the last week were in another currency than their own."
                     : $"Customer {e.Customer} paid in {e.Currency}; its payments are in {established}.")
                 .At(e.Created, e.Created, e.Created)
-                .WithEvidence(new { customer = e.Customer, currency = e.Currency, established, amount = e.Amount ?? e.AmountPaid, otherCurrencyShare = Math.Round(share, 4), invoiced = e.InvoiceId is not null })
+                .WithEvidence(new { customer = e.Customer, currency = e.Currency, established, amount = e.Amount ?? e.AmountPaid, otherCurrencyShare = Math.Round(share, 4), invoiced = e.PaysInvoice })
                 .FromEvents([e.Id])
                 .Raise();
         }

@@ -7,7 +7,8 @@ namespace BillingWatch.Detection.Detectors;
 /// it pays are one payment: they share a charge, payment intent or invoice id, and never count as two.
 /// Invoices that link to no charge or payment intent (newer API versions) are left to their charges.
 /// Two payments of different invoices are not duplicates (a customer with two subscriptions of one price
-/// renews both on the same anchor).
+/// renews both on the same anchor), and Stripe never collects one invoice twice: two invoice payments that
+/// share no id are two invoices, also when a newer API version's charges name none.
 /// </summary>
 public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.State>
 {
@@ -62,7 +63,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
 
         var invoice = e.InvoiceId is null ? (InlineId?)null : InlineId.From(e.InvoiceId);
         var twin = payments.FindIndex(p => p.Amount == amount && p.Currency == e.Currency && Math.Abs(p.At - e.Created) <= window
-            && !(p.InvoiceId is not null && invoice is not null && p.InvoiceId != invoice));
+            && !((p.Invoiced || p.InvoiceId is not null) && e.PaysInvoice));
 
         // Chance: customers' second payments within the window at other amounts (a week's, per day) times the odds
         // that two of the tenant's payments share amount and currency. Where that makes same-amount pairs a
@@ -102,7 +103,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
                 .Raise();
         }
 
-        payments.Add(new Payment { Amount = amount.Value, Currency = e.Currency, At = e.Created, EventId = InlineId.From(e.Id), InvoiceId = invoice, Ids = ids });
+        payments.Add(new Payment { Amount = amount.Value, Currency = e.Currency, At = e.Created, EventId = InlineId.From(e.Id), InvoiceId = invoice, Invoiced = e.PaysInvoice, Ids = ids });
         if (payments.Count > 16)
         {
             payments.RemoveAt(0);
@@ -172,6 +173,9 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         public InlineId EventId { get; set; }
 
         public InlineId? InvoiceId { get; set; }
+
+        /// <summary>It paid an invoice, whether or not the event named it (newer API versions do not on charges).</summary>
+        public bool Invoiced { get; set; }
 
         /// <summary>Never null, whatever a snapshot held.</summary>
         public InlineId[] Ids

@@ -51,6 +51,7 @@ public sealed class CardTestingTests
             // One customer retrying one expired card is one card; renewal charges (they pay an invoice) never count.
             harness.Fold(Charge(T0 + 300 + i, failed: true, amount: 1_500, customer: "cus_0"));
             harness.Fold(Charge(T0 + 310 + i, failed: true, amount: 1_500, customer: "cus_r" + i, invoice: "in_" + i));
+            harness.Fold(Charge(T0 + 320 + i, failed: true, amount: 1_500, customer: "cus_s" + i, description: "Subscription update"));
         }
 
         Assert.Empty(harness.Raised);

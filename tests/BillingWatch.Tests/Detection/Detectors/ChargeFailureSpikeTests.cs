@@ -63,6 +63,24 @@ public sealed class ChargeFailureSpikeTests
     }
 
     [Fact]
+    public void Renewal_charges_failing_in_a_batch_are_left_to_the_invoice_detector_also_when_they_name_no_invoice()
+    {
+        // The outage above, as renewals of subscriptions anchored on one day (and their retries days later):
+        // charges that pay invoices, named by their invoice (older API versions) or only by Stripe's
+        // description of an invoice's payment (2025-03-31 and later).
+        var harness = Warm();
+        var start = T0 + (48 * Hour);
+        for (var i = 0; i < 40; i++)
+        {
+            harness.Fold(i % 4 == 0
+                ? Charge(start + (i * 30), failed: i % 2 == 0, customer: "cus_inv" + i, invoice: "in_" + i)
+                : Charge(start + (i * 30), failed: i % 2 == 0, customer: "cus_ren" + i, description: "Subscription update"));
+        }
+
+        Assert.Empty(harness.Raised);
+    }
+
+    [Fact]
     public void Declines_rising_from_seven_to_twenty_five_percent_fire_within_the_hour_for_a_busy_merchant()
     {
         var harness = Warm(perHour: 200, failureRate: 0.07);

@@ -120,6 +120,21 @@ public sealed class DuplicateChargeTests
     }
 
     [Fact]
+    public void Two_renewals_of_one_price_are_two_invoices_also_when_their_charges_name_none()
+    {
+        // A customer with two subscriptions of one price, anchored together: API 2025-03-31 and later send
+        // the renewal charges without their invoice ids, with Stripe's description of an invoice's payment.
+        var harness = EngineHarness.For("duplicate_charge");
+        harness.Fold(Charge(T0, amount: 9900, description: "Subscription update"));
+        harness.Fold(Charge(T0 + 30, amount: 9900, description: "Subscription update"));
+        Assert.Empty(harness.Raised);
+
+        // A checkout charge of the same amount beside them is still judged as a payment of its own.
+        var anomaly = Assert.Single(harness.Fold(Charge(T0 + 40, amount: 9900, description: "Order 1042")));
+        Assert.Contains("twice", anomaly.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Cooldown_holds_for_an_hour()
     {
         var harness = EngineHarness.For("duplicate_charge");
