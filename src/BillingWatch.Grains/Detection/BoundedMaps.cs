@@ -25,7 +25,8 @@ public static class BoundedMaps
         where TKey : notnull =>
         EvictBy(map, static seen => seen, before, capacity);
 
-    private static void EvictBy<TKey, TValue>(Dictionary<TKey, TValue> map, Func<TValue, long> newest, long before, int capacity)
+    /// <summary>The same for a map of single timed values.</summary>
+    public static void EvictBy<TKey, TValue>(Dictionary<TKey, TValue> map, Func<TValue, long> newest, long before, int capacity = int.MaxValue)
         where TKey : notnull
     {
         var full = map.Count >= capacity;

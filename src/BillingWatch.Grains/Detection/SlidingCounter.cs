@@ -235,6 +235,27 @@ public sealed class FailureWindow
         }
     }
 
+    /// <summary>Takes back an attempt counted at <paramref name="time"/> (nothing when it has left the window).</summary>
+    public void Remove(long time, bool failed, string currency, long amount)
+    {
+        if (All is null || Failed is null || All.CountOf(Bucket(time, All)) <= 0)
+        {
+            return;
+        }
+
+        All.Add(time, -1);
+        if (failed && Failed.CountOf(Bucket(time, Failed)) > 0)
+        {
+            Failed.Add(time, -1);
+            if (amount > 0 && FailedAmount.TryGetValue(currency, out var counter) && counter.CountOf(Bucket(time, counter)) >= amount)
+            {
+                counter.Add(time, -amount);
+            }
+        }
+    }
+
+    private static long Bucket(long time, SlidingCounter counter) => Math.DivRem(time, counter.BucketSeconds, out var rem) - (rem < 0 ? 1 : 0);
+
     /// <summary>The failed amounts still inside the window ending at <paramref name="time"/>, per currency.</summary>
     public Dictionary<string, long> FailedAmounts(long time)
     {

@@ -65,7 +65,7 @@ public static class Ev
         StripeEvents.Envelope("radar.early_fraud_warning.created", new JsonObject { ["id"] = "issfr_" + Guid.NewGuid().ToString("N")[..20], ["object"] = "radar.early_fraud_warning" }, created: at);
 
     /// <summary>An invoice event; <paramref name="newShape"/> puts the subscription under parent.subscription_details.</summary>
-    public static string Invoice(string type, long at, string subscription = "sub_A", long amountPaid = 5000, string currency = "usd", string customer = "cus_A", string? charge = null, string? intent = null, bool outOfBand = false, string interval = "month", string? billingReason = "subscription_cycle", bool newShape = false, string? invoiceId = null, long? periodStart = null)
+    public static string Invoice(string type, long at, string subscription = "sub_A", long amountPaid = 5000, string currency = "usd", string customer = "cus_A", string? charge = null, string? intent = null, bool outOfBand = false, string interval = "month", string? billingReason = "subscription_cycle", bool newShape = false, string? invoiceId = null, long? periodStart = null, long? amountDue = null)
     {
         var line = new JsonObject { ["price"] = new JsonObject { ["recurring"] = new JsonObject { ["interval"] = interval } } };
         if (periodStart is long start)
@@ -78,6 +78,7 @@ public static class Ev
             ["id"] = invoiceId ?? "in_" + Guid.NewGuid().ToString("N")[..20],
             ["object"] = "invoice",
             ["amount_paid"] = amountPaid,
+            ["amount_due"] = amountDue,
             ["currency"] = currency,
             ["customer"] = customer,
             ["charge"] = charge,

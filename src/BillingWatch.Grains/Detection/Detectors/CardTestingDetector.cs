@@ -36,7 +36,8 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
     ];
 
     public override bool Reads(BillingEvent e) =>
-        e.Type is StripeEventTypes.ChargeFailed or StripeEventTypes.ChargeSucceeded or StripeEventTypes.PaymentIntentPaymentFailed or StripeEventTypes.SetupIntentSetupFailed;
+        e.Type is StripeEventTypes.ChargeFailed or StripeEventTypes.ChargeSucceeded or StripeEventTypes.PaymentIntentPaymentFailed or StripeEventTypes.SetupIntentSetupFailed
+        || (e.Type == StripeEventTypes.InvoicePaymentFailed && InvoicePayments.Pairs(e));
 
     /// <summary>
     /// Each failed attempt counts once. A card attempt that reached the card network is a failed charge, and
@@ -48,6 +49,17 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
+        if (e.Type == StripeEventTypes.InvoicePaymentFailed)
+        {
+            // A renewal's declined charge that named no invoice (newer API versions) was counted at its amount: take its card back.
+            if (s.Invoices.Invoice(e) is { } declined && s.Amounts.TryGetValue(AmountKey(declined.Amount, declined.Currency), out var declinedCards))
+            {
+                declinedCards.RemoveAll(card => card.Fingerprint == declined.Key);
+            }
+
+            return;
+        }
+
         var window = c.SettingLong(WindowMinutes) * 60;
         s.SmallFailures = SlidingCounters.Fit(s.SmallFailures, 60, window);
         s.SmallFailures.AdvanceTo(e.Created);
@@ -68,7 +80,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
 
         // Renewals are charged by Stripe, not typed in at a checkout: a batch of them failing is not card testing.
         // Small amounts are the first rule's; this one is for testers paying a real price.
-        if (IsFailedAttempt(e) && !e.PaysInvoice && e.Amount > c.SettingLong(SmallAmount) && e.Currency is not null)
+        if (IsFailedAttempt(e) && !e.PaysInvoice && e.Amount > c.SettingLong(SmallAmount) && e.Currency is not null && !s.Invoices.PaidAnInvoice(e, failed: true))
         {
             SameAmount(e, s, c, window);
         }
@@ -118,7 +130,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
     /// <summary>Declined attempts at one amount, one per card: a customer retrying one expired card is one card.</summary>
     private static void SameAmount(BillingEvent e, State s, DetectorContext c, long window)
     {
-        var key = string.Concat(e.Amount!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), " ", e.Currency);
+        var key = AmountKey(e.Amount!.Value, e.Currency!);
         if (!s.Amounts.TryGetValue(key, out var cards))
         {
             s.Amounts[key] = cards = [];
@@ -134,6 +146,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
         }
 
         cards.Add(new CardSeen(fingerprint, e.Created, InlineId.From(e.Id)));
+        s.Invoices.Counted(e, failed: true, fingerprint);
         var minimum = c.SettingLong(MinSameAmountCards);
         if (cards.Count >= minimum)
         {
@@ -150,6 +163,8 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
             cards.RemoveAt(0);
         }
     }
+
+    private static string AmountKey(long amount, string currency) => string.Concat(amount.ToString(System.Globalization.CultureInfo.InvariantCulture), " ", currency);
 
     /// <summary>Customers without a card seen inside the window are forgotten as event time moves on.</summary>
     public override void OnWatermark(long previous, long current, State s, DetectorContext c)
@@ -178,5 +193,8 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
         public Dictionary<string, List<CardSeen>> Amounts { get; set; } = [];
 
         public long LastPrune { get; set; }
+
+        /// <summary>Declined charges counted at their amount and invoice failures seen in the last minutes, to pair a renewal's charge with its invoice.</summary>
+        public InvoicePayments Invoices { get; set; } = new();
     }
 }

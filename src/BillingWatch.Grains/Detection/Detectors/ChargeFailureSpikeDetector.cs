@@ -10,7 +10,8 @@ namespace BillingWatch.Detection.Detectors;
 /// <c>significance</c>) and material (at least <c>min_excess_failures</c> more than expected, and the rate
 /// at least <c>min_ratio</c> times the baseline and at least <c>failure_rate</c>). A customer's retries of a
 /// declined payment within the window count once, so one expired card retried four times is one failure.
-/// Two windows are judged: <c>window_minutes</c>, and four times as long for slow-moving rises.
+/// Two windows are judged: <c>window_minutes</c>, and four times as long for slow-moving rises. Charges that
+/// pay invoices are not checkouts and are left out, also when only their invoice's event tells (<see cref="InvoicePayments"/>).
 /// </summary>
 public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDetector.State>
 {
@@ -56,14 +57,29 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
     /// checkouts (so a month-start renewal batch, or its retries days later, would look like a spike);
     /// invoice_failure_spike judges them.
     /// </summary>
-    public override bool Reads(BillingEvent e) => e.Type is StripeEventTypes.ChargeFailed or StripeEventTypes.ChargeSucceeded && !e.PaysInvoice;
+    public override bool Reads(BillingEvent e) =>
+        (e.Type is StripeEventTypes.ChargeFailed or StripeEventTypes.ChargeSucceeded && !e.PaysInvoice) || InvoicePayments.Pairs(e);
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
+        var failed = e.Type == StripeEventTypes.ChargeFailed;
+        if (InvoicePayments.Pairs(e))
+        {
+            // The invoice of a charge counted as a checkout (a newer API version's charge names no invoice): take it back.
+            if (s.Invoices.Invoice(e) is { } paid)
+            {
+                s.Recent.Remove(paid.At, paid.Failed, paid.Currency, paid.Amount);
+                s.Extended.Remove(paid.At, paid.Failed, paid.Currency, paid.Amount);
+                s.Baseline.Attempts = Math.Max(0, s.Baseline.Attempts - 1);
+                s.Baseline.Failures = Math.Max(0, s.Baseline.Failures - (paid.Failed ? 1 : 0));
+            }
+
+            return;
+        }
+
         var shortWindow = c.SettingLong(WindowMinutes) * 60;
         var longWindow = shortWindow * 4;
-        var failed = e.Type == StripeEventTypes.ChargeFailed;
-        if (failed && IsRetry(e, s, shortWindow))
+        if (s.Invoices.PaidAnInvoice(e, failed) || (failed && IsRetry(e, s, shortWindow)))
         {
             return;
         }
@@ -71,6 +87,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         s.Recent.Add(e.Created, failed, e.Id, 60, shortWindow, e.Currency, e.Amount ?? 0);
         s.Extended.Add(e.Created, failed, e.Id, 60, longWindow, e.Currency, e.Amount ?? 0);
         s.Baseline.Add(e.Created, failed, c.SettingLong(BaselineDays) * 86_400);
+        s.Invoices.Counted(e, failed);
         if (failed && (Judge(s.Recent, e, s, c, shortWindow) || Judge(s.Extended, e, s, c, longWindow)))
         {
             // An incident's failures do not teach the baseline: an attack must not blunt the next week's judgments.
@@ -172,6 +189,9 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         public DecayedRate Baseline { get; set; } = new();
 
         public Dictionary<string, long> LastFailure { get; set; } = new(StringComparer.Ordinal);
+
+        /// <summary>Charges counted and invoice outcomes seen in the last minutes, to pair a charge with the invoice it pays.</summary>
+        public InvoicePayments Invoices { get; set; } = new();
 
         public long LastPrune { get; set; }
     }

@@ -41,6 +41,14 @@ public sealed class CardTestingTests
     public void Ten_cards_declined_at_one_real_price_fire_but_one_card_retried_or_renewals_do_not()
     {
         var harness = EngineHarness.For("card_testing");
+        for (var i = 0; i < 10; i++)
+        {
+            // A renewal's charge that names no invoice is known by its invoice's failure, a second before or after.
+            var renewalFailed = Invoice("invoice.payment_failed", T0 - 150 + (i * 5) + (i % 2 == 0 ? 1 : -1), amountPaid: 0, amountDue: 1_500, customer: "cus_t" + i, newShape: true);
+            harness.Fold(i % 2 == 0 ? Charge(T0 - 150 + (i * 5), failed: true, amount: 1_500, customer: "cus_t" + i) : renewalFailed);
+            harness.Fold(i % 2 == 0 ? renewalFailed : Charge(T0 - 150 + (i * 5), failed: true, amount: 1_500, customer: "cus_t" + i));
+        }
+
         for (var i = 0; i < 9; i++)
         {
             harness.Fold(Charge(T0 + (i * 30), failed: true, amount: 1_500, customer: "cus_" + i));
