@@ -105,6 +105,13 @@ public sealed record BusinessProfile
 
     public bool Livemode { get; init; } = true;
 
+    /// <summary>
+    /// Events as API 2025-03-31 and later send them: charges and payment intents name no invoice, invoices name
+    /// no charge or payment intent and carry their subscription under <c>parent.subscription_details</c>. Renewal
+    /// charges get no description either, so only the invoice's own event tells that a charge paid it.
+    /// </summary>
+    public bool NewestApiShape { get; init; }
+
     public static BusinessProfile For(BusinessSize size) => size switch
     {
         BusinessSize.Small => new BusinessProfile
@@ -857,8 +864,34 @@ public sealed class BusinessTraffic
 
     private void Emit(string type, long at, JsonObject dataObject, JsonObject? previous = null)
     {
+        if (_profile.NewestApiShape)
+        {
+            InNewestApiShape(dataObject);
+        }
+
         var id = NextId("evt");
         _pending.Enqueue(new GeneratedEvent(SimulatedStripe.Envelope(id, type, at, dataObject, previous, _profile.Livemode), id, type, at, at + 2), (at, ++_order));
+    }
+
+    private static void InNewestApiShape(JsonObject o)
+    {
+        switch ((string?)o["object"])
+        {
+            case "charge" or "payment_intent":
+                o.Remove("invoice");
+                break;
+            case "invoice":
+                o.Remove("charge");
+                o.Remove("payment_intent");
+                o.Remove("paid");
+                if (o["subscription"] is JsonNode subscription)
+                {
+                    o.Remove("subscription");
+                    o["parent"] = new JsonObject { ["type"] = "subscription_details", ["subscription_details"] = new JsonObject { ["subscription"] = subscription } };
+                }
+
+                break;
+        }
     }
 
     // ---------------------------------------------------------------- helpers
