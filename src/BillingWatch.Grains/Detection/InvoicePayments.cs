@@ -26,6 +26,12 @@ public sealed class InvoicePayments
 
     public long LastPrune { get; set; }
 
+    /// <summary>
+    /// The stream has shown an invoice outcome that names no charge: until then (older API versions, or no
+    /// subscriptions) charges are not remembered, which costs nothing.
+    /// </summary>
+    public bool Needed { get; set; }
+
     /// <summary>One payment's outcome; <paramref name="Key"/> is what the detector needs to take it back (a card fingerprint).</summary>
     public readonly record struct Payment(long Amount, string Currency, long At, bool Failed, InlineId Key);
 
@@ -55,7 +61,7 @@ public sealed class InvoicePayments
     /// <summary>Remembers a charge the detector counted, in case its invoice's event follows.</summary>
     public void Counted(BillingEvent charge, bool failed, InlineId key = default)
     {
-        if (charge.Customer is not null && charge.Currency is not null && charge.Amount is > 0)
+        if (Needed && charge.Customer is not null && charge.Currency is not null && charge.Amount is > 0)
         {
             Prune(charge.Created);
             BoundedMaps.MakeRoom(Charges, static p => p.At, MaxCustomers);
@@ -69,6 +75,7 @@ public sealed class InvoicePayments
     /// </summary>
     public Payment? Invoice(BillingEvent invoice)
     {
+        Needed = true;
         var customer = InlineId.From(invoice.Customer!);
         var failed = invoice.Type == StripeEventTypes.InvoicePaymentFailed;
         var amount = InvoiceAmount(invoice);
