@@ -32,8 +32,12 @@ public sealed class InvoicePayments
     /// </summary>
     public bool Needed { get; set; }
 
-    /// <summary>One payment's outcome; <paramref name="Key"/> is what the detector needs to take it back (a card fingerprint).</summary>
-    public readonly record struct Payment(long Amount, string Currency, long At, bool Failed, InlineId Key);
+    /// <summary>
+    /// One payment's outcome; <paramref name="Key"/> is what the detector needs to take it back (a card fingerprint);
+    /// <paramref name="Paired"/>: its invoice has been seen, so a second event of that invoice (<c>invoice.paid</c>
+    /// after <c>invoice.payment_succeeded</c>) is the same payment, not one whose charge is still to come.
+    /// </summary>
+    public readonly record struct Payment(long Amount, string Currency, long At, bool Failed, InlineId Key, bool Paired = false);
 
     /// <summary>An invoice outcome that names no charge or payment intent, with an amount to match: the only kind to pair.</summary>
     public static bool Pairs(BillingEvent e) =>
@@ -52,6 +56,8 @@ public sealed class InvoicePayments
         if (Invoices.TryGetValue(customer, out var invoice) && Same(invoice, charge.Amount ?? 0, charge.Currency, charge.Created, failed))
         {
             Invoices.Remove(customer);
+            BoundedMaps.MakeRoom(Charges, static p => p.At, MaxCustomers);
+            Charges[customer] = invoice with { At = charge.Created, Paired = true };
             return true;
         }
 
@@ -81,8 +87,18 @@ public sealed class InvoicePayments
         var amount = InvoiceAmount(invoice);
         if (Charges.TryGetValue(customer, out var charge) && Same(charge, amount, invoice.Currency, invoice.Created, failed))
         {
-            Charges.Remove(customer);
+            if (charge.Paired)
+            {
+                return null;
+            }
+
+            Charges[customer] = charge with { Paired = true };
             return charge;
+        }
+
+        if (Invoices.TryGetValue(customer, out var earlier) && Same(earlier, amount, invoice.Currency, invoice.Created, failed))
+        {
+            return null;
         }
 
         Prune(invoice.Created);
