@@ -34,10 +34,11 @@ public sealed class InvoicePayments
 
     /// <summary>
     /// One payment's outcome; <paramref name="Key"/> is what the detector needs to take it back (a card fingerprint);
-    /// <paramref name="Paired"/>: its invoice has been seen, so a second event of that invoice (<c>invoice.paid</c>
-    /// after <c>invoice.payment_succeeded</c>) is the same payment, not one whose charge is still to come.
+    /// <paramref name="Paired"/>: its invoice (<paramref name="Invoice"/>) has been seen, so that invoice's second
+    /// event (<c>invoice.paid</c> after <c>invoice.payment_succeeded</c>) is the same payment, while another invoice
+    /// of the same amount is one whose charge is still to come.
     /// </summary>
-    public readonly record struct Payment(long Amount, string Currency, long At, bool Failed, InlineId Key, bool Paired = false);
+    public readonly record struct Payment(long Amount, string Currency, long At, bool Failed, InlineId Key, bool Paired = false, InlineId Invoice = default);
 
     /// <summary>An invoice outcome that names no charge or payment intent, with an amount to match: the only kind to pair.</summary>
     public static bool Pairs(BillingEvent e) =>
@@ -85,25 +86,29 @@ public sealed class InvoicePayments
         var customer = InlineId.From(invoice.Customer!);
         var failed = invoice.Type == StripeEventTypes.InvoicePaymentFailed;
         var amount = InvoiceAmount(invoice);
+        var id = invoice.InvoiceId is null ? default : InlineId.From(invoice.InvoiceId);
         if (Charges.TryGetValue(customer, out var charge) && Same(charge, amount, invoice.Currency, invoice.Created, failed))
         {
-            if (charge.Paired)
+            if (!charge.Paired)
+            {
+                Charges[customer] = charge with { Paired = true, Invoice = id };
+                return charge;
+            }
+
+            if (charge.Invoice == id)
             {
                 return null;
             }
-
-            Charges[customer] = charge with { Paired = true };
-            return charge;
         }
 
-        if (Invoices.TryGetValue(customer, out var earlier) && Same(earlier, amount, invoice.Currency, invoice.Created, failed))
+        if (Invoices.TryGetValue(customer, out var earlier) && Same(earlier, amount, invoice.Currency, invoice.Created, failed) && earlier.Invoice == id)
         {
             return null;
         }
 
         Prune(invoice.Created);
         BoundedMaps.MakeRoom(Invoices, static p => p.At, MaxCustomers);
-        Invoices[customer] = new Payment(amount, invoice.Currency!, invoice.Created, failed, default);
+        Invoices[customer] = new Payment(amount, invoice.Currency!, invoice.Created, failed, default, Invoice: id);
         return null;
     }
 

@@ -10,14 +10,14 @@ public sealed class InvoicePaymentsTests
 {
     private static BillingEvent Read(string json) => BillingEvent.Read(1, Encoding.UTF8.GetBytes(json), false, T0);
 
-    private static BillingEvent Paid(string type, long at, long amount = 2900, string customer = "cus_A") =>
-        Read(Invoice(type, at, amountPaid: amount, amountDue: amount, customer: customer, newShape: true));
+    private static BillingEvent Paid(string type, long at, long amount = 2900, string customer = "cus_A", string invoice = "in_1") =>
+        Read(Invoice(type, at, amountPaid: amount, amountDue: amount, customer: customer, newShape: true, invoiceId: invoice));
 
     [Fact]
     public void A_counted_charge_is_taken_back_once_however_many_events_its_invoice_sends()
     {
         var pairs = new InvoicePayments();
-        pairs.Invoice(Paid("invoice.paid", T0 - 3600, customer: "cus_other"));
+        pairs.Invoice(Paid("invoice.paid", T0 - 3600, customer: "cus_other", invoice: "in_0"));
 
         pairs.Counted(Read(Charge(T0, amount: 2900)), failed: false);
         Assert.Equal(T0, pairs.Invoice(Paid("invoice.payment_succeeded", T0 + 1))?.At);
@@ -40,6 +40,10 @@ public sealed class InvoicePaymentsTests
         // The invoice's other event arrives after its charge: it is that payment, so a checkout of the same amount is one of its own.
         Assert.Null(pairs.Invoice(Paid("invoice.payment_succeeded", T0 + 2)));
         Assert.False(pairs.PaidAnInvoice(Read(Charge(T0 + 30, amount: 2900)), failed: false));
+
+        // Another invoice of the same amount is another payment, whose charge is still to come.
+        Assert.Null(pairs.Invoice(Paid("invoice.paid", T0 + 40, invoice: "in_2")));
+        Assert.True(pairs.PaidAnInvoice(Read(Charge(T0 + 41, amount: 2900)), failed: false));
     }
 
     [Fact]
@@ -54,6 +58,6 @@ public sealed class InvoicePaymentsTests
 
         Assert.Null(pairs.Invoice(Paid("invoice.paid", T0 + 1)));
         pairs.Counted(Read(Charge(T0 + 2, amount: 500, customer: "cus_B")), failed: false);
-        Assert.Null(pairs.Invoice(Paid("invoice.paid", T0 + 2 + InvoicePayments.WindowSeconds + 1, amount: 500, customer: "cus_B")));
+        Assert.Null(pairs.Invoice(Paid("invoice.paid", T0 + 2 + InvoicePayments.WindowSeconds + 1, amount: 500, customer: "cus_B", invoice: "in_b")));
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using BillingWatch.Ingest;
 namespace BillingWatch.Detection.Detectors;
@@ -32,11 +33,21 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         Cooldown(60),
     ];
 
+    /// <summary>How long a pair waits for its second charge's invoice when the first paid one and neither names it (seconds of event time).</summary>
+    private const long InvoiceWaitSeconds = 120;
+
     public override bool Reads(BillingEvent e) =>
-        e.Type == StripeEventTypes.ChargeSucceeded || (e.Type is StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid && (e.ChargeId ?? e.PaymentIntent) is not null);
+        e.Type == StripeEventTypes.ChargeSucceeded
+        || (e.Type is StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid && ((e.ChargeId ?? e.PaymentIntent) is not null || InvoicePayments.Pairs(e)));
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
+        if (e.Type != StripeEventTypes.ChargeSucceeded && (e.ChargeId ?? e.PaymentIntent) is null)
+        {
+            InvoiceNamingNoCharge(e, s);
+            return;
+        }
+
         var amount = e.Type == StripeEventTypes.ChargeSucceeded ? e.Amount : e.AmountPaid;
         if (e.Customer is null || e.Currency is null || amount is not > 0)
         {
@@ -62,8 +73,9 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         }
 
         var invoice = e.InvoiceId is null ? (InlineId?)null : InlineId.From(e.InvoiceId);
+        var paysInvoice = e.PaysInvoice || (e.Type == StripeEventTypes.ChargeSucceeded && s.Invoices.PaidAnInvoice(e, failed: false));
         var twin = payments.FindIndex(p => p.Amount == amount && p.Currency == e.Currency && Math.Abs(p.At - e.Created) <= window
-            && !((p.Invoiced || p.InvoiceId is not null) && e.PaysInvoice));
+            && !((p.Invoiced || p.InvoiceId is not null) && paysInvoice));
 
         // Chance: customers' second payments within the window at other amounts (a week's, per day) times the odds
         // that two of the tenant's payments share amount and currency. Where that makes same-amount pairs a
@@ -93,21 +105,79 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         if (twin >= 0)
         {
             var first = payments[twin];
-            c.Anomaly($"{e.Customer}:{amount}:{e.Currency}", routine ? Severity.Low : Severity.High, "Possible duplicate charge")
-                .Saying(routine
-                    ? $"Customer {e.Customer} was charged {amount} {e.Currency} twice within {gap} seconds. Customers here often pay twice within minutes, and chance alone gives a pair this close about once every {Math.Max(1, Math.Round(1 / chancePerDay)):F0} days: this may be a second purchase."
-                    : $"Customer {e.Customer} was charged {amount} {e.Currency} twice within {gap} seconds.")
-                .At(e.Created, Math.Min(first.At, e.Created), Math.Max(first.At, e.Created))
-                .WithEvidence(new { customer = e.Customer, amount, currency = e.Currency, first = first.Ids.Select(id => id.ToString()).Order().ToList(), second = ids.Select(id => id.ToString()).ToArray() })
-                .FromEvents([first.EventId.ToString(), e.Id])
-                .Raise();
+            var pair = new Pair(e.Customer, amount.Value, e.Currency, e.Created, first.At, gap, routine ? chancePerDay : 0, [.. first.Ids.Select(id => id.ToString()).Order()], [.. ids.Select(id => id.ToString())], first.EventId.ToString(), e.Id);
+            if (first.Invoiced && !paysInvoice && s.Invoices.Needed)
+            {
+                // The first paid an invoice that named no charge; this one may be the next invoice's, whose event
+                // comes a second later (a customer's two subscriptions of one price renewing together).
+                s.Waiting.Add(pair);
+            }
+            else
+            {
+                RaisePair(pair, c);
+            }
         }
 
-        payments.Add(new Payment { Amount = amount.Value, Currency = e.Currency, At = e.Created, EventId = InlineId.From(e.Id), InvoiceId = invoice, Invoiced = e.PaysInvoice, Ids = ids });
+        payments.Add(new Payment { Amount = amount.Value, Currency = e.Currency, At = e.Created, EventId = InlineId.From(e.Id), InvoiceId = invoice, Invoiced = paysInvoice, Ids = ids });
+
         if (payments.Count > 16)
         {
             payments.RemoveAt(0);
         }
+    }
+
+    private static void RaisePair(Pair pair, DetectorContext c)
+    {
+        var routine = pair.ChancePerDay > 0;
+        c.Anomaly($"{pair.Customer}:{pair.Amount}:{pair.Currency}", routine ? Severity.Low : Severity.High, "Possible duplicate charge")
+            .Saying(routine
+                ? $"Customer {pair.Customer} was charged {pair.Amount} {pair.Currency} twice within {pair.Gap} seconds. Customers here often pay twice within minutes, and chance alone gives a pair this close about once every {Math.Max(1, Math.Round(1 / pair.ChancePerDay)):F0} days: this may be a second purchase."
+                : $"Customer {pair.Customer} was charged {pair.Amount} {pair.Currency} twice within {pair.Gap} seconds.")
+            .At(pair.At, Math.Min(pair.FirstAt, pair.At), Math.Max(pair.FirstAt, pair.At))
+            .WithEvidence(new { customer = pair.Customer, amount = pair.Amount, currency = pair.Currency, first = pair.FirstIds, second = pair.SecondIds })
+            .FromEvents([pair.FirstEventId, pair.SecondEventId])
+            .Raise();
+    }
+
+    /// <summary>
+    /// An invoice paid that names no charge (newer API versions): its charge is the customer's payment of that
+    /// amount within minutes, held already or still to come. A pair waiting on that charge is two invoices, not a
+    /// duplicate; a payment held already is marked as the invoice's, and its second event changes nothing more.
+    /// </summary>
+    private static void InvoiceNamingNoCharge(BillingEvent e, State s)
+    {
+        if (!InvoicePayments.Pairs(e))
+        {
+            return;
+        }
+
+        s.Invoices.Needed = true;
+        var invoice = e.InvoiceId is null ? (InlineId?)null : InlineId.From(e.InvoiceId);
+        ref var payments = ref CollectionsMarshal.GetValueRefOrNullRef(s.Customers, InlineId.From(e.Customer!));
+        if (!Unsafe.IsNullRef(ref payments))
+        {
+            for (var i = payments.Count - 1; i >= 0; i--)
+            {
+                if (invoice is not null && payments[i].InvoiceId == invoice)
+                {
+                    return;
+                }
+            }
+
+            for (var i = payments.Count - 1; i >= 0; i--)
+            {
+                var p = payments[i];
+                if (!p.Invoiced && p.Amount == e.AmountPaid && p.Currency == e.Currency && Math.Abs(p.At - e.Created) <= InvoicePayments.WindowSeconds)
+                {
+                    payments[i] = p with { Invoiced = true, InvoiceId = invoice };
+                    s.Waiting.RemoveAll(pair => pair.Customer == e.Customer && pair.At == p.At && pair.Amount == p.Amount);
+                    return;
+                }
+            }
+        }
+
+        // Its charge is still to come (or was paired already, which the pairing knows).
+        s.Invoices.Invoice(e);
     }
 
     /// <summary>The charge, payment intent and invoice ids that name one payment, in that order.</summary>
@@ -149,6 +219,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
     /// <summary>Customers whose payments are all older than the window are forgotten as event time moves on.</summary>
     public override void OnWatermark(long previous, long current, State s, DetectorContext c)
     {
+        RaiseUnclaimed(current, s, c);
         var window = c.SettingLong(WindowMinutes) * 60;
         if (current - s.LastPrune >= window)
         {
@@ -156,6 +227,24 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
             BoundedMaps.Evict(s.Customers, x => x.At, current - window);
         }
     }
+
+    public override void OnWallClock(long now, State s, DetectorContext c) => RaiseUnclaimed(now, s, c);
+
+    /// <summary>Pairs whose second charge no invoice claimed in time are duplicates after all.</summary>
+    private static void RaiseUnclaimed(long now, State s, DetectorContext c)
+    {
+        for (var i = 0; i < s.Waiting.Count; i++)
+        {
+            if (s.Waiting[i].At + InvoiceWaitSeconds <= now)
+            {
+                RaisePair(s.Waiting[i], c);
+                s.Waiting.RemoveAt(i--);
+            }
+        }
+    }
+
+    /// <summary>A pair of payments judged a duplicate (or waiting to be), with what its anomaly says.</summary>
+    public sealed record Pair(string Customer, long Amount, string Currency, long At, long FirstAt, long Gap, double ChancePerDay, string[] FirstIds, string[] SecondIds, string FirstEventId, string SecondEventId);
 
     /// <summary>
     /// A value inside its customer's list, with its ids as <see cref="InlineId"/> values in a small array: one
@@ -190,6 +279,12 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         private const long MinSpanSeconds = 6 * 3_600;
 
         public Dictionary<InlineId, SmallList<Payment>> Customers { get; set; } = [];
+
+        /// <summary>Invoices that named no charge and charges they paid, in the last minutes.</summary>
+        public InvoicePayments Invoices { get; set; } = new();
+
+        /// <summary>Pairs whose second charge may yet be claimed by its invoice's event (at most a couple of minutes).</summary>
+        public List<Pair> Waiting { get; set; } = [];
 
         public long LastPrune { get; set; }
 

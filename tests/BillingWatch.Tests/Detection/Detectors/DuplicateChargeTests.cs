@@ -134,6 +134,46 @@ public sealed class DuplicateChargeTests
         Assert.Contains("twice", anomaly.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Two_renewals_of_one_price_are_two_invoices_when_only_their_invoices_events_tell(bool chargesFirst)
+    {
+        // Neither the charges nor the invoices name each other (API 2025-03-31 and later, without Stripe's description).
+        var harness = EngineHarness.For("duplicate_charge");
+        foreach (var (at, invoice) in new[] { (T0, "in_1"), (T0 + 30, "in_2") })
+        {
+            var charge = Charge(at, amount: 9900);
+            var paid = Invoice("invoice.paid", at + (chargesFirst ? 1 : -1), amountPaid: 9900, newShape: true, invoiceId: invoice);
+            harness.Fold(chargesFirst ? charge : paid);
+            harness.Fold(chargesFirst ? paid : charge);
+            harness.Fold(Invoice("invoice.payment_succeeded", at + 2, amountPaid: 9900, newShape: true, invoiceId: invoice));
+        }
+
+        harness.Fold(Charge(T0 + 600, amount: 100, customer: "cus_later"));
+        Assert.Empty(harness.Raised);
+    }
+
+    [Fact]
+    public void A_checkout_beside_a_renewal_that_named_no_invoice_is_a_duplicate_once_no_invoice_claims_it()
+    {
+        var harness = EngineHarness.For("duplicate_charge");
+        harness.Fold(Charge(T0, amount: 9900));
+        harness.Fold(Invoice("invoice.paid", T0 + 1, amountPaid: 9900, newShape: true, invoiceId: "in_1"));
+
+        // The checkout may yet be the next invoice's: it waits two minutes of event time for that invoice.
+        Assert.Empty(harness.Fold(Charge(T0 + 40, amount: 9900)));
+
+        // The waiting pair is part of the snapshot: a restart neither loses nor repeats it.
+        var snapshot = harness.Engine.Snapshot();
+        harness.Restart(DetectorRegistry.All.ToDictionary(d => d.Name, d => new DetectorConfig { Disabled = d.Name != "duplicate_charge" }));
+        Assert.Equal(snapshot, harness.Engine.Snapshot());
+        Assert.Empty(harness.Fold(Charge(T0 + 100, amount: 100, customer: "cus_later")));
+        var anomaly = Assert.Single(harness.Fold(Charge(T0 + 200, amount: 100, customer: "cus_other")));
+        Assert.Equal("cus_A:9900:usd", anomaly.Subject);
+        Assert.Equal(T0 + 40, anomaly.DetectedAt);
+    }
+
     [Fact]
     public void Cooldown_holds_for_an_hour()
     {
