@@ -36,6 +36,9 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
     /// <summary>How long a pair waits for its second charge's invoice when the first paid one and neither names it (seconds of event time).</summary>
     private const long InvoiceWaitSeconds = 120;
 
+    /// <summary>Pairs held at once; past that the oldest is raised without waiting (the state stays bounded whatever arrives).</summary>
+    private const int MaxWaiting = 1000;
+
     public override bool Reads(BillingEvent e) =>
         e.Type == StripeEventTypes.ChargeSucceeded
         || (e.Type is StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid && ((e.ChargeId ?? e.PaymentIntent) is not null || InvoicePayments.Pairs(e)));
@@ -110,6 +113,12 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
             {
                 // The first paid an invoice that named no charge; this one may be the next invoice's, whose event
                 // comes a second later (a customer's two subscriptions of one price renewing together).
+                if (s.Waiting.Count >= MaxWaiting)
+                {
+                    RaisePair(s.Waiting[0], c);
+                    s.Waiting.RemoveAt(0);
+                }
+
                 s.Waiting.Add(pair);
             }
             else
