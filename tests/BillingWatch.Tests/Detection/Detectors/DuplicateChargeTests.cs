@@ -175,6 +175,22 @@ public sealed class DuplicateChargeTests
     }
 
     [Fact]
+    public void At_most_a_thousand_pairs_wait_for_their_invoices_and_the_oldest_is_raised_past_that()
+    {
+        var harness = EngineHarness.For("duplicate_charge");
+        var raised = new List<RaisedAnomaly>();
+        for (var i = 0; i <= 1000; i++)
+        {
+            var customer = "cus_w" + i;
+            harness.Fold(Charge(T0, amount: 9900, customer: customer));
+            harness.Fold(Invoice("invoice.paid", T0, amountPaid: 9900, customer: customer, newShape: true, invoiceId: "in_w" + i));
+            raised.AddRange(harness.Fold(Charge(T0 + 10, amount: 9900, customer: customer)));
+        }
+
+        Assert.Equal("cus_w0:9900:usd", Assert.Single(raised).Subject);
+    }
+
+    [Fact]
     public void Cooldown_holds_for_an_hour()
     {
         var harness = EngineHarness.For("duplicate_charge");
