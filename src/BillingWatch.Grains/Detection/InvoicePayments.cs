@@ -15,8 +15,11 @@ public sealed class InvoicePayments
     /// <summary>How far apart a charge and its invoice's event may be (Stripe sends both at once; retries of a delivery come later).</summary>
     public const long WindowSeconds = 600;
 
-    /// <summary>Customers remembered per map: a busy tenant's ten minutes of payments, least recent forgotten first.</summary>
-    public const int MaxCustomers = 20_000;
+    /// <summary>
+    /// Customers remembered per map, least recent forgotten first: a month-start batch of 20,000 renewals an hour
+    /// is about 3,500 in ten minutes, and the maps are part of every detection snapshot.
+    /// </summary>
+    public const int MaxCustomers = 5_000;
 
     /// <summary>The customers' last counted charges, for an invoice event still to come.</summary>
     public Dictionary<InlineId, Payment> Charges { get; set; } = [];

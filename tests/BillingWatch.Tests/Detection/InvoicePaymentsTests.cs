@@ -60,4 +60,20 @@ public sealed class InvoicePaymentsTests
         pairs.Counted(Read(Charge(T0 + 2, amount: 500, customer: "cus_B")), failed: false);
         Assert.Null(pairs.Invoice(Paid("invoice.paid", T0 + 2 + InvoicePayments.WindowSeconds + 1, amount: 500, customer: "cus_B", invoice: "in_b")));
     }
+
+    [Fact]
+    public void Each_map_holds_at_most_its_cap_of_customers_forgetting_the_least_recent()
+    {
+        var pairs = new InvoicePayments();
+        for (var i = 0; i <= InvoicePayments.MaxCustomers; i++)
+        {
+            pairs.Invoice(Paid("invoice.paid", T0 + (i / 100), customer: "cus_" + i, invoice: "in_" + i));
+            pairs.Counted(Read(Charge(T0 + (i / 100), amount: 700, customer: "cus_c" + i)), failed: false);
+        }
+
+        Assert.InRange(pairs.Invoices.Count, 1, InvoicePayments.MaxCustomers);
+        Assert.InRange(pairs.Charges.Count, 1, InvoicePayments.MaxCustomers);
+        Assert.True(pairs.PaidAnInvoice(Read(Charge(T0 + 60, amount: 2900, customer: "cus_" + InvoicePayments.MaxCustomers)), failed: false));
+        Assert.False(pairs.PaidAnInvoice(Read(Charge(T0 + 60, amount: 2900, customer: "cus_0")), failed: false));
+    }
 }
