@@ -35,6 +35,18 @@ public static class Ev
             ["last_payment_error"] = new JsonObject { ["payment_method"] = new JsonObject { ["card"] = new JsonObject { ["fingerprint"] = fingerprint } } },
         }, created: at);
 
+    public static string PaymentIntentSucceeded(long at, long amount = 2000, string customer = "cus_A", string? latestCharge = null) =>
+        StripeEvents.Envelope("payment_intent.succeeded", new JsonObject
+        {
+            ["id"] = "pi_" + Guid.NewGuid().ToString("N")[..20],
+            ["latest_charge"] = latestCharge ?? "ch_" + Guid.NewGuid().ToString("N")[..20],
+            ["object"] = "payment_intent",
+            ["amount"] = amount,
+            ["currency"] = "usd",
+            ["customer"] = customer,
+            ["status"] = "succeeded",
+        }, created: at);
+
     public static string SetupIntentFailed(long at, string customer = "cus_A", string fingerprint = "fp_x") =>
         StripeEvents.Envelope("setup_intent.setup_failed", new JsonObject
         {

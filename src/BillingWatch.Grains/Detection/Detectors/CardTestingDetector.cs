@@ -42,10 +42,11 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
     /// <summary>
     /// Each failed attempt counts once. A card attempt that reached the card network is a failed charge, and
     /// Stripe also sends <c>payment_intent.payment_failed</c> for it: that event counts only when its attempt
-    /// created no charge at all (declined before a charge existed, or a failed setup).
+    /// created no charge at all (declined before a charge existed, or a failed setup), or when the stream carries
+    /// no charge events at all (an endpoint subscribed to payment intents alone).
     /// </summary>
-    private static bool IsFailedAttempt(BillingEvent e) =>
-        e.Type == StripeEventTypes.ChargeFailed || (e.Type is StripeEventTypes.PaymentIntentPaymentFailed or StripeEventTypes.SetupIntentSetupFailed && e.ChargeId is null);
+    private static bool IsFailedAttempt(BillingEvent e, State s) =>
+        e.Type == StripeEventTypes.ChargeFailed || (e.Type is StripeEventTypes.PaymentIntentPaymentFailed or StripeEventTypes.SetupIntentSetupFailed && (e.ChargeId is null || !s.SeesCharges));
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
@@ -60,10 +61,15 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
             return;
         }
 
+        if (e.Type is StripeEventTypes.ChargeFailed or StripeEventTypes.ChargeSucceeded)
+        {
+            s.SeesCharges = true;
+        }
+
         var window = c.SettingLong(WindowMinutes) * 60;
         s.SmallFailures = SlidingCounters.Fit(s.SmallFailures, 60, window);
         s.SmallFailures.AdvanceTo(e.Created);
-        if (IsFailedAttempt(e) && (e.Amount ?? 0) <= c.SettingLong(SmallAmount))
+        if (IsFailedAttempt(e, s) && (e.Amount ?? 0) <= c.SettingLong(SmallAmount))
         {
             s.SmallFailures.Add(e.Created);
             s.Recent.Add(e.Id);
@@ -80,7 +86,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
 
         // Renewals are charged by Stripe, not typed in at a checkout: a batch of them failing is not card testing.
         // Small amounts are the first rule's; this one is for testers paying a real price.
-        if (IsFailedAttempt(e) && !e.PaysInvoice && e.Amount > c.SettingLong(SmallAmount) && e.Currency is not null && !s.Invoices.PaidAnInvoice(e, failed: true))
+        if (IsFailedAttempt(e, s) && !e.PaysInvoice && e.Amount > c.SettingLong(SmallAmount) && e.Currency is not null && !s.Invoices.PaidAnInvoice(e, failed: true))
         {
             SameAmount(e, s, c, window);
         }
@@ -196,5 +202,11 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
 
         /// <summary>Declined charges counted at their amount and invoice failures seen in the last minutes, to pair a renewal's charge with its invoice.</summary>
         public InvoicePayments Invoices { get; set; } = new();
+
+        /// <summary>
+        /// The stream carries charge events. Until one arrives (an endpoint subscribed to payment_intent.* alone), an
+        /// intent's failure counts even when it created a charge: that charge's own event will never come.
+        /// </summary>
+        public bool SeesCharges { get; set; }
     }
 }

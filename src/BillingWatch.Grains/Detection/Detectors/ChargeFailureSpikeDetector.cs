@@ -58,11 +58,24 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
     /// invoice_failure_spike judges them.
     /// </summary>
     public override bool Reads(BillingEvent e) =>
-        (e.Type is StripeEventTypes.ChargeFailed or StripeEventTypes.ChargeSucceeded && !e.PaysInvoice) || InvoicePayments.Pairs(e);
+        (e.Type is StripeEventTypes.ChargeFailed or StripeEventTypes.ChargeSucceeded or StripeEventTypes.PaymentIntentPaymentFailed or StripeEventTypes.PaymentIntentSucceeded && !e.PaysInvoice)
+        || InvoicePayments.Pairs(e);
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
-        var failed = e.Type == StripeEventTypes.ChargeFailed;
+        // A payment intent's outcome stands for its charge only on a stream without charge events (an endpoint
+        // subscribed to payment_intent.* alone); where charges arrive, each attempt is its charge.
+        var isIntent = e.Type is StripeEventTypes.PaymentIntentPaymentFailed or StripeEventTypes.PaymentIntentSucceeded;
+        if (!isIntent && e.Type is StripeEventTypes.ChargeFailed or StripeEventTypes.ChargeSucceeded)
+        {
+            s.SeesCharges = true;
+        }
+        else if (isIntent && s.SeesCharges)
+        {
+            return;
+        }
+
+        var failed = e.Type is StripeEventTypes.ChargeFailed or StripeEventTypes.PaymentIntentPaymentFailed;
         if (InvoicePayments.Pairs(e))
         {
             // The invoice of a charge counted as a checkout (a newer API version's charge names no invoice): take it back.
@@ -192,6 +205,9 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
 
         /// <summary>Charges counted and invoice outcomes seen in the last minutes, to pair a charge with the invoice it pays.</summary>
         public InvoicePayments Invoices { get; set; } = new();
+
+        /// <summary>The stream carries charge events; until one arrives, payment intents' outcomes are the attempts.</summary>
+        public bool SeesCharges { get; set; }
 
         public long LastPrune { get; set; }
     }

@@ -71,6 +71,30 @@ public sealed class CardTestingTests
     }
 
     [Fact]
+    public void Small_declines_seen_only_as_payment_intents_fire_and_beside_their_charges_count_once()
+    {
+        // An endpoint subscribed to payment_intent.* alone: the intents' failures name charges whose events never come.
+        var intentsOnly = EngineHarness.For("card_testing");
+        for (var i = 0; i < 9; i++)
+        {
+            intentsOnly.Fold(PaymentIntentFailed(T0 + (i * 20), amount: 100, customer: "cus_" + i, fingerprint: "fp_" + i, latestCharge: "ch_" + i));
+        }
+
+        Assert.Empty(intentsOnly.Raised);
+        Assert.Equal("small_failures", Assert.Single(intentsOnly.Fold(PaymentIntentFailed(T0 + 200, amount: 100, customer: "cus_9", fingerprint: "fp_9", latestCharge: "ch_9"))).Subject);
+
+        // With charge events, each attempt is its charge: nine attempts sent both ways stay nine.
+        var both = EngineHarness.For("card_testing");
+        for (var i = 0; i < 9; i++)
+        {
+            both.Fold(Charge(T0 + (i * 20), failed: true, amount: 100, customer: "cus_" + i, fingerprint: "fp_" + i));
+            both.Fold(PaymentIntentFailed(T0 + (i * 20), amount: 100, customer: "cus_" + i, fingerprint: "fp_" + i, latestCharge: "ch_" + i));
+        }
+
+        Assert.Empty(both.Raised);
+    }
+
+    [Fact]
     public void Five_distinct_cards_on_one_customer_fire_and_four_do_not()
     {
         var harness = EngineHarness.For("card_testing");

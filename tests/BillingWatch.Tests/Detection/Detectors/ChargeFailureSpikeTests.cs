@@ -116,6 +116,42 @@ public sealed class ChargeFailureSpikeTests
         Assert.Single(raised);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void An_outage_fires_on_a_stream_of_payment_intents_alone_and_counts_each_attempt_once_beside_charges(bool withCharges)
+    {
+        // An endpoint subscribed to payment_intent.* alone sees no charge events; one subscribed to both sees each attempt twice.
+        var harness = EngineHarness.For("charge_failure_spike");
+        var random = new Random(4);
+        void Attempt(long at, bool failed, string customer)
+        {
+            var charge = "ch_" + customer;
+            harness.Fold(failed ? PaymentIntentFailed(at, amount: 2000, customer: customer, latestCharge: charge) : PaymentIntentSucceeded(at, customer: customer, latestCharge: charge));
+            if (withCharges)
+            {
+                harness.Fold(Charge(at, failed, customer: customer));
+            }
+        }
+
+        for (var i = 0; i < 48 * 40; i++)
+        {
+            Attempt(T0 + (i * 90), random.NextDouble() < 0.03, "cus_w" + i);
+        }
+
+        Assert.Empty(harness.Raised);
+        var start = T0 + (48 * Hour);
+        for (var i = 0; i < 40; i++)
+        {
+            Attempt(start + (i * 30), i % 2 == 0, "cus_out" + i);
+        }
+
+        var anomaly = Assert.Single(harness.Raised);
+        // The outage's 40 attempts and the warm traffic's last minutes in the window: counted twice, it would be over 80.
+        using var evidence = System.Text.Json.JsonDocument.Parse(anomaly.EvidenceJson);
+        Assert.InRange(evidence.RootElement.GetProperty("total").GetInt64(), 40, 60);
+    }
+
     [Fact]
     public void Declines_rising_from_seven_to_twenty_five_percent_fire_within_the_hour_for_a_busy_merchant()
     {
