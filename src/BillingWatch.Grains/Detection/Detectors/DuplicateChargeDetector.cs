@@ -39,19 +39,22 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
     /// <summary>Pairs held at once; past that the oldest is raised without waiting (the state stays bounded whatever arrives).</summary>
     private const int MaxWaiting = 1000;
 
+    // A payment intent's success names its charge (latest_charge) and itself, as the charge names its intent: where
+    // both arrive they share ids and are one payment; where an endpoint takes intents alone, the intent is the payment.
     public override bool Reads(BillingEvent e) =>
-        e.Type == StripeEventTypes.ChargeSucceeded
+        e.Type is StripeEventTypes.ChargeSucceeded or StripeEventTypes.PaymentIntentSucceeded
         || (e.Type is StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid && ((e.ChargeId ?? e.PaymentIntent) is not null || InvoicePayments.Pairs(e)));
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
-        if (e.Type != StripeEventTypes.ChargeSucceeded && (e.ChargeId ?? e.PaymentIntent) is null)
+        var isPayment = e.Type is StripeEventTypes.ChargeSucceeded or StripeEventTypes.PaymentIntentSucceeded;
+        if (!isPayment && (e.ChargeId ?? e.PaymentIntent) is null)
         {
             InvoiceNamingNoCharge(e, s);
             return;
         }
 
-        var amount = e.Type == StripeEventTypes.ChargeSucceeded ? e.Amount : e.AmountPaid;
+        var amount = isPayment ? e.Amount : e.AmountPaid;
         if (e.Customer is null || e.Currency is null || amount is not > 0)
         {
             return;
@@ -76,7 +79,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         }
 
         var invoice = e.InvoiceId is null ? (InlineId?)null : InlineId.From(e.InvoiceId);
-        var paysInvoice = e.PaysInvoice || (e.Type == StripeEventTypes.ChargeSucceeded && s.Invoices.PaidAnInvoice(e, failed: false));
+        var paysInvoice = e.PaysInvoice || (isPayment && s.Invoices.PaidAnInvoice(e, failed: false));
         var twin = payments.FindIndex(p => p.Amount == amount && p.Currency == e.Currency && Math.Abs(p.At - e.Created) <= window
             && !((p.Invoiced || p.InvoiceId is not null) && paysInvoice));
 

@@ -44,11 +44,22 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
     ];
 
     public override bool Reads(BillingEvent e) =>
-        e.Type == StripeEventTypes.ChargeSucceeded || (e.Type is StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid && e.PaidOutOfBand);
+        e.Type is StripeEventTypes.ChargeSucceeded or StripeEventTypes.PaymentIntentSucceeded || (e.Type is StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid && e.PaidOutOfBand);
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
-        var amount = e.Type == StripeEventTypes.ChargeSucceeded ? e.Amount : e.AmountPaid;
+        // A payment intent's success is the payment only on a stream without charge events (an endpoint subscribed
+        // to payment_intent.* alone); where charges arrive, each payment is its charge.
+        if (e.Type == StripeEventTypes.ChargeSucceeded)
+        {
+            s.SeesCharges = true;
+        }
+        else if (e.Type == StripeEventTypes.PaymentIntentSucceeded && s.SeesCharges)
+        {
+            return;
+        }
+
+        var amount = e.Type is StripeEventTypes.ChargeSucceeded or StripeEventTypes.PaymentIntentSucceeded ? e.Amount : e.AmountPaid;
         if (e.Currency is null || amount is not > 0)
         {
             return;
@@ -191,6 +202,9 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
 
     public sealed class State
     {
+        /// <summary>The stream carries charge events; until one arrives, payment intents' successes are the payments.</summary>
+        public bool SeesCharges { get; set; }
+
         public long FirstSeen { get; set; }
 
         public Dictionary<string, DailyTotals> Currencies { get; set; } = [];

@@ -191,6 +191,21 @@ public sealed class DuplicateChargeTests
     }
 
     [Fact]
+    public void A_payment_sent_as_charge_and_intent_is_one_and_intents_alone_show_a_double_charge()
+    {
+        var one = EngineHarness.For("duplicate_charge");
+        var charge = Charge(T0, amount: 4200, intent: "pi_2");
+        var chargeId = System.Text.Json.JsonDocument.Parse(charge).RootElement.GetProperty("data").GetProperty("object").GetProperty("id").GetString()!;
+        one.Fold(charge);
+        one.Fold(PaymentIntentSucceeded(T0 + 1, amount: 4200, latestCharge: chargeId));
+        Assert.Empty(one.Raised);
+
+        var intentsOnly = EngineHarness.For("duplicate_charge");
+        intentsOnly.Fold(PaymentIntentSucceeded(T0, amount: 4200));
+        Assert.Equal("cus_A:4200:usd", Assert.Single(intentsOnly.Fold(PaymentIntentSucceeded(T0 + 20, amount: 4200))).Subject);
+    }
+
+    [Fact]
     public void Cooldown_holds_for_an_hour()
     {
         var harness = EngineHarness.For("duplicate_charge");

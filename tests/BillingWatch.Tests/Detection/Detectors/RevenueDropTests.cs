@@ -44,6 +44,32 @@ public sealed class RevenueDropTests
         Assert.Equal(Severity.Critical, Assert.Single(Run(45).Raised).Severity);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Payment_intents_are_the_payments_on_a_stream_without_charges_and_count_once_beside_them(bool withCharges)
+    {
+        // An endpoint subscribed to payment_intent.* alone, or to both (each payment sent twice).
+        var harness = EngineHarness.For("revenue_drop");
+        for (var d = 0; d <= 14; d++)
+        {
+            for (var i = 0; i < (d < 14 ? 100 : 60); i++)
+            {
+                var (at, customer) = (T0 + (d * Day) + 3600 + i, $"cus_{d}_{i}");
+                harness.Fold(PaymentIntentSucceeded(at, amount: 1_000, customer: customer));
+                if (withCharges)
+                {
+                    harness.Fold(Charge(at, amount: 1_000, customer: customer));
+                }
+            }
+        }
+
+        harness.Fold(PaymentIntentSucceeded(T0 + (15 * Day) + 3600, amount: 1, customer: "cus_next"));
+        var high = Assert.Single(harness.Raised);
+        Assert.Contains("\"expectedPayments\":100", high.EvidenceJson);
+        Assert.Contains("\"shortfall\":40000", high.EvidenceJson);
+    }
+
     [Fact]
     public void Chance_too_little_history_or_a_small_expectation_does_not_fire()
     {
