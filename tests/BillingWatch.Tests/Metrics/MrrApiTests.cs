@@ -12,7 +12,9 @@ public sealed class MrrApiTests(BillingWatchAppFixture fixture) : IClassFixture<
 {
     // A Monday three to four weeks back: the weekly report's last week (D0 + 7 to D0 + 14) ends a week before
     // today whatever the weekday, so the subscription created a minute ago never falls in it.
-    private static readonly DateTime D0 = DateTime.UtcNow.Date.AddDays(-21 - (((int)DateTime.UtcNow.DayOfWeek + 6) % 7));
+    private static readonly DateTime D0 = MondayWeeksBefore(DateTime.UtcNow.Date);
+
+    private static DateTime MondayWeeksBefore(DateTime today) => today.AddDays(-21 - (((int)today.DayOfWeek + 6) % 7));
 
     private static long At(int day, int hour = 12) => new DateTimeOffset(D0.AddDays(day).AddHours(hour)).ToUnixTimeSeconds();
 

@@ -131,7 +131,6 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         }
 
         payments.Add(new Payment { Amount = amount.Value, Currency = e.Currency, At = e.Created, EventId = InlineId.From(e.Id), InvoiceId = invoice, Invoiced = paysInvoice, Ids = ids });
-
         if (payments.Count > 16)
         {
             payments.RemoveAt(0);
