@@ -106,6 +106,14 @@ start() {
     echo "SILO_${i}_PID=$!" >>"$env_file"
     echo "SILO_${i}_URL=http://127.0.0.1:$health_port" >>"$env_file"
   done
+  # The front ends start once every silo is ready: an Orleans client keeps each grain on the gateway it
+  # first used for it, so one that starts while only some silos are up sends those silos all its traffic.
+  # shellcheck disable=SC1090
+  source "$env_file"
+  for i in $(seq 1 "$silos"); do
+    local pid_var="SILO_${i}_PID" url_var="SILO_${i}_URL"
+    wait_ready "${!url_var}" "silo-$i" "${!pid_var}"
+  done
   local urls=""
   for i in $(seq 1 "$frontends"); do
     local port; port=$(free_port)
@@ -118,10 +126,6 @@ start() {
 
   # shellcheck disable=SC1090
   source "$env_file"
-  for i in $(seq 1 "$silos"); do
-    local pid_var="SILO_${i}_PID" url_var="SILO_${i}_URL"
-    wait_ready "${!url_var}" "silo-$i" "${!pid_var}"
-  done
   i=1
   for url in $FRONTENDS; do
     local pid_var="FRONTEND_${i}_PID"
