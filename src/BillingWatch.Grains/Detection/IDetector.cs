@@ -117,9 +117,9 @@ public sealed class DetectorContext(string tenantId, bool livemode, string? acco
     /// time, either side) folds into it: an escalation if the severity is higher, an update otherwise. A
     /// raise after it resolves the old episode and opens a new one. Returns whether an alert goes out.
     /// </summary>
-    internal bool Raise(string subject, Severity severity, string title, string message, long detectedAt, long windowStart, long windowEnd, object evidence, IEnumerable<string> eventIds)
+    internal bool Raise(string subject, Severity severity, string title, string message, long detectedAt, long windowStart, long windowEnd, object evidence, IEnumerable<string> eventIds, long minQuietSeconds = 0)
     {
-        var quiet = QuietSeconds;
+        var quiet = Math.Max(QuietSeconds, minQuietSeconds);
         if (!Episodes.TryGetValue(_detector.Name, out var open))
         {
             Episodes[_detector.Name] = open = new OpenEpisodes();
@@ -128,11 +128,13 @@ public sealed class DetectorContext(string tenantId, bool livemode, string? acco
         var ids = eventIds.Distinct().Take(50).ToList();
         if (open.BySubject.TryGetValue(subject, out var episode))
         {
-            if (detectedAt < episode.LastAt + quiet && detectedAt > episode.FirstAt - quiet)
+            var episodeQuiet = Math.Max(quiet, episode.MinQuietSeconds);
+            if (detectedAt < episode.LastAt + episodeQuiet && detectedAt > episode.FirstAt - episodeQuiet)
             {
                 episode.Occurrences++;
                 episode.LastAt = Math.Max(episode.LastAt, detectedAt);
                 episode.WindowEnd = Math.Max(episode.WindowEnd, windowEnd);
+                episode.MinQuietSeconds = Math.Max(episode.MinQuietSeconds, minQuietSeconds);
                 var escalated = severity > episode.Severity;
                 if (escalated)
                 {
@@ -140,15 +142,15 @@ public sealed class DetectorContext(string tenantId, bool livemode, string? acco
                     episode.Title = title;
                 }
 
-                open.NextDue = Math.Min(open.NextDue, episode.LastAt + quiet);
+                open.NextDue = Math.Min(open.NextDue, episode.LastAt + episodeQuiet);
                 // An update carries its own severity: storage keeps the peak's message and evidence when it is lower.
                 Raised.Add(Change(episode, subject, escalated ? AnomalyChange.Escalated : AnomalyChange.Updated, severity, message, evidence, ids, detectedAt));
                 return escalated;
             }
 
-            if (detectedAt >= episode.LastAt + quiet)
+            if (detectedAt >= episode.LastAt + episodeQuiet)
             {
-                Resolve(open, subject, episode, episode.LastAt + quiet);
+                Resolve(open, subject, episode, episode.LastAt + episodeQuiet);
             }
             else
             {
@@ -166,6 +168,7 @@ public sealed class DetectorContext(string tenantId, bool livemode, string? acco
         }
 
         episode = NewEpisode(subject, severity, title, detectedAt, windowStart, windowEnd);
+        episode.MinQuietSeconds = minQuietSeconds;
         open.BySubject[subject] = episode;
         open.NextDue = Math.Min(open.NextDue, detectedAt + quiet);
         Raised.Add(Change(episode, subject, AnomalyChange.Opened, severity, message, evidence, ids, detectedAt));
@@ -192,18 +195,20 @@ public sealed class DetectorContext(string tenantId, bool livemode, string? acco
     private void ResolveQuiet(OpenEpisodes open, long now)
     {
         var quiet = QuietSeconds;
-        foreach (var (subject, episode) in open.BySubject.Where(p => p.Value.LastAt + quiet <= now).OrderBy(p => p.Value.LastAt).ThenBy(p => p.Key, StringComparer.Ordinal).ToList())
+        foreach (var (subject, episode) in open.BySubject.Where(p => QuietEnd(p.Value, quiet) <= now).OrderBy(p => p.Value.LastAt).ThenBy(p => p.Key, StringComparer.Ordinal).ToList())
         {
-            Resolve(open, subject, episode, episode.LastAt + quiet);
+            Resolve(open, subject, episode, QuietEnd(episode, quiet));
         }
 
-        open.NextDue = open.BySubject.Count == 0 ? long.MaxValue : open.BySubject.Values.Min(e => e.LastAt) + quiet;
+        open.NextDue = open.BySubject.Count == 0 ? long.MaxValue : open.BySubject.Values.Min(e => QuietEnd(e, quiet));
     }
+
+    private static long QuietEnd(Episode episode, long quiet) => episode.LastAt + Math.Max(quiet, episode.MinQuietSeconds);
 
     private void Resolve(OpenEpisodes open, string subject, Episode episode, long at)
     {
         open.BySubject.Remove(subject);
-        var quietMinutes = QuietSeconds / 60;
+        var quietMinutes = Math.Max(QuietSeconds, episode.MinQuietSeconds) / 60;
         Raised.Add(Change(episode, subject, AnomalyChange.Resolved, episode.Severity, $"Back to normal: no new occurrence for {quietMinutes} minutes.", new { }, [], at));
     }
 
@@ -267,6 +272,12 @@ internal sealed class Episode
     public long WindowEnd { get; set; }
 
     public int Occurrences { get; set; }
+
+    /// <summary>
+    /// A quiet period longer than the detector's, for a judgment over a long window (a 24-hour rate stays
+    /// high for hours after the hour that tipped it); 0 in snapshots written before it existed.
+    /// </summary>
+    public long MinQuietSeconds { get; set; }
 }
 
 /// <summary>An anomaly being described by a detector: named parts instead of nine positional arguments.</summary>
@@ -278,6 +289,7 @@ public sealed class AnomalyDraft(DetectorContext context, string subject, Severi
     private long _windowEnd = context.Watermark;
     private object _evidence = new { };
     private IEnumerable<string> _eventIds = [];
+    private long _minQuietSeconds;
 
     /// <summary>The sentence a merchant reads.</summary>
     public AnomalyDraft Saying(string message)
@@ -309,8 +321,19 @@ public sealed class AnomalyDraft(DetectorContext context, string subject, Severi
         return this;
     }
 
+    /// <summary>
+    /// Keeps the episode open for at least <paramref name="seconds"/> after its latest raise, when that is
+    /// longer than the detector's quiet period: for a judgment over a window that long, whose verdict can
+    /// flicker while the window is still mostly the same events.
+    /// </summary>
+    public AnomalyDraft QuietForAtLeast(long seconds)
+    {
+        _minQuietSeconds = Math.Max(0, seconds);
+        return this;
+    }
+
     /// <summary>Opens an episode, or folds into the subject's open one; returns whether an alert goes out (opened or escalated).</summary>
-    public bool Raise() => context.Raise(subject, severity, title, _message ?? title, _detectedAt, _windowStart, _windowEnd, _evidence, _eventIds);
+    public bool Raise() => context.Raise(subject, severity, title, _message ?? title, _detectedAt, _windowStart, _windowEnd, _evidence, _eventIds, _minQuietSeconds);
 }
 
 /// <summary>

@@ -124,6 +124,7 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
                         .At(e.Created, s.Disputes.WindowStart, s.Disputes.WindowEnd)
                         .WithEvidence(new { disputes = s.Disputes.Total, charges = s.Charges.Total })
                         .FromEvents(s.Recent.Ids)
+                        .QuietForAtLeast(window)
                         .Raise();
                 }
 
@@ -166,6 +167,7 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
                 .At(e.Created, counter.WindowStart, counter.WindowEnd)
                 .WithEvidence(new { count = observed, charges, rate = Math.Round((double)observed / charges, 5), threshold = c.Setting(rateSetting) })
                 .FromEvents(s.Recent.Ids)
+                .QuietForAtLeast(window)
                 .Raise();
         }
 
@@ -200,6 +202,7 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
             .At(e.Created, counter.WindowStart, counter.WindowEnd)
             .WithEvidence(new { count = observed, charges, expected = Math.Round(expected, 2), pValue, windowHours = window / 3600 })
             .FromEvents(s.Recent.Ids)
+            .QuietForAtLeast(window)
             .Raise();
     }
 

@@ -153,6 +153,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
                 .At(e.Created, w.Refunds.WindowStart, w.Refunds.WindowEnd)
                 .WithEvidence(new { refunds = w.Refunds.Total, revenue, currency = e.Currency, rate = Math.Round(rate, 4) })
                 .FromEvents(w.Recent.Ids)
+                .QuietForAtLeast(window)
                 .Raise();
         }
     }

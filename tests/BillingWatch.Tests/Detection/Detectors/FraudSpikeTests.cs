@@ -48,6 +48,27 @@ public sealed class FraudSpikeTests
     }
 
     [Fact]
+    public void Disputes_thirteen_hours_after_a_spike_are_the_same_episode_while_the_window_still_holds_the_spike()
+    {
+        var harness = EngineHarness.For("fraud_spike");
+        Assert.Empty(History(harness, 26, 30, 1 / 7.0));
+        var day = T0 + (26 * Day);
+        harness.Fold(Dispute(day + 3_600));
+        harness.Fold(Dispute(day + 20_000));
+        Assert.Single(harness.Fold(Dispute(day + 50_000)));
+
+        // Two more, past the detector's 12-hour quiet period but inside the 24-hour window that still holds two
+        // of the spike's three disputes: the same incident going on.
+        harness.Fold(Dispute(day + 50_000 + (13 * 3600)));
+        harness.Fold(Dispute(day + 50_000 + (13 * 3600) + 60));
+        var changes = harness.Changes.Where(c => c.Subject == "dispute_rate").Select(c => c.Change).ToList();
+        Assert.Equal(AnomalyChange.Opened, changes[0]);
+        Assert.Contains(AnomalyChange.Updated, changes.Skip(1));
+        Assert.DoesNotContain(AnomalyChange.Opened, changes.Skip(1));
+        Assert.DoesNotContain(AnomalyChange.Resolved, changes);
+    }
+
+    [Fact]
     public void Five_disputes_a_day_are_normal_for_a_large_merchant_and_seventeen_are_not()
     {
         var harness = EngineHarness.For("fraud_spike");

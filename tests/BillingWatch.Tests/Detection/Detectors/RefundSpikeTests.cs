@@ -55,6 +55,60 @@ public sealed class RefundSpikeTests
     }
 
     [Fact]
+    public void A_refund_rate_still_high_hours_later_is_the_same_episode_and_it_resolves_a_window_after_its_last_raise()
+    {
+        var harness = EngineHarness.For("refund_spike");
+        harness.Fold(Charge(T0, amount: 1));
+        for (var i = 0; i < 100; i++)
+        {
+            harness.Fold(Charge(T0 + 86_400 + i, amount: 1000, customer: "cus_" + i));
+        }
+
+        for (var i = 0; i < 5; i++)
+        {
+            harness.Fold(Refund(T0 + 90_000 + i, 2_500, customer: "cus_r" + i));
+        }
+
+        // Two hours on (longer than the detector's 60-minute quiet period) the day's rate is still over 10 %:
+        // the same incident, not a second alert.
+        const long later = T0 + 90_000 + 7_200;
+        harness.Fold(Refund(later, 100, customer: "cus_r6"));
+        var rate = harness.Changes.Where(c => c.Subject == "rate:usd").ToList();
+        Assert.Equal([AnomalyChange.Opened, AnomalyChange.Updated], rate.Select(c => c.Change));
+        Assert.Single(harness.Alerts, c => c.Subject == "rate:usd");
+
+        // It stays open while the window it judged is mostly the same day, and resolves a window after the last raise.
+        harness.Fold(Charge(later + 12 * 3600, amount: 1000, customer: "cus_a"));
+        Assert.DoesNotContain(harness.Changes, c => c.Subject == "rate:usd" && c.Change == AnomalyChange.Resolved);
+        harness.Fold(Charge(later + 86_400 + 60, amount: 1000, customer: "cus_b"));
+        var resolved = Assert.Single(harness.Changes, c => c.Subject == "rate:usd" && c.Change == AnomalyChange.Resolved);
+        Assert.Equal(later + 86_400, resolved.ChangedAt);
+        Assert.Contains("1440 minutes", resolved.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_rate_episodes_longer_quiet_period_survives_a_restart()
+    {
+        var harness = EngineHarness.For("refund_spike");
+        harness.Fold(Charge(T0, amount: 1));
+        for (var i = 0; i < 100; i++)
+        {
+            harness.Fold(Charge(T0 + 86_400 + i, amount: 1000, customer: "cus_" + i));
+        }
+
+        for (var i = 0; i < 5; i++)
+        {
+            harness.Fold(Refund(T0 + 90_000 + i, 2_500, customer: "cus_r" + i));
+        }
+
+        harness.Restart();
+        harness.Fold(Charge(T0 + 90_000 + 3 * 3600, amount: 1000, customer: "cus_a"));
+        Assert.DoesNotContain(harness.Changes, c => c.Subject == "rate:usd" && c.Change == AnomalyChange.Resolved);
+        harness.Fold(Refund(T0 + 90_000 + 4 * 3600, 100, customer: "cus_r6"));
+        Assert.Equal(AnomalyChange.Updated, harness.Changes.Last(c => c.Subject == "rate:usd").Change);
+    }
+
+    [Fact]
     public void Refunds_of_a_young_history_against_a_quiet_days_revenue_need_a_count_above_the_day_before()
     {
         // A new shop: 100 charges of 1,000 a day (50 on day 6, a Sunday), refunds of 500 trailing them and
