@@ -207,6 +207,12 @@ internal static class ImportEndpoints
 
     private static async ValueTask EmitAsync(int lineNumber, ReadOnlySequence<byte> line, Func<int, ReadOnlySequence<byte>, ValueTask> onLine)
     {
+        // Files saved by Windows tools often start with a UTF-8 byte order mark; JSON readers may ignore it (RFC 8259).
+        if (lineNumber == 1 && line.Length >= Utf8Bom.Length && StartsWithBom(line))
+        {
+            line = line.Slice(Utf8Bom.Length);
+        }
+
         if (line.Length > 0 && line.Slice(line.Length - 1).FirstSpan[0] == (byte)'\r')
         {
             line = line.Slice(0, line.Length - 1);
@@ -223,6 +229,15 @@ internal static class ImportEndpoints
                 }
             }
         }
+    }
+
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
+
+    private static bool StartsWithBom(ReadOnlySequence<byte> line)
+    {
+        Span<byte> head = stackalloc byte[3];
+        line.Slice(0, 3).CopyTo(head);
+        return head.SequenceEqual(Utf8Bom);
     }
 
     internal static Task TooLargeAsync(HttpContext context, long max) =>
