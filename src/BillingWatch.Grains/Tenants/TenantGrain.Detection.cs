@@ -114,16 +114,13 @@ public sealed partial class TenantGrain
             var sent = enabled.SelectMany(e => e.EnabledEvents).ToHashSet(StringComparer.Ordinal);
             var blind = new SortedSet<string>(StringComparer.Ordinal);
             var missing = new SortedSet<string>(StringComparer.Ordinal);
-            if (!sent.Contains("*"))
+            foreach (var detector in DetectorRegistry.All.Where(d => _detection.Configs.GetValueOrDefault(d.Name) is not { Enabled: false }))
             {
-                foreach (var detector in DetectorRegistry.All.Where(d => _detection.Configs.GetValueOrDefault(d.Name) is not { Enabled: false }))
+                var lacking = Detection.Detectors.EndpointHealthDetector.TypesLacking(detector.Name, sent);
+                if (lacking.Count > 0)
                 {
-                    var lacking = Detection.Detectors.EndpointHealthDetector.TypesReadBy(detector.Name).Where(t => !sent.Contains(t)).ToList();
-                    if (lacking.Count > 0)
-                    {
-                        blind.Add(detector.Name);
-                        missing.UnionWith(lacking);
-                    }
+                    blind.Add(detector.Name);
+                    missing.UnionWith(lacking);
                 }
             }
 

@@ -71,6 +71,35 @@ public sealed class EndpointHealthDetector : Detector<EndpointHealthDetector.Sta
         _ => [],
     };
 
+    /// <summary>
+    /// The types that serve a detector as well when its <see cref="TypesReadBy"/> are not sent: the four that
+    /// read a stream of payment intents alone (an endpoint subscribed to <c>payment_intent.*</c> without
+    /// <c>charge.*</c>) as its attempts and payments.
+    /// </summary>
+    public static IReadOnlyList<string> AlternativeTypesReadBy(string detector) => detector switch
+    {
+        "charge_failure_spike" or "card_testing" => ["payment_intent.payment_failed", "payment_intent.succeeded"],
+        "duplicate_charge" => ["payment_intent.succeeded"],
+        "revenue_drop" => ["payment_intent.succeeded", "invoice.paid"],
+        _ => [],
+    };
+
+    /// <summary>
+    /// The types <paramref name="detector"/> lacks among those an endpoint sends: none when it has either its
+    /// types or their alternative; otherwise what its own types lack (the ones to add).
+    /// </summary>
+    public static IReadOnlyList<string> TypesLacking(string detector, IReadOnlySet<string> sent)
+    {
+        if (sent.Contains("*"))
+        {
+            return [];
+        }
+
+        var lacking = TypesReadBy(detector).Where(t => !sent.Contains(t)).ToList();
+        var alternative = AlternativeTypesReadBy(detector);
+        return lacking.Count > 0 && alternative.Count > 0 && alternative.All(sent.Contains) ? [] : lacking;
+    }
+
     public sealed class State
     {
     }
