@@ -66,7 +66,8 @@ public sealed class WebhookLagDetector : Detector<WebhookLagDetector.State>
         }
 
         var critical = s.VeryLate.Total >= c.SettingLong(MinLate);
-        c.Anomaly(critical ? "lag:critical" : "lag:medium", critical ? Severity.Critical : Severity.Medium, "Webhook deliveries are late")
+        // One subject: deliveries growing very late are the same incident escalating, not a second one.
+        c.Anomaly("lag", critical ? Severity.Critical : Severity.Medium, "Webhook deliveries are late")
             .Saying($"{late} of {s.All.Total} deliveries in {window / 60} minutes arrived at least {c.SettingLong(MediumSeconds)} seconds after their events were created (up to {s.MaxLag} seconds).")
             .At(e.Created, s.All.WindowStart, s.All.WindowEnd)
             .WithEvidence(new { late, deliveries = s.All.Total, lateShare = Math.Round(share, 4), veryLate = s.VeryLate.Total, maxLagSeconds = s.MaxLag, lagSeconds = lag, eventType = e.Type })

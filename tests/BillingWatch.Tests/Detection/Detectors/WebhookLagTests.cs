@@ -72,4 +72,22 @@ public sealed class WebhookLagTests
         Assert.Equal(first.Id, resolved.Id);
         Assert.True(harness.Changes.IndexOf(resolved) < harness.Changes.FindIndex(c => c.Id == second.Id), "the old episode resolves before the new one opens");
     }
+    [Fact]
+    public void Late_deliveries_growing_very_late_escalate_one_episode_and_a_medium_stretch_after_a_critical_one_sends_nothing()
+    {
+        var harness = EngineHarness.For("webhook_lag");
+        var opened = Assert.Single(Deliveries(harness, T0, late: 10, lagSeconds: 400));
+        Assert.Equal(Severity.Medium, opened.Severity);
+
+        // The backlog's older events arrive next: the same incident, now critical.
+        Deliveries(harness, T0 + 1200, late: 10, lagSeconds: 2400);
+        var alerts = harness.Alerts.ToList();
+        Assert.Equal([AnomalyChange.Opened, AnomalyChange.Escalated], alerts.Select(a => a.Change));
+        Assert.All(alerts, a => Assert.Equal(opened.Id, a.Id));
+        Assert.Equal(Severity.Critical, alerts[^1].Severity);
+
+        // Back to merely late within the quiet hour: an update of the critical episode, no alert.
+        Deliveries(harness, T0 + 2400, late: 10, lagSeconds: 400);
+        Assert.Equal(2, harness.Alerts.Count());
+    }
 }
