@@ -117,8 +117,11 @@ public sealed class DetectorContext(string tenantId, bool livemode, string? acco
     /// time, either side) folds into it: an escalation if the severity is higher, an update otherwise. A
     /// raise after it resolves the old episode and opens a new one. Returns whether an alert goes out.
     /// </summary>
-    internal bool Raise(string subject, Severity severity, string title, string message, long detectedAt, long windowStart, long windowEnd, object evidence, IEnumerable<string> eventIds, long minQuietSeconds = 0)
+    internal bool Raise(string subject, Severity severity, string title, string message, long detectedAt, long windowStart, long windowEnd, object evidence, IEnumerable<string> eventIds, long minQuietSeconds = 0, string? incident = null)
     {
+        // An incident several of a detector's rules can describe is one episode, whichever rule saw it first;
+        // the anomaly keeps the subject of the rule that opened it.
+        var key = incident ?? subject;
         var quiet = Math.Max(QuietSeconds, minQuietSeconds);
         if (!Episodes.TryGetValue(_detector.Name, out var open))
         {
@@ -126,8 +129,9 @@ public sealed class DetectorContext(string tenantId, bool livemode, string? acco
         }
 
         var ids = eventIds.Distinct().Take(50).ToList();
-        if (open.BySubject.TryGetValue(subject, out var episode))
+        if (open.BySubject.TryGetValue(key, out var episode))
         {
+            var opening = episode.Subject ?? key;
             var episodeQuiet = Math.Max(quiet, episode.MinQuietSeconds);
             if (detectedAt < episode.LastAt + episodeQuiet && detectedAt > episode.FirstAt - episodeQuiet)
             {
@@ -144,13 +148,13 @@ public sealed class DetectorContext(string tenantId, bool livemode, string? acco
 
                 open.NextDue = Math.Min(open.NextDue, episode.LastAt + episodeQuiet);
                 // An update carries its own severity: storage keeps the peak's message and evidence when it is lower.
-                Raised.Add(Change(episode, subject, escalated ? AnomalyChange.Escalated : AnomalyChange.Updated, severity, message, evidence, ids, detectedAt));
+                Raised.Add(Change(episode, opening, escalated ? AnomalyChange.Escalated : AnomalyChange.Updated, severity, message, evidence, ids, detectedAt));
                 return escalated;
             }
 
             if (detectedAt >= episode.LastAt + episodeQuiet)
             {
-                Resolve(open, subject, episode, episode.LastAt + episodeQuiet);
+                Resolve(open, key, episode, episode.LastAt + episodeQuiet);
             }
             else
             {
@@ -169,7 +173,7 @@ public sealed class DetectorContext(string tenantId, bool livemode, string? acco
 
         episode = NewEpisode(subject, severity, title, detectedAt, windowStart, windowEnd);
         episode.MinQuietSeconds = minQuietSeconds;
-        open.BySubject[subject] = episode;
+        open.BySubject[key] = episode;
         open.NextDue = Math.Min(open.NextDue, detectedAt + quiet);
         Raised.Add(Change(episode, subject, AnomalyChange.Opened, severity, message, evidence, ids, detectedAt));
         if (open.BySubject.Count > MaxOpenEpisodes)
@@ -205,15 +209,17 @@ public sealed class DetectorContext(string tenantId, bool livemode, string? acco
 
     private static long QuietEnd(Episode episode, long quiet) => episode.LastAt + Math.Max(quiet, episode.MinQuietSeconds);
 
-    private void Resolve(OpenEpisodes open, string subject, Episode episode, long at)
+    private void Resolve(OpenEpisodes open, string key, Episode episode, long at)
     {
-        open.BySubject.Remove(subject);
+        open.BySubject.Remove(key);
+        var subject = episode.Subject ?? key;
         var quietMinutes = Math.Max(QuietSeconds, episode.MinQuietSeconds) / 60;
         Raised.Add(Change(episode, subject, AnomalyChange.Resolved, episode.Severity, $"Back to normal: no new occurrence for {quietMinutes} minutes.", new { }, [], at));
     }
 
     private Episode NewEpisode(string subject, Severity severity, string title, long detectedAt, long windowStart, long windowEnd) => new()
     {
+        Subject = subject,
         Id = RaisedAnomaly.IdFor(TenantId, Livemode, _detector.Name, subject, windowStart, Account),
         Severity = severity,
         Title = title,
@@ -278,6 +284,9 @@ internal sealed class Episode
     /// high for hours after the hour that tipped it); 0 in snapshots written before it existed.
     /// </summary>
     public long MinQuietSeconds { get; set; }
+
+    /// <summary>The subject of the raise that opened it; null in snapshots written before incidents (the key was the subject).</summary>
+    public string? Subject { get; set; }
 }
 
 /// <summary>An anomaly being described by a detector: named parts instead of nine positional arguments.</summary>
@@ -290,6 +299,7 @@ public sealed class AnomalyDraft(DetectorContext context, string subject, Severi
     private object _evidence = new { };
     private IEnumerable<string> _eventIds = [];
     private long _minQuietSeconds;
+    private string? _incident;
 
     /// <summary>The sentence a merchant reads.</summary>
     public AnomalyDraft Saying(string message)
@@ -332,8 +342,19 @@ public sealed class AnomalyDraft(DetectorContext context, string subject, Severi
         return this;
     }
 
+    /// <summary>
+    /// Makes it a facet of <paramref name="incident"/>: raises of the detector's rules that name the same
+    /// incident share one episode (a card-testing attack seen by two rules is one alert, escalating if a
+    /// later rule is more severe), whatever their subjects.
+    /// </summary>
+    public AnomalyDraft PartOf(string incident)
+    {
+        _incident = incident;
+        return this;
+    }
+
     /// <summary>Opens an episode, or folds into the subject's open one; returns whether an alert goes out (opened or escalated).</summary>
-    public bool Raise() => context.Raise(subject, severity, title, _message ?? title, _detectedAt, _windowStart, _windowEnd, _evidence, _eventIds, _minQuietSeconds);
+    public bool Raise() => context.Raise(subject, severity, title, _message ?? title, _detectedAt, _windowStart, _windowEnd, _evidence, _eventIds, _minQuietSeconds, _incident);
 }
 
 /// <summary>

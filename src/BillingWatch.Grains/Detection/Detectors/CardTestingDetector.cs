@@ -13,6 +13,9 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
 
     public override string Name => "card_testing";
 
+    /// <summary>One attack, whichever rules see it: the small failures, the cards on one customer, the cards at one amount.</summary>
+    private const string AttackIncident = "attack";
+
     public override string Description => "Many small failed attempts, or many distinct cards on one customer, in a short window.";
 
     private static readonly DetectorSetting MinSmallFailures = new("min_small_failures", 10, 1, 100_000, "Failed attempts of at most small_amount that make an attack.", WholeNumber: true);
@@ -80,6 +83,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
                     .At(e.Created, s.SmallFailures.WindowStart, s.SmallFailures.WindowEnd)
                     .WithEvidence(new { failedSmallAttempts = s.SmallFailures.Total, smallAmount = c.SettingLong(SmallAmount) })
                     .FromEvents(s.Recent.Ids)
+                    .PartOf(AttackIncident)
                     .Raise();
             }
         }
@@ -124,6 +128,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
                 .At(e.Created, seen.Min(card => card.At), e.Created)
                 .WithEvidence(new { customer = e.Customer, distinctCards = seen.Length })
                 .FromEvents(seen.Select(card => card.EventId.ToString()))
+                .PartOf(AttackIncident)
                 .Raise();
         }
 
@@ -161,6 +166,7 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
                 .At(e.Created, cards.Min(card => card.At), e.Created)
                 .WithEvidence(new { amount = e.Amount, currency = e.Currency, distinctCards = cards.Count })
                 .FromEvents(cards.Select(card => card.EventId.ToString()))
+                .PartOf(AttackIncident)
                 .Raise();
         }
 

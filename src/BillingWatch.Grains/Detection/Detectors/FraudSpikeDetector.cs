@@ -17,6 +17,9 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
 {
     public override string Name => "fraud_spike";
 
+    /// <summary>A dispute surge over the absolute line and over the usual rate is one incident.</summary>
+    private const string DisputesIncident = "disputes";
+
     public override string Description => "Disputes and early fraud warnings far above the tenant's own rate, or above the card networks' line, over a day.";
 
     private static readonly DetectorSetting MaxDisputes = new("max_disputes", 50, 1, 100_000, "Disputes in the window that fire whatever the baseline (critical).", WholeNumber: true);
@@ -125,6 +128,7 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
                         .WithEvidence(new { disputes = s.Disputes.Total, charges = s.Charges.Total })
                         .FromEvents(s.Recent.Ids)
                         .QuietForAtLeast(window)
+                        .PartOf(DisputesIncident)
                         .Raise();
                 }
 
@@ -168,6 +172,7 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
                 .WithEvidence(new { count = observed, charges, rate = Math.Round((double)observed / charges, 5), threshold = c.Setting(rateSetting) })
                 .FromEvents(s.Recent.Ids)
                 .QuietForAtLeast(window)
+                .PartOf(subject == "dispute_rate" ? DisputesIncident : subject)
                 .Raise();
         }
 
@@ -203,6 +208,7 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
             .WithEvidence(new { count = observed, charges, expected = Math.Round(expected, 2), pValue, windowHours = window / 3600 })
             .FromEvents(s.Recent.Ids)
             .QuietForAtLeast(window)
+            .PartOf(subject == "dispute_rate" ? DisputesIncident : subject)
             .Raise();
     }
 

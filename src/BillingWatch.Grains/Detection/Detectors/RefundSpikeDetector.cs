@@ -17,6 +17,9 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
 
     public override string Name => "refund_spike";
 
+    /// <summary>A refund surge seen as an hour's burst and as a day's rate (per currency) is one incident.</summary>
+    private const string RefundsIncident = "refunds";
+
     public override string Description => "Large refunds, heavy refunding of one customer, refunds high against revenue, negative amounts paid.";
 
     private static readonly DetectorSetting SingleRefund = new("single_refund", 50_000, 1, 1e12, "One refund at or above this amount (minor units) is a notice for the digest.", WholeNumber: true);
@@ -154,6 +157,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
                 .WithEvidence(new { refunds = w.Refunds.Total, revenue, currency = e.Currency, rate = Math.Round(rate, 4) })
                 .FromEvents(w.Recent.Ids)
                 .QuietForAtLeast(window)
+                .PartOf(RefundsIncident)
                 .Raise();
         }
     }
@@ -216,6 +220,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
                 .At(e.Created, s.LastHour.WindowStart, s.LastHour.WindowEnd)
                 .WithEvidence(new { refunds = count, expectedPerHour = Math.Round(expected, 3), pValue, baselineDays = Math.Round(watched / 86_400.0, 1) })
                 .FromEvents(s.BurstIds.Ids)
+                .PartOf(RefundsIncident)
                 .Raise();
         }
     }

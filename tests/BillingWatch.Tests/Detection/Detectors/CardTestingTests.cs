@@ -21,6 +21,40 @@ public sealed class CardTestingTests
     }
 
     [Fact]
+    public void An_attack_seen_by_two_rules_is_one_alert_and_keeps_the_subject_of_the_rule_that_saw_it_first()
+    {
+        var harness = EngineHarness.For("card_testing");
+        // Five cards on one customer, each declined for a small amount: the customer rule fires at the fifth card...
+        for (var i = 0; i < 5; i++)
+        {
+            harness.Fold(Charge(T0 + (i * 30), failed: true, amount: 100, customer: "cus_target", fingerprint: "fp_" + i));
+        }
+
+        var opened = Assert.Single(harness.Alerts);
+        Assert.Equal("customer:cus_target", opened.Subject);
+
+        // ...and the same attack's next small failures, on other customers, reach the small-failures rule.
+        for (var i = 0; i < 5; i++)
+        {
+            harness.Fold(Charge(T0 + 200 + (i * 30), failed: true, amount: 100, customer: "cus_other" + i, fingerprint: "fp_o" + i));
+        }
+
+        Assert.Single(harness.Alerts);
+        var later = harness.Changes.Where(c => c.Change == AnomalyChange.Updated).ToList();
+        Assert.NotEmpty(later);
+        Assert.All(later, c => Assert.Equal((opened.Id, "customer:cus_target"), (c.Id, c.Subject)));
+        Assert.Contains(later, c => c.Message.Contains("failed attempts of at most 200", StringComparison.Ordinal));
+
+        // After a snapshot and a restart the incident is still the one open episode.
+        harness.Restart();
+        var before = harness.Changes.Count;
+        Assert.Empty(harness.Fold(Charge(T0 + 400, failed: true, amount: 100, customer: "cus_last", fingerprint: "fp_last")));
+        var raised = Assert.Single(harness.Changes.Skip(before));
+        Assert.Single(harness.Alerts);
+        Assert.Equal((AnomalyChange.Updated, opened.Id, "customer:cus_target"), (raised.Change, raised.Id, raised.Subject));
+    }
+
+    [Fact]
     public void Failed_attempts_above_the_small_amount_or_spread_out_do_not_fire()
     {
         var harness = EngineHarness.For("card_testing");

@@ -87,6 +87,34 @@ public sealed class RefundSpikeTests
     }
 
     [Fact]
+    public void A_refund_burst_that_also_lifts_the_days_rate_is_one_incident()
+    {
+        var harness = EngineHarness.For("refund_spike");
+        // Five days of 100 charges and one refund a day, then twelve refunds within one hour.
+        for (var d = 0; d < 5; d++)
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                harness.Fold(Charge(T0 + (d * 86_400) + (i * 600), amount: 1000, customer: $"cus_{d}_{i}"));
+            }
+
+            harness.Fold(Refund(T0 + (d * 86_400) + 43_200, 500, customer: $"cus_r{d}"));
+        }
+
+        var start = T0 + (5 * 86_400);
+        for (var i = 0; i < 12; i++)
+        {
+            harness.Fold(Refund(start + (i * 120), 2_000, customer: "cus_s" + i));
+        }
+
+        var refunds = harness.Changes.Where(c => c.Subject is "burst" || c.Subject.StartsWith("rate:", StringComparison.Ordinal)).ToList();
+        Assert.Contains(refunds, c => c.Message.Contains("against revenue", StringComparison.Ordinal));
+        Assert.Contains(refunds, c => c.Message.Contains("within an hour", StringComparison.Ordinal));
+        Assert.Single(refunds.Select(c => c.Id).Distinct());
+        Assert.Single(harness.Alerts, a => a.Change == AnomalyChange.Opened);
+    }
+
+    [Fact]
     public void A_rate_episodes_longer_quiet_period_survives_a_restart()
     {
         var harness = EngineHarness.For("refund_spike");
