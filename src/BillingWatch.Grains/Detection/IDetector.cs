@@ -104,7 +104,7 @@ public sealed class DetectorContext(string tenantId, bool livemode, string? acco
         _settings = settings;
     }
 
-    /// <summary>Open episodes by detector, then by subject; part of the engine's snapshot.</summary>
+    /// <summary>Open episodes by detector, then by subject (or incident, for rules that share one); part of the engine's snapshot.</summary>
     internal Dictionary<string, OpenEpisodes> Episodes { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Starts an anomaly about <paramref name="subject"/>; say what, when and why, then <see cref="AnomalyDraft.Raise"/>.</summary>
@@ -199,9 +199,9 @@ public sealed class DetectorContext(string tenantId, bool livemode, string? acco
     private void ResolveQuiet(OpenEpisodes open, long now)
     {
         var quiet = QuietSeconds;
-        foreach (var (subject, episode) in open.BySubject.Where(p => QuietEnd(p.Value, quiet) <= now).OrderBy(p => p.Value.LastAt).ThenBy(p => p.Key, StringComparer.Ordinal).ToList())
+        foreach (var (key, episode) in open.BySubject.Where(p => QuietEnd(p.Value, quiet) <= now).OrderBy(p => p.Value.LastAt).ThenBy(p => p.Key, StringComparer.Ordinal).ToList())
         {
-            Resolve(open, subject, episode, QuietEnd(episode, quiet));
+            Resolve(open, key, episode, QuietEnd(episode, quiet));
         }
 
         open.NextDue = open.BySubject.Count == 0 ? long.MaxValue : open.BySubject.Values.Min(e => QuietEnd(e, quiet));
