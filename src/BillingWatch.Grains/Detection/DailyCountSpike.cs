@@ -66,21 +66,21 @@ public sealed class DailyCountSpike
     /// The watermark moved: the days it passed (after <c>close_grace_minutes</c>, and <paramref name="delaySeconds"/>
     /// more) close; returns the ones that fire.
     /// </summary>
-    public IReadOnlyList<Verdict> OnWatermark(long current, DetectorContext c, long delaySeconds = 0, DailyCountSpike.IExplainDays? explained = null)
+    public IReadOnlyList<Verdict> OnWatermark(long current, DetectorContext c, long delaySeconds = 0, IExplainDays? explained = null)
     {
         Counts.Observe(current);
         return Close(current - (c.SettingLong(CloseGraceMinutes) * 60) - delaySeconds, c, explained);
     }
 
     /// <summary>A quiet tenant's days close on the wall clock, two hours (and <paramref name="delaySeconds"/>) after they end.</summary>
-    public IReadOnlyList<Verdict> OnWallClock(long now, DetectorContext c, long delaySeconds = 0, DailyCountSpike.IExplainDays? explained = null) =>
+    public IReadOnlyList<Verdict> OnWallClock(long now, DetectorContext c, long delaySeconds = 0, IExplainDays? explained = null) =>
         Close(now - 7200 - delaySeconds, c, explained);
 
     /// <summary>
     /// Closes the days before <paramref name="closedBefore"/>; returns the ones that fire. <paramref name="explained"/>
     /// gives, for a day, how many events the detector expects from what it knows of that day.
     /// </summary>
-    public IReadOnlyList<Verdict> Close(long closedBefore, DetectorContext c, DailyCountSpike.IExplainDays? explained = null)
+    public IReadOnlyList<Verdict> Close(long closedBefore, DetectorContext c, IExplainDays? explained = null)
     {
         var baselineDays = (int)c.SettingLong(BaselineDays);
         var closing = Counts.Close(closedBefore, 0, baselineDays + 1);

@@ -32,9 +32,12 @@ public sealed class SlidingCounter
 
     public bool Matches(long bucketSeconds, int bucketCount) => BucketSeconds == bucketSeconds && Buckets.Length == bucketCount;
 
+    /// <summary>The bucket holding <paramref name="time"/> (time ÷ bucket size, rounded down also before 1970).</summary>
+    public long BucketOf(long time) => Math.DivRem(time, BucketSeconds, out var rem) - (rem < 0 ? 1 : 0);
+
     public void Add(long time, long value = 1)
     {
-        var bucket = Math.DivRem(time, BucketSeconds, out var rem) - (rem < 0 ? 1 : 0);
+        var bucket = BucketOf(time);
         if (Head == long.MinValue)
         {
             Head = bucket;
@@ -55,7 +58,7 @@ public sealed class SlidingCounter
     /// <summary>Moves the window so that its newest bucket holds <paramref name="time"/>.</summary>
     public void AdvanceTo(long time)
     {
-        var bucket = Math.DivRem(time, BucketSeconds, out var rem) - (rem < 0 ? 1 : 0);
+        var bucket = BucketOf(time);
         if (Head != long.MinValue && bucket > Head)
         {
             MoveTo(bucket);
@@ -238,23 +241,21 @@ public sealed class FailureWindow
     /// <summary>Takes back an attempt counted at <paramref name="time"/> (nothing when it has left the window).</summary>
     public void Remove(long time, bool failed, string currency, long amount)
     {
-        if (All is null || Failed is null || All.CountOf(Bucket(time, All)) <= 0)
+        if (All is null || Failed is null || All.CountOf(All.BucketOf(time)) <= 0)
         {
             return;
         }
 
         All.Add(time, -1);
-        if (failed && Failed.CountOf(Bucket(time, Failed)) > 0)
+        if (failed && Failed.CountOf(Failed.BucketOf(time)) > 0)
         {
             Failed.Add(time, -1);
-            if (amount > 0 && FailedAmount.TryGetValue(currency, out var counter) && counter.CountOf(Bucket(time, counter)) >= amount)
+            if (amount > 0 && FailedAmount.TryGetValue(currency, out var counter) && counter.CountOf(counter.BucketOf(time)) >= amount)
             {
                 counter.Add(time, -amount);
             }
         }
     }
-
-    private static long Bucket(long time, SlidingCounter counter) => Math.DivRem(time, counter.BucketSeconds, out var rem) - (rem < 0 ? 1 : 0);
 
     /// <summary>The failed amounts still inside the window ending at <paramref name="time"/>, per currency.</summary>
     public Dictionary<string, long> FailedAmounts(long time)

@@ -58,6 +58,7 @@ public sealed class InvoicePaymentsTests
 
         Assert.Null(pairs.Invoice(Paid("invoice.paid", T0 + 1)));
         pairs.Counted(Read(Charge(T0 + 2, amount: 500, customer: "cus_B")), failed: false);
+        Assert.True(pairs.Charges.ContainsKey(InlineId.From("cus_B")));
         Assert.Null(pairs.Invoice(Paid("invoice.paid", T0 + 2 + InvoicePayments.WindowSeconds + 1, amount: 500, customer: "cus_B", invoice: "in_b")));
     }
 

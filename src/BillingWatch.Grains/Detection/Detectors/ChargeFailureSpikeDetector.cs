@@ -66,7 +66,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         // A payment intent's outcome stands for its charge only on a stream without charge events (an endpoint
         // subscribed to payment_intent.* alone); where charges arrive, each attempt is its charge.
         var isIntent = e.Type is StripeEventTypes.PaymentIntentPaymentFailed or StripeEventTypes.PaymentIntentSucceeded;
-        if (!isIntent && e.Type is StripeEventTypes.ChargeFailed or StripeEventTypes.ChargeSucceeded)
+        if (e.Type is StripeEventTypes.ChargeFailed or StripeEventTypes.ChargeSucceeded)
         {
             s.SeesCharges = true;
         }

@@ -20,6 +20,9 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
     /// <summary>A dispute surge over the absolute line and over the usual rate is one incident.</summary>
     private const string DisputesIncident = "disputes";
 
+    /// <summary>Early fraud warnings are their own incident, keyed by their subject (so episodes open across an upgrade go on).</summary>
+    private const string WarningsIncident = "warning_rate";
+
     public override string Description => "Disputes and early fraud warnings far above the tenant's own rate, or above the card networks' line, over a day.";
 
     private static readonly DetectorSetting MaxDisputes = new("max_disputes", 50, 1, 100_000, "Disputes in the window that fire whatever the baseline (critical).", WholeNumber: true);
@@ -132,7 +135,7 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
                         .Raise();
                 }
 
-                _ = Judge(e, s, c, new(s.Disputes, s.DisputeBaseline, s.LateDisputes, s.DisputeDays), DisputeRate, "dispute_rate", "Dispute rate spike", "disputes");
+                _ = Judge(e, s, c, new(s.Disputes, s.DisputeBaseline, s.LateDisputes, s.DisputeDays, DisputesIncident), DisputeRate, "dispute_rate", "Dispute rate spike", "disputes");
                 return;
             default:
                 s.Warnings.Add(e.Created);
@@ -144,7 +147,7 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
                     s.LateWarnings.AddEvent(e.Created, horizon);
                 }
 
-                _ = Judge(e, s, c, new(s.Warnings, s.WarningBaseline, s.LateWarnings, s.WarningDays), WarningRate, "warning_rate", "Early fraud warning spike", "early fraud warnings");
+                _ = Judge(e, s, c, new(s.Warnings, s.WarningBaseline, s.LateWarnings, s.WarningDays, WarningsIncident), WarningRate, "warning_rate", "Early fraud warning spike", "early fraud warnings");
                 return;
         }
     }
@@ -155,8 +158,8 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
     /// <summary>The days the window can reach into, left out of the recent rate (the current day and the window's).</summary>
     private static int SkippedDays(long window) => (int)((window + Day - 1) / Day) + 1;
 
-    /// <summary>The window being judged and what it is judged against, for disputes or for warnings.</summary>
-    private readonly record struct Kind(SlidingCounter Window, DecayedRate Baseline, DecayedRate Late, SlidingCounter Days);
+    /// <summary>The window being judged and what it is judged against, for disputes or for warnings, and the incident its raises belong to.</summary>
+    private readonly record struct Kind(SlidingCounter Window, DecayedRate Baseline, DecayedRate Late, SlidingCounter Days, string Incident);
 
     private static bool Judge(BillingEvent e, State s, DetectorContext c, Kind kind, DetectorSetting rateSetting, string subject, string title, string what)
     {
@@ -172,7 +175,7 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
                 .WithEvidence(new { count = observed, charges, rate = Math.Round((double)observed / charges, 5), threshold = c.Setting(rateSetting) })
                 .FromEvents(s.Recent.Ids)
                 .QuietForAtLeast(window)
-                .PartOf(subject == "dispute_rate" ? DisputesIncident : subject)
+                .PartOf(kind.Incident)
                 .Raise();
         }
 
@@ -208,7 +211,7 @@ public sealed class FraudSpikeDetector : Detector<FraudSpikeDetector.State>
             .WithEvidence(new { count = observed, charges, expected = Math.Round(expected, 2), pValue, windowHours = window / 3600 })
             .FromEvents(s.Recent.Ids)
             .QuietForAtLeast(window)
-            .PartOf(subject == "dispute_rate" ? DisputesIncident : subject)
+            .PartOf(kind.Incident)
             .Raise();
     }
 

@@ -6,6 +6,32 @@ namespace BillingWatch.Tests.Detection.Detectors;
 
 public sealed class RefundSpikeTests
 {
+    /// <summary>A day watched, then 100 charges of 1,000 usd: 100,000 of revenue in the window.</summary>
+    private static EngineHarness WatchedForADay()
+    {
+        var harness = EngineHarness.For("refund_spike");
+        harness.Fold(Charge(T0, amount: 1));
+        for (var i = 0; i < 100; i++)
+        {
+            harness.Fold(Charge(T0 + 86_400 + i, amount: 1000, customer: "cus_" + i));
+        }
+
+        return harness;
+    }
+
+    /// <summary>The same, then five refunds of 2,500 at T0 + 90,000: the usd rate fires (12.5 %).</summary>
+    private static EngineHarness RateFired()
+    {
+        var harness = WatchedForADay();
+        for (var i = 0; i < 5; i++)
+        {
+            harness.Fold(Refund(T0 + 90_000 + i, 2_500, customer: "cus_r" + i));
+        }
+
+        Assert.Single(harness.Alerts, a => a.Subject == "rate:usd");
+        return harness;
+    }
+
     [Fact]
     public void One_refund_of_fifty_thousand_fires_and_one_less_does_not()
     {
@@ -37,12 +63,7 @@ public sealed class RefundSpikeTests
     [Fact]
     public void Refunds_of_ten_percent_of_revenue_fire_after_a_full_day_of_watching_from_five_refunds()
     {
-        var harness = EngineHarness.For("refund_spike");
-        harness.Fold(Charge(T0, amount: 1));
-        for (var i = 0; i < 100; i++)
-        {
-            harness.Fold(Charge(T0 + 86_400 + i, amount: 1000, customer: "cus_" + i));
-        }
+        var harness = WatchedForADay();
 
         // 10 % of revenue in four refunds is not yet a pattern (one large credit would do that).
         for (var i = 0; i < 4; i++)
@@ -57,17 +78,7 @@ public sealed class RefundSpikeTests
     [Fact]
     public void A_refund_rate_still_high_hours_later_is_the_same_episode_and_it_resolves_a_window_after_its_last_raise()
     {
-        var harness = EngineHarness.For("refund_spike");
-        harness.Fold(Charge(T0, amount: 1));
-        for (var i = 0; i < 100; i++)
-        {
-            harness.Fold(Charge(T0 + 86_400 + i, amount: 1000, customer: "cus_" + i));
-        }
-
-        for (var i = 0; i < 5; i++)
-        {
-            harness.Fold(Refund(T0 + 90_000 + i, 2_500, customer: "cus_r" + i));
-        }
+        var harness = RateFired();
 
         // Two hours on (longer than the detector's 60-minute quiet period) the day's rate is still over 10 %:
         // the same incident, not a second alert.
@@ -117,17 +128,7 @@ public sealed class RefundSpikeTests
     [Fact]
     public void A_rate_episodes_longer_quiet_period_survives_a_restart()
     {
-        var harness = EngineHarness.For("refund_spike");
-        harness.Fold(Charge(T0, amount: 1));
-        for (var i = 0; i < 100; i++)
-        {
-            harness.Fold(Charge(T0 + 86_400 + i, amount: 1000, customer: "cus_" + i));
-        }
-
-        for (var i = 0; i < 5; i++)
-        {
-            harness.Fold(Refund(T0 + 90_000 + i, 2_500, customer: "cus_r" + i));
-        }
+        var harness = RateFired();
 
         harness.Restart();
         harness.Fold(Charge(T0 + 90_000 + 3 * 3600, amount: 1000, customer: "cus_a"));
