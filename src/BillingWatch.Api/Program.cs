@@ -38,6 +38,7 @@ try
     api.MapDetectors();
     api.MapStripeSync();
     api.MapAlerts();
+    api.MapAlertSilences();
     api.MapDemo();
     api.MapSelf();
 

@@ -34,7 +34,7 @@ internal static class AlertEndpoints
         api.MapGet("/alert-channel-kinds", Kinds).RequireTenantKey().WithTags("Alerts");
         api.MapGet("/alert-deliveries", DeliveriesAsync).RequireTenantKey().WithTags("Alerts").WithQuery(
             new QueryParameter("channel", "string", "Only deliveries to this channel id."),
-            new QueryParameter("status", "string", "Only deliveries in this state.", ["pending", "delivered", "failed"]),
+            new QueryParameter("status", "string", "Only deliveries in this state.", ["pending", "delivered", "failed", "silenced"]),
             QueryDocs.Limit,
             QueryDocs.Cursor);
         return api;
@@ -194,7 +194,7 @@ internal sealed record DeliveryListParameters(string? Channel, string? Status, s
         query = default!;
         if (!string.IsNullOrEmpty(Status) && !AlertDeliveryStatus.IsValid(Status))
         {
-            return "status must be pending, delivered or failed.";
+            return "status must be pending, delivered, failed or silenced.";
         }
 
         if (QueryParameters.Limit(Limit, out var limit) is { } limitError)

@@ -58,7 +58,10 @@ public static class AlertDeliveryStatus
     public const string Delivered = "delivered";
     public const string Failed = "failed";
 
-    public static bool IsValid(string? status) => status is Pending or Delivered or Failed;
+    /// <summary>Not sent: an alert silence matched it (<see cref="AlertDeliveryView.SilenceId"/>).</summary>
+    public const string Silenced = "silenced";
+
+    public static bool IsValid(string? status) => status is Pending or Delivered or Failed or Silenced;
 
     /// <summary>Stable per (anomaly, channel): a re-raised anomaly queues nothing new, and receivers can deduplicate on it.</summary>
     public static string IdFor(string anomalyId, string channelId) =>
@@ -88,7 +91,8 @@ public sealed record AlertDeliveryView(
     DateTime? NextAttemptAt,
     DateTime CreatedAt,
     DateTime? DeliveredAt,
-    string AlertType);
+    string AlertType,
+    string? SilenceId = null);
 
 public sealed record AlertDeliveryQuery(string? ChannelId, string? Status, int Limit, AlertDeliveryCursor? After);
 
@@ -135,6 +139,23 @@ public interface IAlertStore
 
     /// <summary>Records an attempt if <paramref name="owner"/> still holds the lease; false when it lost it.</summary>
     Task<bool> RecordAttemptAsync(string deliveryId, string owner, AlertAttemptResult result, DateTimeOffset now);
+
+    /// <summary>Stores a new silence; false when the tenant already holds <see cref="AlertSilence.MaxOpenPerTenant"/> that have not ended.</summary>
+    Task<bool> CreateSilenceAsync(AlertSilence silence, DateTime now);
+
+    /// <summary>The tenant's silences (only those ending after <paramref name="endingAfter"/> when given), newest first, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<AlertSilence>> ListSilencesAsync(string tenantId, DateTime? endingAfter, int limit, CancellationToken cancellationToken = default);
+
+    Task<AlertSilence?> GetSilenceAsync(string tenantId, string silenceId, CancellationToken cancellationToken = default);
+
+    /// <summary>Ends the silence now (one that has ended stays as it was); null when the tenant has no such silence.</summary>
+    Task<AlertSilence?> EndSilenceAsync(string tenantId, string silenceId, DateTime now);
+
+    /// <summary>
+    /// Sends what ended silences held that is still open: called by the dispatchers at every poll; each
+    /// silence is released once, across processes. Returns how many deliveries became due.
+    /// </summary>
+    Task<int> ReleaseEndedSilencesAsync(DateTime now, CancellationToken cancellationToken = default);
 
     /// <summary>Every channel, of every tenant, that asked for a daily digest.</summary>
     Task<IReadOnlyList<AlertChannel>> ListDigestChannelsAsync(CancellationToken cancellationToken = default);

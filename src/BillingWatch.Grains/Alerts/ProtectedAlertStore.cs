@@ -41,6 +41,19 @@ public sealed class ProtectedAlertStore(IAlertStore inner, ISecretProtector prot
     public Task<IReadOnlyList<DigestLine>> CountRaisedAsync(string tenantId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default) =>
         inner.CountRaisedAsync(tenantId, from, to, cancellationToken);
 
+    public Task<bool> CreateSilenceAsync(AlertSilence silence, DateTime now) => inner.CreateSilenceAsync(silence, now);
+
+    public Task<IReadOnlyList<AlertSilence>> ListSilencesAsync(string tenantId, DateTime? endingAfter, int limit, CancellationToken cancellationToken = default) =>
+        inner.ListSilencesAsync(tenantId, endingAfter, limit, cancellationToken);
+
+    public Task<AlertSilence?> GetSilenceAsync(string tenantId, string silenceId, CancellationToken cancellationToken = default) =>
+        inner.GetSilenceAsync(tenantId, silenceId, cancellationToken);
+
+    public Task<AlertSilence?> EndSilenceAsync(string tenantId, string silenceId, DateTime now) => inner.EndSilenceAsync(tenantId, silenceId, now);
+
+    public Task<int> ReleaseEndedSilencesAsync(DateTime now, CancellationToken cancellationToken = default) =>
+        inner.ReleaseEndedSilencesAsync(now, cancellationToken);
+
     private AlertChannel Protect(AlertChannel channel) => channel with
     {
         Target = protector.Protect(channel.Target),

@@ -7,7 +7,8 @@ namespace BillingWatch.Storage;
 /// <summary>
 /// The alert outbox, written once for both back ends: deliveries for the episode changes that alert are
 /// queued in the transaction that stores the changes, one per matching channel, under an id stable per
-/// (change, channel) so that a replay queues nothing twice.
+/// (change, channel) so that a replay queues nothing twice. A change that an alert silence matches is queued
+/// as silenced, and so is the resolution of an episode whose opening is still held by one.
 /// </summary>
 internal static class AlertOutbox
 {
@@ -18,30 +19,73 @@ internal static class AlertOutbox
             return;
         }
 
+        var now = StorageRows.Milliseconds(nowMs);
         foreach (var tenant in alerts.GroupBy(a => a.TenantId))
         {
             var channels = await ChannelsAsync(connection, transaction, tenant.Key, CancellationToken.None);
+            if (channels.Count == 0)
+            {
+                continue;
+            }
+
+            var silences = await ActiveSilencesAsync(connection, transaction, tenant.Key, now, CancellationToken.None);
             foreach (var alert in tenant)
             {
+                var silence = silences.FirstOrDefault(s => s.Matches(alert))?.Id;
                 foreach (var channel in channels.Where(c => c.Matches(alert)))
                 {
+                    // The end of an episode whose opening was never sent is not news to anybody.
+                    var silencedBy = silence ?? (alert.Change == AnomalyChange.Resolved
+                        ? await SilenceOfUnsentAsync(connection, transaction, AlertDeliveryStatus.IdFor(alert.Id, channel.Id))
+                        : null);
                     await using var insert = connection.CreateCommand();
                     insert.Transaction = transaction;
                     insert.CommandText = """
-                        INSERT INTO alert_deliveries (id, tenant_id, channel_id, anomaly_id, status, next_attempt_at, created_at, alert_type)
-                        VALUES (@id, @tenant, @channel, @anomaly, 'pending', @now, @now, @type)
+                        INSERT INTO alert_deliveries (id, tenant_id, channel_id, anomaly_id, status, next_attempt_at, created_at, alert_type, silence_id)
+                        VALUES (@id, @tenant, @channel, @anomaly, @status, @now, @now, @type, @silence)
                         ON CONFLICT (id) DO NOTHING
                         """;
                     StorageQueries.Bind(insert, "@id", AlertDeliveryStatus.IdFor(alert, channel.Id));
                     StorageQueries.Bind(insert, "@tenant", alert.TenantId);
                     StorageQueries.Bind(insert, "@channel", channel.Id);
                     StorageQueries.Bind(insert, "@anomaly", alert.Id);
+                    StorageQueries.Bind(insert, "@status", silencedBy is null ? AlertDeliveryStatus.Pending : AlertDeliveryStatus.Silenced);
                     StorageQueries.Bind(insert, "@now", nowMs);
                     StorageQueries.Bind(insert, "@type", alert.AlertType ?? AnomalyAlertTypes.Detected);
+                    StorageQueries.Bind(insert, "@silence", (object?)silencedBy ?? DBNull.Value);
                     await insert.ExecuteNonQueryAsync();
                 }
             }
         }
+    }
+
+    /// <summary>The tenant's silences in force at <paramref name="now"/>, oldest first.</summary>
+    public static async Task<List<AlertSilence>> ActiveSilencesAsync(DbConnection connection, DbTransaction? transaction, string tenantId, DateTime now, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $"SELECT {StorageRows.SilenceColumns} FROM alert_silences WHERE tenant_id = @tenant AND ends_at > @now AND starts_at <= @now ORDER BY created_at, id";
+        StorageQueries.Bind(command, "@tenant", tenantId);
+        StorageQueries.Bind(command, "@now", new DateTimeOffset(now, TimeSpan.Zero).ToUnixTimeMilliseconds());
+        var silences = new List<AlertSilence>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            silences.Add(StorageRows.Silence(reader));
+        }
+
+        return silences;
+    }
+
+    /// <summary>The silence that holds the delivery <paramref name="deliveryId"/> unsent, if one does.</summary>
+    private static async Task<string?> SilenceOfUnsentAsync(DbConnection connection, DbTransaction transaction, string deliveryId)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT silence_id FROM alert_deliveries WHERE id = @id AND status = @silenced";
+        StorageQueries.Bind(command, "@id", deliveryId);
+        StorageQueries.Bind(command, "@silenced", AlertDeliveryStatus.Silenced);
+        return await command.ExecuteScalarAsync() as string;
     }
 
     /// <summary>A tenant's channels, oldest first, as the alert stores read them.</summary>

@@ -190,6 +190,186 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
         return lines;
     }
 
+    public Task<bool> CreateSilenceAsync(AlertSilence silence, DateTime now) =>
+        storage.WriteAsync(async connection =>
+        {
+            await using var transaction = await connection.BeginTransactionAsync();
+            await using (var count = Command(connection, transaction, "SELECT COUNT(*) FROM alert_silences WHERE tenant_id = @tenant AND ends_at > @now"))
+            {
+                StorageQueries.Bind(count, "@tenant", silence.TenantId);
+                StorageQueries.Bind(count, "@now", Ms(now));
+                if (Convert.ToInt64(await count.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture) >= AlertSilence.MaxOpenPerTenant)
+                {
+                    return false;
+                }
+            }
+
+            await using (var insert = Command(connection, transaction, $"INSERT INTO alert_silences ({StorageRows.SilenceColumns}) VALUES (@id, @tenant, @starts, @ends, @detectors, @livemode, @account, @comment, @by, @created, NULL)"))
+            {
+                StorageQueries.Bind(insert, "@id", silence.Id);
+                StorageQueries.Bind(insert, "@tenant", silence.TenantId);
+                StorageQueries.Bind(insert, "@starts", Ms(silence.StartsAt));
+                StorageQueries.Bind(insert, "@ends", Ms(silence.EndsAt));
+                StorageQueries.Bind(insert, "@detectors", silence.Detectors is null ? DBNull.Value : JsonSerializer.Serialize(silence.Detectors));
+                StorageQueries.Bind(insert, "@livemode", silence.Livemode is bool mode ? mode : DBNull.Value);
+                StorageQueries.Bind(insert, "@account", (object?)silence.Account ?? DBNull.Value);
+                StorageQueries.Bind(insert, "@comment", silence.Comment);
+                StorageQueries.Bind(insert, "@by", (object?)silence.CreatedBy ?? DBNull.Value);
+                StorageQueries.Bind(insert, "@created", Ms(silence.CreatedAt));
+                await insert.ExecuteNonQueryAsync();
+            }
+
+            await transaction.CommitAsync();
+            return true;
+        });
+
+    public async Task<IReadOnlyList<AlertSilence>> ListSilencesAsync(string tenantId, DateTime? endingAfter, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await storage.OpenConnectionAsync(cancellationToken);
+        await using var command = Command(connection, null, $"SELECT {StorageRows.SilenceColumns} FROM alert_silences WHERE tenant_id = @tenant{(endingAfter is null ? "" : " AND ends_at > @after")} ORDER BY created_at DESC, id DESC LIMIT @limit");
+        StorageQueries.Bind(command, "@tenant", tenantId);
+        StorageQueries.Bind(command, "@limit", limit);
+        if (endingAfter is { } after)
+        {
+            StorageQueries.Bind(command, "@after", Ms(after));
+        }
+
+        return await ReadSilencesAsync(command, cancellationToken);
+    }
+
+    public async Task<AlertSilence?> GetSilenceAsync(string tenantId, string silenceId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await storage.OpenConnectionAsync(cancellationToken);
+        await using var command = Command(connection, null, $"SELECT {StorageRows.SilenceColumns} FROM alert_silences WHERE tenant_id = @tenant AND id = @id");
+        StorageQueries.Bind(command, "@tenant", tenantId);
+        StorageQueries.Bind(command, "@id", silenceId);
+        return (await ReadSilencesAsync(command, cancellationToken)).FirstOrDefault();
+    }
+
+    public Task<AlertSilence?> EndSilenceAsync(string tenantId, string silenceId, DateTime now) =>
+        storage.WriteAsync(async connection =>
+        {
+            // A silence that has not started ends before it starts: its start moves up to now as well.
+            await using var command = Command(connection, null, """
+                UPDATE alert_silences SET ends_at = @now, starts_at = CASE WHEN starts_at > @now THEN @now ELSE starts_at END
+                WHERE tenant_id = @tenant AND id = @id AND ends_at > @now
+                """);
+            StorageQueries.Bind(command, "@tenant", tenantId);
+            StorageQueries.Bind(command, "@id", silenceId);
+            StorageQueries.Bind(command, "@now", Ms(now));
+            await command.ExecuteNonQueryAsync();
+            return await GetSilenceAsync(tenantId, silenceId);
+        });
+
+    public async Task<int> ReleaseEndedSilencesAsync(DateTime now, CancellationToken cancellationToken = default)
+    {
+        // Most polls find nothing: look before taking the writer.
+        await using (var connection = await storage.OpenConnectionAsync(cancellationToken))
+        {
+            await using var any = Command(connection, null, "SELECT 1 FROM alert_silences WHERE released_at IS NULL AND ends_at <= @now LIMIT 1");
+            StorageQueries.Bind(any, "@now", Ms(now));
+            if (await any.ExecuteScalarAsync(cancellationToken) is null)
+            {
+                return 0;
+            }
+        }
+
+        return await storage.WriteAsync(connection => ReleaseEndedSilencesAsync(connection, now, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>
+    /// For each silence that has ended and was not yet released (claimed with an update, so one process does it):
+    /// per anomaly and channel it held, the one alert worth sending now — the opening if it was held, else the
+    /// latest escalation — goes out if the anomaly is still open (not acknowledged, resolved or a false positive)
+    /// and no other silence in force matches it (then that silence holds it instead).
+    /// </summary>
+    private static async Task<int> ReleaseEndedSilencesAsync(DbConnection connection, DateTime now, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var ended = new List<(string Id, string Tenant)>();
+        await using (var select = Command(connection, transaction, "SELECT id, tenant_id FROM alert_silences WHERE released_at IS NULL AND ends_at <= @now ORDER BY ends_at LIMIT 20"))
+        {
+            StorageQueries.Bind(select, "@now", Ms(now));
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                ended.Add((reader.GetString(0), reader.GetString(1)));
+            }
+        }
+
+        var released = 0;
+        foreach (var (silenceId, tenantId) in ended)
+        {
+            await using (var claim = Command(connection, transaction, "UPDATE alert_silences SET released_at = @now WHERE id = @id AND released_at IS NULL"))
+            {
+                StorageQueries.Bind(claim, "@now", Ms(now));
+                StorageQueries.Bind(claim, "@id", silenceId);
+                if (await claim.ExecuteNonQueryAsync(cancellationToken) != 1)
+                {
+                    continue;
+                }
+            }
+
+            var held = new List<(string Id, string Anomaly, string Channel, string Type)>();
+            await using (var select = Command(connection, transaction, "SELECT id, anomaly_id, channel_id, alert_type FROM alert_deliveries WHERE silence_id = @silence AND status = @silenced ORDER BY created_at DESC, id DESC"))
+            {
+                StorageQueries.Bind(select, "@silence", silenceId);
+                StorageQueries.Bind(select, "@silenced", AlertDeliveryStatus.Silenced);
+                await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    held.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
+                }
+            }
+
+            var inForce = await AlertOutbox.ActiveSilencesAsync(connection, transaction, tenantId, now, cancellationToken);
+            foreach (var alerts in held.Where(h => h.Type != AnomalyAlertTypes.Resolved).GroupBy(h => (h.Anomaly, h.Channel)))
+            {
+                var anomaly = await AnomalyStore.GetAsync(connection, transaction, tenantId, alerts.Key.Anomaly, string.Empty, cancellationToken);
+                if (anomaly is not { Status: AnomalyStatus.Open })
+                {
+                    continue;
+                }
+
+                var send = alerts.FirstOrDefault(h => h.Type == AnomalyAlertTypes.Detected) is { Id: not null } opening ? opening : alerts.First();
+                var still = inForce.FirstOrDefault(s => s.Matches(anomaly.Detector, anomaly.Livemode, anomaly.Account));
+                await using var update = Command(connection, transaction, still is null
+                    ? "UPDATE alert_deliveries SET status = @pending, next_attempt_at = @now, created_at = @now WHERE id = @id AND status = @silenced"
+                    : "UPDATE alert_deliveries SET silence_id = @other WHERE id = @id AND status = @silenced");
+                StorageQueries.Bind(update, "@id", send.Id);
+                StorageQueries.Bind(update, "@silenced", AlertDeliveryStatus.Silenced);
+                if (still is null)
+                {
+                    StorageQueries.Bind(update, "@pending", AlertDeliveryStatus.Pending);
+                    StorageQueries.Bind(update, "@now", Ms(now));
+                    released += await update.ExecuteNonQueryAsync(cancellationToken);
+                }
+                else
+                {
+                    StorageQueries.Bind(update, "@other", still.Id);
+                    await update.ExecuteNonQueryAsync(cancellationToken);
+                }
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return released;
+    }
+
+    private static async Task<List<AlertSilence>> ReadSilencesAsync(DbCommand command, CancellationToken cancellationToken)
+    {
+        var silences = new List<AlertSilence>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            silences.Add(StorageRows.Silence(reader));
+        }
+
+        return silences;
+    }
+
+    private static long Ms(DateTime utc) => new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)).ToUnixTimeMilliseconds();
+
     private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql)
     {
         var command = connection.CreateCommand();

@@ -17,7 +17,7 @@ public sealed class StorageMaintenance(IStorageConnections storage, TimeProvider
     private readonly SemaphoreSlim _purgeRequested = new(0, 1);
 
     /// <summary>
-    /// At once, in one transaction: the tenant's alert channels, their digests and its pending deliveries go,
+    /// At once, in one transaction: the tenant's alert channels, their digests, its silences and pending deliveries go,
     /// and the tenant is queued for the purge of its events, anomalies and delivery log.
     /// </summary>
     public async Task DeleteTenantAsync(string tenantId, CancellationToken cancellationToken = default)
@@ -29,6 +29,7 @@ public sealed class StorageMaintenance(IStorageConnections storage, TimeProvider
             "DELETE FROM alert_digests WHERE channel_id IN (SELECT id FROM alert_channels WHERE tenant_id = @tenant)",
             "DELETE FROM alert_deliveries WHERE tenant_id = @tenant AND status = 'pending'",
             "DELETE FROM alert_channels WHERE tenant_id = @tenant",
+            "DELETE FROM alert_silences WHERE tenant_id = @tenant",
             "DELETE FROM stripe_connections WHERE tenant_id = @tenant",
             "DELETE FROM mrr_totals WHERE tenant_id = @tenant"])
         {

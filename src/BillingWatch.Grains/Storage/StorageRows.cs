@@ -14,7 +14,8 @@ internal static class StorageRows
     public const string AnomalyColumns = "id, detector, subject, severity, status, livemode, title, message, detected_at, window_start, window_end, evidence, event_ids, raised_at, status_note, status_by, status_at, updated_at, occurrences, account";
     public const string SummaryColumns = "seq, event_id, type, livemode, created, received_at, imported, source, account";
     public const string ChannelColumns = "id, tenant_id, kind, name, target, signing_secret, min_severity, detectors, livemode, created_at, digest";
-    public const string DeliveryColumns = "id, channel_id, anomaly_id, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at, alert_type";
+    public const string DeliveryColumns = "id, channel_id, anomaly_id, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at, alert_type, silence_id";
+    public const string SilenceColumns = "id, tenant_id, starts_at, ends_at, detectors, livemode, account, comment, created_by, created_at, released_at";
 
     public static StoredAnomaly Anomaly(DbDataReader r) => new(
         r.GetString(0),
@@ -76,7 +77,21 @@ internal static class StorageRows
         r.GetString(3) == AlertDeliveryStatus.Pending ? Milliseconds(r.GetInt64(7)) : null,
         Milliseconds(r.GetInt64(8)),
         r.IsDBNull(9) ? null : Milliseconds(r.GetInt64(9)),
-        r.GetString(10));
+        r.GetString(10),
+        r.IsDBNull(11) ? null : r.GetString(11));
+
+    public static AlertSilence Silence(DbDataReader r) => new(
+        r.GetString(0),
+        r.GetString(1),
+        Milliseconds(r.GetInt64(2)),
+        Milliseconds(r.GetInt64(3)),
+        r.IsDBNull(4) ? null : JsonSerializer.Deserialize<List<string>>(r.GetString(4)),
+        r.IsDBNull(5) ? null : r.GetBoolean(5),
+        r.IsDBNull(6) ? null : r.GetString(6),
+        r.GetString(7),
+        r.IsDBNull(8) ? null : r.GetString(8),
+        Milliseconds(r.GetInt64(9)),
+        r.IsDBNull(10) ? null : Milliseconds(r.GetInt64(10)));
 
     /// <summary>Lists read one row past the limit: drop it and return the cursor of the last row kept.</summary>
     public static TCursor? TrimPage<TItem, TCursor>(List<TItem> items, int limit, Func<TItem, TCursor> cursorOf)

@@ -12,7 +12,7 @@ namespace BillingWatch.Silo.Alerts;
 /// and records the attempt: delivered, retry later (exponential backoff with jitter, or the receiver's
 /// Retry-After), or failed once the delivery is older than the give-up limit. A dispatcher that dies
 /// loses its leases when they expire and another one resumes; a delivery may therefore be sent twice,
-/// always with the same id.
+/// always with the same id. At each poll it also releases what alert silences that have ended still hold.
 /// </summary>
 public sealed partial class AlertDispatcher(
     IAlertStore store,
@@ -38,11 +38,18 @@ public sealed partial class AlertDispatcher(
         var o = options.Value.Alerts;
         using var slots = new SemaphoreSlim(Math.Max(1, o.Concurrency));
         var running = new List<Task>();
+        var nextRelease = DateTimeOffset.MinValue;
         while (!stoppingToken.IsCancellationRequested)
         {
             var claimedAny = false;
             try
             {
+                if (time.GetUtcNow() >= nextRelease)
+                {
+                    nextRelease = time.GetUtcNow().AddSeconds(Math.Max(0.05, o.PollSeconds));
+                    await store.ReleaseEndedSilencesAsync(time.GetUtcNow().UtcDateTime, stoppingToken);
+                }
+
                 var free = slots.CurrentCount;
                 if (free > 0)
                 {

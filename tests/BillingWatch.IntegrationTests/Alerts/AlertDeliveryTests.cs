@@ -105,6 +105,42 @@ public sealed class AlertDeliveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_silenced_alert_is_held_and_sent_when_the_silence_ends_while_its_anomaly_is_still_open()
+    {
+        var tenant = await _app.CreateTenantAsync("Quiet Co");
+        using var api = tenant.Api();
+        await AlertTestKit.CreateChannelAsync(api, new { kind = "webhook", name = "ops", target = _receiver.Url("/silences"), detectors = new[] { "card_testing", "duplicate_charge" } });
+        var silence = await HttpAssert.JsonAsync(await api.PostAsJsonAsync("/api/v1/alert-silences", new { durationMinutes = 60, detectors = CardTesting, comment = "Load test with test cards" }), 201);
+        var silenceId = silence.GetProperty("id").GetString();
+
+        await AlertTestKit.RaiseCardTestingAsync(tenant);
+        await AlertTestKit.RaiseDuplicateChargeAsync(tenant);
+
+        // The duplicate charge goes out; the card testing alert is recorded, held by the silence, never attempted.
+        var first = await _receiver.WaitForAsync(r => r.Path == "/silences");
+        Assert.Contains("duplicate_charge", first.Body, StringComparison.Ordinal);
+        var held = await AlertTestKit.WaitForDeliveriesAsync(api, d => d.Count == 2 && d.Any(x => x.GetProperty("status").GetString() == "delivered"));
+        var silenced = Assert.Single(held, d => d.GetProperty("status").GetString() == "silenced");
+        Assert.Equal((silenceId, 0), (silenced.GetProperty("silenceId").GetString(), silenced.GetProperty("attempts").GetInt32()));
+        Assert.Single(await AlertTestKit.DeliveriesAsync(api, "&status=silenced"));
+        Assert.Equal("open", (await HttpAssert.JsonAsync(await api.GetAsync($"/api/v1/anomalies/{silenced.GetProperty("anomalyId").GetString()}"), 200)).GetProperty("status").GetString());
+
+        // Ended early while the attack's anomaly is still open: it goes out then, once.
+        await HttpAssert.JsonAsync(await api.DeleteAsync($"/api/v1/alert-silences/{silenceId}"), 200);
+        var released = await _receiver.WaitForAsync(r => r.Path == "/silences" && r.Body.Contains("card_testing", StringComparison.Ordinal));
+        using (var body = JsonDocument.Parse(released.Body))
+        {
+            Assert.Equal("anomaly.detected", body.RootElement.GetProperty("type").GetString());
+            Assert.Equal(silenced.GetProperty("anomalyId").GetString(), body.RootElement.GetProperty("anomaly").GetProperty("id").GetString());
+        }
+
+        var deliveries = await AlertTestKit.WaitForDeliveriesAsync(api, d => d.Count == 2 && d.All(x => x.GetProperty("status").GetString() == "delivered"));
+        Assert.Equal(silenceId, Assert.Single(deliveries, d => d.GetProperty("anomalyId").GetString() == silenced.GetProperty("anomalyId").GetString()).GetProperty("silenceId").GetString());
+        Assert.NotEqual(JsonValueKind.Null, (await HttpAssert.JsonAsync(await api.GetAsync($"/api/v1/alert-silences/{silenceId}"), 200)).GetProperty("releasedAt").ValueKind);
+        Assert.Equal(2, _receiver.Requests.Count(r => r.Path == "/silences"));
+    }
+
+    [Fact]
     public async Task A_receiver_that_answers_503_is_retried_after_its_retry_after_until_it_takes_the_alert()
     {
         var tenant = await _app.CreateTenantAsync();

@@ -649,6 +649,100 @@ public abstract class StorageContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_silence_holds_matching_alerts_and_its_end_sends_once_what_is_still_open()
+    {
+        // The store stamps what it queues with the wall clock: the silence ends, and is released, a little before it.
+        var now = DateTime.UnixEpoch.AddMilliseconds(DateTimeOffset.UtcNow.AddMinutes(-10).ToUnixTimeMilliseconds());
+        await _storage.Alerts.CreateChannelAsync(Channel("ach_s", "tn_s", now));
+        var cards = Silence("sil_cards", "tn_s", now.AddMinutes(-1), now.AddHours(1)) with { Detectors = ["card_testing"] };
+        Assert.True(await _storage.Alerts.CreateSilenceAsync(cards, now));
+        Assert.True(await _storage.Alerts.CreateSilenceAsync(Silence("sil_elsewhere", "tn_x", now.AddMinutes(-1), now.AddHours(1)), now));
+        Assert.True(await _storage.Alerts.CreateSilenceAsync(Silence("sil_test", "tn_s", now.AddMinutes(-1), now.AddHours(1)) with { Livemode = true }, now));
+
+        var stillOpen = Anomaly("tn_s", "cus_open", 1_700_000_000, "card_testing");
+        var refunds = Anomaly("tn_s", "account", 1_700_000_000, "refund_spike");
+        var acknowledged = Anomaly("tn_s", "cus_ack", 1_700_000_000, "card_testing");
+        var over = Anomaly("tn_s", "cus_over", 1_700_000_000, "card_testing");
+        await Anomalies.ApplyAsync(
+        [
+            stillOpen,
+            stillOpen with { Change = AnomalyChange.Escalated, Severity = Severity.Critical, Occurrences = 2 },
+            refunds,
+            acknowledged,
+            over,
+            over with { Change = AnomalyChange.Resolved, Message = "Back to normal", ChangedAt = 1_700_010_000 },
+        ]);
+        await Anomalies.SetStatusAsync("tn_s", acknowledged.Id, AnomalyStatus.Acknowledged, null, "ops", now);
+
+        async Task<Dictionary<(string Anomaly, string Type), AlertDeliveryView>> DeliveriesAsync() =>
+            (await _storage.Alerts.ListDeliveriesAsync("tn_s", new AlertDeliveryQuery(null, null, 100, null))).Items.ToDictionary(d => (d.AnomalyId, d.AlertType));
+
+        // Only the refunds alert is due; the card testing alerts are held, the test-mode silence matching none of them.
+        var held = await DeliveriesAsync();
+        Assert.Equal(6, held.Count);
+        Assert.Equal((AlertDeliveryStatus.Pending, null), (held[(refunds.Id, AnomalyAlertTypes.Detected)].Status, held[(refunds.Id, AnomalyAlertTypes.Detected)].SilenceId));
+        Assert.All(held.Values.Where(d => d.AnomalyId != refunds.Id), d => Assert.Equal((AlertDeliveryStatus.Silenced, "sil_cards"), (d.Status, d.SilenceId)));
+        Assert.Equal([refunds.Id], (await _storage.Alerts.ClaimDueAsync("dispatcher", DateTimeOffset.UtcNow.AddSeconds(1), TimeSpan.FromSeconds(30), 10)).Select(d => d.Anomaly.Id));
+        Assert.Equal(0, await _storage.Alerts.ReleaseEndedSilencesAsync(now.AddSeconds(1)));
+
+        // Ended early: the open anomaly goes out once, as its opening (the receiver never saw it), with the rest held for good.
+        var ended = await _storage.Alerts.EndSilenceAsync("tn_s", "sil_cards", now.AddSeconds(2));
+        Assert.Equal((AlertSilence.Expired, now.AddSeconds(2)), (ended!.StateAt(now.AddSeconds(2)), ended.EndsAt));
+        Assert.Null(await _storage.Alerts.EndSilenceAsync("tn_x", "sil_cards", now.AddSeconds(2)));
+        Assert.Equal(1, await _storage.Alerts.ReleaseEndedSilencesAsync(now.AddSeconds(3)));
+        Assert.Equal(0, await _storage.Alerts.ReleaseEndedSilencesAsync(now.AddSeconds(4)));
+        Assert.Equal(now.AddSeconds(3), (await _storage.Alerts.GetSilenceAsync("tn_s", "sil_cards"))!.ReleasedAt);
+        var after = await DeliveriesAsync();
+        Assert.Equal((AlertDeliveryStatus.Pending, "sil_cards"), (after[(stillOpen.Id, AnomalyAlertTypes.Detected)].Status, after[(stillOpen.Id, AnomalyAlertTypes.Detected)].SilenceId));
+        Assert.Equal(AlertDeliveryStatus.Silenced, after[(stillOpen.Id, AnomalyAlertTypes.Escalated)].Status);
+        Assert.Equal(AlertDeliveryStatus.Silenced, after[(acknowledged.Id, AnomalyAlertTypes.Detected)].Status);
+        Assert.Equal(AlertDeliveryStatus.Silenced, after[(over.Id, AnomalyAlertTypes.Resolved)].Status);
+        var due = Assert.Single(await _storage.Alerts.ClaimDueAsync("dispatcher", DateTimeOffset.UtcNow.AddSeconds(1), TimeSpan.FromSeconds(30), 10));
+        Assert.Equal((stillOpen.Id, AnomalyAlertTypes.Detected, Severity.Critical), (due.Anomaly.Id, due.AlertType, due.Anomaly.Severity));
+
+        // Once its opening went out, the episode's end is news again; the acknowledged one's end is not.
+        await Anomalies.ApplyAsync(
+        [
+            stillOpen with { Change = AnomalyChange.Resolved, Severity = Severity.Critical, ChangedAt = 1_700_010_000 },
+            acknowledged with { Change = AnomalyChange.Resolved, ChangedAt = 1_700_010_000 },
+        ]);
+        var resolved = await DeliveriesAsync();
+        Assert.Equal((AlertDeliveryStatus.Pending, null), (resolved[(stillOpen.Id, AnomalyAlertTypes.Resolved)].Status, resolved[(stillOpen.Id, AnomalyAlertTypes.Resolved)].SilenceId));
+        Assert.Equal((AlertDeliveryStatus.Silenced, "sil_cards"), (resolved[(acknowledged.Id, AnomalyAlertTypes.Resolved)].Status, resolved[(acknowledged.Id, AnomalyAlertTypes.Resolved)].SilenceId));
+    }
+
+    [Fact]
+    public async Task A_silence_that_ends_while_another_matches_hands_its_alerts_over_and_silences_stay_within_the_tenant()
+    {
+        var now = DateTime.UnixEpoch.AddMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        await _storage.Alerts.CreateChannelAsync(Channel("ach_h2", "tn_h2", now));
+        await _storage.Alerts.CreateSilenceAsync(Silence("sil_short", "tn_h2", now.AddMinutes(-1), now.AddMinutes(1)), now);
+        await _storage.Alerts.CreateSilenceAsync(Silence("sil_long", "tn_h2", now.AddMinutes(-1), now.AddHours(2)) with { Detectors = ["duplicate_charge"], CreatedAt = now }, now);
+        await _storage.Alerts.CreateSilenceAsync(Silence("sil_later", "tn_h2", now.AddDays(1), now.AddDays(2)), now);
+        var anomaly = Anomaly("tn_h2", "cus_1", 1_700_000_000, "duplicate_charge");
+        await Anomalies.ApplyAsync([anomaly]);
+        Assert.Equal("sil_short", Assert.Single((await _storage.Alerts.ListDeliveriesAsync("tn_h2", new AlertDeliveryQuery(null, AlertDeliveryStatus.Silenced, 100, null))).Items).SilenceId);
+
+        Assert.Equal(0, await _storage.Alerts.ReleaseEndedSilencesAsync(now.AddMinutes(2)));
+        var delivery = Assert.Single((await _storage.Alerts.ListDeliveriesAsync("tn_h2", new AlertDeliveryQuery(null, null, 100, null))).Items);
+        Assert.Equal((AlertDeliveryStatus.Silenced, "sil_long"), (delivery.Status, delivery.SilenceId));
+        Assert.Equal(1, await _storage.Alerts.ReleaseEndedSilencesAsync(now.AddHours(3)));
+
+        Assert.Equal(["sil_later", "sil_long", "sil_short"], (await _storage.Alerts.ListSilencesAsync("tn_h2", null, 10)).Select(s => s.Id).Order(StringComparer.Ordinal));
+        Assert.Equal(["sil_later"], (await _storage.Alerts.ListSilencesAsync("tn_h2", now.AddHours(3), 10)).Select(s => s.Id));
+        Assert.Empty(await _storage.Alerts.ListSilencesAsync("tn_other", null, 10));
+        Assert.Null(await _storage.Alerts.GetSilenceAsync("tn_other", "sil_long"));
+        for (var i = 0; i < AlertSilence.MaxOpenPerTenant - 1; i++)
+        {
+            Assert.True(await _storage.Alerts.CreateSilenceAsync(Silence($"sil_{i}", "tn_h2", now, now.AddDays(3)), now.AddHours(3)));
+        }
+
+        Assert.False(await _storage.Alerts.CreateSilenceAsync(Silence("sil_too_many", "tn_h2", now, now.AddDays(3)), now.AddHours(3)));
+        await _storage.Maintenance.DeleteTenantAsync("tn_h2");
+        Assert.Empty(await _storage.Alerts.ListSilencesAsync("tn_h2", null, 500));
+    }
+
+    [Fact]
     public async Task Each_due_delivery_goes_to_one_dispatcher_and_another_resumes_it_when_the_lease_expires()
     {
         var now = DateTimeOffset.UtcNow;
@@ -839,6 +933,9 @@ public abstract class StorageContractTests : IAsyncLifetime
 
     private static AlertChannel Channel(string id, string tenant, DateTime createdAt) =>
         new(id, tenant, AlertChannelKinds.Webhook, id, "https://example.com/" + id, "whsec_c2VjcmV0", Severity.Low, null, null, DateTime.UnixEpoch.AddMilliseconds(new DateTimeOffset(createdAt).ToUnixTimeMilliseconds()));
+
+    private static AlertSilence Silence(string id, string tenant, DateTime startsAt, DateTime endsAt) =>
+        new(id, tenant, startsAt, endsAt, null, null, null, "Planned work", "ops", startsAt);
 
     private static byte[] Charge(string type, long amount, string currency) =>
         Encoding.UTF8.GetBytes($"{{\"type\":\"{type}\",\"data\":{{\"object\":{{\"amount\":{amount},\"currency\":\"{currency}\"}}}}}}");
