@@ -440,6 +440,22 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         var channel = (await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/alert-channels"), 200)).GetProperty("items")[0];
         Assert.Equal(("Ops team", "ops@example.com", "medium", true), (channel.GetProperty("name").GetString(), channel.GetProperty("target").GetString(), channel.GetProperty("minSeverity").GetString(), channel.GetProperty("digest").GetBoolean()));
 
+        // A silence for a sale weekend, set and ended from the page.
+        await page.SelectOptionAsync("#silence-form select[name=duration]", "240");
+        await page.SelectOptionAsync("#silence-form select[name=detectors]", ["refund_spike", "revenue_drop"]);
+        await page.FillAsync("#silence-form input[name=comment]", "Black Friday weekend");
+        await page.ClickAsync("#silence-form button:has-text('Silence alerts')");
+        var silenceRow = page.Locator("#silences tbody tr").First;
+        await Assertions.Expect(silenceRow).ToContainTextAsync("active");
+        await Assertions.Expect(silenceRow).ToContainTextAsync("refund_spike, revenue_drop");
+        var silence = (await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/alert-silences"), 200)).GetProperty("items")[0];
+        Assert.Equal(["refund_spike", "revenue_drop"], silence.GetProperty("detectors").EnumerateArray().Select(d => d.GetString()));
+        Assert.Equal(TimeSpan.FromHours(4), silence.GetProperty("endsAt").GetDateTimeOffset() - silence.GetProperty("startsAt").GetDateTimeOffset());
+        Assert.Equal("Black Friday weekend", silence.GetProperty("comment").GetString());
+        await AssertAccessibleAsync(page, "#/alerts with a channel and a silence");
+        await silenceRow.Locator("button:has-text('End now')").ClickAsync();
+        await Assertions.Expect(page.Locator("#silences tbody tr").First).ToContainTextAsync("expired");
+
         await page.SelectOptionAsync("#delivery-filters select[name=status]", "failed");
         await page.WaitForURLAsync("**status=failed");
         await Assertions.Expect(page.Locator("main")).ToContainTextAsync("No deliveries match.");

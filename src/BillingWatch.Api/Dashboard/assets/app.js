@@ -694,7 +694,8 @@
     const token = current;
     const channelFilter = params.get("channel") || "", statusFilter = params.get("status") || "";
     const deliveryQuery = [["channel", channelFilter], ["status", statusFilter]].filter(([, v]) => v).map(([k, v]) => `&${k}=${encodeURIComponent(v)}`).join("");
-    const [channels, deliveries, kinds] = await Promise.all([api("/api/v1/alert-channels"), api(`/api/v1/alert-deliveries?limit=100${deliveryQuery}`), api("/api/v1/alert-channel-kinds")]);
+    const [channels, deliveries, kinds, silences, detectorList] = await Promise.all([api("/api/v1/alert-channels"), api(`/api/v1/alert-deliveries?limit=100${deliveryQuery}`),
+      api("/api/v1/alert-channel-kinds"), api("/api/v1/alert-silences"), api("/api/v1/detectors")]);
     const digestKinds = new Set(kinds.items.filter((k) => k.digest).map((k) => k.name));
     const message = el("div");
     const form = el("form", { class: "controls", onsubmit: async (e) => {
@@ -719,7 +720,7 @@
         el("td", { text: c.minSeverity }), el("td", { text: digestKinds.has(c.kind) ? (c.digest ? "daily digest" : "each alert") : "each alert" }),
         el("td", {},
           el("button", { type: "button", class: "secondary", text: "Edit", "aria-label": `Edit ${c.name}`, onclick: () => row.replaceWith(editRow(c)) }), " ",
-          el("button", { type: "button", class: "secondary", text: "Send test", "aria-label": `Send a test to ${c.name}`, onclick: async () => {
+          el("button", { type: "button", class: "secondary", text: "Send test", "aria-label": `Send test to ${c.name}`, onclick: async () => {
             const r = await api(`/api/v1/alert-channels/${c.id}/test`, { method: "POST" });
             result.replaceChildren(alertBox(r.delivered ? "success" : "error", r.delivered ? " delivered" : ` failed: ${r.error}`));
           } }), result));
@@ -762,14 +763,48 @@
       location.hash = "#/alerts?" + [["channel", f.channel.value], ["status", f.status.value]].filter(([, v]) => v).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
     } },
       el("label", {}, "Channel", el("select", { name: "channel" }, el("option", { value: "", text: "Any" }), ...channels.items.map((c) => el("option", { value: c.id, selected: c.id === channelFilter }, c.name)))),
-      el("label", {}, "Status", el("select", { name: "status" }, el("option", { value: "", text: "Any" }), ...["pending", "delivered", "failed"].map((v) => el("option", { value: v, selected: v === statusFilter }, v)))));
+      el("label", {}, "Status", el("select", { name: "status" }, el("option", { value: "", text: "Any" }), ...["pending", "delivered", "failed", "silenced"].map((v) => el("option", { value: v, selected: v === statusFilter }, v)))));
     const log = el("table", { id: "deliveries" }, el("thead", {}, el("tr", {}, el("th", { text: "Created" }), el("th", { text: "Channel" }), el("th", { text: "Alert" }), el("th", { text: "Status" }), el("th", { text: "Attempts" }), el("th", { class: "hide-sm", text: "Last result" }), el("th", { class: "hide-sm", text: "Next attempt" }))),
       el("tbody", {}, ...deliveries.items.map((d) => el("tr", {}, el("td", { text: when(d.createdAt) }), el("td", { text: names[d.channelId] || d.channelId }),
         el("td", {}, d.anomalyId ? el("a", { href: `#/anomaly/${encodeURIComponent(d.anomalyId)}`, text: (d.alertType || "anomaly.detected").replace("anomaly.", "") }) : (d.alertType || "—")),
         el("td", { text: d.status }), el("td", { text: d.attempts }),
         el("td", { class: "hide-sm", text: d.lastError || (d.lastStatusCode ? `HTTP ${d.lastStatusCode}` : "—") }), el("td", { class: "hide-sm", text: when(d.nextAttemptAt) })))));
     render(token, "Alerts", el("section", { class: "panel" }, el("h2", { text: "Channels" }), table, el("h3", { text: "Add a channel" }), form, message),
+      silencePanel(silences.items, detectorList, () => alerts(params)),
       el("section", { class: "panel" }, el("h2", { text: "Deliveries" }), filters, deliveries.items.length ? log : el("p", { class: "muted", text: channelFilter || statusFilter ? "No deliveries match." : "Nothing sent yet." })));
+  }
+
+  // Silences hold alerts during planned work; what is still open when one ends is sent then.
+  function silencePanel(silences, detectorList, reload) {
+    const message = el("div", { "aria-live": "polite" });
+    const span = (s) => s.state === "active" ? `until ${when(s.endsAt)}` : s.state === "pending" ? `${when(s.startsAt)} to ${when(s.endsAt)}` : `ended ${when(s.endsAt)}`;
+    const shown = silences.filter((s) => s.state !== "expired").concat(silences.filter((s) => s.state === "expired").slice(0, 5));
+    const table = shown.length
+      ? el("table", { id: "silences" }, el("thead", {}, el("tr", {}, el("th", { text: "State" }), el("th", { text: "When" }), el("th", { text: "Detectors" }), el("th", { class: "hide-sm", text: "Why" }), el("th", { text: "Actions" }))),
+          el("tbody", {}, ...shown.map((s) => el("tr", { id: `silence-${s.id}` }, el("td", { text: s.state }), el("td", { text: span(s) }),
+            el("td", { text: s.detectors ? s.detectors.join(", ") : "all" }), el("td", { class: "hide-sm", text: s.createdBy ? `${s.comment} (${s.createdBy})` : s.comment }),
+            el("td", {}, s.state === "expired" ? "—" : el("button", { type: "button", class: "secondary", text: "End now", "aria-label": `End now: ${s.comment}`, onclick: async () => {
+              try { await api(`/api/v1/alert-silences/${s.id}`, { method: "DELETE" }); await reload(); }
+              catch (err) { message.replaceChildren(alertBox("error", err.message)); }
+            } }))))))
+      : el("p", { class: "muted", text: "No silences: every alert goes out as it is raised." });
+    const form = el("form", { class: "controls", id: "silence-form", onsubmit: async (e) => {
+      e.preventDefault();
+      const f = e.currentTarget;
+      const chosen = [...f.detectors.selectedOptions].map((o) => o.value);
+      try {
+        await api("/api/v1/alert-silences", { method: "POST", body: { durationMinutes: Number(f.duration.value), detectors: chosen.length ? chosen : undefined, comment: f.comment.value, createdBy: f.createdBy.value || undefined } });
+        await reload();
+      } catch (err) { message.replaceChildren(alertBox("error", err.message)); }
+    } },
+      el("label", {}, "For", el("select", { name: "duration" }, ...[[60, "1 hour"], [240, "4 hours"], [1440, "1 day"], [4320, "3 days"], [10080, "7 days"]].map(([v, t]) => el("option", { value: v }, t)))),
+      el("label", {}, "Detectors (none chosen: all)", el("select", { name: "detectors", multiple: true, size: 4 }, ...detectorList.map((d) => el("option", { value: d.name }, d.name)))),
+      el("label", {}, "Why", el("input", { name: "comment", required: true, maxlength: 200, placeholder: "Moving the webhook endpoint" })),
+      el("label", {}, "Who", el("input", { name: "createdBy", maxlength: 200 })),
+      el("button", { type: "submit", text: "Silence alerts" }));
+    return el("section", { class: "panel" }, el("h2", { text: "Silences" }),
+      el("p", { class: "muted", text: "While a silence matches, anomalies are still raised and listed but their alerts are held (logged as silenced); what is still open when it ends is sent then." }),
+      table, el("h3", { text: "Silence alerts for a while" }), form, message);
   }
 
   // ---------------------------------------------------------------- revenue
