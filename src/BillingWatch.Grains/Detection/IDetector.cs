@@ -107,6 +107,14 @@ public sealed class DetectorContext(string tenantId, bool livemode, string? acco
     /// <summary>Open episodes by detector, then by subject (or incident, for rules that share one); part of the engine's snapshot.</summary>
     internal Dictionary<string, OpenEpisodes> Episodes { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Whether <paramref name="detector"/> has an episode of <paramref name="incident"/> open in this stream (folded
+    /// before the running detector for the same event when it comes earlier in the registry): a symptom of an
+    /// incident another detector already reports can say so instead of alerting on its own.
+    /// </summary>
+    public bool IsOpen(string detector, string incident) =>
+        Episodes.TryGetValue(detector, out var open) && open.BySubject.ContainsKey(incident);
+
     /// <summary>Starts an anomaly about <paramref name="subject"/>; say what, when and why, then <see cref="AnomalyDraft.Raise"/>.</summary>
     public AnomalyDraft Anomaly(string subject, Severity severity, string title) => new(this, subject, severity, title);
 

@@ -11,10 +11,12 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
 {
     private const int MaxCustomers = 5000;
 
-    public override string Name => "card_testing";
+    public const string DetectorName = "card_testing";
 
     /// <summary>One attack, whichever rules see it: the small failures, the cards on one customer, the cards at one amount.</summary>
-    private const string AttackIncident = "attack";
+    public const string AttackIncident = "attack";
+
+    public override string Name => DetectorName;
 
     public override string Description => "Many small failed attempts, or many distinct cards on one customer, in a short window.";
 

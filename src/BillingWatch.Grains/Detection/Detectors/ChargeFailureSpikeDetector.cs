@@ -12,6 +12,7 @@ namespace BillingWatch.Detection.Detectors;
 /// declined payment within the window count once, so one expired card retried four times is one failure.
 /// Two windows are judged: <c>window_minutes</c>, and four times as long for slow-moving rises. Charges that
 /// pay invoices are not checkouts and are left out, also when only their invoice's event tells (<see cref="InvoicePayments"/>).
+/// Declines while card_testing has an attack open are left to it (they are the attack).
 /// </summary>
 public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDetector.State>
 {
@@ -94,6 +95,13 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         var longWindow = shortWindow * 4;
         if (s.Invoices.PaidAnInvoice(e, failed) || (failed && IsRetry(e, s, shortWindow)))
         {
+            return;
+        }
+
+        if (failed && c.IsOpen(CardTestingDetector.DetectorName, CardTestingDetector.AttackIncident))
+        {
+            // While card_testing reports an attack, declines are the attack's: counted here they would raise the
+            // same incident a second time, and teach the baseline an attack.
             return;
         }
 

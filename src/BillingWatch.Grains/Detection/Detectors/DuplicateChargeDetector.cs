@@ -79,6 +79,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         }
 
         var invoice = e.InvoiceId is null ? (InlineId?)null : InlineId.From(e.InvoiceId);
+        var card = e.Fingerprint is null ? (InlineId?)null : InlineId.From(e.Fingerprint);
         var paysInvoice = e.PaysInvoice || (isPayment && s.Invoices.PaidAnInvoice(e, failed: false));
         var twin = payments.FindIndex(p => p.Amount == amount && p.Currency == e.Currency && Math.Abs(p.At - e.Created) <= window
             && !((p.Invoiced || p.InvoiceId is not null) && paysInvoice));
@@ -111,7 +112,10 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
         if (twin >= 0)
         {
             var first = payments[twin];
-            var pair = new Pair(e.Customer, amount.Value, e.Currency, e.Created, first.At, gap, routine ? chancePerDay : 0, [.. first.Ids.Select(id => id.ToString()).Order()], [.. ids.Select(id => id.ToString())], first.EventId.ToString(), e.Id);
+            // Two cards while card testing is under way: the attacker's test payments that went through, not a double charge.
+            var testing = first.Card is { } firstCard && card is { } secondCard && firstCard != secondCard
+                && c.IsOpen(CardTestingDetector.DetectorName, CardTestingDetector.AttackIncident);
+            var pair = new Pair(e.Customer, amount.Value, e.Currency, e.Created, first.At, gap, routine ? chancePerDay : 0, [.. first.Ids.Select(id => id.ToString()).Order()], [.. ids.Select(id => id.ToString())], first.EventId.ToString(), e.Id, testing);
             if (first.Invoiced && !paysInvoice && s.Invoices.Needed)
             {
                 // The first paid an invoice that named no charge; this one may be the next invoice's, whose event
@@ -130,7 +134,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
             }
         }
 
-        payments.Add(new Payment { Amount = amount.Value, Currency = e.Currency, At = e.Created, EventId = InlineId.From(e.Id), InvoiceId = invoice, Invoiced = paysInvoice, Ids = ids });
+        payments.Add(new Payment { Amount = amount.Value, Currency = e.Currency, At = e.Created, EventId = InlineId.From(e.Id), InvoiceId = invoice, Invoiced = paysInvoice, Ids = ids, Card = card });
         if (payments.Count > 16)
         {
             payments.RemoveAt(0);
@@ -139,9 +143,11 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
 
     private static void RaisePair(Pair pair, DetectorContext c)
     {
-        var routine = pair.ChancePerDay > 0;
+        var routine = pair.ChancePerDay > 0 || pair.DuringCardTesting;
         c.Anomaly($"{pair.Customer}:{pair.Amount}:{pair.Currency}", routine ? Severity.Low : Severity.High, "Possible duplicate charge")
-            .Saying(routine
+            .Saying(pair.DuringCardTesting
+                ? $"Customer {pair.Customer} was charged {pair.Amount} {pair.Currency} twice within {pair.Gap} seconds, with two different cards, while a card testing attack is under way: most likely test payments of the attack (see its card_testing anomaly) rather than a double charge."
+                : routine
                 ? $"Customer {pair.Customer} was charged {pair.Amount} {pair.Currency} twice within {pair.Gap} seconds. Customers here often pay twice within minutes, and chance alone gives a pair this close about once every {Math.Max(1, Math.Round(1 / pair.ChancePerDay)):F0} days: this may be a second purchase."
                 : $"Customer {pair.Customer} was charged {pair.Amount} {pair.Currency} twice within {pair.Gap} seconds.")
             .At(pair.At, Math.Min(pair.FirstAt, pair.At), Math.Max(pair.FirstAt, pair.At))
@@ -255,7 +261,7 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
     }
 
     /// <summary>A pair of payments judged a duplicate (or waiting to be), with what its anomaly says.</summary>
-    public sealed record Pair(string Customer, long Amount, string Currency, long At, long FirstAt, long Gap, double ChancePerDay, string[] FirstIds, string[] SecondIds, string FirstEventId, string SecondEventId);
+    public sealed record Pair(string Customer, long Amount, string Currency, long At, long FirstAt, long Gap, double ChancePerDay, string[] FirstIds, string[] SecondIds, string FirstEventId, string SecondEventId, bool DuringCardTesting = false);
 
     /// <summary>
     /// A value inside its customer's list, with its ids as <see cref="InlineId"/> values in a small array: one
@@ -276,6 +282,9 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
 
         /// <summary>It paid an invoice, whether or not the event named it (newer API versions do not on charges).</summary>
         public bool Invoiced { get; set; }
+
+        /// <summary>The card's fingerprint, when the payment names one.</summary>
+        public InlineId? Card { get; set; }
 
         /// <summary>Never null, whatever a snapshot held.</summary>
         public InlineId[] Ids

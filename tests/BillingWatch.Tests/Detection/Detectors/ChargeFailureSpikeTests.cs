@@ -31,6 +31,43 @@ public sealed class ChargeFailureSpikeTests
         return harness;
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Declines_once_card_testing_reports_an_attack_are_left_to_it(bool cardTestingOn)
+    {
+        var harness = new EngineHarness(false, DetectorRegistry.All.ToDictionary(d => d.Name, d => new DetectorConfig
+        {
+            Disabled = d.Name is not "charge_failure_spike" && !(cardTestingOn && d.Name is "card_testing"),
+        }));
+        Assert.Empty(Traffic(harness, T0, 48, 40, 0.03, seed: 1));
+
+        // Guest checkouts at the cheapest price, a new stolen card every 20 seconds for ten minutes, nine in ten declined.
+        var start = T0 + (48 * Hour);
+        var random = new Random(5);
+        for (var i = 0; i < 30; i++)
+        {
+            harness.Fold(Charge(start + (i * 20), failed: random.NextDouble() < 0.9, amount: 900, customer: null!, fingerprint: $"fp_stolen_{i}"));
+        }
+
+        Traffic(harness, start + 600, 1, 40, 0.03, seed: 2);
+        var spike = harness.Alerts.Where(a => a.Detector == "charge_failure_spike" && a.Change != AnomalyChange.Resolved).ToList();
+        if (cardTestingOn)
+        {
+            // The spike may open on the first declines, before ten cards at one price make them an attack; from then
+            // on the declines are card_testing's, so the spike does not escalate on them.
+            var attack = harness.Alerts.First(a => a.Detector == "card_testing");
+            var opened = Assert.Single(spike);
+            Assert.Equal((AnomalyChange.Opened, Severity.High), (opened.Change, opened.Severity));
+            Assert.True(opened.DetectedAt <= attack.DetectedAt);
+        }
+        else
+        {
+            Assert.Equal([AnomalyChange.Opened, AnomalyChange.Escalated], spike.Select(a => a.Change));
+            Assert.Equal(Severity.Critical, spike[^1].Severity);
+        }
+    }
+
     [Fact]
     public void Two_failures_among_eleven_charges_are_noise_against_a_three_percent_baseline()
     {

@@ -17,6 +17,30 @@ public sealed class DuplicateChargeTests
     }
 
     [Theory]
+    [InlineData(true, false, Severity.Low)] // two cards while the customer is testing cards: the attack's payments that went through
+    [InlineData(true, true, Severity.High)] // one card charged twice is a double charge, attack or not
+    [InlineData(false, false, Severity.High)] // two cards and no attack: a customer who paid twice
+    public void A_pair_paid_with_two_cards_during_card_testing_is_the_attack_not_a_double_charge(bool attack, bool sameCard, Severity expected)
+    {
+        var harness = new EngineHarness(false, DetectorRegistry.All.ToDictionary(d => d.Name, d => new DetectorConfig { Disabled = d.Name is not ("card_testing" or "duplicate_charge") }));
+        if (attack)
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                harness.Fold(Charge(T0 + (i * 10), failed: true, amount: 100, customer: "cus_tester", fingerprint: $"fp_stolen_{i}"));
+            }
+        }
+
+        harness.Fold(Charge(T0 + 60, amount: 100, customer: "cus_tester", fingerprint: "fp_a"));
+        harness.Fold(Charge(T0 + 90, amount: 100, customer: "cus_tester", fingerprint: sameCard ? "fp_a" : "fp_b"));
+
+        var duplicate = Assert.Single(harness.Raised, a => a.Detector == "duplicate_charge");
+        Assert.Equal(expected, duplicate.Severity);
+        Assert.Equal(attack, harness.Raised.Any(a => a.Detector == "card_testing"));
+        Assert.Equal(attack && !sameCard, duplicate.Message.Contains("card testing attack", StringComparison.Ordinal));
+    }
+
+    [Theory]
     [InlineData(false, Severity.High)] // customers pay once at a time: two payments of one amount within minutes are news
     [InlineData(true, Severity.Low)] // customers often pay twice within minutes from four prices: chance makes such pairs daily
     public void A_same_amount_pair_is_judged_against_how_often_chance_makes_one(bool customersPayTwice, Severity expected)
