@@ -13,7 +13,7 @@ public sealed record BacktestResult(
 
 /// <summary>
 /// Folds a tenant's stored events, in log order, through a throwaway engine in which only one detector
-/// runs, with the settings to try, and returns the anomalies it raises within the last <c>days</c>. It
+/// runs (with, at their defaults, the detectors it defers to, whose anomalies are not counted), with the settings to try, and returns the anomalies it raises within the last <c>days</c>. It
 /// reads the log and writes nothing: no anomaly, no alert, no setting. The wall clock ticks every ten
 /// minutes of arrival time, as the tenant grain's timer does, and once more at <c>now</c>. Baselines learn
 /// from everything before the window too, so a detector is as warm as the live one.
@@ -28,7 +28,7 @@ public static class Backtest
     {
         var configs = DetectorRegistry.All.ToDictionary(
             d => d.Name,
-            d => new DetectorConfig { Disabled = d.Name != detector.Name, Settings = d.Name == detector.Name ? settings.ToDictionary() : [] });
+            d => new DetectorConfig { Disabled = d.Name != detector.Name && !detector.DefersTo.Contains(d.Name), Settings = d.Name == detector.Name ? settings.ToDictionary() : [] });
         var live = new DetectionEngine(tenantId, livemode: true, configs);
         var test = new DetectionEngine(tenantId, livemode: false, configs);
         var raised = new List<RaisedAnomaly>();
@@ -84,8 +84,8 @@ public static class Backtest
         void Collect()
         {
             subscriptions.RunAsync(book, [live, test], () => Task.CompletedTask, cancellationToken).GetAwaiter().GetResult();
-            raised.AddRange(live.TakeRaised());
-            raised.AddRange(test.TakeRaised());
+            raised.AddRange(live.TakeRaised().Where(a => a.Detector == detector.Name));
+            raised.AddRange(test.TakeRaised().Where(a => a.Detector == detector.Name));
         }
     }
 }

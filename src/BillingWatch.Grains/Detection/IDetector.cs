@@ -18,6 +18,9 @@ public interface IDetector
 
     IReadOnlyList<DetectorSetting> Settings { get; }
 
+    /// <summary>Detectors whose open incidents this one defers to (<see cref="DetectorContext.IsOpen"/>): a backtest runs them beside it.</summary>
+    IReadOnlyList<string> DefersTo { get; }
+
     Type StateType { get; }
 
     bool Reads(BillingEvent e);
@@ -42,6 +45,8 @@ public abstract class Detector<TState> : IDetector
     public abstract string Description { get; }
 
     public abstract IReadOnlyList<DetectorSetting> Settings { get; }
+
+    public virtual IReadOnlyList<string> DefersTo => [];
 
     public Type StateType => typeof(TState);
 

@@ -51,6 +51,28 @@ public sealed class BacktestTests(BillingWatchAppFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_backtest_of_a_detector_that_defers_to_card_testing_runs_card_testing_beside_it()
+    {
+        const string detector = "duplicate_charge";
+        var tenant = await App.CreateTenantAsync("Deferring " + detector);
+        using var api = tenant.Api();
+        var at = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 3_600;
+        var lines = Enumerable.Range(0, 5).Select(i => Ev.Charge(at + (i * 10), failed: true, amount: 100, customer: "cus_tester", fingerprint: $"fp_stolen_{i}"))
+            .Append(Ev.Charge(at + 60, amount: 100, customer: "cus_tester", fingerprint: "fp_a"))
+            .Append(Ev.Charge(at + 90, amount: 100, customer: "cus_tester", fingerprint: "fp_b"));
+        await DetectionApi.ImportAsync(api, lines);
+        var stored = Of(await DetectionApi.AllAnomaliesAsync(api), detector);
+
+        var backtest = await BacktestAsync(api, detector, new { days = 1 });
+
+        // The pair the attack made is a notice in the real run and in the backtest alike; card testing's own anomaly is not the backtest's.
+        Assert.Equal(stored.Select(a => (a.GetProperty("id").GetString(), a.GetProperty("severity").GetString())).Order(),
+            backtest.GetProperty("anomalies").EnumerateArray().Select(a => (a.GetProperty("id").GetString(), a.GetProperty("severity").GetString())).Order());
+        Assert.Equal(0, backtest.GetProperty("alerts").GetInt32());
+        Assert.Equal("low", Assert.Single(stored).GetProperty("severity").GetString());
+    }
+
+    [Fact]
     public async Task A_backtest_with_other_settings_raises_what_a_tenant_with_those_settings_raised_and_changes_nothing()
     {
         var settings = new Dictionary<string, double> { ["burst_min_refunds"] = 30, ["single_refund"] = 5_000 };

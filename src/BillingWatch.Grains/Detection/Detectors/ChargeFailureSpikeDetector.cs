@@ -20,6 +20,8 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
 
     public override string Name => "charge_failure_spike";
 
+    public override IReadOnlyList<string> DefersTo { get; } = [CardTestingDetector.DetectorName];
+
     public override string Description => "Failed charges significantly above the tenant's own failure rate over a sliding window.";
 
     private static readonly DetectorSetting FailureRate = new("failure_rate", 0.10, 0.01, 1, "Smallest failure rate in a window that can fire, whatever the baseline.");

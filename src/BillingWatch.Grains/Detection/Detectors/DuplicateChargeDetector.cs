@@ -17,6 +17,8 @@ public sealed class DuplicateChargeDetector : Detector<DuplicateChargeDetector.S
 
     public override string Name => "duplicate_charge";
 
+    public override IReadOnlyList<string> DefersTo { get; } = [CardTestingDetector.DetectorName];
+
     public override string Description => "The same customer charged the same amount and currency twice within a few minutes.";
 
     private static readonly DetectorSetting WindowMinutes = new("window_minutes", 5, 1, 1440, "How close two payments must be.", WholeNumber: true);
