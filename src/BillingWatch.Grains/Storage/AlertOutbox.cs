@@ -67,6 +67,12 @@ internal static class AlertOutbox
         command.CommandText = $"SELECT {StorageRows.SilenceColumns} FROM alert_silences WHERE tenant_id = @tenant AND ends_at > @now AND starts_at <= @now ORDER BY created_at, id";
         StorageQueries.Bind(command, "@tenant", tenantId);
         StorageQueries.Bind(command, "@now", new DateTimeOffset(now, TimeSpan.Zero).ToUnixTimeMilliseconds());
+        return await ReadSilencesAsync(command, cancellationToken);
+    }
+
+    /// <summary>The silences a query of <see cref="StorageRows.SilenceColumns"/> returns, in its order.</summary>
+    public static async Task<List<AlertSilence>> ReadSilencesAsync(DbCommand command, CancellationToken cancellationToken)
+    {
         var silences = new List<AlertSilence>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

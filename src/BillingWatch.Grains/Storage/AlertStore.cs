@@ -234,7 +234,7 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
             StorageQueries.Bind(command, "@after", Ms(after));
         }
 
-        return await ReadSilencesAsync(command, cancellationToken);
+        return await AlertOutbox.ReadSilencesAsync(command, cancellationToken);
     }
 
     public async Task<AlertSilence?> GetSilenceAsync(string tenantId, string silenceId, CancellationToken cancellationToken = default)
@@ -243,7 +243,7 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
         await using var command = Command(connection, null, $"SELECT {StorageRows.SilenceColumns} FROM alert_silences WHERE tenant_id = @tenant AND id = @id");
         StorageQueries.Bind(command, "@tenant", tenantId);
         StorageQueries.Bind(command, "@id", silenceId);
-        return (await ReadSilencesAsync(command, cancellationToken)).FirstOrDefault();
+        return (await AlertOutbox.ReadSilencesAsync(command, cancellationToken)).FirstOrDefault();
     }
 
     public Task<AlertSilence?> EndSilenceAsync(string tenantId, string silenceId, DateTime now) =>
@@ -354,18 +354,6 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
 
         await transaction.CommitAsync(cancellationToken);
         return released;
-    }
-
-    private static async Task<List<AlertSilence>> ReadSilencesAsync(DbCommand command, CancellationToken cancellationToken)
-    {
-        var silences = new List<AlertSilence>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            silences.Add(StorageRows.Silence(reader));
-        }
-
-        return silences;
     }
 
     private static long Ms(DateTime utc) => new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)).ToUnixTimeMilliseconds();
