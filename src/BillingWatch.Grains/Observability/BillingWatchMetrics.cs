@@ -27,6 +27,7 @@ public static class BillingWatchMetrics
     private static readonly Histogram<double> IngestDuration = Meter.CreateHistogram<double>("billingwatch.ingest.duration", "s", "Time from a webhook's arrival to its answer.", tags: null, advice: LatencyBuckets);
     private static readonly Counter<long> Anomalies = Meter.CreateCounter<long>("billingwatch.anomalies.raised", "{anomaly}", "Anomalies stored, by detector and severity.");
     private static readonly Counter<long> AlertDeliveries = Meter.CreateCounter<long>("billingwatch.alerts.deliveries", "{attempt}", "Alert delivery attempts, by outcome (delivered, retry, failed).");
+    private static readonly Counter<long> AlertsSilenced = Meter.CreateCounter<long>("billingwatch.alerts.silenced", "{alert}", "Alerts an alert silence held (outcome held), and held alerts sent when their silence ended (outcome released).");
     private static readonly Histogram<int> CommitBatch = Meter.CreateHistogram<int>("billingwatch.eventlog.batch_size", "{event}", "Events per event-log commit (group commit).");
     private static readonly Histogram<double> CommitDuration = Meter.CreateHistogram<double>("billingwatch.eventlog.commit.duration", "s", "Time of one event-log commit.", tags: null, advice: LatencyBuckets);
     private static readonly Histogram<double> FlushDuration = Meter.CreateHistogram<double>("billingwatch.detection.flush.duration", "s", "Time of one tenant's detection flush (anomalies, subscription book, snapshot), inside the tenant's turn.", tags: null, advice: LatencyBuckets);
@@ -79,6 +80,14 @@ public static class BillingWatchMetrics
         Anomalies.Add(1, new KeyValuePair<string, object?>("detector", detector), new KeyValuePair<string, object?>("severity", severity));
 
     public static void AlertAttempt(string outcome) => AlertDeliveries.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    public static void AlertsHeld(int count, bool released)
+    {
+        if (count > 0)
+        {
+            AlertsSilenced.Add(count, new KeyValuePair<string, object?>("outcome", released ? "released" : "held"));
+        }
+    }
 
     public static void DetectionFlushed(long startTimestamp) => FlushDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
 

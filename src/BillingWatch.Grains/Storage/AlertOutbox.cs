@@ -12,11 +12,13 @@ namespace BillingWatch.Storage;
 /// </summary>
 internal static class AlertOutbox
 {
-    public static async Task EnqueueAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<RaisedAnomaly> alerts, long nowMs)
+    /// <summary>Queues the deliveries; returns how many of them a silence holds.</summary>
+    public static async Task<int> EnqueueAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<RaisedAnomaly> alerts, long nowMs)
     {
+        var held = 0;
         if (alerts.Count == 0)
         {
-            return;
+            return held;
         }
 
         var now = StorageRows.Milliseconds(nowMs);
@@ -53,10 +55,15 @@ internal static class AlertOutbox
                     StorageQueries.Bind(insert, "@now", nowMs);
                     StorageQueries.Bind(insert, "@type", alert.AlertType ?? AnomalyAlertTypes.Detected);
                     StorageQueries.Bind(insert, "@silence", (object?)silencedBy ?? DBNull.Value);
-                    await insert.ExecuteNonQueryAsync();
+                    if (await insert.ExecuteNonQueryAsync() == 1 && silencedBy is not null)
+                    {
+                        held++;
+                    }
                 }
             }
         }
+
+        return held;
     }
 
     /// <summary>The tenant's silences in force at <paramref name="now"/>, oldest first.</summary>

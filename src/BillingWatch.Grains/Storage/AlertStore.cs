@@ -353,6 +353,7 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
         }
 
         await transaction.CommitAsync(cancellationToken);
+        BillingWatch.Observability.BillingWatchMetrics.AlertsHeld(released, released: true);
         return released;
     }
 

@@ -17,8 +17,9 @@ public sealed class AnomalyStore(IStorageConnections storage, StorageDialect dia
         var alerts = await AnomalyEpisodeWriter.ApplyAsync(connection, transaction, changes, now);
 
         // The outbox: deliveries for the changes that alert commit with them, or not at all.
-        await AlertOutbox.EnqueueAsync(connection, transaction, alerts, now);
+        var held = await AlertOutbox.EnqueueAsync(connection, transaction, alerts, now);
         await transaction.CommitAsync();
+        BillingWatch.Observability.BillingWatchMetrics.AlertsHeld(held, released: false);
         return true;
     }));
 

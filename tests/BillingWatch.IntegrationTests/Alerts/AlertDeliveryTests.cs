@@ -138,6 +138,19 @@ public sealed class AlertDeliveryTests : IAsyncLifetime
         Assert.Equal(silenceId, Assert.Single(deliveries, d => d.GetProperty("anomalyId").GetString() == silenced.GetProperty("anomalyId").GetString()).GetProperty("silenceId").GetString());
         Assert.NotEqual(JsonValueKind.Null, (await HttpAssert.JsonAsync(await api.GetAsync($"/api/v1/alert-silences/{silenceId}"), 200)).GetProperty("releasedAt").ValueKind);
         Assert.Equal(2, _receiver.Requests.Count(r => r.Path == "/silences"));
+
+        // Operators see both on /metrics (exported on the next scrape after the change).
+        using var scraper = _app.CreateClient();
+        static bool Has(string metrics, string outcome) =>
+            System.Text.RegularExpressions.Regex.IsMatch(metrics, $"^billingwatch_alerts_silenced_total{{[^}}]*outcome=\"{outcome}\"[^}}]*}} [1-9]", System.Text.RegularExpressions.RegexOptions.Multiline);
+        var metrics = string.Empty;
+        for (var attempt = 0; attempt < 300 && !(Has(metrics, "held") && Has(metrics, "released")); attempt++)
+        {
+            await Task.Delay(100);
+            metrics = await scraper.GetStringAsync("/metrics");
+        }
+
+        Assert.True(Has(metrics, "held") && Has(metrics, "released"), string.Join("\n", metrics.Split('\n').Where(l => l.Contains("alerts", StringComparison.Ordinal))));
     }
 
     [Fact]
