@@ -1,7 +1,7 @@
-using System.Globalization;
 using BillingWatch.Alerts;
 using BillingWatch.Api.Auth;
 using BillingWatch.Api.Docs;
+using BillingWatch.Api.Paging;
 using BillingWatch.Api.Problems;
 using BillingWatch.Detection;
 using BillingWatch.Validation;
@@ -171,21 +171,12 @@ internal static class SilenceEndpoints
         return null;
     }
 
+    /// <summary>A time as <see cref="QueryParameters.Time"/> reads it, to the millisecond storage keeps.</summary>
     private static string? Time(string? value, string name, out DateTime? time)
     {
-        time = null;
-        if (value is null)
-        {
-            return null;
-        }
-
-        if (value.Length <= 64 && DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed) && parsed.Year is >= 2000 and < 9999)
-        {
-            time = DateTime.UnixEpoch.AddMilliseconds(parsed.ToUnixTimeMilliseconds());
-            return null;
-        }
-
-        return $"{name} must be an ISO-8601 time, such as 2026-12-24T18:00:00Z.";
+        var error = QueryParameters.Time(value, name, out time);
+        time = time is { } t ? t.AddTicks(-(t.Ticks % TimeSpan.TicksPerMillisecond)) : null;
+        return error;
     }
 
     private static bool IsAccountId(string account) =>

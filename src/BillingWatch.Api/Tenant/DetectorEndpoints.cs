@@ -126,14 +126,16 @@ internal static class DetectorEndpoints
             return ApiProblem.BadRequest(problem);
         }
 
-        var current = (await grains.GetGrain<ITenantGrain>(tenant.TenantId).GetDetectorsAsync())?.FirstOrDefault(d => d.Name == name);
+        var live = await grains.GetGrain<ITenantGrain>(tenant.TenantId).GetDetectorsAsync() ?? [];
+        var current = live.FirstOrDefault(d => d.Name == name);
+        var deferredTo = live.Where(d => d.Enabled && detector.DefersTo.Contains(d.Name)).ToDictionary(d => d.Name, d => d.Settings);
         var settings = new Dictionary<string, double>(current?.Settings ?? new Dictionary<string, double>(), StringComparer.Ordinal);
         foreach (var (key, value) in overrides)
         {
             settings[key] = value;
         }
 
-        var result = await Detection.Backtest.RunAsync(eventLog, tenant.TenantId, detector, settings, days, time.GetUtcNow().ToUnixTimeSeconds(), cancellationToken);
+        var result = await Detection.Backtest.RunAsync(eventLog, tenant.TenantId, detector, settings, days, time.GetUtcNow().ToUnixTimeSeconds(), cancellationToken, deferredTo);
         var anomalies = result.Anomalies.Select(BacktestAnomaly.From).ToList();
         return TypedResults.Ok(new BacktestResponse(
             result.Detector,

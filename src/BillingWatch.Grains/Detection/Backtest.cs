@@ -13,7 +13,7 @@ public sealed record BacktestResult(
 
 /// <summary>
 /// Folds a tenant's stored events, in log order, through a throwaway engine in which only one detector
-/// runs (with, at their defaults, the detectors it defers to, whose anomalies are not counted), with the settings to try, and returns the anomalies it raises within the last <c>days</c>. It
+/// runs (with the tenant's enabled detectors it defers to, whose anomalies are not counted), with the settings to try, and returns the anomalies it raises within the last <c>days</c>. It
 /// reads the log and writes nothing: no anomaly, no alert, no setting. The wall clock ticks every ten
 /// minutes of arrival time, as the tenant grain's timer does, and once more at <c>now</c>. Baselines learn
 /// from everything before the window too, so a detector is as warm as the live one.
@@ -23,12 +23,16 @@ public static class Backtest
     private const int Page = 2000;
     private const long TickSeconds = 600;
 
+    /// <param name="deferredTo">The tenant's settings of the detectors <paramref name="detector"/> defers to that it has enabled: they run beside it, as live.</param>
     public static async Task<BacktestResult> RunAsync(
-        IEventLog eventLog, string tenantId, IDetector detector, IReadOnlyDictionary<string, double> settings, int days, long now, CancellationToken cancellationToken)
+        IEventLog eventLog, string tenantId, IDetector detector, IReadOnlyDictionary<string, double> settings, int days, long now, CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>>? deferredTo = null)
     {
         var configs = DetectorRegistry.All.ToDictionary(
             d => d.Name,
-            d => new DetectorConfig { Disabled = d.Name != detector.Name && !detector.DefersTo.Contains(d.Name), Settings = d.Name == detector.Name ? settings.ToDictionary() : [] });
+            d => d.Name == detector.Name ? new DetectorConfig { Settings = settings.ToDictionary() }
+                : deferredTo?.GetValueOrDefault(d.Name) is { } theirs && detector.DefersTo.Contains(d.Name) ? new DetectorConfig { Settings = theirs.ToDictionary() }
+                : new DetectorConfig { Disabled = true });
         var live = new DetectionEngine(tenantId, livemode: true, configs);
         var test = new DetectionEngine(tenantId, livemode: false, configs);
         var raised = new List<RaisedAnomaly>();

@@ -73,7 +73,7 @@ internal static class AlertOutbox
         command.Transaction = transaction;
         command.CommandText = $"SELECT {StorageRows.SilenceColumns} FROM alert_silences WHERE tenant_id = @tenant AND ends_at > @now AND starts_at <= @now ORDER BY created_at, id";
         StorageQueries.Bind(command, "@tenant", tenantId);
-        StorageQueries.Bind(command, "@now", new DateTimeOffset(now, TimeSpan.Zero).ToUnixTimeMilliseconds());
+        StorageQueries.Bind(command, "@now", StorageRows.ToUnixMilliseconds(now));
         return await ReadSilencesAsync(command, cancellationToken);
     }
 

@@ -197,7 +197,7 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
             await using (var count = Command(connection, transaction, "SELECT COUNT(*) FROM alert_silences WHERE tenant_id = @tenant AND ends_at > @now"))
             {
                 StorageQueries.Bind(count, "@tenant", silence.TenantId);
-                StorageQueries.Bind(count, "@now", Ms(now));
+                StorageQueries.Bind(count, "@now", StorageRows.ToUnixMilliseconds(now));
                 if (Convert.ToInt64(await count.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture) >= AlertSilence.MaxOpenPerTenant)
                 {
                     return false;
@@ -208,14 +208,14 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
             {
                 StorageQueries.Bind(insert, "@id", silence.Id);
                 StorageQueries.Bind(insert, "@tenant", silence.TenantId);
-                StorageQueries.Bind(insert, "@starts", Ms(silence.StartsAt));
-                StorageQueries.Bind(insert, "@ends", Ms(silence.EndsAt));
+                StorageQueries.Bind(insert, "@starts", StorageRows.ToUnixMilliseconds(silence.StartsAt));
+                StorageQueries.Bind(insert, "@ends", StorageRows.ToUnixMilliseconds(silence.EndsAt));
                 StorageQueries.Bind(insert, "@detectors", silence.Detectors is null ? DBNull.Value : JsonSerializer.Serialize(silence.Detectors));
                 StorageQueries.Bind(insert, "@livemode", silence.Livemode is bool mode ? mode : DBNull.Value);
                 StorageQueries.Bind(insert, "@account", (object?)silence.Account ?? DBNull.Value);
                 StorageQueries.Bind(insert, "@comment", silence.Comment);
                 StorageQueries.Bind(insert, "@by", (object?)silence.CreatedBy ?? DBNull.Value);
-                StorageQueries.Bind(insert, "@created", Ms(silence.CreatedAt));
+                StorageQueries.Bind(insert, "@created", StorageRows.ToUnixMilliseconds(silence.CreatedAt));
                 await insert.ExecuteNonQueryAsync();
             }
 
@@ -231,7 +231,7 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
         StorageQueries.Bind(command, "@limit", limit);
         if (endingAfter is { } after)
         {
-            StorageQueries.Bind(command, "@after", Ms(after));
+            StorageQueries.Bind(command, "@after", StorageRows.ToUnixMilliseconds(after));
         }
 
         return await AlertOutbox.ReadSilencesAsync(command, cancellationToken);
@@ -240,6 +240,11 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
     public async Task<AlertSilence?> GetSilenceAsync(string tenantId, string silenceId, CancellationToken cancellationToken = default)
     {
         await using var connection = await storage.OpenConnectionAsync(cancellationToken);
+        return await GetSilenceAsync(connection, tenantId, silenceId, cancellationToken);
+    }
+
+    private static async Task<AlertSilence?> GetSilenceAsync(DbConnection connection, string tenantId, string silenceId, CancellationToken cancellationToken)
+    {
         await using var command = Command(connection, null, $"SELECT {StorageRows.SilenceColumns} FROM alert_silences WHERE tenant_id = @tenant AND id = @id");
         StorageQueries.Bind(command, "@tenant", tenantId);
         StorageQueries.Bind(command, "@id", silenceId);
@@ -256,9 +261,9 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
                 """);
             StorageQueries.Bind(command, "@tenant", tenantId);
             StorageQueries.Bind(command, "@id", silenceId);
-            StorageQueries.Bind(command, "@now", Ms(now));
+            StorageQueries.Bind(command, "@now", StorageRows.ToUnixMilliseconds(now));
             await command.ExecuteNonQueryAsync();
-            return await GetSilenceAsync(tenantId, silenceId);
+            return await GetSilenceAsync(connection, tenantId, silenceId, CancellationToken.None);
         });
 
     public async Task<int> ReleaseEndedSilencesAsync(DateTime now, CancellationToken cancellationToken = default)
@@ -267,7 +272,7 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
         await using (var connection = await storage.OpenConnectionAsync(cancellationToken))
         {
             await using var any = Command(connection, null, "SELECT 1 FROM alert_silences WHERE released_at IS NULL AND ends_at <= @now LIMIT 1");
-            StorageQueries.Bind(any, "@now", Ms(now));
+            StorageQueries.Bind(any, "@now", StorageRows.ToUnixMilliseconds(now));
             if (await any.ExecuteScalarAsync(cancellationToken) is null)
             {
                 return 0;
@@ -289,7 +294,7 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
         var ended = new List<(string Id, string Tenant)>();
         await using (var select = Command(connection, transaction, "SELECT id, tenant_id FROM alert_silences WHERE released_at IS NULL AND ends_at <= @now ORDER BY ends_at LIMIT 20"))
         {
-            StorageQueries.Bind(select, "@now", Ms(now));
+            StorageQueries.Bind(select, "@now", StorageRows.ToUnixMilliseconds(now));
             await using var reader = await select.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -302,7 +307,7 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
         {
             await using (var claim = Command(connection, transaction, "UPDATE alert_silences SET released_at = @now WHERE id = @id AND released_at IS NULL"))
             {
-                StorageQueries.Bind(claim, "@now", Ms(now));
+                StorageQueries.Bind(claim, "@now", StorageRows.ToUnixMilliseconds(now));
                 StorageQueries.Bind(claim, "@id", silenceId);
                 if (await claim.ExecuteNonQueryAsync(cancellationToken) != 1)
                 {
@@ -341,7 +346,7 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
                 if (still is null)
                 {
                     StorageQueries.Bind(update, "@pending", AlertDeliveryStatus.Pending);
-                    StorageQueries.Bind(update, "@now", Ms(now));
+                    StorageQueries.Bind(update, "@now", StorageRows.ToUnixMilliseconds(now));
                     released += await update.ExecuteNonQueryAsync(cancellationToken);
                 }
                 else
@@ -356,8 +361,6 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
         BillingWatch.Observability.BillingWatchMetrics.AlertsHeld(released, released: true);
         return released;
     }
-
-    private static long Ms(DateTime utc) => new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)).ToUnixTimeMilliseconds();
 
     private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql)
     {

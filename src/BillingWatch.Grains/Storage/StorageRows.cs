@@ -117,4 +117,6 @@ internal static class StorageRows
         DateTime.UnixEpoch.AddMilliseconds(Math.Clamp(unixMilliseconds, MinUnixSeconds * 1000, MaxUnixSeconds * 1000));
 
     public static long ToUnixSeconds(DateTime value) => (long)(value.ToUniversalTime() - DateTime.UnixEpoch).TotalSeconds;
+
+    public static long ToUnixMilliseconds(DateTime value) => (long)(value.ToUniversalTime() - DateTime.UnixEpoch).TotalMilliseconds;
 }
