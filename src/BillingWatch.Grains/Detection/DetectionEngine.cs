@@ -24,6 +24,7 @@ public sealed class DetectionEngine
         _context = new DetectorContext(tenantId, livemode, account);
         _configs = configs;
         _enabled = EnabledDetectors(configs);
+        _context.Running = Names(_enabled);
         if (snapshot is not null)
         {
             Restore(snapshot);
@@ -193,6 +194,7 @@ public sealed class DetectionEngine
 
         _configs = configs;
         _enabled = EnabledDetectors(configs);
+        _context.Running = Names(_enabled);
     }
 
     /// <summary>
@@ -239,6 +241,9 @@ public sealed class DetectionEngine
             _context.Episodes[name] = open;
         }
     }
+
+    private static HashSet<string> Names((IDetector Detector, IReadOnlyDictionary<string, double> Settings)[] enabled) =>
+        enabled.Select(d => d.Detector.Name).ToHashSet(StringComparer.Ordinal);
 
     private static (IDetector, IReadOnlyDictionary<string, double>)[] EnabledDetectors(IReadOnlyDictionary<string, DetectorConfig> configs) =>
         DetectorRegistry.All

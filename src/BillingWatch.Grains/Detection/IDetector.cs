@@ -120,6 +120,12 @@ public sealed class DetectorContext(string tenantId, bool livemode, string? acco
     public bool IsOpen(string detector, string incident) =>
         Episodes.TryGetValue(detector, out var open) && open.BySubject.ContainsKey(incident);
 
+    /// <summary>The detectors enabled in this stream, set by the engine.</summary>
+    internal IReadOnlySet<string> Running { get; set; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>Whether <paramref name="detector"/> is enabled in this stream: a symptom waits for its cause only when the cause can speak.</summary>
+    public bool Runs(string detector) => Running.Contains(detector);
+
     /// <summary>Starts an anomaly about <paramref name="subject"/>; say what, when and why, then <see cref="AnomalyDraft.Raise"/>.</summary>
     public AnomalyDraft Anomaly(string subject, Severity severity, string title) => new(this, subject, severity, title);
 

@@ -257,6 +257,13 @@ public sealed class FailureWindow
         }
     }
 
+    /// <summary>Moves the window on to <paramref name="time"/> without counting anything.</summary>
+    public void Advance(long time)
+    {
+        All?.AdvanceTo(time);
+        Failed?.AdvanceTo(time);
+    }
+
     /// <summary>The failed amounts still inside the window ending at <paramref name="time"/>, per currency.</summary>
     public Dictionary<string, long> FailedAmounts(long time)
     {

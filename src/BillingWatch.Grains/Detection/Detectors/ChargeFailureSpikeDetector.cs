@@ -12,13 +12,25 @@ namespace BillingWatch.Detection.Detectors;
 /// declined payment within the window count once, so one expired card retried four times is one failure.
 /// Two windows are judged: <c>window_minutes</c>, and four times as long for slow-moving rises. Charges that
 /// pay invoices are not checkouts and are left out, also when only their invoice's event tells (<see cref="InvoicePayments"/>).
-/// Declines while card_testing has an attack open are left to it (they are the attack).
+/// Declines while card_testing has an attack open are left to it (they are the attack). While card_testing runs, a
+/// new spike waits <c>attack_grace_minutes</c> before it opens, still significant then: an attack's first declines
+/// look like a spike before they are many enough to be an attack, and if card_testing claims them meanwhile, the
+/// declines of the minutes before are taken back and the spike never opens.
 /// </summary>
 public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDetector.State>
 {
     private const int MaxRetryCustomers = 20_000;
 
-    public override string Name => "charge_failure_spike";
+    /// <summary>Declines counted this long before card_testing opened an attack are taken back as the attack's.</summary>
+    private const long AttackLookbackSeconds = 15 * 60;
+
+    private const int MaxRecentDeclines = 1_000;
+
+    public const string DetectorName = "charge_failure_spike";
+
+    private const string Subject = "account";
+
+    public override string Name => DetectorName;
 
     public override IReadOnlyList<string> DefersTo { get; } = [CardTestingDetector.DetectorName];
 
@@ -40,6 +52,8 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
 
     private static readonly DetectorSetting MinBaselineCharges = new("min_baseline_charges", 500, 10, 1_000_000, "Charges of history needed before it can fire (warm-up).", WholeNumber: true);
 
+    private static readonly DetectorSetting AttackGraceMinutes = new("attack_grace_minutes", 5, 0, 60, "While card_testing runs, a new spike opens only if it is still significant this many minutes (event time) after it was first seen, so that an attack's first declines are card_testing's alert rather than a second one (0: open at once).", WholeNumber: true);
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
         FailureRate,
@@ -50,6 +64,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         MinRatio,
         BaselineDays,
         MinBaselineCharges,
+        AttackGraceMinutes,
         // One alert per incident until incidents become episodes that escalate in place: a sustained
         // outage raises once every four hours at most.
         Cooldown(240),
@@ -100,7 +115,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
             return;
         }
 
-        if (failed && c.IsOpen(CardTestingDetector.DetectorName, CardTestingDetector.AttackIncident))
+        if (failed && AttackOpen(s, c))
         {
             // While card_testing reports an attack, declines are the attack's: counted here they would raise the
             // same incident a second time, and teach the baseline an attack.
@@ -111,12 +126,70 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         s.Extended.Add(e.Created, failed, e.Id, 60, longWindow, e.Currency, e.Amount ?? 0);
         s.Baseline.Add(e.Created, failed, c.SettingLong(BaselineDays) * 86_400);
         s.Invoices.Counted(e, failed);
-        if (failed && (Judge(s.Recent, e, s, c, shortWindow) || Judge(s.Extended, e, s, c, longWindow)))
+        if (!failed)
+        {
+            return;
+        }
+
+        var incident = Judge(s.Recent, e.Created, s, c, shortWindow) || Judge(s.Extended, e.Created, s, c, longWindow);
+        if (incident)
         {
             // An incident's failures do not teach the baseline: an attack must not blunt the next week's judgments.
             s.Baseline.Failures = Math.Max(0, s.Baseline.Failures - 1);
             s.Baseline.Attempts = Math.Max(0, s.Baseline.Attempts - 1);
         }
+        else
+        {
+            s.HeldSince = null;
+        }
+
+        if (c.Runs(CardTestingDetector.DetectorName))
+        {
+            if (s.RecentDeclines.Count >= MaxRecentDeclines)
+            {
+                s.RecentDeclines.RemoveRange(0, MaxRecentDeclines / 10);
+            }
+
+            s.RecentDeclines.Add(new CountedDecline(e.Created, e.Currency ?? "", e.Amount ?? 0, TaughtBaseline: !incident));
+        }
+    }
+
+    /// <summary>
+    /// Whether card_testing has an attack open. The first time it is seen open, the declines counted in the minutes
+    /// before are taken back from the windows (and from the baseline, where they had taught it), and a spike held
+    /// for its grace period is dropped: they were the attack's first declines.
+    /// </summary>
+    private static bool AttackOpen(State s, DetectorContext c)
+    {
+        if (!c.IsOpen(CardTestingDetector.DetectorName, CardTestingDetector.AttackIncident))
+        {
+            s.AttackSeen = false;
+            return false;
+        }
+
+        if (!s.AttackSeen)
+        {
+            s.AttackSeen = true;
+            s.HeldSince = null;
+            var since = c.Watermark - AttackLookbackSeconds;
+            foreach (var decline in s.RecentDeclines)
+            {
+                if (decline.At >= since)
+                {
+                    s.Recent.Remove(decline.At, true, decline.Currency, decline.Amount);
+                    s.Extended.Remove(decline.At, true, decline.Currency, decline.Amount);
+                    if (decline.TaughtBaseline)
+                    {
+                        s.Baseline.Attempts = Math.Max(0, s.Baseline.Attempts - 1);
+                        s.Baseline.Failures = Math.Max(0, s.Baseline.Failures - 1);
+                    }
+                }
+            }
+
+            s.RecentDeclines.Clear();
+        }
+
+        return true;
     }
 
     /// <summary>A failed charge of a customer whose charge failed within the window is a retry of that payment.</summary>
@@ -137,8 +210,11 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         return retry;
     }
 
-    /// <summary>Judges one window; true when its failures are a significant, material excess (raised unless cooling down).</summary>
-    private static bool Judge(FailureWindow window, BillingEvent e, State s, DetectorContext c, long seconds)
+    /// <summary>
+    /// Judges one window as at <paramref name="at"/>; true when its failures are a significant, material excess
+    /// (raised, unless a new spike is still in its grace period for card_testing).
+    /// </summary>
+    private static bool Judge(FailureWindow window, long at, State s, DetectorContext c, long seconds)
     {
         var attempts = window.All!.Total;
         var failures = window.Failed!.Total;
@@ -169,12 +245,17 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
             return false;
         }
 
+        if (Held(at, s, c))
+        {
+            return true;
+        }
+
         // A customer's retries count once, so each failure is a customer who could not pay.
-        var impact = new Impact(window.FailedAmounts(e.Created), (long)Math.Round(failures - expected), failures, expected);
+        var impact = new Impact(window.FailedAmounts(at), (long)Math.Round(failures - expected), failures, expected);
         var severity = window.Rate >= 0.5 ? Severity.Critical : impact.Grade();
-        c.Anomaly("account", severity, "Charge failure spike")
+        c.Anomaly(Subject, severity, "Charge failure spike")
             .Saying($"{failures} of {attempts} charges failed ({window.Rate:P1}) in {seconds / 60} minutes; the usual failure rate is {rate:P1}, so about {expected:F1} failures were expected: about {impact.CustomersAffected} more customers than usual could not pay.")
-            .At(e.Created, window.All.WindowStart, window.All.WindowEnd)
+            .At(at, window.All.WindowStart, window.All.WindowEnd)
             .WithEvidence(new
             {
                 failed = failures,
@@ -189,7 +270,25 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
             })
             .FromEvents(window.Recent.Ids)
             .Raise();
+        s.HeldSince = null;
         return true;
+    }
+
+    /// <summary>
+    /// A spike not yet open waits, while card_testing runs, until it has been significant for the grace period:
+    /// card_testing needs a few more declines than this detector to call them an attack. An open spike updates and
+    /// escalates at once.
+    /// </summary>
+    private static bool Held(long at, State s, DetectorContext c)
+    {
+        var grace = c.SettingLong(AttackGraceMinutes) * 60;
+        if (grace == 0 || !c.Runs(CardTestingDetector.DetectorName) || c.IsOpen(DetectorName, Subject))
+        {
+            return false;
+        }
+
+        s.HeldSince ??= at;
+        return at < s.HeldSince + grace;
     }
 
     public override void OnWatermark(long previous, long current, State s, DetectorContext c)
@@ -199,9 +298,23 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         {
             s.LastPrune = current;
             BoundedMaps.Evict(s.LastFailure, current - window);
+            s.RecentDeclines.RemoveAll(d => d.At < current - AttackLookbackSeconds);
         }
 
+        // A held spike whose grace has passed without another decline: judged as the windows stand now.
+        if (s.HeldSince is { } held && current >= held + (c.SettingLong(AttackGraceMinutes) * 60) && !AttackOpen(s, c))
+        {
+            s.Recent.Advance(current);
+            s.Extended.Advance(current);
+            if (!Judge(s.Recent, current, s, c, window) && !Judge(s.Extended, current, s, c, window * 4))
+            {
+                s.HeldSince = null;
+            }
+        }
     }
+
+    /// <summary>A decline counted in the windows, kept for the minutes in which card_testing may still call it an attack's.</summary>
+    public readonly record struct CountedDecline(long At, string Currency, long Amount, bool TaughtBaseline);
 
     public sealed class State
     {
@@ -220,6 +333,15 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         public bool SeesCharges { get; set; }
 
         public long LastPrune { get; set; }
+
+        /// <summary>When a spike not yet open was first judged significant, while it waits for card_testing.</summary>
+        public long? HeldSince { get; set; }
+
+        /// <summary>Declines counted in the last minutes (only while card_testing runs).</summary>
+        public List<CountedDecline> RecentDeclines { get; set; } = [];
+
+        /// <summary>card_testing's attack was open at the last decline: its earlier declines are already taken back.</summary>
+        public bool AttackSeen { get; set; }
     }
 }
 
