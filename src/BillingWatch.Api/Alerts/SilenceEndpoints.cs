@@ -56,7 +56,8 @@ internal static class SilenceEndpoints
             body.Account,
             body.Comment!.Trim(),
             string.IsNullOrWhiteSpace(body.CreatedBy) ? null : body.CreatedBy.Trim(),
-            now);
+            now,
+            MaxSeverity: body.MaxSeverity is { } max && SeverityNames.TryParse(max, out var severity) ? severity : null);
         if (!await store.CreateSilenceAsync(silence, now))
         {
             return ApiProblem.Create(
@@ -162,6 +163,11 @@ internal static class SilenceEndpoints
             return "detectors must be a non-empty list of detector names (GET /api/v1/detectors), or absent for all.";
         }
 
+        if (body.MaxSeverity is { } max && !SeverityNames.TryParse(max, out _))
+        {
+            return "maxSeverity must be low, medium, high or critical, or absent for every severity.";
+        }
+
         if (body.Account is { } account && !IsAccountId(account))
         {
             return "account must be a connected account id (acct_…), or absent for every account.";
@@ -188,13 +194,13 @@ internal static class SilenceEndpoints
     private static ProblemHttpResult NotFound() => ApiProblem.NotFound("No alert silence with this id exists for this tenant.");
 }
 
-internal sealed record SilenceRequest(string? StartsAt, string? EndsAt, int? DurationMinutes, IReadOnlyList<string>? Detectors, bool? Livemode, string? Account, string? Comment, string? CreatedBy);
+internal sealed record SilenceRequest(string? StartsAt, string? EndsAt, int? DurationMinutes, IReadOnlyList<string>? Detectors, bool? Livemode, string? Account, string? Comment, string? CreatedBy, string? MaxSeverity = null);
 
 internal sealed record SilenceList(IReadOnlyList<SilenceView> Items);
 
 /// <summary>A silence as the API shows it, with its state at the time of the answer; <c>releasedAt</c> is when what it held was sent (or let go).</summary>
-internal sealed record SilenceView(string Id, string State, DateTime StartsAt, DateTime EndsAt, IReadOnlyList<string>? Detectors, bool? Livemode, string? Account, string Comment, string? CreatedBy, DateTime CreatedAt, DateTime? ReleasedAt)
+internal sealed record SilenceView(string Id, string State, DateTime StartsAt, DateTime EndsAt, IReadOnlyList<string>? Detectors, bool? Livemode, string? Account, string Comment, string? CreatedBy, DateTime CreatedAt, DateTime? ReleasedAt, string? MaxSeverity)
 {
     public static SilenceView From(AlertSilence s, DateTime now) =>
-        new(s.Id, s.StateAt(now), s.StartsAt, s.EndsAt, s.Detectors, s.Livemode, s.Account, s.Comment, s.CreatedBy, s.CreatedAt, s.ReleasedAt);
+        new(s.Id, s.StateAt(now), s.StartsAt, s.EndsAt, s.Detectors, s.Livemode, s.Account, s.Comment, s.CreatedBy, s.CreatedAt, s.ReleasedAt, s.MaxSeverity?.ToApi());
 }

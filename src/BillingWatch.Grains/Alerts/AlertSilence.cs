@@ -9,6 +9,8 @@ namespace BillingWatch.Alerts;
 /// their deliveries are recorded as <see cref="AlertDeliveryStatus.Silenced"/>. When the silence ends, what is
 /// still open and unacknowledged is sent then (see <see cref="IAlertStore.ReleaseEndedSilencesAsync"/>).
 /// Null filters match everything. <see cref="ReleasedAt"/> is when a dispatcher handled the silence's end.
+/// <see cref="MaxSeverity"/> silences alerts up to that severity only: a matching anomaly that opens or escalates
+/// above it still alerts (quiet the noise of a planned change, keep the page for what goes badly wrong).
 /// </summary>
 public sealed record AlertSilence(
     string Id,
@@ -21,7 +23,8 @@ public sealed record AlertSilence(
     string Comment,
     string? CreatedBy,
     DateTime CreatedAt,
-    DateTime? ReleasedAt = null)
+    DateTime? ReleasedAt = null,
+    Severity? MaxSeverity = null)
 {
     public const string Pending = "pending";
     public const string Active = "active";
@@ -38,10 +41,11 @@ public sealed record AlertSilence(
     public bool IsActiveAt(DateTime now) => StartsAt <= now && now < EndsAt;
 
     public bool Matches(RaisedAnomaly anomaly) =>
-        anomaly.TenantId == TenantId && Matches(anomaly.Detector, anomaly.Livemode, anomaly.Account);
+        anomaly.TenantId == TenantId && Matches(anomaly.Detector, anomaly.Livemode, anomaly.Account, anomaly.Severity);
 
-    public bool Matches(string detector, bool livemode, string? account) =>
-        (Detectors is null || Detectors.Contains(detector, StringComparer.Ordinal))
+    public bool Matches(string detector, bool livemode, string? account, Severity severity) =>
+        (MaxSeverity is null || severity <= MaxSeverity)
+        && (Detectors is null || Detectors.Contains(detector, StringComparer.Ordinal))
         && (Livemode is null || Livemode == livemode)
         && (Account is null || string.Equals(Account, account, StringComparison.Ordinal));
 

@@ -36,10 +36,13 @@ internal static class AlertOutbox
                 var silence = silences.FirstOrDefault(s => s.Matches(alert))?.Id;
                 foreach (var channel in channels.Where(c => c.Matches(alert)))
                 {
-                    // The end of an episode whose opening was never sent is not news to anybody.
+                    // The end of an episode whose opening was never sent is not news to anybody, unless an
+                    // escalation above a silence's severity went out meanwhile.
                     var silencedBy = silence ?? (alert.Change == AnomalyChange.Resolved
-                        ? await SilenceOfUnsentAsync(connection, transaction, AlertDeliveryStatus.IdFor(alert.Id, channel.Id))
-                        : null);
+                        && await SilenceOfUnsentAsync(connection, transaction, AlertDeliveryStatus.IdFor(alert.Id, channel.Id)) is { } holding
+                        && !await WentOutAsync(connection, transaction, alert.Id, channel.Id)
+                            ? holding
+                            : null);
                     await using var insert = connection.CreateCommand();
                     insert.Transaction = transaction;
                     insert.CommandText = """
@@ -99,6 +102,18 @@ internal static class AlertOutbox
         StorageQueries.Bind(command, "@id", deliveryId);
         StorageQueries.Bind(command, "@silenced", AlertDeliveryStatus.Silenced);
         return await command.ExecuteScalarAsync() as string;
+    }
+
+    /// <summary>Whether any alert of the anomaly was queued for the channel unsilenced (sent, being sent, or failed).</summary>
+    public static async Task<bool> WentOutAsync(DbConnection connection, DbTransaction? transaction, string anomalyId, string channelId)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT 1 FROM alert_deliveries WHERE anomaly_id = @anomaly AND channel_id = @channel AND status <> @silenced LIMIT 1";
+        StorageQueries.Bind(command, "@anomaly", anomalyId);
+        StorageQueries.Bind(command, "@channel", channelId);
+        StorageQueries.Bind(command, "@silenced", AlertDeliveryStatus.Silenced);
+        return await command.ExecuteScalarAsync() is not null;
     }
 
     /// <summary>A tenant's channels, oldest first, as the alert stores read them.</summary>

@@ -204,7 +204,7 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
                 }
             }
 
-            await using (var insert = Command(connection, transaction, $"INSERT INTO alert_silences ({StorageRows.SilenceColumns}) VALUES (@id, @tenant, @starts, @ends, @detectors, @livemode, @account, @comment, @by, @created, NULL)"))
+            await using (var insert = Command(connection, transaction, $"INSERT INTO alert_silences ({StorageRows.SilenceColumns}) VALUES (@id, @tenant, @starts, @ends, @detectors, @livemode, @account, @comment, @by, @created, NULL, @maxseverity)"))
             {
                 StorageQueries.Bind(insert, "@id", silence.Id);
                 StorageQueries.Bind(insert, "@tenant", silence.TenantId);
@@ -216,6 +216,7 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
                 StorageQueries.Bind(insert, "@comment", silence.Comment);
                 StorageQueries.Bind(insert, "@by", (object?)silence.CreatedBy ?? DBNull.Value);
                 StorageQueries.Bind(insert, "@created", StorageRows.ToUnixMilliseconds(silence.CreatedAt));
+                StorageQueries.Bind(insert, "@maxseverity", silence.MaxSeverity is { } max ? max.ToApi() : DBNull.Value);
                 await insert.ExecuteNonQueryAsync();
             }
 
@@ -336,8 +337,14 @@ public sealed class AlertStore(IStorageConnections storage, StorageDialect diale
                     continue;
                 }
 
+                if (await AlertOutbox.WentOutAsync(connection, transaction, alerts.Key.Anomaly, alerts.Key.Channel))
+                {
+                    // An escalation above a silence's severity already told the channel about this anomaly.
+                    continue;
+                }
+
                 var send = alerts.FirstOrDefault(h => h.Type == AnomalyAlertTypes.Detected) is { Id: not null } opening ? opening : alerts.First();
-                var still = inForce.FirstOrDefault(s => s.Matches(anomaly.Detector, anomaly.Livemode, anomaly.Account));
+                var still = inForce.FirstOrDefault(s => s.Matches(anomaly.Detector, anomaly.Livemode, anomaly.Account, anomaly.Severity));
                 await using var update = Command(connection, transaction, still is null
                     ? "UPDATE alert_deliveries SET status = @pending, next_attempt_at = @now, created_at = @now WHERE id = @id AND status = @silenced"
                     : "UPDATE alert_deliveries SET silence_id = @other WHERE id = @id AND status = @silenced");

@@ -15,7 +15,7 @@ internal static class StorageRows
     public const string SummaryColumns = "seq, event_id, type, livemode, created, received_at, imported, source, account";
     public const string ChannelColumns = "id, tenant_id, kind, name, target, signing_secret, min_severity, detectors, livemode, created_at, digest";
     public const string DeliveryColumns = "id, channel_id, anomaly_id, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at, alert_type, silence_id";
-    public const string SilenceColumns = "id, tenant_id, starts_at, ends_at, detectors, livemode, account, comment, created_by, created_at, released_at";
+    public const string SilenceColumns = "id, tenant_id, starts_at, ends_at, detectors, livemode, account, comment, created_by, created_at, released_at, max_severity";
 
     public static StoredAnomaly Anomaly(DbDataReader r) => new(
         r.GetString(0),
@@ -91,7 +91,8 @@ internal static class StorageRows
         r.GetString(7),
         r.IsDBNull(8) ? null : r.GetString(8),
         Milliseconds(r.GetInt64(9)),
-        r.IsDBNull(10) ? null : Milliseconds(r.GetInt64(10)));
+        r.IsDBNull(10) ? null : Milliseconds(r.GetInt64(10)),
+        !r.IsDBNull(11) && SeverityNames.TryParse(r.GetString(11), out var maxSeverity) ? maxSeverity : null);
 
     /// <summary>Lists read one row past the limit: drop it and return the cursor of the last row kept.</summary>
     public static TCursor? TrimPage<TItem, TCursor>(List<TItem> items, int limit, Func<TItem, TCursor> cursorOf)

@@ -443,15 +443,17 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         // A silence for a sale weekend, set and ended from the page.
         await page.SelectOptionAsync("#silence-form select[name=duration]", "240");
         await page.SelectOptionAsync("#silence-form select[name=detectors]", ["refund_spike", "revenue_drop"]);
+        await page.SelectOptionAsync("#silence-form select[name=maxSeverity]", "high");
         await page.FillAsync("#silence-form input[name=comment]", "Black Friday weekend");
         await page.ClickAsync("#silence-form button:has-text('Silence alerts')");
         var silenceRow = page.Locator("#silences tbody tr").First;
         await Assertions.Expect(silenceRow).ToContainTextAsync("active");
-        await Assertions.Expect(silenceRow).ToContainTextAsync("refund_spike, revenue_drop");
+        await Assertions.Expect(silenceRow).ToContainTextAsync("refund_spike, revenue_drop (up to high)");
         var silence = (await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/alert-silences"), 200)).GetProperty("items")[0];
         Assert.Equal(["refund_spike", "revenue_drop"], silence.GetProperty("detectors").EnumerateArray().Select(d => d.GetString()));
         Assert.Equal(TimeSpan.FromHours(4), silence.GetProperty("endsAt").GetDateTimeOffset() - silence.GetProperty("startsAt").GetDateTimeOffset());
         Assert.Equal("Black Friday weekend", silence.GetProperty("comment").GetString());
+        Assert.Equal("high", silence.GetProperty("maxSeverity").GetString());
         await AssertAccessibleAsync(page, "#/alerts with a channel and a silence");
         await silenceRow.Locator("button:has-text('End now')").ClickAsync();
         await Assertions.Expect(page.Locator("#silences tbody tr").First).ToContainTextAsync("expired");

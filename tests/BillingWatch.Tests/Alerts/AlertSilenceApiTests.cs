@@ -33,6 +33,7 @@ public sealed class AlertSilenceApiTests(BillingWatchAppFixture fixture) : IClas
             detectors = new[] { "refund_spike", "revenue_drop" },
             livemode = true,
             account = "acct_1Sale",
+            maxSeverity = "high",
             comment = "Black Friday weekend",
         }), 201);
 
@@ -48,6 +49,8 @@ public sealed class AlertSilenceApiTests(BillingWatchAppFixture fixture) : IClas
         Assert.Equal("pending", sale.GetProperty("state").GetString());
         Assert.Equal(saleStart.AddDays(4), sale.GetProperty("endsAt").GetDateTimeOffset());
         Assert.Equal(("acct_1Sale", true), (sale.GetProperty("account").GetString(), sale.GetProperty("livemode").GetBoolean()));
+        Assert.Equal(("high", JsonValueKind.Null), (sale.GetProperty("maxSeverity").GetString(), migration.GetProperty("maxSeverity").ValueKind));
+        Assert.Equal("high", (await HttpAssert.JsonAsync(await api.GetAsync($"/api/v1/alert-silences/{sale.GetProperty("id").GetString()}"), 200)).GetProperty("maxSeverity").GetString());
 
         async Task<List<string?>> IdsAsync(HttpClient client, string query = "") =>
             (await HttpAssert.JsonAsync(await client.GetAsync("/api/v1/alert-silences" + query), 200)).GetProperty("items").EnumerateArray().Select(s => s.GetProperty("id").GetString()).ToList();
@@ -93,6 +96,8 @@ public sealed class AlertSilenceApiTests(BillingWatchAppFixture fixture) : IClas
     [InlineData("{\"comment\":\"x\",\"durationMinutes\":60,\"account\":\"cus_123\"}", "account")]
     [InlineData("{\"comment\":\"x\",\"durationMinutes\":60,\"account\":\"acct_<script>\"}", "account")]
     [InlineData("{\"comment\":\"x\",\"durationMinutes\":60,\"createdBy\":\"a\\u202Eb\"}", "createdBy")]
+    [InlineData("{\"comment\":\"x\",\"durationMinutes\":60,\"maxSeverity\":\"urgent\"}", "maxSeverity")]
+    [InlineData("{\"comment\":\"x\",\"durationMinutes\":60,\"maxSeverity\":\"\"}", "maxSeverity")]
     public async Task Invalid_silences_get_a_problem_and_create_nothing(string json, string mentioned)
     {
         var tenant = await App.CreateTenantAsync();

@@ -927,6 +927,46 @@ public abstract class StorageContractTests : IAsyncLifetime
     private static BillingEvent Read(long sequence, string json) => BillingEvent.Read(sequence, Encoding.UTF8.GetBytes(json), false, 0);
 
     [Fact]
+    public async Task A_silence_up_to_a_severity_lets_a_worse_alert_out_and_then_holds_back_nothing_stale()
+    {
+        var now = DateTime.UnixEpoch.AddMilliseconds(DateTimeOffset.UtcNow.AddMinutes(-10).ToUnixTimeMilliseconds());
+        await _storage.Alerts.CreateChannelAsync(Channel("ach_v", "tn_v", now));
+        Assert.True(await _storage.Alerts.CreateSilenceAsync(Silence("sil_high", "tn_v", now.AddMinutes(-1), now.AddHours(1)) with { MaxSeverity = Severity.High }, now));
+        Assert.Equal(Severity.High, (await _storage.Alerts.GetSilenceAsync("tn_v", "sil_high"))!.MaxSeverity);
+
+        var worsened = Anomaly("tn_v", "cus_worse", 1_700_000_000, "card_testing");
+        var stillWorse = Anomaly("tn_v", "cus_still", 1_700_000_000, "card_testing");
+        var quiet = Anomaly("tn_v", "account", 1_700_000_000, "refund_spike");
+        await Anomalies.ApplyAsync(
+        [
+            worsened,
+            worsened with { Change = AnomalyChange.Escalated, Severity = Severity.Critical, Occurrences = 2 },
+            stillWorse,
+            stillWorse with { Change = AnomalyChange.Escalated, Severity = Severity.Critical, Occurrences = 2 },
+            quiet,
+        ]);
+        await Anomalies.ApplyAsync([worsened with { Change = AnomalyChange.Resolved, Severity = Severity.Critical, ChangedAt = 1_700_010_000 }]);
+
+        async Task<Dictionary<(string Anomaly, string Type), AlertDeliveryView>> DeliveriesAsync() =>
+            (await _storage.Alerts.ListDeliveriesAsync("tn_v", new AlertDeliveryQuery(null, null, 100, null))).Items.ToDictionary(d => (d.AnomalyId, d.AlertType));
+
+        // High openings are held; the critical escalations go out, and so does the end of the episode they announced.
+        var queued = await DeliveriesAsync();
+        Assert.Equal((AlertDeliveryStatus.Silenced, "sil_high"), (queued[(worsened.Id, AnomalyAlertTypes.Detected)].Status, queued[(worsened.Id, AnomalyAlertTypes.Detected)].SilenceId));
+        Assert.Equal((AlertDeliveryStatus.Pending, null), (queued[(worsened.Id, AnomalyAlertTypes.Escalated)].Status, queued[(worsened.Id, AnomalyAlertTypes.Escalated)].SilenceId));
+        Assert.Equal((AlertDeliveryStatus.Pending, null), (queued[(worsened.Id, AnomalyAlertTypes.Resolved)].Status, queued[(worsened.Id, AnomalyAlertTypes.Resolved)].SilenceId));
+        Assert.Equal(AlertDeliveryStatus.Pending, queued[(stillWorse.Id, AnomalyAlertTypes.Escalated)].Status);
+        Assert.Equal(AlertDeliveryStatus.Silenced, queued[(quiet.Id, AnomalyAlertTypes.Detected)].Status);
+
+        // At the end only the anomaly nobody was told about goes out: the escalated one's high opening would be stale news.
+        await _storage.Alerts.EndSilenceAsync("tn_v", "sil_high", now.AddSeconds(2));
+        Assert.Equal(1, await _storage.Alerts.ReleaseEndedSilencesAsync(now.AddSeconds(3)));
+        var after = await DeliveriesAsync();
+        Assert.Equal(AlertDeliveryStatus.Pending, after[(quiet.Id, AnomalyAlertTypes.Detected)].Status);
+        Assert.Equal(AlertDeliveryStatus.Silenced, after[(stillWorse.Id, AnomalyAlertTypes.Detected)].Status);
+    }
+
+    [Fact]
     public async Task The_event_log_reports_itself_writable()
     {
         Assert.True(await Events.IsWritableAsync());

@@ -782,7 +782,7 @@
     const table = shown.length
       ? el("table", { id: "silences" }, el("thead", {}, el("tr", {}, el("th", { text: "State" }), el("th", { text: "When" }), el("th", { text: "Detectors" }), el("th", { class: "hide-sm", text: "Why" }), el("th", { text: "Actions" }))),
           el("tbody", {}, ...shown.map((s) => el("tr", { id: `silence-${s.id}` }, el("td", { text: s.state }), el("td", { text: span(s) }),
-            el("td", { text: s.detectors ? s.detectors.join(", ") : "all" }), el("td", { class: "hide-sm", text: s.createdBy ? `${s.comment} (${s.createdBy})` : s.comment }),
+            el("td", { text: (s.detectors ? s.detectors.join(", ") : "all") + (s.maxSeverity ? ` (up to ${s.maxSeverity})` : "") }), el("td", { class: "hide-sm", text: s.createdBy ? `${s.comment} (${s.createdBy})` : s.comment }),
             el("td", {}, s.state === "expired" ? "—" : el("button", { type: "button", class: "secondary", text: "End now", "aria-label": `End now: ${s.comment}`, onclick: async () => {
               try { await api(`/api/v1/alert-silences/${s.id}`, { method: "DELETE" }); await reload(); }
               catch (err) { message.replaceChildren(alertBox("error", err.message)); }
@@ -793,12 +793,13 @@
       const f = e.currentTarget;
       const chosen = [...f.detectors.selectedOptions].map((o) => o.value);
       try {
-        await api("/api/v1/alert-silences", { method: "POST", body: { durationMinutes: Number(f.duration.value), detectors: chosen.length ? chosen : undefined, comment: f.comment.value, createdBy: f.createdBy.value || undefined } });
+        await api("/api/v1/alert-silences", { method: "POST", body: { durationMinutes: Number(f.duration.value), detectors: chosen.length ? chosen : undefined, maxSeverity: f.maxSeverity.value || undefined, comment: f.comment.value, createdBy: f.createdBy.value || undefined } });
         await reload();
       } catch (err) { message.replaceChildren(alertBox("error", err.message)); }
     } },
       el("label", {}, "For", el("select", { name: "duration" }, ...[[60, "1 hour"], [240, "4 hours"], [1440, "1 day"], [4320, "3 days"], [10080, "7 days"]].map(([v, t]) => el("option", { value: v }, t)))),
       el("label", {}, "Detectors (none chosen: all)", el("select", { name: "detectors", multiple: true, size: 4 }, ...detectorList.map((d) => el("option", { value: d.name }, d.name)))),
+      el("label", {}, "Severities", el("select", { name: "maxSeverity" }, el("option", { value: "" }, "all"), ...["low", "medium", "high"].map((v) => el("option", { value: v }, `up to ${v}`)))),
       el("label", {}, "Why", el("input", { name: "comment", required: true, maxlength: 200, placeholder: "Moving the webhook endpoint" })),
       el("label", {}, "Who", el("input", { name: "createdBy", maxlength: 200 })),
       el("button", { type: "submit", text: "Silence alerts" }));
