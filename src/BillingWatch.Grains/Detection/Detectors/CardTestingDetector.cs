@@ -22,7 +22,10 @@ public sealed class CardTestingDetector : Detector<CardTestingDetector.State>
 
     private static readonly DetectorSetting MinSmallFailures = new("min_small_failures", 10, 1, 100_000, "Failed attempts of at most small_amount that make an attack.", WholeNumber: true);
 
-    private static readonly DetectorSetting SmallAmount = new("small_amount", 200, 0, 1_000_000, "Largest amount (minor units) that counts as a small attempt.", WholeNumber: true);
+    /// <summary>The default of <c>small_amount</c>: what other detectors take for a tester's amount.</summary>
+    public const long DefaultSmallAmount = 200;
+
+    private static readonly DetectorSetting SmallAmount = new("small_amount", DefaultSmallAmount, 0, 1_000_000, "Largest amount (minor units) that counts as a small attempt.", WholeNumber: true);
 
     private static readonly DetectorSetting MaxFingerprints = new("max_fingerprints", 5, 2, 1000, "Distinct card fingerprints on one customer that make an attack.", WholeNumber: true);
 

@@ -13,9 +13,11 @@ namespace BillingWatch.Detection.Detectors;
 /// Two windows are judged: <c>window_minutes</c>, and four times as long for slow-moving rises. Charges that
 /// pay invoices are not checkouts and are left out, also when only their invoice's event tells (<see cref="InvoicePayments"/>).
 /// Declines while card_testing has an attack open are left to it (they are the attack). While card_testing runs, a
-/// new spike waits <c>attack_grace_minutes</c> before it opens, still significant then: an attack's first declines
-/// look like a spike before they are many enough to be an attack, and if card_testing claims them meanwhile, the
-/// declines of the minutes before are taken back and the spike never opens.
+/// new spike that a tester's kind of decline makes significant (a guest checkout, or a small amount) waits
+/// <c>attack_grace_minutes</c> before it opens, still significant then: an attack's first declines look like a
+/// spike before they are many enough to be an attack, and if card_testing claims them meanwhile, the declines of
+/// the minutes before are taken back and the spike never opens. Customers' declines at their usual prices (an
+/// issuer's outage) open it at once.
 /// </summary>
 public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDetector.State>
 {
@@ -52,7 +54,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
 
     private static readonly DetectorSetting MinBaselineCharges = new("min_baseline_charges", 500, 10, 1_000_000, "Charges of history needed before it can fire (warm-up).", WholeNumber: true);
 
-    private static readonly DetectorSetting AttackGraceMinutes = new("attack_grace_minutes", 5, 0, 60, "While card_testing runs, a new spike opens only if it is still significant this many minutes (event time) after it was first seen, so that an attack's first declines are card_testing's alert rather than a second one (0: open at once).", WholeNumber: true);
+    private static readonly DetectorSetting AttackGraceMinutes = new("attack_grace_minutes", 5, 0, 60, "While card_testing runs, a new spike first made significant by a guest checkout's or a small amount's decline opens only if it is still significant this many minutes (event time) later, so that an attack's first declines are card_testing's alert rather than a second one (0: open at once).", WholeNumber: true);
 
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
@@ -131,7 +133,9 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
             return;
         }
 
-        var incident = Judge(s.Recent, e.Created, s, c, shortWindow) || Judge(s.Extended, e.Created, s, c, longWindow);
+        // A tester's decline: no customer (a guest checkout) or an amount card_testing counts as small.
+        var testerLike = e.Customer is null || (e.Amount ?? 0) <= CardTestingDetector.DefaultSmallAmount;
+        var incident = Judge(s.Recent, e.Created, s, c, shortWindow, testerLike) || Judge(s.Extended, e.Created, s, c, longWindow, testerLike);
         if (incident)
         {
             // An incident's failures do not teach the baseline: an attack must not blunt the next week's judgments.
@@ -214,7 +218,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
     /// Judges one window as at <paramref name="at"/>; true when its failures are a significant, material excess
     /// (raised, unless a new spike is still in its grace period for card_testing).
     /// </summary>
-    private static bool Judge(FailureWindow window, long at, State s, DetectorContext c, long seconds)
+    private static bool Judge(FailureWindow window, long at, State s, DetectorContext c, long seconds, bool testerLike)
     {
         var attempts = window.All!.Total;
         var failures = window.Failed!.Total;
@@ -245,7 +249,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
             return false;
         }
 
-        if (Held(at, s, c))
+        if (Held(at, s, c, testerLike))
         {
             return true;
         }
@@ -275,14 +279,14 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
     }
 
     /// <summary>
-    /// A spike not yet open waits, while card_testing runs, until it has been significant for the grace period:
-    /// card_testing needs a few more declines than this detector to call them an attack. An open spike updates and
-    /// escalates at once.
+    /// A spike not yet open that a tester's kind of decline made significant waits, while card_testing runs, until it
+    /// has been significant for the grace period: card_testing needs a few more declines than this detector to call
+    /// them an attack. An open spike updates and escalates at once.
     /// </summary>
-    private static bool Held(long at, State s, DetectorContext c)
+    private static bool Held(long at, State s, DetectorContext c, bool testerLike)
     {
         var grace = c.SettingLong(AttackGraceMinutes) * 60;
-        if (grace == 0 || !c.Runs(CardTestingDetector.DetectorName) || c.IsOpen(DetectorName, Subject))
+        if (grace == 0 || !c.Runs(CardTestingDetector.DetectorName) || c.IsOpen(DetectorName, Subject) || (s.HeldSince is null && !testerLike))
         {
             return false;
         }
@@ -306,7 +310,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         {
             s.Recent.Advance(current);
             s.Extended.Advance(current);
-            if (!Judge(s.Recent, current, s, c, window) && !Judge(s.Extended, current, s, c, window * 4))
+            if (!Judge(s.Recent, current, s, c, window, testerLike: true) && !Judge(s.Extended, current, s, c, window * 4, testerLike: true))
             {
                 s.HeldSince = null;
             }

@@ -94,13 +94,16 @@ public sealed class ChargeFailureSpikeTests
         }
     }
 
-    /// <summary>An issuer outage: half of the charges of distinct customers at varied prices decline, one every 30 s from <paramref name="from"/>.</summary>
-    private static List<RaisedAnomaly> Outage(EngineHarness harness, long start, int from, int to)
+    /// <summary>
+    /// Half of the charges at varied prices decline, one every 30 s from <paramref name="from"/>: distinct customers' (an
+    /// issuer's outage), or guest checkouts' (how a tester's first declines can look too).
+    /// </summary>
+    private static List<RaisedAnomaly> Outage(EngineHarness harness, long start, int from, int to, bool guests = true)
     {
         var raised = new List<RaisedAnomaly>();
         for (var i = from; i < to; i++)
         {
-            raised.AddRange(harness.Fold(Charge(start + (i * 30), failed: i % 2 == 0, amount: 1000 + (i * 37), customer: "cus_out" + i, fingerprint: "fp_out" + i)));
+            raised.AddRange(harness.Fold(Charge(start + (i * 30), failed: i % 2 == 0, amount: 1000 + (i * 37), customer: guests ? null! : "cus_out" + i, fingerprint: "fp_out" + i)));
         }
 
         return raised;
@@ -122,7 +125,20 @@ public sealed class ChargeFailureSpikeTests
     }
 
     [Fact]
-    public void While_card_testing_runs_a_new_spike_opens_once_after_its_grace_period()
+    public void Customers_declined_at_their_prices_open_a_spike_at_once_with_card_testing_running()
+    {
+        var atOnce = WithCardTesting(true, new() { ["attack_grace_minutes"] = 0 });
+        Assert.Empty(Traffic(atOnce, T0, 48, 40, 0.03, seed: 1));
+        var expected = Assert.Single(Outage(atOnce, OutageStart, 0, 40, guests: false), a => a.Change == AnomalyChange.Opened);
+
+        var harness = WithCardTesting(true);
+        Assert.Empty(Traffic(harness, T0, 48, 40, 0.03, seed: 1));
+        var opened = Assert.Single(Outage(harness, OutageStart, 0, 40, guests: false), a => a.Change == AnomalyChange.Opened);
+        Assert.Equal(("charge_failure_spike", expected.DetectedAt), (opened.Detector, opened.DetectedAt));
+    }
+
+    [Fact]
+    public void While_card_testing_runs_a_new_spike_of_guest_declines_opens_once_after_its_grace_period()
     {
         var (harness, first) = WarmWithCardTesting();
         var raised = Outage(harness, OutageStart, 0, 80);
