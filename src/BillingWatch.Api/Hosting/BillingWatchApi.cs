@@ -72,6 +72,8 @@ internal static class BillingWatchApi
             // Problems from the framework (unknown route, wrong method, bad binding) get a detail too.
             c.ProblemDetails.Detail ??= c.ProblemDetails.Title ?? "The request failed.";
         });
+        // A body or parameter that cannot be bound throws, so that the problem names what was wrong (below) instead of a bare "Bad Request".
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddExceptionHandler<StorageExceptionHandler>();
         builder.Services.AddSingleton<AdminKeyStore>();
         builder.Services.AddSingleton<ApiKeyAuthentication>();

@@ -23,7 +23,7 @@ internal sealed partial class StorageExceptionHandler(ILogger<StorageExceptionHa
 
         if (exception is BadHttpRequestException bad)
         {
-            await ApiProblem.WriteAsync(httpContext, bad.StatusCode, bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "payload-too-large" : "invalid-request", "The request is invalid.", bad.Message);
+            await ApiProblem.WriteAsync(httpContext, bad.StatusCode, bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "payload-too-large" : "invalid-request", "The request is invalid.", Describe(bad));
             return true;
         }
 
@@ -39,6 +39,14 @@ internal sealed partial class StorageExceptionHandler(ILogger<StorageExceptionHa
         await ApiProblem.WriteAsync(httpContext, StatusCodes.Status500InternalServerError, "internal", "An unexpected error occurred.", "The failure was logged with this request's trace id.");
         return true;
     }
+
+    /// <summary>What was wrong, in the client's terms: for a JSON body, where the reader stopped (never the value itself).</summary>
+    private static string Describe(BadHttpRequestException bad) => bad.InnerException switch
+    {
+        System.Text.Json.JsonException { Path: { Length: > 1 } path } => $"The JSON body could not be read at {path}: the value there has the wrong type for that field (text, a number, a list) or the JSON is malformed.",
+        System.Text.Json.JsonException => "The JSON body could not be read: it is malformed or not the object this endpoint takes.",
+        _ => bad.Message,
+    };
 
     internal static bool IsMalformedBody(Exception exception) =>
         exception is IOException && string.Equals(exception.Source, "Microsoft.AspNetCore.Server.Kestrel.Core", StringComparison.Ordinal);
