@@ -149,10 +149,13 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
 
         if (c.Runs(CardTestingDetector.DetectorName))
         {
-            if (s.RecentDeclines.Count >= MaxRecentDeclines)
+            var stale = 0;
+            while (stale < s.RecentDeclines.Count && s.RecentDeclines[stale].At < e.Created - AttackLookbackSeconds)
             {
-                s.RecentDeclines.RemoveRange(0, MaxRecentDeclines / 10);
+                stale++;
             }
+
+            s.RecentDeclines.RemoveRange(0, s.RecentDeclines.Count >= MaxRecentDeclines ? Math.Max(stale, MaxRecentDeclines / 10) : stale);
 
             s.RecentDeclines.Add(new CountedDecline(e.Created, e.Currency ?? "", e.Amount ?? 0, TaughtBaseline: !incident));
         }
