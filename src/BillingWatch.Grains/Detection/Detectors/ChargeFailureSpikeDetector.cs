@@ -149,12 +149,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
 
         if (c.Runs(CardTestingDetector.DetectorName))
         {
-            var stale = 0;
-            while (stale < s.RecentDeclines.Count && s.RecentDeclines[stale].At < e.Created - AttackLookbackSeconds)
-            {
-                stale++;
-            }
-
+            var stale = StaleDeclines(s, e.Created);
             s.RecentDeclines.RemoveRange(0, s.RecentDeclines.Count >= MaxRecentDeclines ? Math.Max(stale, MaxRecentDeclines / 10) : stale);
 
             s.RecentDeclines.Add(new CountedDecline(e.Created, e.Currency ?? "", e.Amount ?? 0, TaughtBaseline: !incident));
@@ -305,7 +300,7 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
         {
             s.LastPrune = current;
             BoundedMaps.Evict(s.LastFailure, current - window);
-            s.RecentDeclines.RemoveAll(d => d.At < current - AttackLookbackSeconds);
+            s.RecentDeclines.RemoveRange(0, StaleDeclines(s, current));
         }
 
         // A held spike whose grace has passed without another decline: judged as the windows stand now.
@@ -318,6 +313,18 @@ public sealed class ChargeFailureSpikeDetector : Detector<ChargeFailureSpikeDete
                 s.HeldSince = null;
             }
         }
+    }
+
+    /// <summary>How many of the oldest declines kept are past the look-back at <paramref name="now"/> (a loop, not a lambda: no closure per watermark).</summary>
+    private static int StaleDeclines(State s, long now)
+    {
+        var stale = 0;
+        while (stale < s.RecentDeclines.Count && s.RecentDeclines[stale].At < now - AttackLookbackSeconds)
+        {
+            stale++;
+        }
+
+        return stale;
     }
 
     /// <summary>A decline counted in the windows, kept for the minutes in which card_testing may still call it an attack's.</summary>
