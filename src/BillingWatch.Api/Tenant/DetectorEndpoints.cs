@@ -128,14 +128,14 @@ internal static class DetectorEndpoints
 
         var live = await grains.GetGrain<ITenantGrain>(tenant.TenantId).GetDetectorsAsync() ?? [];
         var current = live.FirstOrDefault(d => d.Name == name);
-        var deferredTo = live.Where(d => d.Enabled && detector.DefersTo.Contains(d.Name)).ToDictionary(d => d.Name, d => d.Settings);
+        var enabled = live.Where(d => d.Enabled).ToDictionary(d => d.Name, d => d.Settings);
         var settings = new Dictionary<string, double>(current?.Settings ?? new Dictionary<string, double>(), StringComparer.Ordinal);
         foreach (var (key, value) in overrides)
         {
             settings[key] = value;
         }
 
-        var result = await Detection.Backtest.RunAsync(eventLog, tenant.TenantId, detector, settings, days, time.GetUtcNow().ToUnixTimeSeconds(), cancellationToken, deferredTo);
+        var result = await Detection.Backtest.RunAsync(eventLog, tenant.TenantId, detector, settings, days, time.GetUtcNow().ToUnixTimeSeconds(), cancellationToken, enabled);
         var anomalies = result.Anomalies.Select(BacktestAnomaly.From).ToList();
         return TypedResults.Ok(new BacktestResponse(
             result.Detector,

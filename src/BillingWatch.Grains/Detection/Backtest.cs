@@ -23,15 +23,15 @@ public static class Backtest
     private const int Page = 2000;
     private const long TickSeconds = 600;
 
-    /// <param name="deferredTo">The tenant's settings of the detectors <paramref name="detector"/> defers to that it has enabled: they run beside it, as live.</param>
+    /// <param name="enabled">The tenant's enabled detectors and their settings: those <paramref name="detector"/> defers to run beside it, as live.</param>
     public static async Task<BacktestResult> RunAsync(
         IEventLog eventLog, string tenantId, IDetector detector, IReadOnlyDictionary<string, double> settings, int days, long now, CancellationToken cancellationToken,
-        IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>>? deferredTo = null)
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>>? enabled = null)
     {
         var configs = DetectorRegistry.All.ToDictionary(
             d => d.Name,
             d => d.Name == detector.Name ? new DetectorConfig { Settings = settings.ToDictionary() }
-                : deferredTo?.GetValueOrDefault(d.Name) is { } theirs && detector.DefersTo.Contains(d.Name) ? new DetectorConfig { Settings = theirs.ToDictionary() }
+                : detector.DefersTo.Contains(d.Name) && enabled?.GetValueOrDefault(d.Name) is { } theirs ? new DetectorConfig { Settings = theirs.ToDictionary() }
                 : new DetectorConfig { Disabled = true });
         var live = new DetectionEngine(tenantId, livemode: true, configs);
         var test = new DetectionEngine(tenantId, livemode: false, configs);

@@ -674,11 +674,8 @@ public abstract class StorageContractTests : IAsyncLifetime
         ]);
         await Anomalies.SetStatusAsync("tn_s", acknowledged.Id, AnomalyStatus.Acknowledged, null, "ops", now);
 
-        async Task<Dictionary<(string Anomaly, string Type), AlertDeliveryView>> DeliveriesAsync() =>
-            (await _storage.Alerts.ListDeliveriesAsync("tn_s", new AlertDeliveryQuery(null, null, 100, null))).Items.ToDictionary(d => (d.AnomalyId, d.AlertType));
-
         // Only the refunds alert is due; the card testing alerts are held, the test-mode silence matching none of them.
-        var held = await DeliveriesAsync();
+        var held = await DeliveriesAsync("tn_s");
         Assert.Equal(6, held.Count);
         Assert.Equal((AlertDeliveryStatus.Pending, null), (held[(refunds.Id, AnomalyAlertTypes.Detected)].Status, held[(refunds.Id, AnomalyAlertTypes.Detected)].SilenceId));
         Assert.All(held.Values.Where(d => d.AnomalyId != refunds.Id), d => Assert.Equal((AlertDeliveryStatus.Silenced, "sil_cards"), (d.Status, d.SilenceId)));
@@ -692,7 +689,7 @@ public abstract class StorageContractTests : IAsyncLifetime
         Assert.Equal(1, await _storage.Alerts.ReleaseEndedSilencesAsync(now.AddSeconds(3)));
         Assert.Equal(0, await _storage.Alerts.ReleaseEndedSilencesAsync(now.AddSeconds(4)));
         Assert.Equal(now.AddSeconds(3), (await _storage.Alerts.GetSilenceAsync("tn_s", "sil_cards"))!.ReleasedAt);
-        var after = await DeliveriesAsync();
+        var after = await DeliveriesAsync("tn_s");
         Assert.Equal((AlertDeliveryStatus.Pending, "sil_cards"), (after[(stillOpen.Id, AnomalyAlertTypes.Detected)].Status, after[(stillOpen.Id, AnomalyAlertTypes.Detected)].SilenceId));
         Assert.Equal(AlertDeliveryStatus.Silenced, after[(stillOpen.Id, AnomalyAlertTypes.Escalated)].Status);
         Assert.Equal(AlertDeliveryStatus.Silenced, after[(acknowledged.Id, AnomalyAlertTypes.Detected)].Status);
@@ -706,7 +703,7 @@ public abstract class StorageContractTests : IAsyncLifetime
             stillOpen with { Change = AnomalyChange.Resolved, Severity = Severity.Critical, ChangedAt = 1_700_010_000 },
             acknowledged with { Change = AnomalyChange.Resolved, ChangedAt = 1_700_010_000 },
         ]);
-        var resolved = await DeliveriesAsync();
+        var resolved = await DeliveriesAsync("tn_s");
         Assert.Equal((AlertDeliveryStatus.Pending, null), (resolved[(stillOpen.Id, AnomalyAlertTypes.Resolved)].Status, resolved[(stillOpen.Id, AnomalyAlertTypes.Resolved)].SilenceId));
         Assert.Equal((AlertDeliveryStatus.Silenced, "sil_cards"), (resolved[(acknowledged.Id, AnomalyAlertTypes.Resolved)].Status, resolved[(acknowledged.Id, AnomalyAlertTypes.Resolved)].SilenceId));
     }
@@ -947,11 +944,8 @@ public abstract class StorageContractTests : IAsyncLifetime
         ]);
         await Anomalies.ApplyAsync([worsened with { Change = AnomalyChange.Resolved, Severity = Severity.Critical, ChangedAt = 1_700_010_000 }]);
 
-        async Task<Dictionary<(string Anomaly, string Type), AlertDeliveryView>> DeliveriesAsync() =>
-            (await _storage.Alerts.ListDeliveriesAsync("tn_v", new AlertDeliveryQuery(null, null, 100, null))).Items.ToDictionary(d => (d.AnomalyId, d.AlertType));
-
         // High openings are held; the critical escalations go out, and so does the end of the episode they announced.
-        var queued = await DeliveriesAsync();
+        var queued = await DeliveriesAsync("tn_v");
         Assert.Equal((AlertDeliveryStatus.Silenced, "sil_high"), (queued[(worsened.Id, AnomalyAlertTypes.Detected)].Status, queued[(worsened.Id, AnomalyAlertTypes.Detected)].SilenceId));
         Assert.Equal((AlertDeliveryStatus.Pending, null), (queued[(worsened.Id, AnomalyAlertTypes.Escalated)].Status, queued[(worsened.Id, AnomalyAlertTypes.Escalated)].SilenceId));
         Assert.Equal((AlertDeliveryStatus.Pending, null), (queued[(worsened.Id, AnomalyAlertTypes.Resolved)].Status, queued[(worsened.Id, AnomalyAlertTypes.Resolved)].SilenceId));
@@ -961,7 +955,7 @@ public abstract class StorageContractTests : IAsyncLifetime
         // At the end only the anomaly nobody was told about goes out: the escalated one's high opening would be stale news.
         await _storage.Alerts.EndSilenceAsync("tn_v", "sil_high", now.AddSeconds(2));
         Assert.Equal(1, await _storage.Alerts.ReleaseEndedSilencesAsync(now.AddSeconds(3)));
-        var after = await DeliveriesAsync();
+        var after = await DeliveriesAsync("tn_v");
         Assert.Equal(AlertDeliveryStatus.Pending, after[(quiet.Id, AnomalyAlertTypes.Detected)].Status);
         Assert.Equal(AlertDeliveryStatus.Silenced, after[(stillWorse.Id, AnomalyAlertTypes.Detected)].Status);
     }
@@ -977,6 +971,10 @@ public abstract class StorageContractTests : IAsyncLifetime
 
     private static AlertChannel Channel(string id, string tenant, DateTime createdAt) =>
         new(id, tenant, AlertChannelKinds.Webhook, id, "https://example.com/" + id, "whsec_c2VjcmV0", Severity.Low, null, null, DateTime.UnixEpoch.AddMilliseconds(new DateTimeOffset(createdAt).ToUnixTimeMilliseconds()));
+
+    /// <summary>A tenant's alert deliveries by anomaly and alert type.</summary>
+    private async Task<Dictionary<(string Anomaly, string Type), AlertDeliveryView>> DeliveriesAsync(string tenant) =>
+        (await _storage.Alerts.ListDeliveriesAsync(tenant, new AlertDeliveryQuery(null, null, 100, null))).Items.ToDictionary(d => (d.AnomalyId, d.AlertType));
 
     private static AlertSilence Silence(string id, string tenant, DateTime startsAt, DateTime endsAt) =>
         new(id, tenant, startsAt, endsAt, null, null, null, "Planned work", "ops", startsAt);
