@@ -33,6 +33,10 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
           --admin-key K     admin key for --url
           --data DIR        data folder for the started instance (default: a new temp folder)
           --postgres CS     with --url: count the rows stored in this PostgreSQL database after the load
+
+        After the load, every delivery answered 429 or 5xx (or not answered) is sent again, as Stripe retries
+        it, until answered 200; the rows stored must then equal the events acknowledged once (a retry
+        answered duplicate counts: its event was stored although its first answer was a failure).
         """;
 
     public static BenchOptions? Parse(string[] args)

@@ -71,12 +71,20 @@ internal static partial class WebhookEndpoints
         var delivery = new WebhookDelivery(tokenHash!, context.Request.Headers["Stripe-Signature"].ToString(), body, receivedAt);
         WebhookOutcome outcome;
         var loggedUnavailable = false;
+        var receiving = grains.For(tenantId).ReceiveWebhookAsync(delivery);
         try
         {
-            outcome = await grains.For(tenantId).ReceiveWebhookAsync(delivery);
+            outcome = await receiving.WaitAsync(TimeSpan.FromSeconds(options.Value.Webhooks.TimeoutSeconds), time);
         }
         catch (Exception ex) when (StorageExceptionHandler.IsUnavailable(ex))
         {
+            if (!receiving.IsCompleted)
+            {
+                // Answered without it (a silo that died mid-call answers nothing until Orleans gives up on it);
+                // whatever it ends in is of no further use, but must be observed.
+                _ = receiving.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+
             LogUnavailable(logger, tenantId, ex.GetType().Name);
             outcome = new WebhookOutcome(WebhookStatus.StorageUnavailable, Detail: MayNotBeStored, RetryAfterSeconds: options.Value.Webhooks.StorageRetryAfterSeconds);
             loggedUnavailable = true;

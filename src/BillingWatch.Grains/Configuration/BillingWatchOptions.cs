@@ -256,6 +256,14 @@ public sealed class WebhookOptions
 
     /// <summary>Seconds Stripe is told to wait after a 503.</summary>
     public int StorageRetryAfterSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// Seconds a delivery waits for its tenant's answer before it is answered 503. A healthy answer takes
+    /// milliseconds (about one second at the worst of a cold, saturated cluster); a silo that dies mid-call
+    /// answers nothing until Orleans' response timeout, so this bounds how long Stripe's connection is held.
+    /// The event may still be stored after the 503: a retry is then answered as a duplicate.
+    /// </summary>
+    public int TimeoutSeconds { get; set; } = 5;
 }
 
 /// <summary>The default per-tenant token bucket; each tenant can be given its own.</summary>

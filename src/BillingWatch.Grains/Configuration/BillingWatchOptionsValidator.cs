@@ -68,6 +68,7 @@ public sealed class BillingWatchOptionsValidator : IValidateOptions<BillingWatch
             AtLeast(o.Orleans.ResponseTimeoutSeconds, 1, "Orleans:ResponseTimeoutSeconds"),
             AtLeast(o.Webhooks.MaxBodyBytes, 1024, "Webhooks:MaxBodyBytes"),
             AtLeast(o.Webhooks.StorageRetryAfterSeconds, 1, "Webhooks:StorageRetryAfterSeconds"),
+            AtLeast(o.Webhooks.TimeoutSeconds, 1, "Webhooks:TimeoutSeconds"),
             Positive(o.RateLimit.EventsPerSecond, "RateLimit:EventsPerSecond"),
             AtLeast(o.RateLimit.Burst, 1, "RateLimit:Burst"),
             AtLeast(o.Detection.TickSeconds, 1, "Detection:TickSeconds"),

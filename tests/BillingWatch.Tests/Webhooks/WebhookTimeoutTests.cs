@@ -1,0 +1,63 @@
+using BillingWatch.Tests.Fixtures;
+using Microsoft.Data.Sqlite;
+
+namespace BillingWatch.Tests.Webhooks;
+
+/// <summary>
+/// A tenant that does not answer in time, for real: another connection holds SQLite's write lock and the
+/// event log's writer waits for it (a busy timeout far longer than the webhook's), as a grain call to a silo
+/// that died mid-call waits for Orleans' response timeout. The delivery must not be held that long.
+/// </summary>
+public sealed class WebhookTimeoutTests : IAsyncLifetime
+{
+    private readonly BillingWatchApp _app = new(TestData.NewDirectory(), new Dictionary<string, string?>
+    {
+        ["BillingWatch:Storage:BusyTimeoutMs"] = "120000",
+        ["BillingWatch:Webhooks:TimeoutSeconds"] = "1",
+        // Orleans would give up on the call only after two minutes too.
+        ["BillingWatch:Orleans:ResponseTimeoutSeconds"] = "120",
+    });
+
+    public Task InitializeAsync()
+    {
+        _ = _app.Server;
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _app.DisposeAsync();
+
+    [Fact]
+    public async Task A_delivery_not_answered_in_time_gets_503_and_its_retry_is_answered_as_a_duplicate_once_it_was_stored()
+    {
+        var tenant = await _app.CreateTenantAsync();
+        await HttpAssert.JsonAsync(await tenant.DeliverAsync(StripeEvents.ChargeSucceeded()), 200);
+        var slow = StripeEvents.ChargeSucceeded();
+
+        using (var holder = new SqliteConnection($"Data Source={_app.DatabasePath};Pooling=False"))
+        {
+            holder.Open();
+            using var lockIt = holder.CreateCommand();
+            lockIt.CommandText = "BEGIN IMMEDIATE";
+            lockIt.ExecuteNonQuery();
+
+            // The writer is still waiting for the lock, so this answer came from the webhook's own time limit.
+            var response = await tenant.DeliverAsync(slow).WaitAsync(TimeSpan.FromSeconds(60));
+            var problem = await HttpAssert.ProblemAsync(response, 503);
+            Assert.Contains("safe", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            Assert.NotNull(response.Headers.RetryAfter);
+            Assert.Null(await _app.EventLog.GetAsync(tenant.Id, StripeEvents.IdOf(slow), livemode: false));
+
+            using var rollback = holder.CreateCommand();
+            rollback.CommandText = "ROLLBACK";
+            rollback.ExecuteNonQuery();
+        }
+
+        // The call it gave up on goes on: the event is stored after its 503, once, and Stripe's retry is told so.
+        await Eventually.HoldsAsync(async () => await _app.EventLog.GetAsync(tenant.Id, StripeEvents.IdOf(slow), livemode: false) is not null, "the unanswered delivery's event is stored");
+        var retried = await HttpAssert.JsonAsync(await tenant.DeliverAsync(slow), 200);
+        Assert.Equal("duplicate", retried.GetProperty("status").GetString());
+        Assert.Equal(2, await _app.EventLog.CountAsync(tenant.Id));
+        Assert.Contains(_app.Logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("answered 503", StringComparison.Ordinal)
+            && l.Contains(nameof(TimeoutException), StringComparison.Ordinal));
+    }
+}
