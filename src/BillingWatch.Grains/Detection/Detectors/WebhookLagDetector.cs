@@ -6,6 +6,9 @@ namespace BillingWatch.Detection.Detectors;
 /// a sliding window of arrival time, at least <c>min_late</c> deliveries arrived <c>medium_seconds</c> or
 /// more after their events were created and they make up at least <c>min_late_share</c> of the window's
 /// deliveries (critical when that many are <c>critical_seconds</c> late). Imports are not deliveries.
+/// Stripe retries a failed delivery for three days at most, so a delivery later than that is a resend or a
+/// replay of history through the webhook URL, not Stripe running late: it never counts, and while at least
+/// <c>min_late</c> of them arrived within the window, the recent events of the same replay do not count either.
 /// </summary>
 public sealed class WebhookLagDetector : Detector<WebhookLagDetector.State>
 {
@@ -33,6 +36,9 @@ public sealed class WebhookLagDetector : Detector<WebhookLagDetector.State>
         Cooldown(60),
     ];
 
+    /// <summary>Stripe's automatic retries of a delivery stop three days after the event (live mode; fewer in test mode).</summary>
+    public const long StripeRetryHorizonSeconds = 3 * 86_400;
+
     public override bool Reads(BillingEvent e) => !e.Imported;
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
@@ -41,12 +47,26 @@ public sealed class WebhookLagDetector : Detector<WebhookLagDetector.State>
         s.All = SlidingCounters.Fit(s.All, 60, window);
         s.Late = SlidingCounters.Fit(s.Late, 60, window);
         s.VeryLate = SlidingCounters.Fit(s.VeryLate, 60, window);
+        s.Replayed = SlidingCounters.Fit(s.Replayed, 60, window);
         s.All.Add(e.Received);
         s.Late.AdvanceTo(e.Received);
         s.VeryLate.AdvanceTo(e.Received);
         var lag = e.Received - e.Created;
         if (lag < c.SettingLong(MediumSeconds))
         {
+            return;
+        }
+
+        s.Replayed.AdvanceTo(e.Received);
+        if (lag > StripeRetryHorizonSeconds)
+        {
+            s.Replayed.Add(e.Received);
+            return;
+        }
+
+        if (s.Replayed.Total >= c.SettingLong(MinLate))
+        {
+            // The end of a replay of history comes right after its older part: its last days are late too.
             return;
         }
 
@@ -83,6 +103,9 @@ public sealed class WebhookLagDetector : Detector<WebhookLagDetector.State>
         public SlidingCounter? Late { get; set; }
 
         public SlidingCounter? VeryLate { get; set; }
+
+        /// <summary>Deliveries later than Stripe ever retries: resends and replays of history.</summary>
+        public SlidingCounter? Replayed { get; set; }
 
         public long MaxLag { get; set; }
 

@@ -1,4 +1,5 @@
 using BillingWatch.Detection;
+using BillingWatch.Detection.Detectors;
 using BillingWatch.Tests.Fixtures;
 using static BillingWatch.Tests.Fixtures.Ev;
 
@@ -89,5 +90,49 @@ public sealed class WebhookLagTests
         // Back to merely late within the quiet hour: an update of the critical episode, no alert.
         Deliveries(harness, T0 + 2400, late: 10, lagSeconds: 400);
         Assert.Equal(2, harness.Alerts.Count());
+    }
+
+    /// <summary>Days of history sent through the webhook URL in minutes, oldest first, an event every 150 s.</summary>
+    private static void ReplayHistory(EngineHarness harness, long replayStart, int days)
+    {
+        var events = days * 86_400 / 150;
+        for (var i = 0; i < events; i++)
+        {
+            var created = replayStart - (days * 86_400) + (i * 150L);
+            harness.Fold(Charge(created), received: replayStart + (i / 50));
+        }
+    }
+
+    [Theory]
+    [InlineData(30)]
+    [InlineData(7)] // most of its events are within Stripe's three days: only the older part shows it is a replay
+    public void A_replay_of_history_through_the_webhook_url_is_not_late_delivery_down_to_its_last_days(int days)
+    {
+        var harness = EngineHarness.For("webhook_lag");
+        ReplayHistory(harness, T0, days);
+        Assert.Empty(harness.Raised);
+
+        // Once the replay is out of the window, Stripe running late is judged as before.
+        Assert.Single(Deliveries(harness, T0 + 7200, late: 6, lagSeconds: 1800));
+    }
+
+    [Fact]
+    public void A_few_resends_of_old_events_do_not_hide_deliveries_running_late()
+    {
+        var harness = EngineHarness.For("webhook_lag");
+        for (var i = 0; i < 4; i++)
+        {
+            harness.Fold(Charge(T0 - (20 * 86_400) + i), received: T0 + i);
+        }
+
+        var raised = Assert.Single(Deliveries(harness, T0 + 10, late: 6, lagSeconds: 1800));
+        Assert.Equal(Severity.Critical, raised.Severity);
+    }
+
+    [Fact]
+    public void Deliveries_late_by_up_to_three_days_count_as_late()
+    {
+        var raised = Assert.Single(Deliveries(EngineHarness.For("webhook_lag"), T0, late: 6, lagSeconds: WebhookLagDetector.StripeRetryHorizonSeconds));
+        Assert.Equal(Severity.Critical, raised.Severity);
     }
 }
