@@ -1,5 +1,4 @@
 using BillingWatch.Tests.Fixtures;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace BillingWatch.Tests.Storage;
@@ -43,13 +42,8 @@ public sealed class StorageFaultTests : IAsyncLifetime
         var duringFault = StripeEvents.ChargeSucceeded();
         using var client = _app.CreateClient();
 
-        using (var holder = new SqliteConnection($"Data Source={_app.DatabasePath};Pooling=False"))
+        using (SqliteWriteLock.Take(_app.DatabasePath))
         {
-            holder.Open();
-            using var lockIt = holder.CreateCommand();
-            lockIt.CommandText = "BEGIN IMMEDIATE";
-            lockIt.ExecuteNonQuery();
-
             var response = await tenant.DeliverAsync(duringFault);
             var problem = await HttpAssert.ProblemAsync(response, 503);
             Assert.Contains("may not have been stored", problem.GetProperty("title").GetString(), StringComparison.Ordinal);
@@ -58,10 +52,6 @@ public sealed class StorageFaultTests : IAsyncLifetime
             var ready = await client.GetAsync("/health/ready");
             Assert.True(503 == (int)ready.StatusCode, await ready.Content.ReadAsStringAsync());
             Assert.Equal(200, (int)(await client.GetAsync("/health/live")).StatusCode);
-
-            using var rollback = holder.CreateCommand();
-            rollback.CommandText = "ROLLBACK";
-            rollback.ExecuteNonQuery();
         }
 
         Assert.Null(await _app.EventLog.GetAsync(tenant.Id, StripeEvents.IdOf(duringFault), livemode: false));
@@ -85,13 +75,8 @@ public sealed class StorageFaultTests : IAsyncLifetime
         await HttpAssert.JsonAsync(await tenant.DeliverAsync(StripeEvents.ChargeSucceeded()), 200);
         var bodies = Enumerable.Range(0, 20).Select(_ => StripeEvents.ChargeSucceeded()).ToArray();
 
-        using (var holder = new SqliteConnection($"Data Source={_app.DatabasePath};Pooling=False"))
+        using (SqliteWriteLock.Take(_app.DatabasePath))
         {
-            holder.Open();
-            using var lockIt = holder.CreateCommand();
-            lockIt.CommandText = "BEGIN IMMEDIATE";
-            lockIt.ExecuteNonQuery();
-
             var responses = await Task.WhenAll(bodies.Select(b => tenant.DeliverAsync(b)));
             Assert.All(responses, r => Assert.Equal(503, (int)r.StatusCode));
         }

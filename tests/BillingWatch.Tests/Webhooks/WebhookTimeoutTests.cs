@@ -1,5 +1,4 @@
 using BillingWatch.Tests.Fixtures;
-using Microsoft.Data.Sqlite;
 
 namespace BillingWatch.Tests.Webhooks;
 
@@ -33,23 +32,14 @@ public sealed class WebhookTimeoutTests : IAsyncLifetime
         await HttpAssert.JsonAsync(await tenant.DeliverAsync(StripeEvents.ChargeSucceeded()), 200);
         var slow = StripeEvents.ChargeSucceeded();
 
-        using (var holder = new SqliteConnection($"Data Source={_app.DatabasePath};Pooling=False"))
+        using (SqliteWriteLock.Take(_app.DatabasePath))
         {
-            holder.Open();
-            using var lockIt = holder.CreateCommand();
-            lockIt.CommandText = "BEGIN IMMEDIATE";
-            lockIt.ExecuteNonQuery();
-
             // The writer is still waiting for the lock, so this answer came from the webhook's own time limit.
             var response = await tenant.DeliverAsync(slow).WaitAsync(TimeSpan.FromSeconds(60));
             var problem = await HttpAssert.ProblemAsync(response, 503);
             Assert.Contains("safe", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
             Assert.NotNull(response.Headers.RetryAfter);
             Assert.Null(await _app.EventLog.GetAsync(tenant.Id, StripeEvents.IdOf(slow), livemode: false));
-
-            using var rollback = holder.CreateCommand();
-            rollback.CommandText = "ROLLBACK";
-            rollback.ExecuteNonQuery();
         }
 
         // The call it gave up on goes on: the event is stored after its 503, once, and Stripe's retry is told so.
