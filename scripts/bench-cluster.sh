@@ -7,6 +7,8 @@
 # BENCH_WARMUP=W first sends W unmeasured deliveries to every server (other tenants), so each topology is
 # measured warm — JIT done in every process, as after a while in production; the CPU seconds then cover
 # the measured run only.
+# BENCH_KILL_SILO_AFTER=S kills silo 1 with SIGKILL S seconds after the measured load starts (the bench then
+# redelivers what was refused, as Stripe retries, and checks rows = events acknowledged once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events="${1:-200000}"; tenants="${2:-100}"; silo_counts="${3:-1 3}"
@@ -31,9 +33,19 @@ for silos in $silo_counts; do
       | grep -E "accepted/s|latency ms" | sed 's/^/  warm-up: /' || true
   fi
   scripts/cluster-local.sh cpu --state "$state" >"$state/cpu-before"
-  "${bench[@]}" --url "${FRONTENDS// /,}" --admin-key "$ADMIN_KEY" --postgres "$CONNECTION_STRING" || true
+  if [ -n "${BENCH_KILL_SILO_AFTER:-}" ]; then
+    "${bench[@]}" --url "${FRONTENDS// /,}" --admin-key "$ADMIN_KEY" --postgres "$CONNECTION_STRING" &
+    load=$!
+    sleep "$BENCH_KILL_SILO_AFTER"
+    echo "== kill -9 silo 1 (pid $SILO_1_PID)"
+    kill -9 "$SILO_1_PID"
+    wait "$load" || true
+  else
+    "${bench[@]}" --url "${FRONTENDS// /,}" --admin-key "$ADMIN_KEY" --postgres "$CONNECTION_STRING" || true
+  fi
   scripts/cluster-local.sh cpu --state "$state" >"$state/cpu-after"
   echo "CPU seconds during the run:"
-  paste "$state/cpu-before" "$state/cpu-after" | awk '{ printf "  %-12s %6.1f\n", $1, $4 - $2 }'
+  # By name: a killed silo has no line after the run.
+  awk 'NR == FNR { before[$1] = $2; next } { printf "  %-12s %6.1f\n", $1, $2 - before[$1] }' "$state/cpu-before" "$state/cpu-after"
   scripts/cluster-local.sh stop --state "$state" >/dev/null
 done
