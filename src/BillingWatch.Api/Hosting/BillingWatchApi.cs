@@ -78,6 +78,11 @@ internal static class BillingWatchApi
         builder.Services.AddSingleton<AdminKeyStore>();
         builder.Services.AddSingleton<ApiKeyAuthentication>();
         builder.Services.AddSingleton<TenantRoutes>();
+        builder.Services.AddSingleton(sp =>
+        {
+            var detection = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<BillingWatchOptions>>().Value.Detection;
+            return new BacktestGate(detection.MaxConcurrentBacktests is > 0 and var slots ? slots : BacktestGate.DefaultSlots, TimeSpan.FromSeconds(detection.BacktestWaitSeconds));
+        });
         builder.Services.AddSingleton<BillingWatch.Api.Webhooks.TenantGrains>();
         builder.Services.AddSingleton<BillingWatch.Api.Webhooks.WebhookRejectCounter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BillingWatch.Api.Webhooks.WebhookRejectCounter>());

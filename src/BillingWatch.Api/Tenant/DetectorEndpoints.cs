@@ -82,7 +82,7 @@ internal static class DetectorEndpoints
     /// tenant's settings overridden by the ones given. Reads the event log; changes nothing.
     /// </summary>
     private static async Task<Results<Ok<BacktestResponse>, ProblemHttpResult>> BacktestAsync(
-        string name, TenantIdentity tenant, [FromBody] JsonElement? body, IGrainFactory grains, IEventLog eventLog, TimeProvider time, CancellationToken cancellationToken)
+        string name, TenantIdentity tenant, [FromBody] JsonElement? body, IGrainFactory grains, IEventLog eventLog, TimeProvider time, BacktestGate gate, HttpContext context, CancellationToken cancellationToken)
     {
         if (Detection.DetectorRegistry.Find(name) is not { } detector)
         {
@@ -124,6 +124,18 @@ internal static class DetectorEndpoints
         if (Detection.DetectorConfigs.Validate(detector, overrides) is { } problem)
         {
             return ApiProblem.BadRequest(problem);
+        }
+
+        using var turn = gate.TryStart(tenant.TenantId);
+        if (turn is null)
+        {
+            return ApiProblem.Create(StatusCodes.Status409Conflict, "backtest-in-progress", "A backtest is already running for this tenant.", "Wait for its answer, then send this one.");
+        }
+
+        if (!await turn.TakeSlotAsync(cancellationToken))
+        {
+            context.Response.Headers.RetryAfter = "10";
+            return ApiProblem.Create(StatusCodes.Status429TooManyRequests, "backtests-busy", "This server is running as many backtests as it takes at once.", "Retry after the number of seconds in the Retry-After header.");
         }
 
         var live = await grains.GetGrain<ITenantGrain>(tenant.TenantId).GetDetectorsAsync() ?? [];

@@ -157,6 +157,12 @@ public sealed class DetectionOptions
     /// (wherever the tenant lives); the embedded silo, which has no reminder table, from a background service.
     /// </summary>
     public bool TickByReminder { get; set; }
+
+    /// <summary>Backtests one process runs at once (each folds a tenant's whole log on one core); 0: half the cores, at least one.</summary>
+    public int MaxConcurrentBacktests { get; set; }
+
+    /// <summary>How long a backtest waits for one of those before it is answered 429.</summary>
+    public int BacktestWaitSeconds { get; set; } = 30;
 }
 
 public sealed class ImportOptions

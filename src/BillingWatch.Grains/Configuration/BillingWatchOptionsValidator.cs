@@ -72,6 +72,8 @@ public sealed class BillingWatchOptionsValidator : IValidateOptions<BillingWatch
             Positive(o.RateLimit.EventsPerSecond, "RateLimit:EventsPerSecond"),
             AtLeast(o.RateLimit.Burst, 1, "RateLimit:Burst"),
             AtLeast(o.Detection.TickSeconds, 1, "Detection:TickSeconds"),
+            AtLeast(o.Detection.MaxConcurrentBacktests, 0, "Detection:MaxConcurrentBacktests"),
+            AtLeast(o.Detection.BacktestWaitSeconds, 0, "Detection:BacktestWaitSeconds"),
             AtLeast(o.Import.MaxBodyBytes, 1, "Import:MaxBodyBytes"),
             AtLeast(o.Import.ChunkSize, 1, "Import:ChunkSize"),
             AtLeast(o.Import.SessionIdleMinutes, 1, "Import:SessionIdleMinutes"),
