@@ -146,6 +146,12 @@ internal static class ApiDocumentation
             problems.Add(("409", "Another import of this tenant is running."));
         }
 
+        if (path.EndsWith("backtest", StringComparison.Ordinal))
+        {
+            problems.Add(("409", "A backtest of this tenant is running."));
+            problems.Add(("429", "The server is running as many backtests as it takes at once; see Retry-After."));
+        }
+
         if (webhook)
         {
             problems.Add(("429", "The tenant is over its rate limit; see Retry-After."));
