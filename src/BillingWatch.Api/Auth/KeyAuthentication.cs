@@ -83,6 +83,14 @@ internal static class KeyAuthentication
             }
 
             new TenantIdentity(tenantId).Attach(context);
+            using var permit = await context.RequestServices.GetRequiredService<TenantRequestGate>().EnterAsync(tenantId, context.RequestAborted);
+            if (permit is null)
+            {
+                await ApiProblem.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too-many-requests", "Too many requests of this tenant are running.",
+                    "Its earlier requests are still running; retry after the number of seconds in the Retry-After header.", retryAfterSeconds: 1);
+                return;
+            }
+
             await next(context);
         });
 

@@ -156,6 +156,11 @@ internal static class ApiDocumentation
         {
             problems.Add(("429", "The tenant is over its rate limit; see Retry-After."));
         }
+        else if (requirement?.Kind == KeyKind.Tenant)
+        {
+            // TryAdd below keeps the backtest's own 429 description.
+            problems.Add(("429", "As many of this tenant's requests as may run at once are running and none ended within the wait; see Retry-After."));
+        }
 
         problems.Add(("503", "Storage or the cluster is unavailable; retry after Retry-After."));
         operation.Responses ??= new OpenApiResponses();

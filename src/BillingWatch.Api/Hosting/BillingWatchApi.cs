@@ -80,6 +80,11 @@ internal static class BillingWatchApi
         builder.Services.AddSingleton<TenantRoutes>();
         builder.Services.AddSingleton(sp =>
         {
+            var api = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<BillingWatchOptions>>().Value.Api;
+            return new TenantRequestGate(api.MaxConcurrentRequestsPerTenant is > 0 and var permits ? permits : TenantRequestGate.DefaultPermits, TimeSpan.FromSeconds(api.RequestWaitSeconds));
+        });
+        builder.Services.AddSingleton(sp =>
+        {
             var detection = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<BillingWatchOptions>>().Value.Detection;
             return new BacktestGate(detection.MaxConcurrentBacktests is > 0 and var slots ? slots : BacktestGate.DefaultSlots, TimeSpan.FromSeconds(detection.BacktestWaitSeconds));
         });

@@ -52,6 +52,8 @@ public sealed class BillingWatchOptions
 
     public DetectionOptions Detection { get; set; } = new();
 
+    public ApiOptions Api { get; set; } = new();
+
     public ImportOptions Import { get; set; } = new();
 
     public StripeSyncOptions Stripe { get; set; } = new();
@@ -163,6 +165,15 @@ public sealed class DetectionOptions
 
     /// <summary>How long a backtest waits for one of those before it is answered 429.</summary>
     public int BacktestWaitSeconds { get; set; } = 30;
+}
+
+public sealed class ApiOptions
+{
+    /// <summary>A tenant's API requests that run at once in one process (webhooks are not counted); 0: half the cores, at least one.</summary>
+    public int MaxConcurrentRequestsPerTenant { get; set; }
+
+    /// <summary>How long a tenant's request waits for its turn before it is answered 429.</summary>
+    public int RequestWaitSeconds { get; set; } = 30;
 }
 
 public sealed class ImportOptions

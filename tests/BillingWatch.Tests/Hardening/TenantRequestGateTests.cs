@@ -1,0 +1,54 @@
+using BillingWatch.Api.Auth;
+using BillingWatch.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BillingWatch.Tests.Hardening;
+
+/// <summary>
+/// One tenant's API requests run a bounded number at a time, so its key cannot take the process's threads
+/// from other tenants and from webhooks. The gate the middleware uses is held from here: the waits and the
+/// refusal are certain rather than raced.
+/// </summary>
+public sealed class TenantRequestGateTests : IAsyncLifetime
+{
+    private readonly BillingWatchApp _app = new(TestData.NewDirectory(), new Dictionary<string, string?>
+    {
+        ["BillingWatch:Api:MaxConcurrentRequestsPerTenant"] = "1",
+        ["BillingWatch:Api:RequestWaitSeconds"] = "1",
+    });
+
+    public Task InitializeAsync()
+    {
+        _ = _app.Server;
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _app.DisposeAsync();
+
+    [Fact]
+    public async Task A_tenant_whose_requests_are_all_running_waits_and_then_gets_429_while_others_and_its_webhooks_go_on()
+    {
+        var busy = await _app.CreateTenantAsync("Busy");
+        var other = await _app.CreateTenantAsync("Other");
+        using var busyApi = busy.Api();
+        using var otherApi = other.Api();
+        var gate = _app.Services.GetRequiredService<TenantRequestGate>();
+
+        using (var running = await gate.EnterAsync(busy.Id, CancellationToken.None))
+        {
+            Assert.NotNull(running);
+            var response = await busyApi.GetAsync("/api/v1/events");
+            Assert.NotNull(response.Headers.RetryAfter);
+            var refused = await HttpAssert.ProblemAsync(response, 429);
+            Assert.Equal("urn:billingwatch:problem:too-many-requests", refused.GetProperty("type").GetString());
+
+            await HttpAssert.JsonAsync(await otherApi.GetAsync("/api/v1/events"), 200);
+            var accepted = await HttpAssert.JsonAsync(await busy.DeliverAsync(StripeEvents.ChargeSucceeded()), 200);
+            Assert.Equal("accepted", accepted.GetProperty("status").GetString());
+        }
+
+        // The refusal held no permit: once the running request ends, the tenant's next one runs.
+        var listed = await HttpAssert.JsonAsync(await busyApi.GetAsync("/api/v1/events?limit=5"), 200);
+        Assert.Single(listed.GetProperty("items").EnumerateArray());
+    }
+}
