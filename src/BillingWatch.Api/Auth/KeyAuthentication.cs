@@ -83,6 +83,12 @@ internal static class KeyAuthentication
             }
 
             new TenantIdentity(tenantId).Attach(context);
+            if (endpoint!.Metadata.Contains(TenantRequestGate.Exempt))
+            {
+                await next(context);
+                return;
+            }
+
             using var permit = await context.RequestServices.GetRequiredService<TenantRequestGate>().EnterAsync(tenantId, context.RequestAborted);
             if (permit is null)
             {

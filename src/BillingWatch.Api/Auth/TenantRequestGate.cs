@@ -14,6 +14,13 @@ public sealed class TenantRequestGate(int permits, TimeSpan wait)
 
     public static int DefaultPermits => Math.Max(1, Environment.ProcessorCount / 2);
 
+    /// <summary>
+    /// Endpoint metadata for a request that may run for minutes without holding a thread in a read (a
+    /// one-request import streams its body into the writer): it takes no permit, so the tenant's other
+    /// requests do not wait behind it. One import per tenant runs at a time in any case.
+    /// </summary>
+    public static readonly object Exempt = new ExemptMarker();
+
     public int Permits { get; } = Math.Max(1, permits);
 
     public TimeSpan Wait { get; } = wait;
@@ -37,4 +44,6 @@ public sealed class TenantRequestGate(int permits, TimeSpan wait)
             }
         }
     }
+
+    private sealed class ExemptMarker;
 }
