@@ -16,8 +16,9 @@ public sealed class TenantRequestGate(int permits, TimeSpan wait)
 
     /// <summary>
     /// Endpoint metadata for a request that may run for minutes without holding a thread in a read (a
-    /// one-request import streams its body into the writer): it takes no permit, so the tenant's other
-    /// requests do not wait behind it. One import per tenant runs at a time in any case.
+    /// one-request import streams its body into the writer; completing an import session imports what it
+    /// spooled): it takes no permit, so the tenant's other requests do not wait behind it. One import per
+    /// tenant runs at a time in any case.
     /// </summary>
     public static readonly object Exempt = new ExemptMarker();
 
