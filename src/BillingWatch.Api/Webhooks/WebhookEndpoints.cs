@@ -71,14 +71,15 @@ internal static partial class WebhookEndpoints
         var delivery = new WebhookDelivery(tokenHash!, context.Request.Headers["Stripe-Signature"].ToString(), body, receivedAt);
         WebhookOutcome outcome;
         var loggedUnavailable = false;
-        var receiving = grains.For(tenantId).ReceiveWebhookAsync(delivery);
+        Task<WebhookOutcome>? receiving = null;
         try
         {
+            receiving = grains.For(tenantId).ReceiveWebhookAsync(delivery);
             outcome = await receiving.WaitAsync(TimeSpan.FromSeconds(options.Value.Webhooks.TimeoutSeconds), time);
         }
         catch (Exception ex) when (StorageExceptionHandler.IsUnavailable(ex))
         {
-            if (!receiving.IsCompleted)
+            if (receiving is { IsCompleted: false })
             {
                 // Answered without it (a silo that died mid-call answers nothing until Orleans gives up on it);
                 // whatever it ends in is of no further use, but must be observed.
