@@ -83,7 +83,7 @@ internal static class KeyAuthentication
             }
 
             new TenantIdentity(tenantId).Attach(context);
-            if (endpoint!.Metadata.Contains(TenantRequestGate.Exempt))
+            if (endpoint!.Metadata.GetMetadata<TenantRequestGate.Heavy>() is not { } heavy || !heavy.Applies(context.Request))
             {
                 await next(context);
                 return;
@@ -92,8 +92,8 @@ internal static class KeyAuthentication
             using var permit = await context.RequestServices.GetRequiredService<TenantRequestGate>().EnterAsync(tenantId, context.RequestAborted);
             if (permit is null)
             {
-                await ApiProblem.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too-many-requests", "Too many requests of this tenant are running.",
-                    "Its earlier requests are still running; retry after the number of seconds in the Retry-After header.", retryAfterSeconds: 1);
+                await ApiProblem.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too-many-requests", "Too many heavy requests of this tenant are running.",
+                    "Its earlier scans, metrics or backtests are still running; retry after the number of seconds in the Retry-After header.", retryAfterSeconds: 1);
                 return;
             }
 

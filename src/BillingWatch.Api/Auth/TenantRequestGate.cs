@@ -3,10 +3,11 @@ using System.Collections.Concurrent;
 namespace BillingWatch.Api.Auth;
 
 /// <summary>
-/// How many of one tenant's API requests run at once in this process; the rest wait their turn (up to
-/// <see cref="Wait"/>, then 429). Queries that scan a tenant's payloads hold a thread for their whole read,
-/// so without it one key sending sixteen at once held another tenant's webhooks for seconds on two cores.
-/// Webhooks are not API requests and never wait here.
+/// How many of one tenant's heavy API requests — those that read far more than they return: payload scans,
+/// metrics over a window, the anomalies export, backtests — run at once in this process; the rest wait their
+/// turn (up to <see cref="Wait"/>, then 429). Such a read holds a thread for its whole query, so without it
+/// one key sending sixteen at once held another tenant's webhooks for seconds on two cores. Index reads (lists,
+/// one object) and writes are not held back, and webhooks are not API requests.
 /// </summary>
 public sealed class TenantRequestGate(int permits, TimeSpan wait)
 {
@@ -14,13 +15,8 @@ public sealed class TenantRequestGate(int permits, TimeSpan wait)
 
     public static int DefaultPermits => Math.Max(1, Environment.ProcessorCount / 2);
 
-    /// <summary>
-    /// Endpoint metadata for a request that may run for minutes without holding a thread in a read (a
-    /// one-request import streams its body into the writer; completing an import session imports what it
-    /// spooled): it takes no permit, so the tenant's other requests do not wait behind it. One import per
-    /// tenant runs at a time in any case.
-    /// </summary>
-    public static readonly object Exempt = new ExemptMarker();
+    /// <summary>Endpoint metadata: every request to the endpoint is heavy.</summary>
+    public static readonly Heavy Always = new(static _ => true);
 
     public int Permits { get; } = Math.Max(1, permits);
 
@@ -32,6 +28,9 @@ public sealed class TenantRequestGate(int permits, TimeSpan wait)
         var gate = _tenants.GetOrAdd(tenantId, static (_, permits) => new SemaphoreSlim(permits, permits), Permits);
         return await gate.WaitAsync(Wait, cancellationToken) ? new Permit(gate) : null;
     }
+
+    /// <summary>Endpoint metadata: the requests for which <paramref name="Applies"/> holds take a turn.</summary>
+    public sealed record Heavy(Func<HttpRequest, bool> Applies);
 
     private sealed class Permit(SemaphoreSlim gate) : IDisposable
     {
@@ -45,6 +44,4 @@ public sealed class TenantRequestGate(int permits, TimeSpan wait)
             }
         }
     }
-
-    private sealed class ExemptMarker;
 }

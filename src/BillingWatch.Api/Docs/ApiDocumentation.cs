@@ -106,13 +106,14 @@ internal static class ApiDocumentation
                     };
                 }
 
-                AddProblems(operation, path, requirement, hasInput: operation.Parameters is { Count: > 0 } || operation.RequestBody is not null);
+                AddProblems(operation, path, requirement, hasInput: operation.Parameters is { Count: > 0 } || operation.RequestBody is not null,
+                    heavy: metadata.OfType<BillingWatch.Api.Auth.TenantRequestGate.Heavy>().Any());
                 return Task.CompletedTask;
             });
         });
 
     /// <summary>The error answers a route can give, each an RFC 9457 problem body.</summary>
-    private static void AddProblems(OpenApiOperation operation, string path, RequiresKey? requirement, bool hasInput)
+    private static void AddProblems(OpenApiOperation operation, string path, RequiresKey? requirement, bool hasInput, bool heavy)
     {
         var webhook = path.StartsWith("webhook/", StringComparison.Ordinal);
         var problems = new List<(string Status, string Description)>();
@@ -156,10 +157,10 @@ internal static class ApiDocumentation
         {
             problems.Add(("429", "The tenant is over its rate limit; see Retry-After."));
         }
-        else if (requirement?.Kind == KeyKind.Tenant)
+        else if (heavy)
         {
             // TryAdd below keeps the backtest's own 429 description.
-            problems.Add(("429", "As many of this tenant's requests as may run at once are running and none ended within the wait; see Retry-After."));
+            problems.Add(("429", "As many of this tenant's heavy requests (payload scans, metrics, exports, backtests) as may run at once are running and none ended within the wait; see Retry-After."));
         }
 
         problems.Add(("503", "Storage or the cluster is unavailable; retry after Retry-After."));

@@ -21,7 +21,7 @@ internal static class AnomalyEndpoints
     {
         var anomalies = api.MapGroup("/").RequireTenantKey().WithTags("Anomalies");
         anomalies.MapGet("/anomalies", ListAsync).WithQuery([.. AnomalyFilters, QueryDocs.Limit, QueryDocs.Cursor]);
-        anomalies.MapGet("/anomalies.csv", CsvAsync).WithQuery(AnomalyFilters);
+        anomalies.MapGet("/anomalies.csv", CsvAsync).WithMetadata(TenantRequestGate.Always).WithQuery(AnomalyFilters);
         anomalies.MapGet("/anomalies/{id}", GetAsync);
         anomalies.MapGet("/anomalies/{id}/events", EventsAsync);
         anomalies.MapPost("/anomalies/{id}/acknowledge", (string id, TenantIdentity tenant, [FromBody] StatusRequest? body, IAnomalyStore store, TimeProvider time) => ChangeAsync(id, AnomalyStatus.Acknowledged, tenant, body, store, time));

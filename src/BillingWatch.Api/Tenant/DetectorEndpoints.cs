@@ -17,7 +17,7 @@ internal static class DetectorEndpoints
         detectors.MapGet("/", ListAsync);
         detectors.MapGet("/{name}", GetAsync);
         detectors.MapPut("/{name}", UpdateAsync);
-        detectors.MapPost("/{name}/backtest", BacktestAsync);
+        detectors.MapPost("/{name}/backtest", BacktestAsync).WithMetadata(TenantRequestGate.Always);
         return api;
     }
 

@@ -13,10 +13,14 @@ namespace BillingWatch.Api.Tenant;
 
 internal static class EventEndpoints
 {
+    private static readonly TenantRequestGate.Heavy PayloadScan = new(static request =>
+        request.Query.ContainsKey("customer") || request.Query.ContainsKey("minAmount") || request.Query.ContainsKey("maxAmount"));
+
     public static RouteGroupBuilder MapEvents(this RouteGroupBuilder api)
     {
         var events = api.MapGroup("/events").RequireTenantKey().WithTags("Events");
-        events.MapGet("/", ListAsync).WithQuery(
+        // The filters that read the payloads (no index serves them) scan the tenant's events.
+        events.MapGet("/", ListAsync).WithMetadata(PayloadScan).WithQuery(
             new QueryParameter("type", "string", "Only events of this Stripe type."),
             new QueryParameter("source", "string", "Only events that arrived this way: webhook, import or reconciled (found missing by reconciliation with Stripe)."),
             new QueryParameter("account", "string", "Only events of this Connect connected account (acct_…)."),

@@ -23,7 +23,7 @@ internal static class ImportEndpoints
 
     public static RouteGroupBuilder MapImport(this RouteGroupBuilder api)
     {
-        api.MapPost("/events/import", ImportAsync).RequireTenantKey().WithMetadata(TenantRequestGate.Exempt).WithTags("Events").DisableAntiforgery()
+        api.MapPost("/events/import", ImportAsync).RequireTenantKey().WithTags("Events").DisableAntiforgery()
             .WithRawBody("application/x-ndjson", "One Stripe event per line (e.g. `stripe events list` output); blank lines are skipped.");
         return api;
     }

@@ -31,8 +31,7 @@ internal static class ImportSessionEndpoints
         imports.MapGet("/{id}", GetAsync);
         imports.MapPost("/{id}/chunks", AppendAsync).DisableAntiforgery()
             .WithRawBody("application/x-ndjson", "One Stripe event per line; line numbers continue from the session's earlier chunks.");
-        // Imports every spooled line before it answers: minutes for a large backfill, in the writer, not a read.
-        imports.MapPost("/{id}/complete", CompleteAsync).WithMetadata(TenantRequestGate.Exempt);
+        imports.MapPost("/{id}/complete", CompleteAsync);
         imports.MapDelete("/{id}", AbandonAsync);
         return api;
     }

@@ -12,9 +12,9 @@ internal static class MetricsEndpoints
 {
     public static RouteGroupBuilder MapMetrics(this RouteGroupBuilder api)
     {
-        api.MapGet("/metrics", GetAsync).RequireTenantKey().WithTags("Metrics")
+        api.MapGet("/metrics", GetAsync).RequireTenantKey().WithMetadata(TenantRequestGate.Always).WithTags("Metrics")
             .WithQuery(new QueryParameter("window", "string", "The period measured (default 24h).", ["1h", "24h", "7d", "30d"]), QueryDocs.Livemode);
-        api.MapGet("/metrics/series", SeriesAsync).RequireTenantKey().WithTags("Metrics")
+        api.MapGet("/metrics/series", SeriesAsync).RequireTenantKey().WithMetadata(TenantRequestGate.Always).WithTags("Metrics")
             .WithQuery(
                 new QueryParameter("window", "string", "The period drawn: hourly points for 24h, daily for 7d and 30d (default 24h).", ["24h", "7d", "30d"]),
                 QueryDocs.Livemode,

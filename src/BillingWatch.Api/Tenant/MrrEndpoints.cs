@@ -17,7 +17,7 @@ internal static class MrrEndpoints
 
     public static RouteGroupBuilder MapMrr(this RouteGroupBuilder api)
     {
-        api.MapGet("/metrics/mrr", GetAsync).RequireTenantKey().WithTags("Metrics").WithQuery(
+        api.MapGet("/metrics/mrr", GetAsync).RequireTenantKey().WithMetadata(TenantRequestGate.Always).WithTags("Metrics").WithQuery(
             new QueryParameter("from", "string", "Start of the range (ISO 8601; default 90 days before `to`), moved back to the start of its interval."),
             new QueryParameter("to", "string", "End of the range (ISO 8601; default now)."),
             new QueryParameter("interval", "string", "One point per day, ISO week (from Monday) or calendar month, UTC (default day).", [MrrIntervals.Day, MrrIntervals.Week, MrrIntervals.Month]),

@@ -12,7 +12,7 @@ internal static class WebhookHealthEndpoints
 {
     public static RouteGroupBuilder MapWebhookHealth(this RouteGroupBuilder api)
     {
-        api.MapGet("/webhook-health", GetAsync).RequireTenantKey().WithTags("Metrics").WithQuery(
+        api.MapGet("/webhook-health", GetAsync).RequireTenantKey().WithMetadata(TenantRequestGate.Always).WithTags("Metrics").WithQuery(
             new QueryParameter("window", "string", "Hourly points over 24h (default) or daily points over 7d.", ["24h", "7d"]),
             QueryDocs.Livemode);
         return api;

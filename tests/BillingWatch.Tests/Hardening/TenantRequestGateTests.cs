@@ -5,8 +5,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace BillingWatch.Tests.Hardening;
 
 /// <summary>
-/// One tenant's API requests run a bounded number at a time, so its key cannot take the process's threads
-/// from other tenants and from webhooks. The gate the middleware uses is held from here: the waits and the
+/// One tenant's heavy API requests run a bounded number at a time, so its key cannot take the process's
+/// threads from other tenants and from webhooks. The gate the middleware uses is held from here: the waits and the
 /// refusal are certain rather than raced.
 /// </summary>
 public sealed class TenantRequestGateTests : IAsyncLifetime
@@ -26,33 +26,37 @@ public sealed class TenantRequestGateTests : IAsyncLifetime
     public async Task DisposeAsync() => await _app.DisposeAsync();
 
     [Fact]
-    public async Task A_tenant_whose_requests_are_all_running_waits_and_then_gets_429_while_others_and_its_webhooks_go_on()
+    public async Task A_tenant_whose_heavy_requests_are_all_running_waits_then_gets_429_while_its_light_requests_other_tenants_and_webhooks_go_on()
     {
         var busy = await _app.CreateTenantAsync("Busy");
         var other = await _app.CreateTenantAsync("Other");
         using var busyApi = busy.Api();
         using var otherApi = other.Api();
         var gate = _app.Services.GetRequiredService<TenantRequestGate>();
+        const string Scan = "/api/v1/events?customer=cus_A";
 
         using (var running = await gate.EnterAsync(busy.Id, CancellationToken.None))
         {
             Assert.NotNull(running);
-            var response = await busyApi.GetAsync("/api/v1/events");
-            Assert.NotNull(response.Headers.RetryAfter);
-            var refused = await HttpAssert.ProblemAsync(response, 429);
-            Assert.Equal("urn:billingwatch:problem:too-many-requests", refused.GetProperty("type").GetString());
+            foreach (var heavy in new[] { Scan, "/api/v1/metrics/series?window=30d", "/api/v1/anomalies.csv" })
+            {
+                var response = await busyApi.GetAsync(heavy);
+                Assert.NotNull(response.Headers.RetryAfter);
+                var refused = await HttpAssert.ProblemAsync(response, 429);
+                Assert.Equal("urn:billingwatch:problem:too-many-requests", refused.GetProperty("type").GetString());
+            }
 
-            await HttpAssert.JsonAsync(await otherApi.GetAsync("/api/v1/events"), 200);
-
-            // An import streams for minutes without holding a read: it takes no turn, and waits for none.
+            // Index reads and writes of the same tenant are not held back, nor other tenants, nor webhooks.
+            await HttpAssert.JsonAsync(await busyApi.GetAsync("/api/v1/events?limit=5"), 200);
             var imported = await DetectionApi.ImportAsync(busyApi, [StripeEvents.ChargeSucceeded()]);
             Assert.Equal(1, imported.GetProperty("accepted").GetInt32());
+            await HttpAssert.JsonAsync(await otherApi.GetAsync(Scan), 200);
             var accepted = await HttpAssert.JsonAsync(await busy.DeliverAsync(StripeEvents.ChargeSucceeded()), 200);
             Assert.Equal("accepted", accepted.GetProperty("status").GetString());
         }
 
-        // The refusal held no permit: once the running request ends, the tenant's next one runs.
-        var listed = await HttpAssert.JsonAsync(await busyApi.GetAsync("/api/v1/events?limit=5"), 200);
+        // The refusals held no permit: once the running request ends, the tenant's next scan runs.
+        var listed = await HttpAssert.JsonAsync(await busyApi.GetAsync(Scan), 200);
         Assert.Equal(2, listed.GetProperty("items").GetArrayLength());
     }
 }
