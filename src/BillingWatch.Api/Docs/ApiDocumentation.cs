@@ -149,7 +149,6 @@ internal static class ApiDocumentation
 
         if (path.EndsWith("backtest", StringComparison.Ordinal))
         {
-            problems.Add(("409", "A backtest of this tenant is running."));
             problems.Add(("429", "The server is running as many backtests as it takes at once; see Retry-After."));
         }
 

@@ -1,16 +1,13 @@
-using System.Collections.Concurrent;
-
 namespace BillingWatch.Api.Tenant;
 
 /// <summary>
-/// Backtests fold a tenant's whole event log on this process's cores, so one tenant's API key could take
-/// them from every tenant's webhooks (sixteen at once held another tenant's deliveries for seconds on two
-/// cores). One runs per tenant at a time, and at most <see cref="Slots"/> in the process (half the cores,
-/// at least one); a backtest waits up to <see cref="Wait"/> for a slot before it is refused.
+/// Backtests fold a tenant's whole event log on this process's cores, seconds of CPU each: at most
+/// <see cref="Slots"/> run in the process at once (half the cores, at least one), whichever tenants send
+/// them, and one waits up to <see cref="Wait"/> for a slot before it is refused. A tenant's own backtests
+/// are heavy requests, so they also take turns in the <see cref="Auth.TenantRequestGate"/>.
 /// </summary>
 public sealed class BacktestGate : IDisposable
 {
-    private readonly ConcurrentDictionary<string, byte> _running = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _slots;
 
     public BacktestGate(int slots, TimeSpan wait)
@@ -28,36 +25,20 @@ public sealed class BacktestGate : IDisposable
 
     public void Dispose() => _slots.Dispose();
 
-    /// <summary>The tenant's turn, or null while another backtest of the tenant runs.</summary>
-    public Turn? TryStart(string tenantId) => _running.TryAdd(tenantId, 0) ? new Turn(this, tenantId) : null;
+    /// <summary>A slot, released when disposed; null when none came free within <see cref="Wait"/>.</summary>
+    public async Task<IDisposable?> TakeSlotAsync(CancellationToken cancellationToken) =>
+        await _slots.WaitAsync(Wait, cancellationToken) ? new Slot(_slots) : null;
 
-    /// <summary>A tenant's claim on backtesting; dispose it when the backtest ends.</summary>
-    public sealed class Turn(BacktestGate gate, string tenantId) : IDisposable
+    private sealed class Slot(SemaphoreSlim slots) : IDisposable
     {
-        private bool _hasSlot;
-        private bool _disposed;
-
-        /// <summary>Waits for one of the process's slots; false when none came free in time.</summary>
-        public async Task<bool> TakeSlotAsync(CancellationToken cancellationToken)
-        {
-            _hasSlot = await gate._slots.WaitAsync(gate.Wait, cancellationToken);
-            return _hasSlot;
-        }
+        private int _released;
 
         public void Dispose()
         {
-            if (_disposed)
+            if (Interlocked.Exchange(ref _released, 1) == 0)
             {
-                return;
+                slots.Release();
             }
-
-            _disposed = true;
-            if (_hasSlot)
-            {
-                gate._slots.Release();
-            }
-
-            gate._running.TryRemove(tenantId, out _);
         }
     }
 }

@@ -126,13 +126,8 @@ internal static class DetectorEndpoints
             return ApiProblem.BadRequest(problem);
         }
 
-        using var turn = gate.TryStart(tenant.TenantId);
-        if (turn is null)
-        {
-            return ApiProblem.Create(StatusCodes.Status409Conflict, "backtest-in-progress", "A backtest is already running for this tenant.", "Wait for its answer, then send this one.");
-        }
-
-        if (!await turn.TakeSlotAsync(cancellationToken))
+        using var slot = await gate.TakeSlotAsync(cancellationToken);
+        if (slot is null)
         {
             context.Response.Headers.RetryAfter = "10";
             return ApiProblem.Create(StatusCodes.Status429TooManyRequests, "backtests-busy", "This server is running as many backtests as it takes at once.", "Retry after the number of seconds in the Retry-After header.");

@@ -3,26 +3,18 @@ using BillingWatch.Tests.Fixtures;
 
 namespace BillingWatch.Tests.Detection;
 
-public sealed class ImportLimitTests : IAsyncLifetime
+public sealed class ImportLimitTests() : ConfiguredAppTests(Settings)
 {
-    private readonly BillingWatchApp _app = new(TestData.NewDirectory(), new Dictionary<string, string?>
+    private static readonly Dictionary<string, string?> Settings = new()
     {
         ["BillingWatch:Import:MaxBodyBytes"] = "8192",
         ["BillingWatch:Webhooks:MaxBodyBytes"] = "2048",
-    });
-
-    public Task InitializeAsync()
-    {
-        _ = _app.Server;
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync() => await _app.DisposeAsync();
+    };
 
     [Fact]
     public async Task An_import_over_the_limit_is_413_and_stores_nothing_declared_or_streamed()
     {
-        var tenant = await _app.CreateTenantAsync();
+        var tenant = await App.CreateTenantAsync();
         using var api = tenant.Api();
         var body = string.Join('\n', Enumerable.Range(0, 40).Select(_ => StripeEvents.ChargeSucceeded()));
         Assert.True(Encoding.UTF8.GetByteCount(body) > 8192);
@@ -30,13 +22,13 @@ public sealed class ImportLimitTests : IAsyncLifetime
         await HttpAssert.ProblemAsync(await api.PostAsync("/api/v1/events/import", new StringContent(body)), 413);
         await HttpAssert.ProblemAsync(await api.PostAsync("/api/v1/events/import", new ChunkedContent(Encoding.UTF8.GetBytes(body))), 413);
 
-        Assert.Equal(0, await _app.EventLog.CountAsync(tenant.Id));
+        Assert.Equal(0, await App.EventLog.CountAsync(tenant.Id));
     }
 
     [Fact]
     public async Task A_line_over_the_event_size_limit_is_rejected_alone()
     {
-        var tenant = await _app.CreateTenantAsync();
+        var tenant = await App.CreateTenantAsync();
         using var api = tenant.Api();
         var huge = StripeEvents.Envelope("charge.succeeded", new System.Text.Json.Nodes.JsonObject { ["pad"] = new string('x', 3000) });
         var result = await DetectionApi.ImportAsync(api, [StripeEvents.ChargeSucceeded(), huge, StripeEvents.ChargeSucceeded()]);

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using BillingWatch.Api.Auth;
 using BillingWatch.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,38 +10,32 @@ namespace BillingWatch.Tests.Hardening;
 /// threads from other tenants and from webhooks. The gate the middleware uses is held from here: the waits and the
 /// refusal are certain rather than raced.
 /// </summary>
-public sealed class TenantRequestGateTests : IAsyncLifetime
+public sealed class TenantRequestGateTests() : ConfiguredAppTests(Settings)
 {
-    private readonly BillingWatchApp _app = new(TestData.NewDirectory(), new Dictionary<string, string?>
+    private static readonly Dictionary<string, string?> Settings = new()
     {
         ["BillingWatch:Api:MaxConcurrentRequestsPerTenant"] = "1",
         ["BillingWatch:Api:RequestWaitSeconds"] = "1",
-    });
-
-    public Task InitializeAsync()
-    {
-        _ = _app.Server;
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync() => await _app.DisposeAsync();
+    };
 
     [Fact]
     public async Task A_tenant_whose_heavy_requests_are_all_running_waits_then_gets_429_while_its_light_requests_other_tenants_and_webhooks_go_on()
     {
-        var busy = await _app.CreateTenantAsync("Busy");
-        var other = await _app.CreateTenantAsync("Other");
+        var busy = await App.CreateTenantAsync("Busy");
+        var other = await App.CreateTenantAsync("Other");
         using var busyApi = busy.Api();
         using var otherApi = other.Api();
-        var gate = _app.Services.GetRequiredService<TenantRequestGate>();
+        var gate = App.Services.GetRequiredService<TenantRequestGate>();
         const string Scan = "/api/v1/events?customer=cus_A";
 
         using (var running = await gate.EnterAsync(busy.Id, CancellationToken.None))
         {
             Assert.NotNull(running);
-            foreach (var heavy in new[] { Scan, "/api/v1/metrics/series?window=30d", "/api/v1/anomalies.csv" })
+            foreach (var heavy in new[] { Scan, "/api/v1/metrics/series?window=30d", "/api/v1/anomalies.csv", "backtest" })
             {
-                var response = await busyApi.GetAsync(heavy);
+                var response = heavy == "backtest"
+                    ? await busyApi.PostAsJsonAsync("/api/v1/detectors/refund_spike/backtest", new { })
+                    : await busyApi.GetAsync(heavy);
                 Assert.NotNull(response.Headers.RetryAfter);
                 var refused = await HttpAssert.ProblemAsync(response, 429);
                 Assert.Equal("urn:billingwatch:problem:too-many-requests", refused.GetProperty("type").GetString());
