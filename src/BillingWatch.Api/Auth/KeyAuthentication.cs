@@ -92,8 +92,8 @@ internal static class KeyAuthentication
             using var permit = await context.RequestServices.GetRequiredService<TenantRequestGate>().EnterAsync(tenantId, context.RequestAborted);
             if (permit is null)
             {
-                await ApiProblem.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too-many-requests", "Too many heavy requests of this tenant are running.",
-                    "Its earlier scans, metrics or backtests are still running; retry after the number of seconds in the Retry-After header.", retryAfterSeconds: 1);
+                await ApiProblem.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too-many-requests", "Too many heavy requests are running.",
+                    "This tenant's earlier scans, metrics or backtests, or other tenants', are still running; retry after the number of seconds in the Retry-After header.", retryAfterSeconds: 1);
                 return;
             }
 

@@ -159,7 +159,7 @@ internal static class ApiDocumentation
         else if (heavy)
         {
             // TryAdd below keeps the backtest's own 429 description.
-            problems.Add(("429", "As many of this tenant's heavy requests (payload scans, metrics, exports, backtests) as may run at once are running and none ended within the wait; see Retry-After."));
+            problems.Add(("429", "As many heavy requests (payload scans, metrics, exports, backtests) of this tenant, or of all tenants, as may run at once are running and none ended within the wait; see Retry-After."));
         }
 
         problems.Add(("503", "Storage or the cluster is unavailable; retry after Retry-After."));

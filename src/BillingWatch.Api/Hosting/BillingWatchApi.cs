@@ -81,7 +81,10 @@ internal static class BillingWatchApi
         builder.Services.AddSingleton(sp =>
         {
             var api = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<BillingWatchOptions>>().Value.Api;
-            return new TenantRequestGate(api.MaxConcurrentRequestsPerTenant is > 0 and var permits ? permits : TenantRequestGate.DefaultPermits, TimeSpan.FromSeconds(api.RequestWaitSeconds));
+            return new TenantRequestGate(
+                api.MaxConcurrentRequestsPerTenant is > 0 and var permits ? permits : TenantRequestGate.DefaultPermits,
+                api.MaxConcurrentHeavyRequests is > 0 and var processPermits ? processPermits : TenantRequestGate.DefaultProcessPermits,
+                TimeSpan.FromSeconds(api.RequestWaitSeconds));
         });
         builder.Services.AddSingleton(sp =>
         {

@@ -169,8 +169,11 @@ public sealed class DetectionOptions
 
 public sealed class ApiOptions
 {
-    /// <summary>A tenant's API requests that run at once in one process (webhooks are not counted); 0: half the cores, at least one.</summary>
+    /// <summary>A tenant's heavy API requests that run at once in one process (webhooks are not counted); 0: half the cores, at least one.</summary>
     public int MaxConcurrentRequestsPerTenant { get; set; }
+
+    /// <summary>Heavy API requests of all tenants together that run at once in one process; 0: half the cores, at least one.</summary>
+    public int MaxConcurrentHeavyRequests { get; set; }
 
     /// <summary>How long a tenant's request waits for its turn before it is answered 429.</summary>
     public int RequestWaitSeconds { get; set; } = 30;

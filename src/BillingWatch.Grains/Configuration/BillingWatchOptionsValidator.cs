@@ -75,6 +75,7 @@ public sealed class BillingWatchOptionsValidator : IValidateOptions<BillingWatch
             AtLeast(o.Detection.MaxConcurrentBacktests, 0, "Detection:MaxConcurrentBacktests"),
             AtLeast(o.Detection.BacktestWaitSeconds, 0, "Detection:BacktestWaitSeconds"),
             AtLeast(o.Api.MaxConcurrentRequestsPerTenant, 0, "Api:MaxConcurrentRequestsPerTenant"),
+            AtLeast(o.Api.MaxConcurrentHeavyRequests, 0, "Api:MaxConcurrentHeavyRequests"),
             AtLeast(o.Api.RequestWaitSeconds, 0, "Api:RequestWaitSeconds"),
             AtLeast(o.Import.MaxBodyBytes, 1, "Import:MaxBodyBytes"),
             AtLeast(o.Import.ChunkSize, 1, "Import:ChunkSize"),

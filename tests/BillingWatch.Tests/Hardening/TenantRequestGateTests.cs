@@ -6,8 +6,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace BillingWatch.Tests.Hardening;
 
 /// <summary>
-/// One tenant's heavy API requests run a bounded number at a time, so its key cannot take the process's
-/// threads from other tenants and from webhooks. The gate the middleware uses is held from here: the waits and the
+/// One tenant's heavy API requests run a bounded number at a time, and so do all tenants' together, so neither one
+/// key nor many keys at once can take the process's threads from other tenants and from webhooks. The gate the middleware uses is held from here: the waits and the
 /// refusal are certain rather than raced.
 /// </summary>
 public sealed class TenantRequestGateTests() : ConfiguredAppTests(Settings)
@@ -15,6 +15,7 @@ public sealed class TenantRequestGateTests() : ConfiguredAppTests(Settings)
     private static readonly Dictionary<string, string?> Settings = new()
     {
         ["BillingWatch:Api:MaxConcurrentRequestsPerTenant"] = "1",
+        ["BillingWatch:Api:MaxConcurrentHeavyRequests"] = "2",
         ["BillingWatch:Api:RequestWaitSeconds"] = "1",
     };
 
@@ -53,5 +54,36 @@ public sealed class TenantRequestGateTests() : ConfiguredAppTests(Settings)
         // The refusals held no permit: once the running request ends, the tenant's next scan runs.
         var listed = await HttpAssert.JsonAsync(await busyApi.GetAsync(Scan), 200);
         Assert.Equal(2, listed.GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task When_the_process_runs_its_limit_of_heavy_requests_another_tenants_heavy_request_waits_then_gets_429_and_holds_no_turn_of_its_own()
+    {
+        var first = await App.CreateTenantAsync("First");
+        var second = await App.CreateTenantAsync("Second");
+        var third = await App.CreateTenantAsync("Third");
+        using var thirdApi = third.Api();
+        var gate = App.Services.GetRequiredService<TenantRequestGate>();
+        const string Scan = "/api/v1/events?customer=cus_A";
+
+        var running = await gate.EnterAsync(first.Id, CancellationToken.None);
+        using (var alsoRunning = await gate.EnterAsync(second.Id, CancellationToken.None))
+        {
+            Assert.NotNull(running);
+            Assert.NotNull(alsoRunning);
+            var refused = await HttpAssert.ProblemAsync(await thirdApi.GetAsync(Scan), 429);
+            Assert.Equal("urn:billingwatch:problem:too-many-requests", refused.GetProperty("type").GetString());
+
+            // Its light requests and its webhooks do not queue for heavy turns.
+            await HttpAssert.JsonAsync(await thirdApi.GetAsync("/api/v1/events?limit=5"), 200);
+            var accepted = await HttpAssert.JsonAsync(await third.DeliverAsync(StripeEvents.ChargeSucceeded()), 200);
+            Assert.Equal("accepted", accepted.GetProperty("status").GetString());
+
+            // One process turn comes free: the tenant's next heavy request runs, so the refusal above gave back the
+            // tenant's own turn (with one per tenant, a kept turn would refuse this one too).
+            running!.Dispose();
+            var listed = await HttpAssert.JsonAsync(await thirdApi.GetAsync(Scan), 200);
+            Assert.Equal(1, listed.GetProperty("items").GetArrayLength()); // the webhook above
+        }
     }
 }
