@@ -45,6 +45,16 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
     /// <summary>Refunds the last day (or the window before the current one) must hold before its rate counts as the usual one.</summary>
     private const int MinLastDayRefunds = 10;
 
+    /// <summary>
+    /// A history younger than this (from the tenant's first event) still reads low: its first charges' refunds are
+    /// arriving, days after them. Its refund count must be far rarer (<see cref="YoungSignificance"/>) to be abnormal.
+    /// </summary>
+    private const long YoungHistorySeconds = 7 * 86_400;
+
+    private const double CountSignificance = 1e-5;
+
+    private const double YoungSignificance = 1e-8;
+
     private static readonly DetectorSetting MinBaselineDays = new("min_baseline_days", 3, 1, 60, "Days watched before a burst can fire (warm-up).", WholeNumber: true);
 
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
@@ -106,6 +116,12 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
             if (e.Amount > 0)
             {
                 w.Revenue.Add(e.Created, e.Amount.Value);
+                s.Charges = SlidingCounters.Fit(s.Charges, 3600, c.SettingLong(BaselineDays) * 86_400);
+                s.Charges.Add(e.Created);
+                if (s.ChargesSince == 0 || e.Created < s.ChargesSince)
+                {
+                    s.ChargesSince = e.Created;
+                }
             }
 
             return;
@@ -186,8 +202,10 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         // The window before this one too, once it holds enough refunds to say (as for a burst): a young
         // history's mean reads low while the refunds of its first charges are still arriving.
         var previous = baselineHours >= hours ? s.Hourly.SumLast(2 * hours) - inWindow : 0;
-        var expected = Math.Max(Math.Max((s.Hourly.Total - inWindow) / baselineHours * hours, 0.5), previous >= MinLastDayRefunds ? previous : 0);
-        return Significance.PoissonUpper(inWindow, expected) < 1e-5;
+        var perHour = (s.Hourly.Total - inWindow) / baselineHours;
+        var expected = Math.Max(Math.Max(perHour * hours, 0.5), previous >= MinLastDayRefunds ? previous : 0);
+        expected = Math.Max(expected, Math.Max(FromRecentCharges(s, c.Watermark, perHour, 72), FromRecentCharges(s, c.Watermark, perHour, 168)) * hours);
+        return Significance.PoissonUpper(inWindow, expected) < (c.Watermark - s.Started < YoungHistorySeconds ? YoungSignificance : CountSignificance);
     }
 
     /// <summary>Refunds in the last hour against the tenant's hourly refund rate over the baseline days (the hour itself left out).</summary>
@@ -211,7 +229,10 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         // The last day's rate too, once it holds enough refunds to say: refunds trail their charges by days,
         // so a young history's mean reads low while the refunds of its first charges are still arriving.
         var lastDay = Math.Max(0, s.Hourly.SumLast(25) - count);
-        var expected = Math.Max(Math.Max((s.Hourly.Total - count) / hours, 1.0 / 24), lastDay >= MinLastDayRefunds ? lastDay / 24.0 : 0);
+        var perHour = (s.Hourly.Total - count) / hours;
+        var expected = Math.Max(Math.Max(perHour, 1.0 / 24), lastDay >= MinLastDayRefunds ? lastDay / 24.0 : 0);
+        var now = Math.Max(c.Watermark, e.Created);
+        expected = Math.Max(expected, Math.Max(FromRecentCharges(s, now, perHour, 24), FromRecentCharges(s, now, perHour, 72)));
         var pValue = Significance.PoissonUpper(count, expected);
         if (count >= c.SettingLong(BurstMinRefunds) && count >= c.Setting(BurstMultiplier) * expected && pValue < c.Setting(BurstSignificance))
         {
@@ -223,6 +244,24 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
                 .PartOf(RefundsIncident)
                 .Raise();
         }
+    }
+
+    /// <summary>
+    /// Refunds an hour given the charges of the last <paramref name="exposureHours"/>: refunds trail their charges
+    /// by hours to days, so after a day of far more charges than usual (a month-start renewal run) more refunds
+    /// are due over the following days, in proportion. The tenant's refunds per charge (over the baseline)
+    /// times the recent charges' hourly rate; 0 until charges have been counted for that long.
+    /// </summary>
+    private static double FromRecentCharges(State s, long now, double refundsPerHour, int exposureHours)
+    {
+        if (s.Charges is null || s.ChargesSince == 0 || now - s.ChargesSince < exposureHours * 3600L)
+        {
+            return 0;
+        }
+
+        s.Charges.AdvanceTo(now);
+        var chargesPerHour = s.Charges.Total / Math.Min(s.Charges.Buckets.Length, (now - s.ChargesSince) / 3600.0);
+        return chargesPerHour > 0 ? refundsPerHour / chargesPerHour * s.Charges.SumLast(exposureHours) / exposureHours : 0;
     }
 
     /// <summary>Customers without a refund inside the window are forgotten as event time moves on.</summary>
@@ -325,5 +364,11 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         public SlidingCounter? LastHour { get; set; }
 
         public RecentIds BurstIds { get; set; } = new();
+
+        /// <summary>Succeeded charges by the hour over the baseline days: the exposure that refunds follow.</summary>
+        public SlidingCounter? Charges { get; set; }
+
+        /// <summary>The first charge counted (a tenant upgraded from a build that did not count them starts at the upgrade).</summary>
+        public long ChargesSince { get; set; }
     }
 }

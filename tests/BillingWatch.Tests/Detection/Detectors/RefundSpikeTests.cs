@@ -169,6 +169,71 @@ public sealed class RefundSpikeTests
         Assert.NotEmpty(Days(60));
     }
 
+    [Fact]
+    public void Refunds_trailing_a_month_start_renewal_run_are_expected_in_proportion_and_the_same_refunds_after_an_ordinary_day_fire()
+    {
+        // Twenty days of 100 charges of 1,000 and two refunds a day, then a day of eight times the charges (every
+        // subscription renewing on the 1st), then a day of 100 charges and fourteen refunds (14 % of its revenue):
+        // the renewals' refunds, about one and a half times the usual per charge of the last three days. Without
+        // the renewal run, the same fourteen are seven times the usual day's and fire.
+        static List<RaisedAnomaly> Month(int renewals)
+        {
+            var harness = EngineHarness.For("refund_spike");
+            var raised = new List<RaisedAnomaly>();
+            for (var d = 0; d < 22; d++)
+            {
+                var charges = d == 20 ? renewals : 100;
+                for (var i = 0; i < charges; i++)
+                {
+                    raised.AddRange(harness.Fold(Charge(T0 + (d * 86_400) + (i * 86_000 / charges), amount: 1000, customer: $"cus_{d}_{i}")));
+                }
+
+                var refunds = d == 21 ? 14 : 2;
+                for (var i = 0; i < refunds; i++)
+                {
+                    raised.AddRange(harness.Fold(Refund(T0 + (d * 86_400) + 300 + (i * 86_000 / refunds), 1_000, customer: $"cus_r{d}_{i}")));
+                }
+            }
+
+            return raised.Where(a => a.Severity >= Severity.Medium).ToList();
+        }
+
+        Assert.Empty(Month(renewals: 800));
+        Assert.Contains(Month(renewals: 100), a => a.Subject == "rate:usd");
+    }
+
+    [Fact]
+    public void A_young_historys_few_refunds_with_two_large_credits_are_not_a_rate_spike_and_many_more_are()
+    {
+        // A new shop: 100 charges of 1,000 a day, refunds trailing them (one, one, two a day), then on day 4 two
+        // large credits of 40,000 among the day's refunds make the rate far above 10 %. Nine refunds that day are
+        // what a young history's still-rising refunds give (its mean says one a day); fourteen are not.
+        static List<RaisedAnomaly> Days(int dayFourRefunds)
+        {
+            var harness = EngineHarness.For("refund_spike");
+            var raised = new List<RaisedAnomaly>();
+            for (var d = 0; d < 5; d++)
+            {
+                for (var i = 0; i < 100; i++)
+                {
+                    raised.AddRange(harness.Fold(Charge(T0 + (d * 86_400) + (i * 860), amount: 1000, customer: $"cus_{d}_{i}")));
+                }
+
+                var refunds = d switch { 0 => 0, 1 or 2 => 1, 3 => 2, _ => dayFourRefunds };
+                for (var i = 0; i < refunds; i++)
+                {
+                    var amount = d == 4 && i < 2 ? 40_000 : 1_000;
+                    raised.AddRange(harness.Fold(Refund(T0 + (d * 86_400) + 300 + (i * 86_000 / refunds), amount, customer: $"cus_r{d}_{i}")));
+                }
+            }
+
+            return raised.Where(a => a.Severity >= Severity.Medium).ToList();
+        }
+
+        Assert.Empty(Days(9));
+        Assert.Contains(Days(14), a => a.Subject == "rate:usd");
+    }
+
     /// <summary>Refunds of 1,000 to distinct customers, <paramref name="perHour"/>(hour) of them each hour (fractions accumulate).</summary>
     private static List<RaisedAnomaly> Refunds(EngineHarness harness, int hours, Func<int, double> perHour, long start = T0)
     {
