@@ -164,7 +164,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         // A rate over a window means little until the window has been watched for its whole length.
         var revenue = w.Revenue.Total;
         var warm = w.FirstSeen != 0 && e.Created - w.FirstSeen >= window;
-        if (warm && w.Count.Total >= c.SettingLong(MinRefunds) && RefundsAbnormal(s, c, window) && revenue >= c.SettingLong(MinRevenue) && revenue > 0 && (double)w.Refunds.Total / revenue >= c.Setting(RefundRate))
+        if (warm && w.Count.Total >= c.SettingLong(MinRefunds) && RefundsAbnormal(s, c, window, e.Created) && revenue >= c.SettingLong(MinRevenue) && revenue > 0 && (double)w.Refunds.Total / revenue >= c.Setting(RefundRate))
         {
             var rate = (double)w.Refunds.Total / revenue;
             c.Anomaly("rate:" + e.Currency, Severity.High, "Refund rate spike")
@@ -182,7 +182,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
     /// Whether the number of refunds in the window (all currencies) is itself abnormal for the tenant: a few
     /// large B2B credits make a high refund rate without anything being wrong.
     /// </summary>
-    private static bool RefundsAbnormal(State s, DetectorContext c, long window)
+    private static bool RefundsAbnormal(State s, DetectorContext c, long window, long at)
     {
         if (s.Hourly is null)
         {
@@ -190,7 +190,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         }
 
         var baselineSeconds = c.SettingLong(BaselineDays) * 86_400;
-        var watched = Math.Min(baselineSeconds, c.Watermark - s.Started);
+        var watched = Math.Min(baselineSeconds, at - s.Started);
         var hours = (int)(window / 3600);
         var inWindow = s.Hourly.SumLast(hours);
         var baselineHours = (watched / 3600.0) - hours;
@@ -204,8 +204,8 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         var previous = baselineHours >= hours ? s.Hourly.SumLast(2 * hours) - inWindow : 0;
         var perHour = (s.Hourly.Total - inWindow) / baselineHours;
         var expected = Math.Max(Math.Max(perHour * hours, 0.5), previous >= MinLastDayRefunds ? previous : 0);
-        expected = Math.Max(expected, Math.Max(FromRecentCharges(s, c.Watermark, perHour, 72), FromRecentCharges(s, c.Watermark, perHour, 168)) * hours);
-        return Significance.PoissonUpper(inWindow, expected) < (c.Watermark - s.Started < YoungHistorySeconds ? YoungSignificance : CountSignificance);
+        expected = Math.Max(expected, Math.Max(FromRecentCharges(s, at, perHour, 72), FromRecentCharges(s, at, perHour, 168)) * hours);
+        return Significance.PoissonUpper(inWindow, expected) < (at - s.Started < YoungHistorySeconds ? YoungSignificance : CountSignificance);
     }
 
     /// <summary>Refunds in the last hour against the tenant's hourly refund rate over the baseline days (the hour itself left out).</summary>
@@ -231,8 +231,7 @@ public sealed class RefundSpikeDetector : Detector<RefundSpikeDetector.State>
         var lastDay = Math.Max(0, s.Hourly.SumLast(25) - count);
         var perHour = (s.Hourly.Total - count) / hours;
         var expected = Math.Max(Math.Max(perHour, 1.0 / 24), lastDay >= MinLastDayRefunds ? lastDay / 24.0 : 0);
-        var now = Math.Max(c.Watermark, e.Created);
-        expected = Math.Max(expected, Math.Max(FromRecentCharges(s, now, perHour, 24), FromRecentCharges(s, now, perHour, 72)));
+        expected = Math.Max(expected, Math.Max(FromRecentCharges(s, e.Created, perHour, 24), FromRecentCharges(s, e.Created, perHour, 72)));
         var pValue = Significance.PoissonUpper(count, expected);
         if (count >= c.SettingLong(BurstMinRefunds) && count >= c.Setting(BurstMultiplier) * expected && pValue < c.Setting(BurstSignificance))
         {
