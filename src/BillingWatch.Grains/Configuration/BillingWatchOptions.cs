@@ -154,6 +154,15 @@ public sealed class DetectionOptions
     /// <summary>How often every tenant runs its wall-clock checks.</summary>
     public int TickSeconds { get; set; } = 300;
 
+    /// <summary>A webhook whose event is older than this on arrival (a retry after an outage, a resend of history) is late.</summary>
+    public int LateDeliverySeconds { get; set; } = 600;
+
+    /// <summary>
+    /// The wall-clock checks wait this long after a tenant's last late delivery: while its history is still arriving,
+    /// closing its days or judging its subscriptions by the wall clock would judge them without their events.
+    /// </summary>
+    public int LateDeliveryQuietSeconds { get; set; } = 300;
+
     /// <summary>
     /// Set by hosting, not by configuration: a cluster silo ticks every tenant from a durable reminder
     /// (wherever the tenant lives); the embedded silo, which has no reminder table, from a background service.

@@ -72,6 +72,8 @@ public sealed class BillingWatchOptionsValidator : IValidateOptions<BillingWatch
             Positive(o.RateLimit.EventsPerSecond, "RateLimit:EventsPerSecond"),
             AtLeast(o.RateLimit.Burst, 1, "RateLimit:Burst"),
             AtLeast(o.Detection.TickSeconds, 1, "Detection:TickSeconds"),
+            AtLeast(o.Detection.LateDeliverySeconds, 1, "Detection:LateDeliverySeconds"),
+            AtLeast(o.Detection.LateDeliveryQuietSeconds, 0, "Detection:LateDeliveryQuietSeconds"),
             AtLeast(o.Detection.MaxConcurrentBacktests, 0, "Detection:MaxConcurrentBacktests"),
             AtLeast(o.Detection.BacktestWaitSeconds, 0, "Detection:BacktestWaitSeconds"),
             AtLeast(o.Api.MaxConcurrentRequestsPerTenant, 0, "Api:MaxConcurrentRequestsPerTenant"),

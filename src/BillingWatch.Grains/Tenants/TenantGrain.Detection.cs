@@ -27,10 +27,13 @@ public sealed partial class TenantGrain
 
     public async Task TickAsync()
     {
-        // While an import runs, event time is mid-history: closing windows by the wall clock would cut them short.
-        if (_detection is not null && _importsRunning == 0 && time.GetUtcNow() >= _importQuietUntil)
+        // While an import runs or late webhooks arrive, event time is mid-history: closing windows by the wall clock
+        // would cut them short (a resend of weeks of history closed every day before its events and judged every
+        // subscription lapsed before its renewal came).
+        var now = time.GetUtcNow();
+        if (_detection is not null && _importsRunning == 0 && now >= _importQuietUntil && now >= _lateDeliveriesQuietUntil)
         {
-            _detection.OnWallClock(time.GetUtcNow().ToUnixTimeSeconds());
+            _detection.OnWallClock(now.ToUnixTimeSeconds());
             await FlushDetectionAsync(force: false);
         }
     }

@@ -32,6 +32,11 @@ public sealed partial class TenantGrain
         }
 
         var outcome = await ingest.AppendAsync(envelope, delivery.Body, delivery.ReceivedAt, EventSource.Webhook);
+        if (outcome.Status == WebhookStatus.Accepted && now.ToUnixTimeSeconds() - envelope.CreatedUnixSeconds > options.Value.Detection.LateDeliverySeconds)
+        {
+            _lateDeliveriesQuietUntil = now.AddSeconds(options.Value.Detection.LateDeliveryQuietSeconds);
+        }
+
         WakeFlush();
         StepAsideIfStale();
         return outcome;

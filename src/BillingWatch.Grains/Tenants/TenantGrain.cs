@@ -37,6 +37,9 @@ public sealed partial class TenantGrain(
     private bool _flushPrompt;
     private int _importsRunning;
 
+    // Until then the wall-clock checks wait: a webhook arrived late (Detection.LateDeliverySeconds).
+    private DateTimeOffset _lateDeliveriesQuietUntil;
+
     // An import arrives as a series of chunks; between two of them the wall clock must still wait.
     private DateTimeOffset _importQuietUntil;
 
