@@ -55,7 +55,7 @@ public sealed class TenantRequestGate : IDisposable
             var left = Wait - Stopwatch.GetElapsedTime(started);
             if (await _process.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, cancellationToken))
             {
-                return new Permit(tenant, _process);
+                return new HeldTurn(_process, tenant);
             }
         }
         catch
@@ -79,18 +79,4 @@ public sealed class TenantRequestGate : IDisposable
 
     /// <summary>Endpoint metadata: the requests for which <paramref name="Applies"/> holds take a turn.</summary>
     public sealed record Heavy(Func<HttpRequest, bool> Applies);
-
-    private sealed class Permit(SemaphoreSlim tenant, SemaphoreSlim process) : IDisposable
-    {
-        private int _released;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _released, 1) == 0)
-            {
-                process.Release();
-                tenant.Release();
-            }
-        }
-    }
 }

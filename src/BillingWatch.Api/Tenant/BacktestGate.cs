@@ -3,8 +3,9 @@ namespace BillingWatch.Api.Tenant;
 /// <summary>
 /// Backtests fold a tenant's whole event log on this process's cores, seconds of CPU each: at most
 /// <see cref="Slots"/> run in the process at once (half the cores, at least one), whichever tenants send
-/// them, and one waits up to <see cref="Wait"/> for a slot before it is refused. A tenant's own backtests
-/// are heavy requests, so they also take turns in the <see cref="Auth.TenantRequestGate"/>.
+/// them, and one waits up to <see cref="Wait"/> for a slot before it is refused. Backtests are heavy requests:
+/// each has already taken its tenant's and the process's heavy turns (<see cref="Auth.TenantRequestGate"/>), so
+/// this limit binds only when set below <c>Api:MaxConcurrentHeavyRequests</c> (both default to half the cores).
 /// </summary>
 public sealed class BacktestGate : IDisposable
 {
@@ -27,18 +28,5 @@ public sealed class BacktestGate : IDisposable
 
     /// <summary>A slot, released when disposed; null when none came free within <see cref="Wait"/>.</summary>
     public async Task<IDisposable?> TakeSlotAsync(CancellationToken cancellationToken) =>
-        await _slots.WaitAsync(Wait, cancellationToken) ? new Slot(_slots) : null;
-
-    private sealed class Slot(SemaphoreSlim slots) : IDisposable
-    {
-        private int _released;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _released, 1) == 0)
-            {
-                slots.Release();
-            }
-        }
-    }
+        await _slots.WaitAsync(Wait, cancellationToken) ? new Auth.HeldTurn(_slots) : null;
 }
