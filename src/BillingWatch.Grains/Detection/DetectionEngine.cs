@@ -44,6 +44,7 @@ public sealed class DetectionEngine
         // must not run ahead of what has happened, or a day or a window would be judged closed before its
         // events arrived: such an event counts at its own time but moves the watermark only to its arrival.
         var reached = e.Received > 0 ? Math.Min(e.Created, e.Received + MaxWatermarkLeadSeconds) : e.Created;
+        _context.Received = e.Received;
         if (reached > _context.Watermark)
         {
             var previous = _context.Watermark;

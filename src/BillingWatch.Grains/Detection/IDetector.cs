@@ -95,6 +95,9 @@ public sealed class DetectorContext(string tenantId, bool livemode, string? acco
     /// <summary>The largest <c>created</c> folded so far in this mode.</summary>
     public long Watermark { get; internal set; }
 
+    /// <summary>When the event being folded arrived (unix seconds; 0 when unknown): with its time, how late it came.</summary>
+    public long Received { get; internal set; }
+
     /// <summary>Episode changes since the last take: openings, updates, escalations and resolutions.</summary>
     public List<RaisedAnomaly> Raised { get; } = [];
 

@@ -9,7 +9,8 @@ namespace BillingWatch.Detection.Detectors;
 /// half of it, since large invoices make daily money lumpy) and the number of payments is significantly
 /// down too (Poisson lower tail below <c>significance</c>): one missing large invoice is not a revenue drop.
 /// Revenue is succeeded charges plus invoices paid out of band. A day closes when the event-time
-/// watermark is <c>close_grace_minutes</c> past its end, or, for a quiet tenant, on the wall-clock check.
+/// watermark is <c>close_grace_minutes</c> past its end, moved by an event that arrived on time (within
+/// <c>late_delivery_minutes</c>), or else on the wall-clock check.
 /// </summary>
 public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
 {
@@ -31,6 +32,8 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
 
     private static readonly DetectorSetting CloseGraceMinutes = new("close_grace_minutes", 15, 0, 1440, "How long after midnight (event time) late events still count for the day.", WholeNumber: true);
 
+    private static readonly DetectorSetting LateDeliveryMinutes = new("late_delivery_minutes", 10, 1, 1440, "An event that arrives this long after it happened closes no day: its day's other events may still be on their way.", WholeNumber: true);
+
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
         DropRatio,
@@ -40,6 +43,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
         MinBaselineDays,
         MinMean,
         CloseGraceMinutes,
+        LateDeliveryMinutes,
         Cooldown(720),
     ];
 
@@ -86,6 +90,15 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
         if (s.FirstSeen == 0)
         {
             s.FirstSeen = current;
+        }
+
+        // History resent through the webhook URL, an import, or Stripe's retries after an outage arrive long after
+        // they happened and out of order (a refused delivery comes back later): a day must not close before its
+        // payments are all in. Days close on events that arrive on time, or on the wall-clock check, which
+        // waits while late deliveries go on.
+        if (c.Received > 0 && c.Received - current > c.SettingLong(LateDeliveryMinutes) * 60)
+        {
+            return;
         }
 
         Close(current - (c.SettingLong(CloseGraceMinutes) * 60), s, c);

@@ -220,4 +220,63 @@ public sealed class RevenueDropTests
         var raised = Assert.Single(harness.Raised, a => a.WindowStart == T0 + (14 * Day));
         Assert.Equal(Severity.Critical, raised.Severity);
     }
+
+    [Theory]
+    [InlineData(100, false)]
+    [InlineData(40, true)]
+    public void History_resent_late_with_refused_payments_retried_after_the_next_day_closes_its_days_only_when_complete(int dayFourteen, bool fires)
+    {
+        // Early on day 17 the history is resent through the webhook URL: every event arrives long after it
+        // happened. Half of day 14's payments are refused (429) and come back only after day 15's events have
+        // moved the watermark well past day 14's end and its grace.
+        var resent = T0 + (17 * Day) + 600;
+        var harness = EngineHarness.For("revenue_drop");
+        void Deliver(int day, int from, int count)
+        {
+            for (var i = from; i < from + count; i++)
+            {
+                harness.Fold(Charge(T0 + (day * Day) + 3600 + i, amount: 1_000, customer: $"cus_{day}_{i}"), received: resent + (day * 10) + i);
+            }
+        }
+
+        for (var d = 0; d < 14; d++)
+        {
+            Deliver(d, 0, 100);
+        }
+
+        Deliver(14, 0, dayFourteen / 2);
+        Deliver(15, 0, 100);
+        Deliver(14, dayFourteen / 2, dayFourteen - (dayFourteen / 2));
+        Deliver(16, 0, 100);
+        Assert.Empty(harness.Raised);
+
+        // Once deliveries are on time again the wall-clock check closes the days, each with all its payments.
+        harness.WallClock(resent + 3600);
+        if (fires)
+        {
+            Assert.Equal(T0 + (14 * Day), Assert.Single(harness.Raised).WindowStart);
+        }
+        else
+        {
+            Assert.Empty(harness.Raised);
+        }
+    }
+
+    [Fact]
+    public void Days_close_on_events_that_arrive_on_time_after_late_ones()
+    {
+        // Stripe's retries of an outage arrive late beside live traffic: the live events close the days.
+        var harness = EngineHarness.For("revenue_drop");
+        for (var d = 0; d <= 14; d++)
+        {
+            for (var i = 0; i < (d < 14 ? 100 : 40); i++)
+            {
+                var at = T0 + (d * Day) + 3600 + i;
+                harness.Fold(Charge(at, amount: 1_000, customer: $"cus_{d}_{i}"), received: at + (i % 2 == 0 ? 5 : 2 * 3600));
+            }
+        }
+
+        harness.Fold(Charge(T0 + (15 * Day) + 3600, amount: 1_000, customer: "cus_next"), received: T0 + (15 * Day) + 3601);
+        Assert.Equal(T0 + (14 * Day), Assert.Single(harness.Raised).WindowStart);
+    }
 }
