@@ -7,6 +7,8 @@
 # BENCH_WARMUP=W first sends W unmeasured deliveries to every server (other tenants), so each topology is
 # measured warm — JIT done in every process, as after a while in production; the CPU seconds then cover
 # the measured run only.
+# CLUSTER_EXTRA adds options to scripts/cluster-local.sh start, e.g. CLUSTER_EXTRA="--api-on-silos --frontends 0"
+# (every silo serves the API itself; the load is spread over them).
 # BENCH_KILL_SILO_AFTER=S kills silo 1 with SIGKILL S seconds after the measured load starts (the bench then
 # redelivers what was refused, as Stripe retries, and checks rows = events acknowledged once).
 set -euo pipefail
@@ -24,8 +26,9 @@ if [ "${4:-}" != "skip-embedded" ]; then
 fi
 
 for silos in $silo_counts; do
-  echo "== PostgreSQL cluster: $silos silo(s), 2 front ends"
-  scripts/cluster-local.sh start --no-build --silos "$silos" --frontends 2 --state "$state" | tail -n 1
+  echo "== PostgreSQL cluster: $silos silo(s), 2 front ends ${CLUSTER_EXTRA:+(overridden: $CLUSTER_EXTRA)}"
+  # shellcheck disable=SC2086
+  scripts/cluster-local.sh start --no-build --silos "$silos" --frontends 2 ${CLUSTER_EXTRA:-} --state "$state" | tail -n 1
   # shellcheck disable=SC1091
   source "$state/cluster.env"
   if [ -n "${BENCH_WARMUP:-}" ]; then

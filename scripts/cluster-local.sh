@@ -4,7 +4,9 @@
 # M API front ends, each health-checked. Everything lives in the state folder (default /tmp/billingwatch-cluster-local,
 # outside the checkout so that the postgres user can reach it).
 #
-#   scripts/cluster-local.sh start [--silos 3] [--frontends 2] [--state DIR] [--no-build]
+#   scripts/cluster-local.sh start [--silos 3] [--frontends 2] [--api-on-silos] [--state DIR] [--no-build]
+#     --api-on-silos: every silo is an API-and-silo process (the API binary in its default role on PostgreSQL)
+#     that serves the HTTP API too, so it is in FRONTENDS beside the front ends (--frontends 0 for none)
 #   scripts/cluster-local.sh status [--state DIR]
 #   scripts/cluster-local.sh cpu [--state DIR]       CPU seconds used so far by each process (for benchmarks)
 #   scripts/cluster-local.sh stop [--state DIR] [--keep]      (--keep leaves the database folder)
@@ -19,11 +21,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command="${1:-}"; shift || true
-silos=3; frontends=2; state="${TMPDIR:-/tmp}/billingwatch-cluster-local"; build=1; keep=0
+silos=3; frontends=2; api_on_silos=0; state="${TMPDIR:-/tmp}/billingwatch-cluster-local"; build=1; keep=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --silos) silos="$2"; shift 2 ;;
     --frontends) frontends="$2"; shift 2 ;;
+    --api-on-silos) api_on_silos=1; shift ;;
     --state) state="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --keep) keep=1; shift ;;
@@ -70,6 +73,7 @@ start() {
   fi
   local silo_dll="src/BillingWatch.Silo/bin/Release/net10.0/BillingWatch.Silo.dll"
   local api_dll="src/BillingWatch.Api/bin/Release/net10.0/BillingWatch.Api.dll"
+  if [ "$api_on_silos" = 1 ]; then silo_dll="$api_dll"; fi
   [ -f "$silo_dll" ] && [ -f "$api_dll" ] || { echo "build output missing: run without --no-build" >&2; exit 1; }
 
   mkdir -p "$state/logs"
@@ -115,22 +119,27 @@ start() {
     wait_ready "${!url_var}" "silo-$i" "${!pid_var}"
   done
   local urls=""
+  if [ "$api_on_silos" = 1 ]; then
+    for i in $(seq 1 "$silos"); do
+      local url_var="SILO_${i}_URL"
+      urls="$urls ${!url_var}"
+    done
+  fi
   for i in $(seq 1 "$frontends"); do
     local port; port=$(free_port)
     "${common[@]}" BillingWatch__Role=frontend ASPNETCORE_URLS="http://127.0.0.1:$port" \
       nohup dotnet "$api_dll" >"$state/logs/frontend-$i.log" 2>&1 &
     echo "FRONTEND_${i}_PID=$!" >>"$env_file"
+    echo "FRONTEND_${i}_URL=http://127.0.0.1:$port" >>"$env_file"
     urls="$urls http://127.0.0.1:$port"
   done
   echo "FRONTENDS='${urls# }'" >>"$env_file"
 
   # shellcheck disable=SC1090
   source "$env_file"
-  i=1
-  for url in $FRONTENDS; do
-    local pid_var="FRONTEND_${i}_PID"
-    wait_ready "$url" "frontend-$i" "${!pid_var}"
-    i=$((i + 1))
+  for i in $(seq 1 "$frontends"); do
+    local pid_var="FRONTEND_${i}_PID" url_var="FRONTEND_${i}_URL"
+    wait_ready "${!url_var}" "frontend-$i" "${!pid_var}"
   done
   echo "cluster up: front ends $FRONTENDS; admin key in $env_file"
 }
@@ -170,7 +179,7 @@ stop() {
     source "$env_file"
     # Front ends first (they drain in-flight webhooks), then silos (they hand off their grains).
     for kind in FRONTEND SILO; do
-      local pids; pids=$(grep -o "^${kind}_[0-9]*_PID=[0-9]*" "$env_file" | cut -d= -f2)
+      local pids; pids=$(grep -o "^${kind}_[0-9]*_PID=[0-9]*" "$env_file" | cut -d= -f2 || true)
       for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
       for pid in $pids; do
         for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done

@@ -82,7 +82,7 @@ internal static class DetectorEndpoints
     /// tenant's settings overridden by the ones given. Reads the event log; changes nothing.
     /// </summary>
     private static async Task<Results<Ok<BacktestResponse>, ProblemHttpResult>> BacktestAsync(
-        string name, TenantIdentity tenant, [FromBody] JsonElement? body, IGrainFactory grains, IEventLog eventLog, TimeProvider time, BacktestGate gate, HttpContext context, CancellationToken cancellationToken)
+        string name, TenantIdentity tenant, [FromBody] JsonElement? body, IGrainFactory grains, IEventLog eventLog, TimeProvider time, BacktestGate gate, Microsoft.Extensions.Options.IOptions<Configuration.BillingWatchOptions> options, HttpContext context, CancellationToken cancellationToken)
     {
         if (Detection.DetectorRegistry.Find(name) is not { } detector)
         {
@@ -142,7 +142,7 @@ internal static class DetectorEndpoints
             settings[key] = value;
         }
 
-        var result = await Detection.Backtest.RunAsync(eventLog, tenant.TenantId, detector, settings, days, time.GetUtcNow().ToUnixTimeSeconds(), cancellationToken, enabled);
+        var result = await Detection.Backtest.RunAsync(eventLog, tenant.TenantId, detector, settings, days, time.GetUtcNow().ToUnixTimeSeconds(), cancellationToken, enabled, new LateDelivery(options.Value.Detection.LateDeliverySeconds, options.Value.Detection.LateDeliveryQuietSeconds));
         var anomalies = result.Anomalies.Select(BacktestAnomaly.From).ToList();
         return TypedResults.Ok(new BacktestResponse(
             result.Detector,

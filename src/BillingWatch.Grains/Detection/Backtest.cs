@@ -26,15 +26,15 @@ public static class Backtest
     /// <param name="enabled">The tenant's enabled detectors and their settings: those <paramref name="detector"/> defers to run beside it, as live.</param>
     public static async Task<BacktestResult> RunAsync(
         IEventLog eventLog, string tenantId, IDetector detector, IReadOnlyDictionary<string, double> settings, int days, long now, CancellationToken cancellationToken,
-        IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>>? enabled = null)
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>>? enabled = null, LateDelivery? late = null)
     {
         var configs = DetectorRegistry.All.ToDictionary(
             d => d.Name,
             d => d.Name == detector.Name ? new DetectorConfig { Settings = settings.ToDictionary() }
                 : detector.DefersTo.Contains(d.Name) && enabled?.GetValueOrDefault(d.Name) is { } theirs ? new DetectorConfig { Settings = theirs.ToDictionary() }
                 : new DetectorConfig { Disabled = true });
-        var live = new DetectionEngine(tenantId, livemode: true, configs);
-        var test = new DetectionEngine(tenantId, livemode: false, configs);
+        var live = new DetectionEngine(tenantId, livemode: true, configs, late: late);
+        var test = new DetectionEngine(tenantId, livemode: false, configs, late: late);
         var raised = new List<RaisedAnomaly>();
         var book = new InMemorySubscriptionBook();
         var subscriptions = new SubscriptionChecks(tenantId);

@@ -19,8 +19,15 @@ public sealed class DetectionEngine
     private IReadOnlyDictionary<string, DetectorConfig> _configs;
     private (IDetector Detector, IReadOnlyDictionary<string, double> Settings)[] _enabled = [];
 
-    public DetectionEngine(string tenantId, bool livemode, IReadOnlyDictionary<string, DetectorConfig> configs, byte[]? snapshot = null, string? account = null)
+    private readonly LateDelivery _late;
+
+    // The current run of late webhooks (arrival times): from its first to the last one's arrival plus the quiet period.
+    private long _lateSince;
+    private long _lateUntil;
+
+    public DetectionEngine(string tenantId, bool livemode, IReadOnlyDictionary<string, DetectorConfig> configs, byte[]? snapshot = null, string? account = null, LateDelivery? late = null)
     {
+        _late = late ?? LateDelivery.Default;
         _context = new DetectorContext(tenantId, livemode, account);
         _configs = configs;
         _enabled = EnabledDetectors(configs);
@@ -33,6 +40,17 @@ public sealed class DetectionEngine
 
     public long Watermark => _context.Watermark;
 
+    /// <summary>
+    /// The watermark as moved by webhooks that arrived while deliveries were on time: the time up to which
+    /// something may be judged missing. Late webhooks (history resent through the webhook URL, Stripe's retries
+    /// after an outage) come out of order — a refused delivery comes back after later events, and the newest
+    /// events of a resend arrive on time while older ones still wait for their retry — so neither they nor the
+    /// webhooks arriving within the quiet period after one move this (for at most
+    /// <see cref="LateDelivery.MaxHoldSeconds"/> in a row, so that a steady trickle of retries beside live traffic
+    /// holds nothing for long). Imports are history in order and move it.
+    /// </summary>
+    public long OnTimeWatermark => _context.OnTimeWatermark;
+
     public bool Livemode => _context.Livemode;
 
     /// <summary>How far ahead of its arrival an event's time may move the watermark (clock skew).</summary>
@@ -44,7 +62,11 @@ public sealed class DetectionEngine
         // must not run ahead of what has happened, or a day or a window would be judged closed before its
         // events arrived: such an event counts at its own time but moves the watermark only to its arrival.
         var reached = e.Received > 0 ? Math.Min(e.Created, e.Received + MaxWatermarkLeadSeconds) : e.Created;
-        _context.Received = e.Received;
+        _context.DeliveriesLate = DeliveriesLate(e);
+        if (!_context.DeliveriesLate && reached > _context.OnTimeWatermark)
+        {
+            _context.OnTimeWatermark = reached;
+        }
         if (reached > _context.Watermark)
         {
             var previous = _context.Watermark;
@@ -81,6 +103,27 @@ public sealed class DetectionEngine
                 }
             }
         }
+    }
+
+    private bool DeliveriesLate(BillingEvent e)
+    {
+        if (e.Imported || e.Received <= 0)
+        {
+            return false;
+        }
+
+        var late = e.Received - e.Created > _late.Seconds;
+        if (late)
+        {
+            if (e.Received >= _lateUntil)
+            {
+                _lateSince = e.Received;
+            }
+
+            _lateUntil = Math.Max(_lateUntil, e.Received + _late.QuietSeconds);
+        }
+
+        return late || (e.Received < _lateUntil && e.Received - _lateSince < LateDelivery.MaxHoldSeconds);
     }
 
     private static bool IsDataFault(Exception ex) =>
@@ -209,6 +252,9 @@ public sealed class DetectionEngine
         {
             writer.WriteStartObject();
             writer.WriteNumber(nameof(EngineSnapshot.Watermark), _context.Watermark);
+            writer.WriteNumber(nameof(EngineSnapshot.OnTimeWatermark), _context.OnTimeWatermark);
+            writer.WriteNumber(nameof(EngineSnapshot.LateSince), _lateSince);
+            writer.WriteNumber(nameof(EngineSnapshot.LateUntil), _lateUntil);
             writer.WriteStartObject(nameof(EngineSnapshot.States));
             foreach (var (name, state) in _states)
             {
@@ -229,6 +275,10 @@ public sealed class DetectionEngine
     {
         var snapshot = JsonSerializer.Deserialize<EngineSnapshot>(bytes, SnapshotJson)!;
         _context.Watermark = snapshot.Watermark;
+        // A snapshot from before the on-time watermark was kept: every event it folded counted as on time.
+        _context.OnTimeWatermark = snapshot.OnTimeWatermark ?? snapshot.Watermark;
+        _lateSince = snapshot.LateSince;
+        _lateUntil = snapshot.LateUntil;
         foreach (var (name, element) in snapshot.States)
         {
             if (DetectorRegistry.Find(name) is { } detector && element.Deserialize(detector.StateType, SnapshotJson) is { } state)
@@ -266,8 +316,23 @@ public sealed class DetectionEngine
     {
         public long Watermark { get; set; }
 
+        public long? OnTimeWatermark { get; set; }
+
+        public long LateSince { get; set; }
+
+        public long LateUntil { get; set; }
+
         public Dictionary<string, JsonElement> States { get; set; } = [];
 
         public Dictionary<string, OpenEpisodes> Episodes { get; set; } = [];
     }
+}
+
+/// <summary>When webhooks count as late (<c>Detection:LateDeliverySeconds</c>) and how long after the last one deliveries stay late (<c>Detection:LateDeliveryQuietSeconds</c>).</summary>
+public sealed record LateDelivery(long Seconds, long QuietSeconds)
+{
+    public static readonly LateDelivery Default = new(600, 300);
+
+    /// <summary>How long a run of late deliveries holds event-time judgments at most.</summary>
+    public const long MaxHoldSeconds = 3_600;
 }

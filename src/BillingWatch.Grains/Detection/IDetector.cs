@@ -95,8 +95,15 @@ public sealed class DetectorContext(string tenantId, bool livemode, string? acco
     /// <summary>The largest <c>created</c> folded so far in this mode.</summary>
     public long Watermark { get; internal set; }
 
-    /// <summary>When the event being folded arrived (unix seconds; 0 when unknown): with its time, how late it came.</summary>
-    public long Received { get; internal set; }
+    /// <summary>The watermark as moved by events that arrived on time (<see cref="DetectionEngine.OnTimeWatermark"/>).</summary>
+    public long OnTimeWatermark { get; internal set; }
+
+    /// <summary>
+    /// Webhooks are arriving late (<see cref="DetectionEngine.OnTimeWatermark"/>): the event being folded, or one
+    /// within <c>Detection:LateDeliveryQuietSeconds</c> before it, came long after it happened, and events older
+    /// than this one may still be on their way. Nothing should be judged missing on it.
+    /// </summary>
+    public bool DeliveriesLate { get; internal set; }
 
     /// <summary>Episode changes since the last take: openings, updates, escalations and resolutions.</summary>
     public List<RaisedAnomaly> Raised { get; } = [];

@@ -65,24 +65,27 @@ public sealed class TenantDetection
     private readonly TimeProvider _time;
     private readonly SnapshotSchedule _schedule;
 
-    public TenantDetection(string tenantId, DetectionState state, TimeProvider time)
+    private readonly LateDelivery _late;
+
+    public TenantDetection(string tenantId, DetectionState state, TimeProvider time, LateDelivery? late = null)
     {
         _tenantId = tenantId;
+        _late = late ?? LateDelivery.Default;
         _time = time;
         _schedule = new SnapshotSchedule(tenantId, SnapshotInterval, time.GetUtcNow().ToUnixTimeMilliseconds());
         _state = state;
         _checkpoint = state.Checkpoint;
         _next = _checkpoint + 1;
         _subscriptions = new SubscriptionChecks(tenantId);
-        _live = new DetectionEngine(tenantId, true, state.Configs, state.Live);
-        _test = new DetectionEngine(tenantId, false, state.Configs, state.Test);
+        _live = new DetectionEngine(tenantId, true, state.Configs, state.Live, late: _late);
+        _test = new DetectionEngine(tenantId, false, state.Configs, state.Test, late: _late);
         if (state.PerConnectedAccount)
         {
             foreach (var (key, snapshot) in state.Accounts)
             {
                 var live = key.StartsWith("live|", StringComparison.Ordinal);
                 var account = key[5..];
-                _accounts[(live, account)] = new DetectionEngine(tenantId, live, state.Configs, snapshot, account);
+                _accounts[(live, account)] = new DetectionEngine(tenantId, live, state.Configs, snapshot, account, _late);
             }
         }
     }
@@ -120,7 +123,7 @@ public sealed class TenantDetection
                 return e.Livemode ? _live : _test;
             }
 
-            _accounts[(e.Livemode, e.Account)] = engine = new DetectionEngine(_tenantId, e.Livemode, _state.Configs, account: e.Account);
+            _accounts[(e.Livemode, e.Account)] = engine = new DetectionEngine(_tenantId, e.Livemode, _state.Configs, account: e.Account, late: _late);
         }
 
         return engine;

@@ -72,7 +72,9 @@ public sealed class SubscriptionChecks(string tenantId)
 
     private async Task<long> CheckLapsesAsync(ISubscriptionBook book, DetectionEngine engine, long checkedAt, Func<Task> store, CancellationToken cancellationToken)
     {
-        var now = Math.Max(engine.Watermark, _wallClock);
+        // Late webhooks do not move the time lapses are judged at: a renewal refused and retried comes back
+        // after later events (DetectionEngine.OnTimeWatermark); the wall clock then judges once they have stopped.
+        var now = Math.Max(engine.OnTimeWatermark, _wallClock);
         if (now <= 0 || (now / 3600 <= checkedAt / 3600 && _wallClock <= checkedAt) || engine.LapseDueBy(now) is not long dueBy)
         {
             return checkedAt;

@@ -218,7 +218,7 @@ public sealed partial class TenantGrain
 
     private async Task StartDetectionAsync(long lastSequence)
     {
-        _detection = new TenantDetection(TenantId, detectionState.State, time);
+        _detection = new TenantDetection(TenantId, detectionState.State, time, new LateDelivery(options.Value.Detection.LateDeliverySeconds, options.Value.Detection.LateDeliveryQuietSeconds));
         if (_detection.PerConnectedAccount != S.PerConnectedAccount)
         {
             _detection.FoldPerConnectedAccount(S.PerConnectedAccount);

@@ -9,8 +9,8 @@ namespace BillingWatch.Detection.Detectors;
 /// half of it, since large invoices make daily money lumpy) and the number of payments is significantly
 /// down too (Poisson lower tail below <c>significance</c>): one missing large invoice is not a revenue drop.
 /// Revenue is succeeded charges plus invoices paid out of band. A day closes when the event-time
-/// watermark is <c>close_grace_minutes</c> past its end, moved by an event that arrived on time (within
-/// <c>late_delivery_minutes</c>), or else on the wall-clock check.
+/// watermark is <c>close_grace_minutes</c> past its end, moved by an event that arrived on time (see
+/// <see cref="DetectorContext.DeliveriesLate"/>), or else on the wall-clock check.
 /// </summary>
 public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
 {
@@ -32,8 +32,6 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
 
     private static readonly DetectorSetting CloseGraceMinutes = new("close_grace_minutes", 15, 0, 1440, "How long after midnight (event time) late events still count for the day.", WholeNumber: true);
 
-    private static readonly DetectorSetting LateDeliveryMinutes = new("late_delivery_minutes", 10, 1, 1440, "An event that arrives this long after it happened closes no day: its day's other events may still be on their way.", WholeNumber: true);
-
     public override IReadOnlyList<DetectorSetting> Settings { get; } =
     [
         DropRatio,
@@ -43,7 +41,6 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
         MinBaselineDays,
         MinMean,
         CloseGraceMinutes,
-        LateDeliveryMinutes,
         Cooldown(720),
     ];
 
@@ -96,7 +93,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
         // they happened and out of order (a refused delivery comes back later): a day must not close before its
         // payments are all in. Days close on events that arrive on time, or on the wall-clock check, which
         // waits while late deliveries go on.
-        if (c.Received > 0 && c.Received - current > c.SettingLong(LateDeliveryMinutes) * 60)
+        if (c.DeliveriesLate)
         {
             return;
         }

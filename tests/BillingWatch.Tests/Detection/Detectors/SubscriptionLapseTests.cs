@@ -86,4 +86,27 @@ public sealed class SubscriptionLapseTests
         var a = Assert.Single(harness.WallClock(T0 + (11 * Day)));
         Assert.Equal("sub_seeded", a.Subject);
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_renewal_refused_during_a_resend_and_retried_after_later_events_is_not_a_lapse(bool renewed)
+    {
+        // Forty days of history resent through the webhook URL on day 40: the weekly subscription's day-7 renewal
+        // is refused (429) and comes back after events of day 20, past its due date and the three days' grace.
+        var resent = T0 + (40 * Day);
+        var harness = EngineHarness.For("subscription_lapse");
+        harness.Fold(Subscription("customer.subscription.created", T0, interval: "week"), received: resent);
+        harness.Fold(Charge(T0 + (20 * Day), customer: "cus_other"), received: resent + 5);
+        if (renewed)
+        {
+            harness.Fold(Invoice("invoice.paid", T0 + (7 * Day), interval: "week"), received: resent + 10);
+        }
+
+        Assert.Empty(harness.Raised);
+
+        // Once the late deliveries have stopped, the wall clock judges, at day 12 after the renewal: not due yet.
+        harness.WallClock(T0 + (12 * Day));
+        Assert.Equal(renewed ? 0 : 1, harness.Raised.Count);
+    }
 }
