@@ -89,10 +89,10 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
             s.FirstSeen = current;
         }
 
-        // History resent through the webhook URL, an import, or Stripe's retries after an outage arrive long after
-        // they happened and out of order (a refused delivery comes back later): a day must not close before its
-        // payments are all in. Days close on events that arrive on time, or on the wall-clock check, which
-        // waits while late deliveries go on.
+        // History resent through the webhook URL, or Stripe's retries after an outage, arrive long after they
+        // happened and out of order (a refused delivery comes back later): a day must not close before its
+        // payments are all in. Days close on webhooks that arrive while deliveries are on time (imports too), or
+        // on the wall-clock check, which waits while late deliveries go on.
         if (c.DeliveriesLate)
         {
             return;
