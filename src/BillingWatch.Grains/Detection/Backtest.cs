@@ -15,8 +15,9 @@ public sealed record BacktestResult(
 /// Folds a tenant's stored events, in log order, through a throwaway engine in which only one detector
 /// runs (with the tenant's enabled detectors it defers to, whose anomalies are not counted), with the settings to try, and returns the anomalies it raises within the last <c>days</c>. It
 /// reads the log and writes nothing: no anomaly, no alert, no setting. The wall clock ticks every ten
-/// minutes of arrival time, as the tenant grain's timer does, and once more at <c>now</c>. Baselines learn
-/// from everything before the window too, so a detector is as warm as the live one.
+/// minutes of arrival time, as the tenant grain's timer does, and once more at <c>now</c>; as live, it waits
+/// while history arrives (imported events, or webhooks delivered late) and for the quiet period after. Baselines
+/// learn from everything before the window too, so a detector is as warm as the live one.
 /// </summary>
 public static class Backtest
 {
@@ -39,6 +40,8 @@ public static class Backtest
         var book = new InMemorySubscriptionBook();
         var subscriptions = new SubscriptionChecks(tenantId);
         var nextTick = long.MinValue;
+        var holdTicksUntil = long.MinValue;
+        late ??= LateDelivery.Default;
         long folded = 0;
         long after = 0;
         while (true)
@@ -54,11 +57,22 @@ public static class Backtest
 
                 while (received >= nextTick && nextTick <= now)
                 {
-                    Tick(nextTick);
+                    if (nextTick >= holdTicksUntil)
+                    {
+                        Tick(nextTick);
+                    }
+
                     nextTick += TickSeconds;
                 }
 
                 var e = BillingEvent.Read(logged.Sequence, logged.Payload, logged.Source, received);
+                if (e.Imported || received - e.Created > late.Seconds)
+                {
+                    // Event time is mid-history: a wall-clock check now would close days and judge renewals before
+                    // the rest of the history arrives (the grain holds its timer the same way).
+                    holdTicksUntil = Math.Max(holdTicksUntil, received + late.QuietSeconds);
+                }
+
                 (e.Livemode ? live : test).Fold(e);
                 subscriptions.Observe(e);
                 Collect();
