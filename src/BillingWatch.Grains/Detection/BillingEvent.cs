@@ -275,7 +275,7 @@ public sealed record BillingEvent
         var currentItems = Items(subscription);
         if (previous.TryGetProperty("items", out var previousItemsList))
         {
-            foreach (var before in Items(previousItemsList, isList: true))
+            foreach (var before in PreviousItems(previousItemsList, currentItems))
             {
                 var after = currentItems.FirstOrDefault(i => i.Id == before.Id);
                 if (after.Id is null)
@@ -322,7 +322,7 @@ public sealed record BillingEvent
         List<Item> before;
         if (previous.TryGetProperty("items", out var previousItems))
         {
-            before = Items(previousItems, isList: true);
+            before = PreviousItems(previousItems, after);
         }
         else if (Long(previous, "quantity") is long previousQuantity && after.Count == 1)
         {
@@ -407,6 +407,50 @@ public sealed record BillingEvent
     private readonly record struct Item(string? Id, long Quantity, long UnitAmount, double MonthsPerInterval = 1)
     {
         public double Monthly => (double)Quantity * UnitAmount / MonthsPerInterval;
+    }
+
+    /// <summary>
+    /// The items before the change. Stripe sends the whole previous list, but <c>previous_attributes</c> means
+    /// "what changed": an entry that leaves out its id, quantity or price is the current item of that id (or the
+    /// only item, when both lists hold one) with those fields unchanged; an entry that cannot be matched is
+    /// left out rather than read as a removed item.
+    /// </summary>
+    private static List<Item> PreviousItems(JsonElement previousList, List<Item> current)
+    {
+        var parsed = Items(previousList, isList: true);
+        var data = Obj(previousList, "data");
+        var merged = new List<Item>(parsed.Count);
+        if (data.ValueKind != JsonValueKind.Array)
+        {
+            return merged;
+        }
+
+        var index = 0;
+        foreach (var entry in data.EnumerateArray())
+        {
+            var before = parsed[index++];
+            var match = before.Id is { } id ? current.FirstOrDefault(i => i.Id == id)
+                : parsed.Count == 1 && current.Count == 1 ? current[0]
+                : default;
+            if (match.Id is null)
+            {
+                if (before.Id is not null)
+                {
+                    merged.Add(before);
+                }
+
+                continue;
+            }
+
+            var hasPrice = Obj(entry, "price").ValueKind == JsonValueKind.Object || Obj(entry, "plan").ValueKind == JsonValueKind.Object;
+            merged.Add(new Item(
+                match.Id,
+                Long(entry, "quantity") is not null ? before.Quantity : match.Quantity,
+                hasPrice ? before.UnitAmount : match.UnitAmount,
+                hasPrice ? before.MonthsPerInterval : match.MonthsPerInterval));
+        }
+
+        return merged;
     }
 
     private static List<Item> Items(JsonElement owner, bool isList = false)

@@ -45,6 +45,25 @@ public sealed class PlanDowngradeTests
     }
 
     [Fact]
+    public void Previous_items_that_say_only_what_changed_are_read_against_the_current_item()
+    {
+        // previous_attributes holds what changed: a renewal that moved only the item's period, or a seat change that
+        // gives only the old quantity, without the item's id or price. Neither is an item removed; a cut in seats is
+        // a downgrade with the revenue it lost.
+        var harness = EngineHarness.For("plan_downgrade");
+        var renewal = new JsonObject { ["items"] = new JsonObject { ["data"] = new JsonArray(new JsonObject { ["current_period_end"] = T0 }) } };
+        harness.Fold(Subscription("customer.subscription.updated", T0, id: "sub_renewed", quantity: 3, previous: renewal));
+        var moreSeats = new JsonObject { ["items"] = new JsonObject { ["data"] = new JsonArray(new JsonObject { ["quantity"] = 2 }) } };
+        harness.Fold(Subscription("customer.subscription.updated", T0, id: "sub_grown", quantity: 5, previous: moreSeats));
+        Assert.Empty(harness.Raised);
+
+        var fewerSeats = new JsonObject { ["items"] = new JsonObject { ["data"] = new JsonArray(new JsonObject { ["quantity"] = 5 }) } };
+        var reduced = Assert.Single(harness.Fold(Subscription("customer.subscription.updated", T0 + 60, id: "sub_cut", quantity: 2, previous: fewerSeats)));
+        Assert.Contains("\"monthlyRecurringLost\":3000", reduced.EvidenceJson);
+        Assert.Contains("\"change\":\"QuantityReduced\"", reduced.EvidenceJson);
+    }
+
+    [Fact]
     public void Downgrades_of_one_subscription_within_an_hour_are_one_notice()
     {
         var harness = EngineHarness.For("plan_downgrade");
