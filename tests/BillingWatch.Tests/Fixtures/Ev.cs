@@ -77,12 +77,12 @@ public static class Ev
         StripeEvents.Envelope("radar.early_fraud_warning.created", new JsonObject { ["id"] = "issfr_" + Guid.NewGuid().ToString("N")[..20], ["object"] = "radar.early_fraud_warning" }, created: at);
 
     /// <summary>An invoice event; <paramref name="newShape"/> puts the subscription under parent.subscription_details.</summary>
-    public static string Invoice(string type, long at, string subscription = "sub_A", long amountPaid = 5000, string currency = "usd", string customer = "cus_A", string? charge = null, string? intent = null, bool outOfBand = false, string interval = "month", string? billingReason = "subscription_cycle", bool newShape = false, string? invoiceId = null, long? periodStart = null, long? amountDue = null)
+    public static string Invoice(string type, long at, string subscription = "sub_A", long amountPaid = 5000, string currency = "usd", string customer = "cus_A", string? charge = null, string? intent = null, bool outOfBand = false, string interval = "month", string? billingReason = "subscription_cycle", bool newShape = false, string? invoiceId = null, long? periodStart = null, long? amountDue = null, long? periodEnd = null)
     {
         var line = new JsonObject { ["price"] = new JsonObject { ["recurring"] = new JsonObject { ["interval"] = interval } } };
         if (periodStart is long start)
         {
-            line["period"] = new JsonObject { ["start"] = start, ["end"] = start + (30 * 86_400) };
+            line["period"] = new JsonObject { ["start"] = start, ["end"] = periodEnd ?? start + (30 * 86_400) };
         }
 
         var invoice = new JsonObject

@@ -8,7 +8,10 @@ namespace BillingWatch.Detection.Detectors;
 /// is materially down (at least <c>drop_ratio</c>, or the payments down that much and the money at least
 /// half of it, since large invoices make daily money lumpy) and the number of payments is significantly
 /// down too (Poisson lower tail below <c>significance</c>): one missing large invoice is not a revenue drop.
-/// Revenue is succeeded charges plus invoices paid out of band. A day closes when the event-time
+/// Revenue is succeeded charges plus invoices paid out of band. Subscription renewals follow the calendar, not
+/// the weekday (on the 31st only subscriptions anchored on the 31st renew): once a month of renewal invoices
+/// has been seen, the expectation is the weekday's lower median without renewals plus the renewals due that
+/// day, each paid renewal having said when its next period ends. A day closes when the event-time
 /// watermark is <c>close_grace_minutes</c> past its end, moved by an event that arrived on time (see
 /// <see cref="DetectorContext.DeliveriesLate"/>), or else on the wall-clock check.
 /// </summary>
@@ -45,10 +48,20 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
     ];
 
     public override bool Reads(BillingEvent e) =>
-        e.Type is StripeEventTypes.ChargeSucceeded or StripeEventTypes.PaymentIntentSucceeded || (e.Type is StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid && e.PaidOutOfBand);
+        e.Type is StripeEventTypes.ChargeSucceeded or StripeEventTypes.PaymentIntentSucceeded or StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid;
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
+        if (e.Type is StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid)
+        {
+            FoldRenewal(e, s);
+            if (!e.PaidOutOfBand)
+            {
+                return;
+            }
+        }
+
+
         // A payment intent's success is the payment only on a stream without charge events (an endpoint subscribed
         // to payment_intent.* alone); where charges arrive, each payment is its charge.
         if (e.Type == StripeEventTypes.ChargeSucceeded)
@@ -80,6 +93,61 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
 
         days.Add(e.Created, amount.Value);
         payments.Add(e.Created, 1);
+        if (e.Type is StripeEventTypes.ChargeSucceeded or StripeEventTypes.PaymentIntentSucceeded)
+        {
+            s.SeesPayments = true;
+        }
+    }
+
+    /// <summary>
+    /// A paid subscription invoice: a renewal (<c>subscription_cycle</c>) is counted apart from the weekday's other
+    /// payments, and a renewal or a first invoice books the next renewal on the day its period ends, paid as long
+    /// after the period starts as this one was (Stripe collects about an hour after; a retried one is not the rule).
+    /// </summary>
+    private static void FoldRenewal(BillingEvent e, State s)
+    {
+        // An endpoint subscribed to both sends each paid invoice twice: invoice.paid, once seen, is the one counted.
+        if (e.Type == StripeEventTypes.InvoicePaid)
+        {
+            s.SeesInvoicePaid = true;
+        }
+        else if (s.SeesInvoicePaid)
+        {
+            return;
+        }
+
+        var renewal = e.BillingReason == "subscription_cycle";
+        if (e.Currency is null || e.AmountPaid is not > 0 || e.Subscription is null || !(renewal || e.BillingReason == "subscription_create"))
+        {
+            return;
+        }
+
+        if (renewal && (s.Renewals.Count < 16 || s.Renewals.ContainsKey(e.Currency)))
+        {
+            s.Renewals.TryAdd(e.Currency, new DailyTotals());
+            s.RenewalPayments.TryAdd(e.Currency, new DailyTotals());
+            s.Renewals[e.Currency].Add(e.Created, e.AmountPaid.Value);
+            s.RenewalPayments[e.Currency].Add(e.Created, 1);
+        }
+
+        // A first line billed in arrears, or a proration ending now, says nothing of the next renewal.
+        if (e.PeriodEnd is not long end || end < e.Created + (DailyTotals.Day / 2) || end > e.Created + (400 * DailyTotals.Day) || (!s.Due.ContainsKey(e.Currency) && s.Due.Count >= 16))
+        {
+            return;
+        }
+
+        var lag = renewal && e.PeriodStart is long start && e.Created - start is >= 0 and <= 6 * 3600 ? e.Created - start : 3600;
+        if (!s.Due.TryGetValue(e.Currency, out var due))
+        {
+            s.Due[e.Currency] = due = new RenewalsDue();
+        }
+
+        due.Book(DailyTotals.DayOf(end + lag), e.AmountPaid.Value);
+        var day = DailyTotals.DayOf(e.Created);
+        if (s.RenewalsSince == long.MinValue || day < s.RenewalsSince)
+        {
+            s.RenewalsSince = day;
+        }
     }
 
     public override void OnWatermark(long previous, long current, State s, DetectorContext c)
@@ -119,6 +187,9 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
         {
             var payments = s.Payments.GetValueOrDefault(currency);
             payments?.Close(closedBefore, 0, baselineDays + 1);
+            var renewals = s.Renewals.GetValueOrDefault(currency);
+            var renewalPayments = s.RenewalPayments.GetValueOrDefault(currency);
+            var due = s.Due.GetValueOrDefault(currency);
             foreach (var day in days.Close(closedBefore, 0, baselineDays + 1))
             {
                 if (day - days.FirstDay < c.SettingLong(MinBaselineDays))
@@ -126,8 +197,12 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
                     continue;
                 }
 
-                var expected = LowerMedian(days, day, baselineDays);
-                var expectedPayments = payments is null ? 0 : LowerMedian(payments, day, baselineDays);
+                // The renewal calendar replaces the renewals' weekday share once a month of it is known (a longer
+                // month's last day is booked by the month before), and only where the payments themselves arrive.
+                var byCalendar = s.SeesPayments && s.RenewalsSince != long.MinValue && day > s.RenewalsSince + 31;
+                var (dueAmount, dueCount) = byCalendar && due is not null ? due.On(day) : (0, 0);
+                var expected = LowerMedian(days, byCalendar ? renewals : null, day, baselineDays) + dueAmount;
+                var expectedPayments = payments is null ? 0 : LowerMedian(payments, byCalendar ? renewalPayments : null, day, baselineDays) + dueCount;
                 var revenue = days.Total(day);
                 var count = payments?.Total(day) ?? 0;
                 if (expected < c.SettingLong(MinMean) || expected <= 0)
@@ -151,9 +226,20 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
                         drops[day] = list = [];
                     }
 
-                    list.Add(new Drop(currency, revenue, expected, count, expectedPayments, drop, pValue, Math.Min(baselineDays, (int)(day - days.FirstDay))));
+                    list.Add(new Drop(currency, revenue, expected, count, expectedPayments, drop, pValue, Math.Min(baselineDays, (int)(day - days.FirstDay)), byCalendar ? dueAmount : null, dueCount));
                 }
             }
+        }
+
+        // Renewals of a currency no payment has been seen in are dropped here too, as days close.
+        foreach (var totals in s.Renewals.Values.Concat(s.RenewalPayments.Values))
+        {
+            totals.Close(closedBefore, 0, baselineDays + 1);
+        }
+
+        foreach (var due in s.Due.Values)
+        {
+            due.Forget(closable);
         }
 
         if (drops is null)
@@ -167,7 +253,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
             var start = day * DailyTotals.Day;
             var worst = list.MaxBy(d => d.Ratio)!;
             var date = DateTimeOffset.FromUnixTimeSeconds(start);
-            var lines = string.Join("; ", list.Select(d => $"{d.Currency}: {d.Revenue} from {d.Payments} payments, {d.Ratio:P1} below the usual {d.Expected:F0} from about {d.ExpectedPayments:F0} payments ({d.Expected - d.Revenue:F0} short)"));
+            var lines = string.Join("; ", list.Select(d => $"{d.Currency}: {d.Revenue} from {d.Payments} payments, {d.Ratio:P1} below the usual {d.Expected:F0} from about {d.ExpectedPayments:F0} payments{(d.RenewalsDue is long r ? $" (of which {r} from {d.RenewalsDueCount} subscription renewals due that day)" : "")} ({d.Expected - d.Revenue:F0} short)"));
             c.Anomaly(list.Count == 1 ? worst.Currency : "account", worst.Ratio >= c.Setting(CriticalRatio) ? Severity.Critical : Severity.High, "Revenue drop")
                 .Saying($"Revenue on {date:yyyy-MM-dd} ({date:dddd}) fell below the usual for that weekday. {lines}.")
                 .At(start + DailyTotals.Day, start, start + DailyTotals.Day)
@@ -183,6 +269,8 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
                     drop = Math.Round(worst.Ratio, 4),
                     pValue = worst.PValue,
                     baselineDays = worst.BaselineDays,
+                    renewalsDue = worst.RenewalsDue,
+                    renewalsDueCount = worst.RenewalsDue is null ? (long?)null : worst.RenewalsDueCount,
                     currencies = list.Select(d => new { currency = d.Currency, revenue = d.Revenue, expectedRevenue = Math.Round(d.Expected, 2), payments = d.Payments, expectedPayments = Math.Round(d.ExpectedPayments, 2), drop = Math.Round(d.Ratio, 4), pValue = d.PValue }),
                 })
                 .FromEvents([])
@@ -190,15 +278,18 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
         }
     }
 
-    private sealed record Drop(string Currency, long Revenue, double Expected, long Payments, double ExpectedPayments, double Ratio, double PValue, int BaselineDays);
+    private sealed record Drop(string Currency, long Revenue, double Expected, long Payments, double ExpectedPayments, double Ratio, double PValue, int BaselineDays, long? RenewalsDue, long RenewalsDueCount);
 
-    /// <summary>The lower median of the same weekday's totals within the baseline: 0 when none was observed.</summary>
-    private static double LowerMedian(DailyTotals totals, long day, int baselineDays)
+    /// <summary>
+    /// The lower median of the same weekday's totals within the baseline, less what <paramref name="less"/> took
+    /// those days (renewals): 0 when none was observed.
+    /// </summary>
+    private static double LowerMedian(DailyTotals totals, DailyTotals? less, long day, int baselineDays)
     {
         var values = new List<long>(8);
         for (var d = day - 7; d >= day - baselineDays && d >= totals.FirstDay; d -= 7)
         {
-            values.Add(totals.Total(d));
+            values.Add(Math.Max(0, totals.Total(d) - (less?.Total(d) ?? 0)));
         }
 
         if (values.Count == 0)
@@ -224,5 +315,47 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
 
         /// <summary>The last day every currency has been closed through.</summary>
         public long ClosedThrough { get; set; } = long.MinValue;
+
+        /// <summary>Charges or payment intents arrive (not only invoices), so the day's revenue includes its renewals.</summary>
+        public bool SeesPayments { get; set; }
+
+        public bool SeesInvoicePaid { get; set; }
+
+        /// <summary>Renewals (<c>subscription_cycle</c> invoices paid) per day and currency: money and count.</summary>
+        public Dictionary<string, DailyTotals> Renewals { get; set; } = [];
+
+        public Dictionary<string, DailyTotals> RenewalPayments { get; set; } = [];
+
+        /// <summary>Renewals booked per currency on the day they fall due.</summary>
+        public Dictionary<string, RenewalsDue> Due { get; set; } = [];
+
+        /// <summary>The first day a paid subscription invoice booked a renewal.</summary>
+        public long RenewalsSince { get; set; } = long.MinValue;
+    }
+
+    /// <summary>Renewals expected per day: the money and the number of subscriptions.</summary>
+    public sealed class RenewalsDue
+    {
+        public Dictionary<long, long> Amount { get; set; } = [];
+
+        public Dictionary<long, long> Count { get; set; } = [];
+
+        public void Book(long day, long amount)
+        {
+            Amount[day] = Amount.GetValueOrDefault(day) + amount;
+            Count[day] = Count.GetValueOrDefault(day) + 1;
+        }
+
+        public (long Amount, long Count) On(long day) => (Amount.GetValueOrDefault(day), Count.GetValueOrDefault(day));
+
+        /// <summary>Drops the days already judged.</summary>
+        public void Forget(long closedThrough)
+        {
+            foreach (var day in Amount.Keys.Where(d => d <= closedThrough).ToList())
+            {
+                Amount.Remove(day);
+                Count.Remove(day);
+            }
+        }
     }
 }

@@ -279,4 +279,73 @@ public sealed class RevenueDropTests
         harness.Fold(Charge(T0 + (15 * Day) + 3600, amount: 1_000, customer: "cus_next"), received: T0 + (15 * Day) + 3601);
         Assert.Equal(T0 + (14 * Day), Assert.Single(harness.Raised).WindowStart);
     }
+
+    /// <summary>
+    /// February and March 2026 of a subscription business: 1,200 monthly subscriptions of 5,000, forty anchored on
+    /// each day from the 1st to the 30th (none on the 31st; those on the 29th and 30th renew on 28 February), each
+    /// renewal a charge and its invoice.paid an hour after the period starts, and 40 checkouts of 1,000 a day.
+    /// <paramref name="failingOn"/> is a day (of March) on which all renewals but one and 35 checkouts fail.
+    /// </summary>
+    private static EngineHarness SubscriptionMonths(int? failingOn = null)
+    {
+        var harness = EngineHarness.For("revenue_drop");
+        var february = new DateTimeOffset(2026, 2, 1, 0, 0, 0, TimeSpan.Zero);
+        static DateTimeOffset Renewal(int year, int month, int anchor) =>
+            new(year, month, Math.Min(anchor, DateTime.DaysInMonth(year, month)), 0, 0, 0, TimeSpan.Zero);
+
+        for (var date = february; date < february.AddMonths(2); date = date.AddDays(1))
+        {
+            if (date.Month == 3 && date.Day == 2)
+            {
+                harness.Restart(); // March's renewals were booked in February: the bookings live in the snapshot
+            }
+
+            var failing = date.Month == 3 && date.Day == failingOn;
+            var renewing = Enumerable.Range(1, 30).Where(a => Renewal(date.Year, date.Month, a) == date).ToList();
+            var i = 0;
+            foreach (var anchor in renewing)
+            {
+                var next = Renewal(date.AddMonths(1).Year, date.AddMonths(1).Month, anchor).ToUnixTimeSeconds();
+                for (var n = 0; n < 40; n++, i++)
+                {
+                    var start = date.ToUnixTimeSeconds() + (i * 60);
+                    if (failing && n > 0)
+                    {
+                        continue;
+                    }
+
+                    harness.Fold(Charge(start + 3600, amount: 5_000, customer: $"cus_{anchor}_{n}"));
+                    harness.Fold(Invoice("invoice.paid", start + 3600, subscription: $"sub_{anchor}_{n}", amountPaid: 5_000, customer: $"cus_{anchor}_{n}", periodStart: start, periodEnd: next + (i * 60)));
+                }
+            }
+
+            for (var k = 0; k < (failing ? 5 : 40); k++)
+            {
+                harness.Fold(Charge(date.ToUnixTimeSeconds() + 43_200 + k, amount: 1_000, customer: $"cus_checkout_{date:MMdd}_{k}"));
+            }
+        }
+
+        harness.Fold(Charge(new DateTimeOffset(2026, 4, 1, 3, 0, 0, TimeSpan.Zero).ToUnixTimeSeconds(), amount: 1_000, customer: "cus_next"));
+        return harness;
+    }
+
+    [Fact]
+    public void The_31st_of_a_subscription_business_is_judged_by_the_renewals_due_not_by_its_weekday()
+    {
+        // On 31 March no subscription renews: 40 checkouts (40,000) against a Tuesday's usual 80 payments (240,000).
+        // By the weekday alone that is an 83 % drop (critical); by the renewal calendar it is an ordinary day.
+        Assert.DoesNotContain(SubscriptionMonths().Raised, a => a.Detector == "revenue_drop");
+    }
+
+    [Fact]
+    public void Renewals_due_that_do_not_come_are_a_revenue_drop()
+    {
+        var drop = Assert.Single(SubscriptionMonths(failingOn: 30).Raised, a => a.Detector == "revenue_drop");
+        Assert.Equal(Severity.Critical, drop.Severity);
+        Assert.Equal(new DateTimeOffset(2026, 3, 30, 0, 0, 0, TimeSpan.Zero).ToUnixTimeSeconds(), drop.WindowStart);
+        Assert.Contains("\"renewalsDue\":200000", drop.EvidenceJson);
+        Assert.Contains("\"renewalsDueCount\":40", drop.EvidenceJson);
+        Assert.Contains("\"expectedRevenue\":240000", drop.EvidenceJson);
+        Assert.Contains("40 subscription renewals due that day", drop.Message);
+    }
 }
