@@ -9,9 +9,9 @@ namespace BillingWatch.Detection.Detectors;
 /// half of it, since large invoices make daily money lumpy) and the number of payments is significantly
 /// down too (Poisson lower tail below <c>significance</c>): one missing large invoice is not a revenue drop.
 /// Revenue is succeeded charges plus invoices paid out of band. Subscription renewals follow the calendar, not
-/// the weekday (on the 31st only subscriptions anchored on the 31st renew): once a month of renewal invoices
-/// has been seen, the expectation is the weekday's lower median without renewals plus the renewals due that
-/// day, each paid renewal having said when its next period ends. A day closes when the event-time
+/// the weekday (on the 31st only subscriptions anchored on the 31st renew): once renewal invoices are seen,
+/// the expectation is the weekday's lower median without renewals plus the renewals due that day, each paid
+/// renewal or first invoice having said when its next period ends (in the first month, only those booked so far). A day closes when the event-time
 /// watermark is <c>close_grace_minutes</c> past its end, moved by an event that arrived on time (see
 /// <see cref="DetectorContext.DeliveriesLate"/>), or else on the wall-clock check.
 /// </summary>
@@ -197,9 +197,11 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
                     continue;
                 }
 
-                // The renewal calendar replaces the renewals' weekday share once a month of it is known (a longer
-                // month's last day is booked by the month before), and only where the payments themselves arrive.
-                var byCalendar = s.SeesPayments && s.RenewalsSince != long.MinValue && day > s.RenewalsSince + 31;
+                // The renewal calendar replaces the renewals' weekday share wherever the payments themselves arrive.
+                // Until a month of it is known, the renewals due are only those booked so far (a subscription that
+                // last renewed before the watch began is not in it): the day is then judged on the rest of its
+                // revenue plus what is known, an expectation too low rather than a false alert on a 31st.
+                var byCalendar = s.SeesPayments && s.RenewalsSince != long.MinValue;
                 var (dueAmount, dueCount) = byCalendar && due is not null ? due.On(day) : (0, 0);
                 var expected = LowerMedian(days, byCalendar ? renewals : null, day, baselineDays) + dueAmount;
                 var expectedPayments = payments is null ? 0 : LowerMedian(payments, byCalendar ? renewalPayments : null, day, baselineDays) + dueCount;

@@ -285,15 +285,16 @@ public sealed class RevenueDropTests
     /// each day from the 1st to the 30th (none on the 31st; those on the 29th and 30th renew on 28 February), each
     /// renewal a charge and its invoice.paid an hour after the period starts, and 40 checkouts of 1,000 a day.
     /// <paramref name="failingOn"/> is a day (of March) on which all renewals but one and 35 checkouts fail.
+    /// <paramref name="watchFrom"/> is when the watch begins, if before February: the subscriptions existed already.
     /// </summary>
-    private static EngineHarness SubscriptionMonths(int? failingOn = null)
+    private static EngineHarness SubscriptionMonths(int? failingOn = null, DateTimeOffset? watchFrom = null)
     {
         var harness = EngineHarness.For("revenue_drop");
         var february = new DateTimeOffset(2026, 2, 1, 0, 0, 0, TimeSpan.Zero);
         static DateTimeOffset Renewal(int year, int month, int anchor) =>
             new(year, month, Math.Min(anchor, DateTime.DaysInMonth(year, month)), 0, 0, 0, TimeSpan.Zero);
 
-        for (var date = february; date < february.AddMonths(2); date = date.AddDays(1))
+        for (var date = watchFrom ?? february; date < february.AddMonths(2); date = date.AddDays(1))
         {
             if (date.Month == 3 && date.Day == 2)
             {
@@ -335,6 +336,16 @@ public sealed class RevenueDropTests
         // On 31 March no subscription renews: 40 checkouts (40,000) against a Tuesday's usual 80 payments (240,000).
         // By the weekday alone that is an 83 % drop (critical); by the renewal calendar it is an ordinary day.
         Assert.DoesNotContain(SubscriptionMonths().Raised, a => a.Detector == "revenue_drop");
+    }
+
+    [Fact]
+    public void A_31st_in_the_first_month_of_the_watch_is_not_judged_by_its_weekday_either()
+    {
+        // The watch begins on Sunday 4 January, when the subscriptions renewing on the 1st to the 3rd have already
+        // renewed: Saturday 31 January, the 27th day, comes before a month of the calendar is known. Its 40
+        // checkouts are what the other Saturdays took besides their renewals, and no renewal was due that is known.
+        var harness = SubscriptionMonths(watchFrom: new DateTimeOffset(2026, 1, 4, 0, 0, 0, TimeSpan.Zero));
+        Assert.DoesNotContain(harness.Raised, a => a.Detector == "revenue_drop");
     }
 
     [Fact]
