@@ -514,21 +514,26 @@ public sealed record BillingEvent
         return (null, null);
     }
 
+    /// <summary>
+    /// The period of the line that ends last: the subscription's next period on a renewal, whatever comes before it
+    /// (prorations and usage billed in arrears end now, and Stripe lists them first).
+    /// </summary>
     private static (long?, long?) InvoicePeriod(JsonElement invoice)
     {
+        (long? Start, long? End) latest = (null, null);
         if (Obj(Obj(invoice, "lines"), "data") is { ValueKind: JsonValueKind.Array } data)
         {
             foreach (var line in data.EnumerateArray())
             {
                 var period = Obj(line, "period");
-                if (Long(period, "end") is long end)
+                if (Long(period, "end") is long end && (latest.End is null || end > latest.End))
                 {
-                    return (Long(period, "start"), end);
+                    latest = (Long(period, "start"), end);
                 }
             }
         }
 
-        return (null, null);
+        return latest;
     }
 
     private static string? FirstPrice(JsonElement subscription)

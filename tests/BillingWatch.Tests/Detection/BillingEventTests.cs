@@ -26,6 +26,25 @@ public sealed class BillingEventTests
     }
 
     [Fact]
+    public void An_invoices_period_is_that_of_its_line_ending_last()
+    {
+        // A renewal with a proration and usage billed in arrears before the licensed line: only the last says when
+        // the subscription renews next.
+        var e = Read("""
+            {"id":"evt_1","type":"invoice.paid","created":1772323200,"data":{"object":{"object":"invoice","id":"in_1",
+             "customer":"cus_1","subscription":"sub_1","currency":"usd","amount_paid":9000,"billing_reason":"subscription_cycle",
+             "lines":{"object":"list","data":[
+               {"amount":500,"period":{"start":1771200000,"end":1772323200}},
+               {"amount":2500,"period":{"start":1769904000,"end":1772323200}},
+               {"amount":6000,"period":{"start":1772323200,"end":1774742400}},
+               {"amount":0,"period":{"end":"soon"}}]}}}}
+            """);
+
+        Assert.Equal(1772323200, e.PeriodStart);
+        Assert.Equal(1774742400, e.PeriodEnd);
+    }
+
+    [Fact]
     public void Charge_fields_and_expanded_ids()
     {
         var json = StripeEvents.Envelope("charge.succeeded", new JsonObject

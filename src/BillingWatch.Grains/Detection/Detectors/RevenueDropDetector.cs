@@ -130,7 +130,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
             s.RenewalPayments[e.Currency].Add(e.Created, 1);
         }
 
-        // A first line billed in arrears, or a proration ending now, says nothing of the next renewal.
+        // An invoice of usage billed in arrears or of prorations alone (its last line ends now) says nothing of the next renewal.
         if (e.PeriodEnd is not long end || end < e.Created + (DailyTotals.Day / 2) || end > e.Created + (400 * DailyTotals.Day) || (!s.Due.ContainsKey(e.Currency) && s.Due.Count >= 16))
         {
             return;
