@@ -111,11 +111,14 @@ public sealed record BillingEvent
 
     /// <summary>
     /// A subscription's current period (top level in older API versions, per item in newer ones), or the
-    /// period an invoice's first line bills. Unix seconds.
+    /// period of an invoice's line that ends last. Unix seconds.
     /// </summary>
     public long? PeriodStart { get; init; }
 
     public long? PeriodEnd { get; init; }
+
+    /// <summary>An invoice sent for the customer to pay when they choose (<c>collection_method</c> <c>send_invoice</c>), not charged on its date.</summary>
+    public bool SentForPayment { get; init; }
 
     /// <summary>A subscription's scheduled end (<c>cancel_at</c>) and when it was canceled (<c>canceled_at</c>).</summary>
     public long? CancelAt { get; init; }
@@ -238,6 +241,7 @@ public sealed record BillingEvent
             CancellationReason = isSubscription ? Str(Obj(o, "cancellation_details"), "reason") : null,
             PeriodStart = periodStart,
             PeriodEnd = periodEnd,
+            SentForPayment = isInvoice && Str(o, "collection_method") == "send_invoice",
             CancelAt = isSubscription ? Long(o, "cancel_at") : null,
             CanceledAt = isSubscription ? Long(o, "canceled_at") : null,
             MonthlyRecurring = items is null ? 0 : SubscriptionRecord.BoundedMonthly(Discounted(items.Sum(i => i.Monthly), o, created, items)),

@@ -77,7 +77,7 @@ public static class Ev
         StripeEvents.Envelope("radar.early_fraud_warning.created", new JsonObject { ["id"] = "issfr_" + Guid.NewGuid().ToString("N")[..20], ["object"] = "radar.early_fraud_warning" }, created: at);
 
     /// <summary>An invoice event; <paramref name="newShape"/> puts the subscription under parent.subscription_details.</summary>
-    public static string Invoice(string type, long at, string subscription = "sub_A", long amountPaid = 5000, string currency = "usd", string customer = "cus_A", string? charge = null, string? intent = null, bool outOfBand = false, string interval = "month", string? billingReason = "subscription_cycle", bool newShape = false, string? invoiceId = null, long? periodStart = null, long? amountDue = null, long? periodEnd = null)
+    public static string Invoice(string type, long at, string subscription = "sub_A", long amountPaid = 5000, string currency = "usd", string customer = "cus_A", string? charge = null, string? intent = null, bool outOfBand = false, string interval = "month", string? billingReason = "subscription_cycle", bool newShape = false, string? invoiceId = null, long? periodStart = null, long? amountDue = null, long? periodEnd = null, string? collectionMethod = null)
     {
         var line = new JsonObject { ["price"] = new JsonObject { ["recurring"] = new JsonObject { ["interval"] = interval } } };
         if (periodStart is long start)
@@ -97,6 +97,7 @@ public static class Ev
             ["payment_intent"] = intent,
             ["paid_out_of_band"] = outOfBand,
             ["billing_reason"] = billingReason,
+            ["collection_method"] = collectionMethod,
             ["lines"] = new JsonObject { ["data"] = new JsonArray(line) },
         };
         if (newShape)

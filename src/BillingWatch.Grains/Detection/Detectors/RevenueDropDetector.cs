@@ -11,7 +11,8 @@ namespace BillingWatch.Detection.Detectors;
 /// Revenue is succeeded charges plus invoices paid out of band. Subscription renewals follow the calendar, not
 /// the weekday (on the 31st only subscriptions anchored on the 31st renew): once renewal invoices are seen,
 /// the expectation is the weekday's lower median without renewals plus the renewals due that day, each paid
-/// renewal or first invoice having said when its next period ends (in the first month, only those booked so far). A day closes when the event-time
+/// renewal or first invoice having said when its next period ends (in the first month, only those booked so far),
+/// and the day's own renewals count up to those due. A day closes when the event-time
 /// watermark is <c>close_grace_minutes</c> past its end, moved by an event that arrived on time (see
 /// <see cref="DetectorContext.DeliveriesLate"/>), or else on the wall-clock check.
 /// </summary>
@@ -116,8 +117,10 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
             return;
         }
 
+        // An invoice sent for payment is paid when the customer chooses, days or weeks after its date: its payments
+        // are spread like any other, and the weekday's median is their expectation.
         var renewal = e.BillingReason == "subscription_cycle";
-        if (e.Currency is null || e.AmountPaid is not > 0 || e.Subscription is null || !(renewal || e.BillingReason == "subscription_create"))
+        if (e.SentForPayment || e.Currency is null || e.AmountPaid is not > 0 || e.Subscription is null || !(renewal || e.BillingReason == "subscription_create"))
         {
             return;
         }
@@ -207,6 +210,17 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
                 var expectedPayments = payments is null ? 0 : LowerMedian(payments, byCalendar ? renewalPayments : null, day, baselineDays) + dueCount;
                 var revenue = days.Total(day);
                 var count = payments?.Total(day) ?? 0;
+                var (unbookedAmount, unbookedCount) = (0L, 0L);
+                if (byCalendar)
+                {
+                    // Like for like: renewals count up to those due. One nobody booked (its subscription last renewed
+                    // before the watch began, a trial's first charge, a retry that succeeded) is not expected, and
+                    // must not cover for the day's other payments: a checkout outage on a day of many renewals.
+                    unbookedAmount = Math.Min(revenue, Math.Max(0, (renewals?.Total(day) ?? 0) - dueAmount));
+                    unbookedCount = Math.Min(count, Math.Max(0, (renewalPayments?.Total(day) ?? 0) - dueCount));
+                    revenue -= unbookedAmount;
+                    count -= unbookedCount;
+                }
                 if (expected < c.SettingLong(MinMean) || expected <= 0)
                 {
                     continue;
@@ -228,7 +242,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
                         drops[day] = list = [];
                     }
 
-                    list.Add(new Drop(currency, revenue, expected, count, expectedPayments, drop, pValue, Math.Min(baselineDays, (int)(day - days.FirstDay)), byCalendar ? dueAmount : null, dueCount));
+                    list.Add(new Drop(currency, revenue, expected, count, expectedPayments, drop, pValue, Math.Min(baselineDays, (int)(day - days.FirstDay)), byCalendar ? dueAmount : null, dueCount, unbookedAmount, unbookedCount));
                 }
             }
         }
@@ -255,7 +269,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
             var start = day * DailyTotals.Day;
             var worst = list.MaxBy(d => d.Ratio)!;
             var date = DateTimeOffset.FromUnixTimeSeconds(start);
-            var lines = string.Join("; ", list.Select(d => $"{d.Currency}: {d.Revenue} from {d.Payments} payments, {d.Ratio:P1} below the usual {d.Expected:F0} from about {d.ExpectedPayments:F0} payments{(d.RenewalsDue is long r ? $" (of which {r} from {d.RenewalsDueCount} subscription renewals due that day)" : "")} ({d.Expected - d.Revenue:F0} short)"));
+            var lines = string.Join("; ", list.Select(d => $"{d.Currency}: {d.Revenue} from {d.Payments} payments{(d.RenewalsNotDueCount > 0 ? $" (and {d.RenewalsNotDue} from {d.RenewalsNotDueCount} renewals not on the calendar for that day, left out)" : "")}, {d.Ratio:P1} below the usual {d.Expected:F0} from about {d.ExpectedPayments:F0} payments{(d.RenewalsDue is long r ? $" (of which {r} from {d.RenewalsDueCount} subscription renewals due that day)" : "")} ({d.Expected - d.Revenue:F0} short)"));
             c.Anomaly(list.Count == 1 ? worst.Currency : "account", worst.Ratio >= c.Setting(CriticalRatio) ? Severity.Critical : Severity.High, "Revenue drop")
                 .Saying($"Revenue on {date:yyyy-MM-dd} ({date:dddd}) fell below the usual for that weekday. {lines}.")
                 .At(start + DailyTotals.Day, start, start + DailyTotals.Day)
@@ -273,6 +287,8 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
                     baselineDays = worst.BaselineDays,
                     renewalsDue = worst.RenewalsDue,
                     renewalsDueCount = worst.RenewalsDue is null ? (long?)null : worst.RenewalsDueCount,
+                    renewalsNotDue = worst.RenewalsDue is null ? (long?)null : worst.RenewalsNotDue,
+                    renewalsNotDueCount = worst.RenewalsDue is null ? (long?)null : worst.RenewalsNotDueCount,
                     currencies = list.Select(d => new { currency = d.Currency, revenue = d.Revenue, expectedRevenue = Math.Round(d.Expected, 2), payments = d.Payments, expectedPayments = Math.Round(d.ExpectedPayments, 2), drop = Math.Round(d.Ratio, 4), pValue = d.PValue }),
                 })
                 .FromEvents([])
@@ -280,7 +296,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
         }
     }
 
-    private sealed record Drop(string Currency, long Revenue, double Expected, long Payments, double ExpectedPayments, double Ratio, double PValue, int BaselineDays, long? RenewalsDue, long RenewalsDueCount);
+    private sealed record Drop(string Currency, long Revenue, double Expected, long Payments, double ExpectedPayments, double Ratio, double PValue, int BaselineDays, long? RenewalsDue, long RenewalsDueCount, long RenewalsNotDue, long RenewalsNotDueCount);
 
     /// <summary>
     /// The lower median of the same weekday's totals within the baseline, less what <paramref name="less"/> took

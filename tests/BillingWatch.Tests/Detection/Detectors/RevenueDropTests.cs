@@ -286,8 +286,9 @@ public sealed class RevenueDropTests
     /// renewal a charge and its invoice.paid an hour after the period starts, and 40 checkouts of 1,000 a day.
     /// <paramref name="failingOn"/> is a day (of March) on which all renewals but one and 35 checkouts fail.
     /// <paramref name="watchFrom"/> is when the watch begins, if before February: the subscriptions existed already.
+    /// On <paramref name="checkoutsDownOn"/> no checkout is paid.
     /// </summary>
-    private static EngineHarness SubscriptionMonths(int? failingOn = null, DateTimeOffset? watchFrom = null)
+    private static EngineHarness SubscriptionMonths(int? failingOn = null, DateTimeOffset? watchFrom = null, DateTimeOffset? checkoutsDownOn = null)
     {
         var harness = EngineHarness.For("revenue_drop");
         var february = new DateTimeOffset(2026, 2, 1, 0, 0, 0, TimeSpan.Zero);
@@ -320,7 +321,7 @@ public sealed class RevenueDropTests
                 }
             }
 
-            for (var k = 0; k < (failing ? 5 : 40); k++)
+            for (var k = 0; k < (failing ? 5 : date == checkoutsDownOn ? 0 : 40); k++)
             {
                 harness.Fold(Charge(date.ToUnixTimeSeconds() + 43_200 + k, amount: 1_000, customer: $"cus_checkout_{date:MMdd}_{k}"));
             }
@@ -345,6 +346,57 @@ public sealed class RevenueDropTests
         // renewed: Saturday 31 January, the 27th day, comes before a month of the calendar is known. Its 40
         // checkouts are what the other Saturdays took besides their renewals, and no renewal was due that is known.
         var harness = SubscriptionMonths(watchFrom: new DateTimeOffset(2026, 1, 4, 0, 0, 0, TimeSpan.Zero));
+        Assert.DoesNotContain(harness.Raised, a => a.Detector == "revenue_drop");
+    }
+
+    [Fact]
+    public void Renewals_nobody_booked_do_not_cover_for_a_checkout_outage_in_the_first_month()
+    {
+        // Tuesday 20 January, the watch's 17th day: the 40 subscriptions anchored on the 20th renew (200,000), last
+        // renewed before the watch began, so none of them is on the calendar; the checkouts (40,000 on the other
+        // Tuesdays) all fail. All revenue together is above the usual; the payments besides those renewals are gone.
+        var outage = new DateTimeOffset(2026, 1, 20, 0, 0, 0, TimeSpan.Zero);
+        var drop = Assert.Single(
+            SubscriptionMonths(watchFrom: new DateTimeOffset(2026, 1, 4, 0, 0, 0, TimeSpan.Zero), checkoutsDownOn: outage).Raised,
+            a => a.Detector == "revenue_drop");
+        Assert.Equal(Severity.Critical, drop.Severity);
+        Assert.Equal(outage.ToUnixTimeSeconds(), drop.WindowStart);
+        Assert.Contains("\"revenue\":0,", drop.EvidenceJson);
+        Assert.Contains("\"expectedRevenue\":40000", drop.EvidenceJson);
+        Assert.Contains("\"renewalsNotDue\":200000", drop.EvidenceJson);
+        Assert.Contains("\"renewalsNotDueCount\":40", drop.EvidenceJson);
+        Assert.Contains("200000 from 40 renewals not on the calendar for that day, left out", drop.Message);
+    }
+
+    [Fact]
+    public void Invoices_sent_for_payment_are_not_expected_on_their_renewal_date()
+    {
+        // A B2B business bills 310 subscriptions on the 1st by sending invoices; customers pay them over the month
+        // (ten a day, 0 to 30 days after), besides 20 checkouts a day. On the 1st only ten of the month's invoices
+        // are paid: that is its usual, not 300 renewals missing.
+        var harness = EngineHarness.For("revenue_drop");
+        var january = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        for (var date = january; date < january.AddMonths(3); date = date.AddDays(1))
+        {
+            foreach (var issued in new[] { date.AddDays(1 - date.Day), date.AddDays(1 - date.Day).AddMonths(-1) })
+            {
+                var delay = (int)(date - issued).TotalDays;
+                for (var k = 0; k < 10 && issued >= january && delay <= 30; k++)
+                {
+                    var at = date.ToUnixTimeSeconds() + 36_000 + (k * 60);
+                    var customer = $"cus_b2b_{delay}_{k}";
+                    harness.Fold(Charge(at, amount: 10_000, customer: customer));
+                    harness.Fold(Invoice("invoice.paid", at, subscription: $"sub_b2b_{delay}_{k}", amountPaid: 10_000, customer: customer, periodStart: issued.ToUnixTimeSeconds(), periodEnd: issued.AddMonths(1).ToUnixTimeSeconds(), collectionMethod: "send_invoice"));
+                }
+            }
+
+            for (var k = 0; k < 20; k++)
+            {
+                harness.Fold(Charge(date.ToUnixTimeSeconds() + 43_200 + k, amount: 1_000, customer: $"cus_checkout_{date:MMdd}_{k}"));
+            }
+        }
+
+        harness.Fold(Charge(january.AddMonths(3).AddHours(3).ToUnixTimeSeconds(), amount: 1_000, customer: "cus_next"));
         Assert.DoesNotContain(harness.Raised, a => a.Detector == "revenue_drop");
     }
 
