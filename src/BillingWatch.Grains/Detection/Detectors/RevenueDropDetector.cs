@@ -153,6 +153,9 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
         }
     }
 
+    /// <summary>The share of the renewals due over the baseline that came on their day, below which the calendar is not used.</summary>
+    private const double CalendarKept = 0.75;
+
     public override void OnWatermark(long previous, long current, State s, DetectorContext c)
     {
         if (s.FirstSeen == 0)
@@ -206,6 +209,20 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
                 // revenue plus what is known, an expectation too low rather than a false alert on a 31st.
                 var byCalendar = s.SeesPayments && s.RenewalsSince != long.MinValue;
                 var (dueAmount, dueCount) = byCalendar && due is not null ? due.On(day) : (0, 0);
+                double? onTime = null;
+                if (due is not null && dueCount > 0)
+                {
+                    // Renewals paid days after their date (bank debits, slow retries) make a calendar whose renewals
+                    // do not come on the day they are due: it is kept only while most of the renewals it predicted
+                    // came (the days before this one), and otherwise the day is judged without renewals at all.
+                    onTime = due.OnTime(day);
+                    due.Judged(day, dueCount, Math.Min(dueCount, renewalPayments?.Total(day) ?? 0));
+                    if (onTime is not >= CalendarKept)
+                    {
+                        (dueAmount, dueCount) = (0, 0);
+                    }
+                }
+
                 var expected = LowerMedian(days, byCalendar ? renewals : null, day, baselineDays) + dueAmount;
                 var expectedPayments = payments is null ? 0 : LowerMedian(payments, byCalendar ? renewalPayments : null, day, baselineDays) + dueCount;
                 var revenue = days.Total(day);
@@ -242,7 +259,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
                         drops[day] = list = [];
                     }
 
-                    list.Add(new Drop(currency, revenue, expected, count, expectedPayments, drop, pValue, Math.Min(baselineDays, (int)(day - days.FirstDay)), byCalendar ? dueAmount : null, dueCount, unbookedAmount, unbookedCount));
+                    list.Add(new Drop(currency, revenue, expected, count, expectedPayments, drop, pValue, Math.Min(baselineDays, (int)(day - days.FirstDay)), byCalendar ? dueAmount : null, dueCount, unbookedAmount, unbookedCount, onTime));
                 }
             }
         }
@@ -269,7 +286,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
             var start = day * DailyTotals.Day;
             var worst = list.MaxBy(d => d.Ratio)!;
             var date = DateTimeOffset.FromUnixTimeSeconds(start);
-            var lines = string.Join("; ", list.Select(d => $"{d.Currency}: {d.Revenue} from {d.Payments} payments{(d.RenewalsNotDueCount > 0 ? $" (and {d.RenewalsNotDue} from {d.RenewalsNotDueCount} renewals not on the calendar for that day, left out)" : "")}, {d.Ratio:P1} below the usual {d.Expected:F0} from about {d.ExpectedPayments:F0} payments{(d.RenewalsDue is long r ? $" (of which {r} from {d.RenewalsDueCount} subscription renewals due that day)" : "")} ({d.Expected - d.Revenue:F0} short)"));
+            var lines = string.Join("; ", list.Select(d => $"{d.Currency}: {d.Revenue} from {d.Payments} payments{(d.RenewalsNotDueCount > 0 ? $" (and {d.RenewalsNotDue} from {d.RenewalsNotDueCount} renewals not on the calendar for that day, left out)" : "")}, {d.Ratio:P1} below the usual {d.Expected:F0} from about {d.ExpectedPayments:F0} payments{(d.RenewalsDue is long r and > 0 ? $" (of which {r} from {d.RenewalsDueCount} subscription renewals due that day)" : "")} ({d.Expected - d.Revenue:F0} short)"));
             c.Anomaly(list.Count == 1 ? worst.Currency : "account", worst.Ratio >= c.Setting(CriticalRatio) ? Severity.Critical : Severity.High, "Revenue drop")
                 .Saying($"Revenue on {date:yyyy-MM-dd} ({date:dddd}) fell below the usual for that weekday. {lines}.")
                 .At(start + DailyTotals.Day, start, start + DailyTotals.Day)
@@ -289,6 +306,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
                     renewalsDueCount = worst.RenewalsDue is null ? (long?)null : worst.RenewalsDueCount,
                     renewalsNotDue = worst.RenewalsDue is null ? (long?)null : worst.RenewalsNotDue,
                     renewalsNotDueCount = worst.RenewalsDue is null ? (long?)null : worst.RenewalsNotDueCount,
+                    renewalsOnTime = worst.RenewalsOnTime is double kept ? Math.Round(kept, 4) : (double?)null,
                     currencies = list.Select(d => new { currency = d.Currency, revenue = d.Revenue, expectedRevenue = Math.Round(d.Expected, 2), payments = d.Payments, expectedPayments = Math.Round(d.ExpectedPayments, 2), drop = Math.Round(d.Ratio, 4), pValue = d.PValue }),
                 })
                 .FromEvents([])
@@ -296,7 +314,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
         }
     }
 
-    private sealed record Drop(string Currency, long Revenue, double Expected, long Payments, double ExpectedPayments, double Ratio, double PValue, int BaselineDays, long? RenewalsDue, long RenewalsDueCount, long RenewalsNotDue, long RenewalsNotDueCount);
+    private sealed record Drop(string Currency, long Revenue, double Expected, long Payments, double ExpectedPayments, double Ratio, double PValue, int BaselineDays, long? RenewalsDue, long RenewalsDueCount, long RenewalsNotDue, long RenewalsNotDueCount, double? RenewalsOnTime);
 
     /// <summary>
     /// The lower median of the same weekday's totals within the baseline, less what <paramref name="less"/> took
@@ -366,13 +384,52 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
 
         public (long Amount, long Count) On(long day) => (Amount.GetValueOrDefault(day), Count.GetValueOrDefault(day));
 
-        /// <summary>Drops the days already judged.</summary>
+        /// <summary>Per judged day: the renewals that were due, and how many of them came that day.</summary>
+        public Dictionary<long, long> WereDue { get; set; } = [];
+
+        public Dictionary<long, long> Came { get; set; } = [];
+
+        public void Judged(long day, long wereDue, long came)
+        {
+            WereDue[day] = wereDue;
+            Came[day] = came;
+        }
+
+        /// <summary>Two months: a business whose subscriptions all renew on the 1st has judged one such day in them.</summary>
+        private const int OnTimeDays = 62;
+
+        /// <summary>
+        /// The share of the renewals due over the two months before <paramref name="day"/> that came on their day,
+        /// or null while fewer than 20 were due (too few to tell).
+        /// </summary>
+        public double? OnTime(long day)
+        {
+            long wereDue = 0, came = 0;
+            foreach (var (d, n) in WereDue)
+            {
+                if (d < day && d >= day - OnTimeDays)
+                {
+                    wereDue += n;
+                    came += Came.GetValueOrDefault(d);
+                }
+            }
+
+            return wereDue < 20 ? null : (double)came / wereDue;
+        }
+
+        /// <summary>Drops the days already judged, and their outcome once no baseline can reach it.</summary>
         public void Forget(long closedThrough)
         {
             foreach (var day in Amount.Keys.Where(d => d <= closedThrough).ToList())
             {
                 Amount.Remove(day);
                 Count.Remove(day);
+            }
+
+            foreach (var day in WereDue.Keys.Where(d => d < closedThrough - OnTimeDays).ToList())
+            {
+                WereDue.Remove(day);
+                Came.Remove(day);
             }
         }
     }

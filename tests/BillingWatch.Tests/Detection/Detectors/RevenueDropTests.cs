@@ -400,6 +400,63 @@ public sealed class RevenueDropTests
         Assert.DoesNotContain(harness.Raised, a => a.Detector == "revenue_drop");
     }
 
+    /// <summary>
+    /// January to April 2026 of a business whose 300 subscriptions (10,000 each) all renew on the 1st, paid three to
+    /// five days later when <paramref name="paidByDebit"/> (bank debits clear then; Stripe collects, and the invoice is
+    /// paid when the debit clears), else an hour after (cards), besides 40 checkouts of 1,000 a day. On
+    /// <paramref name="failingOn"/> the renewals fail.
+    /// </summary>
+    private static EngineHarness MonthStartBusiness(bool paidByDebit, DateTimeOffset? failingOn = null)
+    {
+        var harness = EngineHarness.For("revenue_drop");
+        var january = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        for (var date = january; date < january.AddMonths(4); date = date.AddDays(1))
+        {
+            var first = date.AddDays(1 - date.Day);
+            for (var k = 0; k < 300 && date != failingOn; k++)
+            {
+                if (date.Day - 1 != (paidByDebit ? 3 + (k % 3) : 0))
+                {
+                    continue;
+                }
+
+                var at = date.ToUnixTimeSeconds() + 3_600 + (k * 10);
+                harness.Fold(Charge(at, amount: 10_000, customer: $"cus_sub_{k}"));
+                harness.Fold(Invoice("invoice.paid", at, subscription: $"sub_{k}", amountPaid: 10_000, customer: $"cus_sub_{k}", periodStart: first.ToUnixTimeSeconds(), periodEnd: first.AddMonths(1).ToUnixTimeSeconds()));
+            }
+
+            for (var k = 0; k < 40; k++)
+            {
+                harness.Fold(Charge(date.ToUnixTimeSeconds() + 43_200 + k, amount: 1_000, customer: $"cus_checkout_{date:MMdd}_{k}"));
+            }
+        }
+
+        harness.Fold(Charge(january.AddMonths(4).AddHours(3).ToUnixTimeSeconds(), amount: 1_000, customer: "cus_next"));
+        return harness;
+    }
+
+    [Fact]
+    public void A_calendar_whose_renewals_come_days_late_is_not_used()
+    {
+        // Each renewal books the next on the 1st, where none comes: the calendar is set aside, and the 1st is
+        // judged on its checkouts. Before, every 1st was a critical drop of 300 renewals.
+        Assert.DoesNotContain(MonthStartBusiness(paidByDebit: true).Raised, a => a.Detector == "revenue_drop");
+    }
+
+    [Fact]
+    public void A_calendar_of_renewals_all_on_the_1st_is_kept_from_month_to_month()
+    {
+        // The 1st of April is 31 days after the 1st of March, the only day renewals were due since: the calendar's
+        // record reaches back two months, so April's missing renewals are missing, not a calendar in doubt.
+        var april = new DateTimeOffset(2026, 4, 1, 0, 0, 0, TimeSpan.Zero);
+        Assert.DoesNotContain(MonthStartBusiness(paidByDebit: false).Raised, a => a.Detector == "revenue_drop");
+        var drop = Assert.Single(MonthStartBusiness(paidByDebit: false, failingOn: april).Raised, a => a.Detector == "revenue_drop");
+        Assert.Equal(april.ToUnixTimeSeconds(), drop.WindowStart);
+        Assert.Equal(Severity.Critical, drop.Severity);
+        Assert.Contains("\"renewalsDueCount\":300", drop.EvidenceJson);
+        Assert.Contains("\"renewalsOnTime\":1", drop.EvidenceJson);
+    }
+
     [Fact]
     public void Renewals_due_that_do_not_come_are_a_revenue_drop()
     {
