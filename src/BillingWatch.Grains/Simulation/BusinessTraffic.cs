@@ -525,7 +525,7 @@ public sealed class BusinessTraffic
     {
         var amount = sub.UnitAmount * sub.Quantity;
         var invoice = NextId("in");
-        Emit(StripeEventTypes.InvoiceCreated, at, InvoiceObject(invoice, sub, amount, "draft", null, null, "subscription_cycle"));
+        Emit(StripeEventTypes.InvoiceCreated, at, InvoiceObject(invoice, sub, amount, "draft", null, null, "subscription_cycle", RenewalPeriod(sub)));
         var attemptAt = at + Hour;
         var intent = NextId("pi");
         var card = $"fp_{_seed}c{sub.Customer}";
@@ -537,7 +537,7 @@ public sealed class BusinessTraffic
 
         // Dunning: the first attempt fails, Stripe's retries follow after 3, 5 and 7 days, then it cancels.
         var charge = Attempt(attemptAt, sub.Customer, amount, sub.Currency, intent, card, failed: true, "insufficient_funds", invoice);
-        Emit(StripeEventTypes.InvoicePaymentFailed, attemptAt + 1, InvoiceObject(invoice, sub, amount, "open", charge, intent, "subscription_cycle", attemptCount: 1));
+        Emit(StripeEventTypes.InvoicePaymentFailed, attemptAt + 1, InvoiceObject(invoice, sub, amount, "open", charge, intent, "subscription_cycle", RenewalPeriod(sub), attemptCount: 1));
         sub.Status = "past_due";
         Emit(StripeEventTypes.SubscriptionUpdated, attemptAt + 2, SubscriptionObject(sub), new JsonObject { ["status"] = "active" });
         var retryAt = attemptAt;
@@ -556,7 +556,7 @@ public sealed class BusinessTraffic
             }
 
             var failed = Attempt(retryAt, sub.Customer, amount, sub.Currency, intent, card, failed: true, "insufficient_funds", invoice);
-            Emit(StripeEventTypes.InvoicePaymentFailed, retryAt + 1, InvoiceObject(invoice, sub, amount, "open", failed, intent, "subscription_cycle", attemptCount: attempt));
+            Emit(StripeEventTypes.InvoicePaymentFailed, retryAt + 1, InvoiceObject(invoice, sub, amount, "open", failed, intent, "subscription_cycle", RenewalPeriod(sub), attemptCount: attempt));
         }
 
         // Out of retries: the subscription is cancelled (Stripe's default dunning setting).
@@ -569,8 +569,8 @@ public sealed class BusinessTraffic
     {
         var charge = Attempt(at, sub.Customer, amount, sub.Currency, intent, card, failed: false, null, invoice);
         Remember(_recentCharges, (charge, intent, amount, sub.Currency, sub.Customer), 500);
-        Emit(StripeEventTypes.InvoicePaid, at + 1, InvoiceObject(invoice, sub, amount, "paid", charge, intent, "subscription_cycle", attemptCount: attempt));
-        Emit(StripeEventTypes.InvoicePaymentSucceeded, at + 1, InvoiceObject(invoice, sub, amount, "paid", charge, intent, "subscription_cycle", attemptCount: attempt));
+        Emit(StripeEventTypes.InvoicePaid, at + 1, InvoiceObject(invoice, sub, amount, "paid", charge, intent, "subscription_cycle", RenewalPeriod(sub), attemptCount: attempt));
+        Emit(StripeEventTypes.InvoicePaymentSucceeded, at + 1, InvoiceObject(invoice, sub, amount, "paid", charge, intent, "subscription_cycle", RenewalPeriod(sub), attemptCount: attempt));
     }
 
     private void End(Sub sub, long at)
@@ -595,8 +595,8 @@ public sealed class BusinessTraffic
                 sub.TrialEnd = at + (14 * Day);
                 Emit(StripeEventTypes.SubscriptionCreated, at, SubscriptionObject(sub));
                 var trialInvoice = NextId("in");
-                Emit(StripeEventTypes.InvoiceCreated, at + 1, InvoiceObject(trialInvoice, sub, 0, "draft", null, null, "subscription_create"));
-                Emit(StripeEventTypes.InvoicePaid, at + 2, InvoiceObject(trialInvoice, sub, 0, "paid", null, null, "subscription_create"));
+                Emit(StripeEventTypes.InvoiceCreated, at + 1, InvoiceObject(trialInvoice, sub, 0, "draft", null, null, "subscription_create", (at, sub.TrialEnd)));
+                Emit(StripeEventTypes.InvoicePaid, at + 2, InvoiceObject(trialInvoice, sub, 0, "paid", null, null, "subscription_create", (at, sub.TrialEnd)));
                 sub.NextRenewal = sub.TrialEnd;
             }
             else
@@ -604,11 +604,11 @@ public sealed class BusinessTraffic
                 Emit(StripeEventTypes.SubscriptionCreated, at, SubscriptionObject(sub));
                 var amount = sub.UnitAmount * sub.Quantity;
                 var invoice = NextId("in");
-                Emit(StripeEventTypes.InvoiceCreated, at + 1, InvoiceObject(invoice, sub, amount, "draft", null, null, "subscription_create"));
+                Emit(StripeEventTypes.InvoiceCreated, at + 1, InvoiceObject(invoice, sub, amount, "draft", null, null, "subscription_create", (at, Advance(at, sub.Interval))));
                 var intent = NextId("pi");
                 var charge = Attempt(at + 2, customer, amount, sub.Currency, intent, $"fp_{_seed}c{customer}", failed: false, null, invoice);
-                Emit(StripeEventTypes.InvoicePaid, at + 3, InvoiceObject(invoice, sub, amount, "paid", charge, intent, "subscription_create"));
-                Emit(StripeEventTypes.InvoicePaymentSucceeded, at + 3, InvoiceObject(invoice, sub, amount, "paid", charge, intent, "subscription_create"));
+                Emit(StripeEventTypes.InvoicePaid, at + 3, InvoiceObject(invoice, sub, amount, "paid", charge, intent, "subscription_create", (at, Advance(at, sub.Interval))));
+                Emit(StripeEventTypes.InvoicePaymentSucceeded, at + 3, InvoiceObject(invoice, sub, amount, "paid", charge, intent, "subscription_create", (at, Advance(at, sub.Interval))));
                 sub.NextRenewal = Advance(at, sub.Interval);
             }
 
@@ -688,7 +688,7 @@ public sealed class BusinessTraffic
             {
                 // An upgrade is invoiced at once for the rest of the period (a proration).
                 var invoice = NextId("in");
-                Emit(StripeEventTypes.InvoiceCreated, at + 1, InvoiceObject(invoice, sub, sub.UnitAmount / 3, "draft", null, null, "subscription_update"));
+                Emit(StripeEventTypes.InvoiceCreated, at + 1, InvoiceObject(invoice, sub, sub.UnitAmount / 3, "draft", null, null, "subscription_update", (at, sub.NextRenewal)));
             }
         }
     }
@@ -801,7 +801,10 @@ public sealed class BusinessTraffic
 
     // ---------------------------------------------------------------- objects
 
-    private static JsonObject InvoiceObject(string id, Sub sub, long amount, string status, string? charge, string? intent, string reason, int attemptCount = 0) => new()
+    /// <summary>A renewal's period: from the renewal being billed to the next (a stalled billing run bills it late, from then).</summary>
+    private static (long Start, long End) RenewalPeriod(Sub sub) => (sub.NextRenewal, Advance(sub.NextRenewal, sub.Interval));
+
+    private static JsonObject InvoiceObject(string id, Sub sub, long amount, string status, string? charge, string? intent, string reason, (long Start, long End) period, int attemptCount = 0) => new()
     {
         ["id"] = id,
         ["object"] = "invoice",
@@ -829,6 +832,7 @@ public sealed class BusinessTraffic
                 ["amount"] = amount,
                 ["currency"] = sub.Currency,
                 ["quantity"] = sub.Quantity,
+                ["period"] = new JsonObject { ["start"] = period.Start, ["end"] = period.End },
                 ["price"] = PriceObject(sub),
             }),
         },
