@@ -42,6 +42,21 @@ public sealed class BillingEventTests
 
         Assert.Equal(1772323200, e.PeriodStart);
         Assert.Equal(1774742400, e.PeriodEnd);
+        Assert.False(e.SentForPayment);
+    }
+
+    [Theory]
+    [InlineData("\"send_invoice\"", true)]
+    [InlineData("\"charge_automatically\"", false)]
+    [InlineData("null", false)]
+    public void An_invoice_sent_for_payment_is_told_by_its_collection_method(string collectionMethod, bool sent)
+    {
+        var e = Read($$$$"""
+            {"id":"evt_1","type":"invoice.paid","created":1772323200,"data":{"object":{"object":"invoice","id":"in_1",
+             "customer":"cus_1","currency":"usd","amount_paid":9000,"collection_method":{{{{collectionMethod}}}}}}}
+            """);
+
+        Assert.Equal(sent, e.SentForPayment);
     }
 
     [Fact]
