@@ -241,7 +241,7 @@ public sealed record BillingEvent
             CancellationReason = isSubscription ? Str(Obj(o, "cancellation_details"), "reason") : null,
             PeriodStart = periodStart,
             PeriodEnd = periodEnd,
-            SentForPayment = isInvoice && Str(o, "collection_method") == "send_invoice",
+            SentForPayment = isInvoice && o.ValueKind == JsonValueKind.Object && o.TryGetProperty("collection_method", out var collection) && collection.ValueKind == JsonValueKind.String && collection.ValueEquals("send_invoice"u8),
             CancelAt = isSubscription ? Long(o, "cancel_at") : null,
             CanceledAt = isSubscription ? Long(o, "canceled_at") : null,
             MonthlyRecurring = items is null ? 0 : SubscriptionRecord.BoundedMonthly(Discounted(items.Sum(i => i.Monthly), o, created, items)),

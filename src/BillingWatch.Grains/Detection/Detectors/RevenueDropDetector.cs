@@ -146,14 +146,9 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
         }
 
         due.Book(DailyTotals.DayOf(end + lag), e.AmountPaid.Value);
-        var day = DailyTotals.DayOf(e.Created);
-        if (s.RenewalsSince == long.MinValue || day < s.RenewalsSince)
-        {
-            s.RenewalsSince = day;
-        }
     }
 
-    /// <summary>The share of the renewals due over the baseline that came on their day, below which the calendar is not used.</summary>
+    /// <summary>The share of the renewals due in the two months before a day that came on their day, below which the calendar is not used.</summary>
     private const double CalendarKept = 0.75;
 
     public override void OnWatermark(long previous, long current, State s, DetectorContext c)
@@ -207,7 +202,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
                 // Until a month of it is known, the renewals due are only those booked so far (a subscription that
                 // last renewed before the watch began is not in it): the day is then judged on the rest of its
                 // revenue plus what is known, an expectation too low rather than a false alert on a 31st.
-                var byCalendar = s.SeesPayments && s.RenewalsSince != long.MinValue;
+                var byCalendar = s.SeesPayments && s.Due.Count > 0;
                 var (dueAmount, dueCount) = byCalendar && due is not null ? due.On(day) : (0, 0);
                 double? onTime = null;
                 if (due is not null && dueCount > 0)
@@ -362,11 +357,8 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
 
         public Dictionary<string, DailyTotals> RenewalPayments { get; set; } = [];
 
-        /// <summary>Renewals booked per currency on the day they fall due.</summary>
+        /// <summary>Renewals booked per currency on the day they fall due (a currency is here once one was booked).</summary>
         public Dictionary<string, RenewalsDue> Due { get; set; } = [];
-
-        /// <summary>The first day a paid subscription invoice booked a renewal.</summary>
-        public long RenewalsSince { get; set; } = long.MinValue;
     }
 
     /// <summary>Renewals expected per day: the money and the number of subscriptions.</summary>
