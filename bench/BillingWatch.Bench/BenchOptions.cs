@@ -2,13 +2,18 @@ using System.Globalization;
 
 namespace BillingWatch.Bench;
 
-internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples, bool DetectorsOff = false, string? Postgres = null, bool StripeShaped = false, bool Ceiling = false, bool CeilingMinimalSchema = false, string[]? DisabledDetectors = null, int Warmup = 0)
+internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples, bool DetectorsOff = false, string? Postgres = null, bool StripeShaped = false, bool Ceiling = false, bool CeilingMinimalSchema = false, string[]? DisabledDetectors = null, int Warmup = 0, int Rate = 0)
 {
     public const string Usage = """
         usage: dotnet run -c Release --project bench/BillingWatch.Bench -- [options]
           --tenants T       tenants to spread deliveries over (default 1)
           --events N        deliveries to send (default 100000)
           --concurrency C   parallel HTTP connections (default 32)
+          --rate R          open loop: send R deliveries a second on a fixed schedule, whatever the answers,
+                            with at most C in flight (give a --concurrency well above R × the expected
+                            latency, e.g. 256); each latency counts from the delivery's scheduled time, so
+                            waiting for a free connection is part of it (no coordinated omission). Without
+                            it the load is closed: C connections, each sending as soon as answered
           --mix M           realistic (default: the synthetic traffic generator's mix of event types),
                             stripe (the same events shaped like Stripe's, about 2 KB: request, billing
                             details, outcome, shipping, metadata) or charges (one charge.succeeded shape,
@@ -63,6 +68,7 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
                 "--data" => o with { DataDir = Next() },
                 "--postgres" => o with { Postgres = Next() },
                 "--warmup" => o with { Warmup = Int() },
+                "--rate" => o with { Rate = Int() },
                 _ => null,
             };
             if (o is null)
@@ -71,6 +77,6 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
             }
         }
 
-        return o.Tenants > 0 && o.Events > 0 && o.Concurrency > 0 && o.Warmup >= 0 && (o.Url is null || o.AdminKey is not null) ? o : null;
+        return o.Tenants > 0 && o.Events > 0 && o.Concurrency > 0 && o.Warmup >= 0 && o.Rate >= 0 && (o.Url is null || o.AdminKey is not null) ? o : null;
     }
 }

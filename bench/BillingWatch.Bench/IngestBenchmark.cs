@@ -51,7 +51,7 @@ internal static class IngestBenchmark
             var warmupAccepted = 0L;
             if (options.Warmup > 0)
             {
-                var warmupOptions = options with { Events = options.Warmup };
+                var warmupOptions = options with { Events = options.Warmup, Rate = 0 };
                 var warmupTenants = await CreateTenantsAsync(http, adminKey, options.Tenants, options.DetectorsOff, options.DisabledDetectors ?? []);
                 var warmup = await DriveAsync(clients, warmupTenants, new EventSource(options.Warmup, options.Tenants, options.PayloadBytes, options.Realistic, options.StripeShaped), warmupOptions);
                 warmupAccepted = warmup.Accepted;
@@ -60,7 +60,7 @@ internal static class IngestBenchmark
 
             var tenants = await CreateTenantsAsync(http, adminKey, options.Tenants, options.DetectorsOff, options.DisabledDetectors ?? []);
             var mix = options.StripeShaped ? "stripe-shaped (traffic generator, Stripe's fields)" : options.Realistic ? "realistic (traffic generator)" : $"charge.succeeded ≈ {options.PayloadBytes} B";
-            Console.WriteLine($"BillingWatch — tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}, mix: {mix}, target: {string.Join(", ", baseAddresses.Select(a => a.ToString()))}");
+            Console.WriteLine($"BillingWatch — tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}{(options.Rate > 0 ? $", open loop at {options.Rate}/s" : "")}, mix: {mix}, target: {string.Join(", ", baseAddresses.Select(a => a.ToString()))}");
             var metricsBefore = await ServerMetrics.ScrapeAsync(http);
             var result = await DriveAsync(clients, tenants, source, options);
             result.Print();
@@ -209,6 +209,7 @@ internal static class IngestBenchmark
         var unacknowledged = new System.Collections.Concurrent.ConcurrentQueue<int>();
         var completed = -1;
         var next = -1;
+        var startedLate = 0;
         var started = Stopwatch.GetTimestamp();
 
         await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(async () =>
@@ -223,6 +224,23 @@ internal static class IngestBenchmark
 
                 var (tenantIndex, body) = source.Get(i);
                 var t0 = Stopwatch.GetTimestamp();
+                if (options.Rate > 0)
+                {
+                    // Open loop: the delivery is due at its place in the schedule; a late start (every
+                    // connection busy) is the server's delay too, so the latency counts from the due time.
+                    var due = started + (long)(i * (double)Stopwatch.Frequency / options.Rate);
+                    if (due - t0 > Stopwatch.Frequency / 1000)
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds((due - t0) / (double)Stopwatch.Frequency));
+                    }
+                    else if (t0 - due > 5 * Stopwatch.Frequency / 1000)
+                    {
+                        Interlocked.Increment(ref startedLate);
+                    }
+
+                    t0 = due;
+                }
+
                 var (status, wasAccepted) = await DeliverAsync(clients[i % clients.Length], tenants[tenantIndex], body);
                 if (wasAccepted)
                 {
@@ -242,7 +260,7 @@ internal static class IngestBenchmark
         })));
 
         var elapsed = Stopwatch.GetElapsedTime(started);
-        return new BenchResult(options.Events, accepted, elapsed, latencyTicks, completedAt, started, statuses, sentAt) { Unacknowledged = [.. unacknowledged.Order()] };
+        return new BenchResult(options.Events, accepted, elapsed, latencyTicks, completedAt, started, statuses, sentAt) { Unacknowledged = [.. unacknowledged.Order()], OfferedRate = options.Rate, StartedLate = startedLate };
     }
 
     /// <summary>One signed delivery: its status, and whether the server answered that it stored the event now.</summary>
@@ -344,6 +362,12 @@ internal sealed record BenchResult(int Sent, long Accepted, TimeSpan Elapsed, lo
     /// <summary>Indices of the deliveries answered 429 or 5xx, or not answered: those Stripe would retry.</summary>
     public int[] Unacknowledged { get; init; } = [];
 
+    /// <summary>The open loop's deliveries a second, 0 for a closed loop.</summary>
+    public int OfferedRate { get; init; }
+
+    /// <summary>Open loop: deliveries sent more than 5 ms after their due time because every connection was busy.</summary>
+    public int StartedLate { get; init; }
+
     private static readonly double[] HistogramBoundsMs = [1, 2, 5, 10, 25, 50, 100, 200, 500, 1000];
 
     private double[]? _sortedMs;
@@ -364,6 +388,11 @@ internal sealed record BenchResult(int Sent, long Accepted, TimeSpan Elapsed, lo
         var lastTenth = Rate(Sent - tenth, Sent);
 
         Console.WriteLine($"elapsed: {Elapsed.TotalSeconds:F1} s   accepted/s: {AcceptedPerSecond:F0}");
+        if (OfferedRate > 0)
+        {
+            Console.WriteLine($"open loop at {OfferedRate}/s offered: latency counted from each delivery's due time; started over 5 ms late (every connection busy): {StartedLate}");
+        }
+
         Console.WriteLine($"latency ms: p50 {Percentile(0.50):F2}  p90 {Percentile(0.90):F2}  p99 {Percentile(0.99):F2}  p99.9 {Percentile(0.999):F2}  max {ms[^1]:F2}");
         var counts = new int[HistogramBoundsMs.Length + 1];
         foreach (var value in ms)
