@@ -112,13 +112,15 @@ public static class Ev
         return StripeEvents.Envelope(type, invoice, created: at);
     }
 
-    public static string Subscription(string type, long at, string id = "sub_A", string status = "active", string interval = "month", long quantity = 1, long unitAmount = 1000, JsonObject? previous = null, string itemId = "si_1", long? periodEnd = null) =>
+    public static string Subscription(string type, long at, string id = "sub_A", string status = "active", string interval = "month", long quantity = 1, long unitAmount = 1000, JsonObject? previous = null, string itemId = "si_1", long? periodEnd = null, string customer = "cus_A", string? currency = null, string? cancellationReason = null) =>
         StripeEvents.Envelope(type, new JsonObject
         {
             ["id"] = id,
             ["object"] = "subscription",
-            ["customer"] = "cus_A",
+            ["customer"] = customer,
             ["status"] = status,
+            ["currency"] = currency,
+            ["cancellation_details"] = cancellationReason is null ? null : new JsonObject { ["reason"] = cancellationReason },
             ["current_period_end"] = periodEnd,
             ["items"] = new JsonObject
             {

@@ -12,7 +12,7 @@ namespace BillingWatch.Detection.Detectors;
 /// the weekday (on the 31st only subscriptions anchored on the 31st renew): once renewal invoices are seen,
 /// the expectation is the weekday's lower median without renewals plus the renewals due that day, each paid
 /// renewal or first invoice having said when its next period ends (in the first month, only those booked so far),
-/// and the day's own renewals count up to those due. A day closes when the event-time
+/// less the subscriptions cancelled since, and the day's own renewals count up to those due. A day closes when the event-time
 /// watermark is <c>close_grace_minutes</c> past its end, moved by an event that arrived on time (see
 /// <see cref="DetectorContext.DeliveriesLate"/>), or else on the wall-clock check.
 /// </summary>
@@ -49,10 +49,17 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
     ];
 
     public override bool Reads(BillingEvent e) =>
-        e.Type is StripeEventTypes.ChargeSucceeded or StripeEventTypes.PaymentIntentSucceeded or StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid;
+        e.Type is StripeEventTypes.ChargeSucceeded or StripeEventTypes.PaymentIntentSucceeded or StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid
+            or StripeEventTypes.SubscriptionDeleted;
 
     public override void Fold(BillingEvent e, State s, DetectorContext c)
     {
+        if (e.Type == StripeEventTypes.SubscriptionDeleted)
+        {
+            Unbook(e, s);
+            return;
+        }
+
         if (e.Type is StripeEventTypes.InvoicePaymentSucceeded or StripeEventTypes.InvoicePaid)
         {
             FoldRenewal(e, s);
@@ -147,6 +154,42 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
 
         due.Book(DailyTotals.DayOf(end + lag), e.AmountPaid.Value);
     }
+
+    /// <summary>
+    /// A cancelled subscription's next renewal will not come, so it leaves the calendar: a day on which many
+    /// subscriptions end (a promotion's customers leaving at their first renewal) is churn, which churn_spike
+    /// reports, not revenue that failed to arrive. One that ended unpaid (its renewal was never paid, so never
+    /// booked the next) or in its trial had nothing booked. The booking is found on the day the period ends (or
+    /// up to six hours after, as booked) and its amount is the subscription's price for a period, or the day's
+    /// average booking without one; if this subscription was never booked (it last renewed before the watch
+    /// began), another one's booking leaves instead, whose renewal is then left out of the day like any renewal
+    /// not on the calendar.
+    /// </summary>
+    private static void Unbook(BillingEvent e, State s)
+    {
+        if (e.PeriodEnd is not long end || e.CancellationReason is "payment_failed" || (e.TrialEnd is long trialEnd && trialEnd >= end))
+        {
+            return;
+        }
+
+        var currency = e.Currency ?? (s.Due.Count == 1 ? s.Due.Keys.First() : null);
+        if (currency is null || !s.Due.TryGetValue(currency, out var due))
+        {
+            return;
+        }
+
+        var period = e.MonthlyRecurring > 0 && e.Interval is not null ? (long)Math.Round(e.MonthlyRecurring * MonthsPerPeriod(e.Interval, e.IntervalCount)) : 0;
+        foreach (var day in (ReadOnlySpan<long>)[DailyTotals.DayOf(end + 3600), DailyTotals.DayOf(end), DailyTotals.DayOf(end + (6 * 3600))])
+        {
+            if (due.Unbook(day, period))
+            {
+                return;
+            }
+        }
+    }
+
+    private static double MonthsPerPeriod(string interval, int count) =>
+        (interval switch { "year" => 12.0, "week" => 12 / 52.0, "day" => 12 / 365.0, _ => 1.0 }) * Math.Max(1, count);
 
     /// <summary>The share of the renewals due in the two months before a day that came on their day, below which the calendar is not used.</summary>
     private const double CalendarKept = 0.75;
@@ -375,6 +418,31 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
         }
 
         public (long Amount, long Count) On(long day) => (Amount.GetValueOrDefault(day), Count.GetValueOrDefault(day));
+
+        /// <summary>Takes one renewal off <paramref name="day"/>: <paramref name="amount"/>, or the day's average when 0; false when none is booked there.</summary>
+        public bool Unbook(long day, long amount)
+        {
+            var count = Count.GetValueOrDefault(day);
+            if (count <= 0)
+            {
+                return false;
+            }
+
+            var booked = Amount.GetValueOrDefault(day);
+            var left = booked - Math.Min(booked, amount > 0 ? amount : booked / count);
+            if (count == 1)
+            {
+                Amount.Remove(day);
+                Count.Remove(day);
+            }
+            else
+            {
+                Amount[day] = left;
+                Count[day] = count - 1;
+            }
+
+            return true;
+        }
 
         /// <summary>Per judged day: the renewals that were due, and how many of them came that day.</summary>
         public Dictionary<long, long> WereDue { get; set; } = [];

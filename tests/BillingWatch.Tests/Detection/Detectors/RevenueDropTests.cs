@@ -406,16 +406,27 @@ public sealed class RevenueDropTests
     /// paid when the debit clears), else an hour after (cards), besides 40 checkouts of 1,000 a day. On
     /// <paramref name="failingOn"/> the renewals fail.
     /// </summary>
-    private static EngineHarness MonthStartBusiness(bool paidByDebit, DateTimeOffset? failingOn = null)
+    private static EngineHarness MonthStartBusiness(bool paidByDebit, DateTimeOffset? failingOn = null, int cancelledInMarch = 0, string? cancellationReason = "cancellation_requested")
     {
         var harness = EngineHarness.For("revenue_drop");
         var january = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var april = january.AddMonths(3);
         for (var date = january; date < january.AddMonths(4); date = date.AddDays(1))
         {
             var first = date.AddDays(1 - date.Day);
+            if (date == april)
+            {
+                // Cancelled in March at the period's end: Stripe ends each at the moment it would have renewed.
+                for (var k = 0; k < cancelledInMarch; k++)
+                {
+                    harness.Fold(Subscription("customer.subscription.deleted", april.ToUnixTimeSeconds() + k, id: $"sub_{k}", status: "canceled", unitAmount: 10_000,
+                        periodEnd: april.ToUnixTimeSeconds(), customer: $"cus_sub_{k}", currency: "usd", cancellationReason: cancellationReason));
+                }
+            }
+
             for (var k = 0; k < 300 && date != failingOn; k++)
             {
-                if (date.Day - 1 != (paidByDebit ? 3 + (k % 3) : 0))
+                if (date.Day - 1 != (paidByDebit ? 3 + (k % 3) : 0) || (date >= april && k < cancelledInMarch))
                 {
                     continue;
                 }
@@ -455,6 +466,25 @@ public sealed class RevenueDropTests
         Assert.Equal(Severity.Critical, drop.Severity);
         Assert.Contains("\"renewalsDueCount\":300", drop.EvidenceJson);
         Assert.Contains("\"renewalsOnTime\":1", drop.EvidenceJson);
+    }
+
+    [Fact]
+    public void Subscriptions_cancelled_before_their_renewal_leave_the_calendar()
+    {
+        // 120 of the 300 subscriptions end on the 1st of April instead of renewing (a cohort leaving together):
+        // churn, not revenue that failed to come. Before, the 1st was a high drop of 39 % against 300 renewals due.
+        Assert.DoesNotContain(MonthStartBusiness(paidByDebit: false, cancelledInMarch: 120).Raised, a => a.Detector == "revenue_drop");
+
+        // Those that ended unpaid had booked nothing, so nothing leaves: the renewals due and missing are the drop.
+        var unpaid = Assert.Single(MonthStartBusiness(paidByDebit: false, cancelledInMarch: 120, cancellationReason: "payment_failed").Raised, a => a.Detector == "revenue_drop");
+        Assert.Contains("\"renewalsDueCount\":300", unpaid.EvidenceJson);
+        Assert.Equal(Severity.High, unpaid.Severity);
+
+        // The remaining renewals still count: if the other 180 fail on the day, it is a drop against 180 due.
+        var april = new DateTimeOffset(2026, 4, 1, 0, 0, 0, TimeSpan.Zero);
+        var drop = Assert.Single(MonthStartBusiness(paidByDebit: false, failingOn: april, cancelledInMarch: 120).Raised, a => a.Detector == "revenue_drop");
+        Assert.Contains("\"renewalsDueCount\":180", drop.EvidenceJson);
+        Assert.Contains("\"renewalsDue\":1800000", drop.EvidenceJson);
     }
 
     [Fact]
