@@ -62,6 +62,29 @@ internal static class QueryParameters
         return $"{name} must be an ISO-8601 time or unix seconds.";
     }
 
+    /// <summary>The latest time a range may be computed from: days, weeks and months added to it stay within <see cref="DateTime"/>.</summary>
+    private static readonly DateTime LatestRangeTime = new(9000, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    /// <summary>
+    /// A time that ends or starts a range of periods computed from it (the dashboard's series, the MRR report):
+    /// as <see cref="Time"/>, between 1970-01-01 and 9000-01-01, so no bound lands outside what a date can hold.
+    /// </summary>
+    public static string? RangeTime(string? value, string name, out DateTime? time)
+    {
+        if (Time(value, name, out time) is { } error)
+        {
+            return error;
+        }
+
+        if (time is { } t && (t < DateTime.UnixEpoch || t >= LatestRangeTime))
+        {
+            time = null;
+            return $"{name} must fall between 1970-01-01 and 9000-01-01.";
+        }
+
+        return null;
+    }
+
     public static string? Text(string? value, string name, int maxLength, out string? text)
     {
         text = string.IsNullOrEmpty(value) ? null : value;

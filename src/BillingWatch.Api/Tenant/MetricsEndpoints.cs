@@ -46,7 +46,7 @@ internal static class MetricsEndpoints
             return ApiProblem.BadRequest(error);
         }
 
-        if (QueryParameters.Time(request.Query["until"], "until", out var until) is { } untilError)
+        if (QueryParameters.RangeTime(request.Query["until"], "until", out var until) is { } untilError)
         {
             return ApiProblem.BadRequest(untilError);
         }

@@ -36,8 +36,8 @@ internal static class MrrEndpoints
 
         var errors = new[]
         {
-            QueryParameters.Time(request.Query["from"], "from", out var fromValue),
-            QueryParameters.Time(request.Query["to"], "to", out var toValue),
+            QueryParameters.RangeTime(request.Query["from"], "from", out var fromValue),
+            QueryParameters.RangeTime(request.Query["to"], "to", out var toValue),
             QueryParameters.Livemode(request.Query["livemode"], out var livemodeValue),
         };
         if (errors.FirstOrDefault(e => e is not null) is { } error)

@@ -89,6 +89,27 @@ public sealed class DashboardApiTests(BillingWatchAppFixture fixture) : IClassFi
         await HttpAssert.ProblemAsync(await api.GetAsync("/api/v1/anomalies/an_missing/events"), 404);
     }
 
+    [Theory]
+    [InlineData("/api/v1/metrics/series?window=7d&until=0001-01-01", "until")]
+    [InlineData("/api/v1/metrics/series?window=30d&until=1969-12-31T23:59:59Z", "until")]
+    [InlineData("/api/v1/metrics/mrr?to=0001-01-01", "to")]
+    [InlineData("/api/v1/metrics/mrr?to=9999-12-31T23:59:59Z", "to")]
+    [InlineData("/api/v1/metrics/mrr?from=0001-01-01&interval=month", "from")]
+    public async Task A_range_bound_no_date_arithmetic_can_reach_is_a_bad_request_not_a_failure(string path, string parameter)
+    {
+        // Before, these were 500s: the range's other end, or its baseline week, fell outside what a date can hold.
+        var tenant = await fixture.App.CreateTenantAsync("Range Co");
+        using var api = tenant.Api();
+        var problem = await HttpAssert.ProblemAsync(await api.GetAsync(path), 400);
+        Assert.Equal($"{parameter} must fall between 1970-01-01 and 9000-01-01.", problem.GetProperty("detail").GetString());
+
+        // The edges themselves are ranges like any other: empty ones.
+        var series = await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/metrics/series?window=30d&until=1970-01-01"), 200);
+        Assert.Equal(30, series.GetProperty("buckets").GetArrayLength());
+        Assert.All(series.GetProperty("buckets").EnumerateArray(), b => Assert.Equal(0, b.GetProperty("events").GetInt64()));
+        await HttpAssert.JsonAsync(await api.GetAsync("/api/v1/metrics/mrr?from=8999-12-01&to=8999-12-31T23:59:59Z"), 200);
+    }
+
     [Fact]
     public async Task The_failure_rate_series_carries_the_baseline_and_each_points_expected_band()
     {
