@@ -307,11 +307,11 @@ public sealed class SubscriptionRecord
     public const long MaxMonthlyRecurring = 1_000_000_000_000;
 
     /// <summary>An amount billed every <paramref name="count"/> <paramref name="interval"/>s, as minor units a month.</summary>
-    public static long Monthly(long amount, string interval, int count)
-    {
-        var months = (interval switch { "year" => 12.0, "week" => 12 / 52.0, "day" => 12 / 365.0, _ => 1.0 }) * Math.Max(1, count);
-        return BoundedMonthly(amount / months);
-    }
+    public static long Monthly(long amount, string interval, int count) => BoundedMonthly(amount / MonthsPer(interval, count));
+
+    /// <summary>How many months one billing period of <paramref name="count"/> <paramref name="interval"/>s spans.</summary>
+    public static double MonthsPer(string interval, int count) =>
+        (interval switch { "year" => 12.0, "week" => 12 / 52.0, "day" => 12 / 365.0, _ => 1.0 }) * Math.Max(1, count);
 
     /// <summary>A monthly amount rounded to minor units and held within <see cref="MaxMonthlyRecurring"/> (NaN counts as 0).</summary>
     public static long BoundedMonthly(double monthly) =>

@@ -1,4 +1,5 @@
 using BillingWatch.Ingest;
+using BillingWatch.Subscriptions;
 namespace BillingWatch.Detection.Detectors;
 
 /// <summary>
@@ -178,7 +179,7 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
             return;
         }
 
-        var period = e.MonthlyRecurring > 0 && e.Interval is not null ? (long)Math.Round(e.MonthlyRecurring * MonthsPerPeriod(e.Interval, e.IntervalCount)) : 0;
+        var period = e.MonthlyRecurring > 0 && e.Interval is not null ? (long)Math.Round(e.MonthlyRecurring * SubscriptionRecord.MonthsPer(e.Interval, e.IntervalCount)) : 0;
         foreach (var day in (ReadOnlySpan<long>)[DailyTotals.DayOf(end + 3600), DailyTotals.DayOf(end), DailyTotals.DayOf(end + (6 * 3600))])
         {
             if (due.Unbook(day, period))
@@ -187,9 +188,6 @@ public sealed class RevenueDropDetector : Detector<RevenueDropDetector.State>
             }
         }
     }
-
-    private static double MonthsPerPeriod(string interval, int count) =>
-        (interval switch { "year" => 12.0, "week" => 12 / 52.0, "day" => 12 / 365.0, _ => 1.0 }) * Math.Max(1, count);
 
     /// <summary>The share of the renewals due in the two months before a day that came on their day, below which the calendar is not used.</summary>
     private const double CalendarKept = 0.75;
