@@ -112,7 +112,7 @@ public static class Ev
         return StripeEvents.Envelope(type, invoice, created: at);
     }
 
-    public static string Subscription(string type, long at, string id = "sub_A", string status = "active", string interval = "month", long quantity = 1, long unitAmount = 1000, JsonObject? previous = null, string itemId = "si_1", long? periodEnd = null, string customer = "cus_A", string? currency = null, string? cancellationReason = null) =>
+    public static string Subscription(string type, long at, string id = "sub_A", string status = "active", string interval = "month", long quantity = 1, long unitAmount = 1000, JsonObject? previous = null, string itemId = "si_1", long? periodEnd = null, string customer = "cus_A", string? currency = null, string? cancellationReason = null, long? trialEnd = null) =>
         StripeEvents.Envelope(type, new JsonObject
         {
             ["id"] = id,
@@ -122,6 +122,7 @@ public static class Ev
             ["currency"] = currency,
             ["cancellation_details"] = cancellationReason is null ? null : new JsonObject { ["reason"] = cancellationReason },
             ["current_period_end"] = periodEnd,
+            ["trial_end"] = trialEnd,
             ["items"] = new JsonObject
             {
                 ["data"] = new JsonArray(new JsonObject

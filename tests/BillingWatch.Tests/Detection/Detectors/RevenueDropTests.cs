@@ -406,7 +406,7 @@ public sealed class RevenueDropTests
     /// paid when the debit clears), else an hour after (cards), besides 40 checkouts of 1,000 a day. On
     /// <paramref name="failingOn"/> the renewals fail.
     /// </summary>
-    private static EngineHarness MonthStartBusiness(bool paidByDebit, DateTimeOffset? failingOn = null, int cancelledInMarch = 0, string? cancellationReason = "cancellation_requested")
+    private static EngineHarness MonthStartBusiness(bool paidByDebit, DateTimeOffset? failingOn = null, int cancelledInMarch = 0, string? cancellationReason = "cancellation_requested", long cancelledPrice = 10_000, bool cancelledInTrial = false)
     {
         var harness = EngineHarness.For("revenue_drop");
         var january = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
@@ -419,8 +419,9 @@ public sealed class RevenueDropTests
                 // Cancelled in March at the period's end: Stripe ends each at the moment it would have renewed.
                 for (var k = 0; k < cancelledInMarch; k++)
                 {
-                    harness.Fold(Subscription("customer.subscription.deleted", april.ToUnixTimeSeconds() + k, id: $"sub_{k}", status: "canceled", unitAmount: 10_000,
-                        periodEnd: april.ToUnixTimeSeconds(), customer: $"cus_sub_{k}", currency: "usd", cancellationReason: cancellationReason));
+                    harness.Fold(Subscription("customer.subscription.deleted", april.ToUnixTimeSeconds() + k, id: $"sub_{k}", status: "canceled", unitAmount: cancelledPrice,
+                        periodEnd: april.ToUnixTimeSeconds(), customer: $"cus_sub_{k}", currency: "usd", cancellationReason: cancellationReason,
+                        trialEnd: cancelledInTrial ? april.ToUnixTimeSeconds() : null));
                 }
             }
 
@@ -479,6 +480,13 @@ public sealed class RevenueDropTests
         var unpaid = Assert.Single(MonthStartBusiness(paidByDebit: false, cancelledInMarch: 120, cancellationReason: "payment_failed").Raised, a => a.Detector == "revenue_drop");
         Assert.Contains("\"renewalsDueCount\":300", unpaid.EvidenceJson);
         Assert.Equal(Severity.High, unpaid.Severity);
+
+        // Without a price on the event, the day's average booking leaves: the same here, where all cost the same.
+        Assert.DoesNotContain(MonthStartBusiness(paidByDebit: false, cancelledInMarch: 120, cancelledPrice: 0).Raised, a => a.Detector == "revenue_drop");
+
+        // Ending in a trial, a subscription had booked nothing either: the 120 bookings stay, and their renewals are missing.
+        var inTrial = Assert.Single(MonthStartBusiness(paidByDebit: false, cancelledInMarch: 120, cancelledInTrial: true).Raised, a => a.Detector == "revenue_drop");
+        Assert.Contains("\"renewalsDueCount\":300", inTrial.EvidenceJson);
 
         // The remaining renewals still count: if the other 180 fail on the day, it is a drop against 180 due.
         var april = new DateTimeOffset(2026, 4, 1, 0, 0, 0, TimeSpan.Zero);
