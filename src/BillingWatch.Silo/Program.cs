@@ -1,5 +1,6 @@
 using BillingWatch.Silo.Health;
 using BillingWatch.Silo.Telemetry;
+using BillingWatch.Silo.WarmUp;
 
 namespace BillingWatch.Silo;
 
@@ -39,7 +40,10 @@ internal static class SiloProgram
             }
         }
 
+        // A starting process answers /health/ready "Degraded" (warming up) at every poll: not worth a line each.
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.Error);
         builder.UseOrleans(silo => silo.AddBillingWatchSilo(builder.Configuration));
+        builder.Services.AddStartupWarmUp(hostsSilo: true);
         builder.Services.AddBillingWatchHealthChecks();
         builder.Services.AddBillingWatchTelemetry(builder.Configuration, "billingwatch-silo");
 

@@ -10,6 +10,7 @@ using BillingWatch.Configuration;
 using BillingWatch.Silo;
 using BillingWatch.Silo.Health;
 using BillingWatch.Silo.Telemetry;
+using BillingWatch.Silo.WarmUp;
 
 namespace BillingWatch.Api.Hosting;
 
@@ -46,6 +47,8 @@ internal static class BillingWatchApi
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.SimpleConsoleFormatterOptions>(o => o.IncludeScopes = true);
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.JsonConsoleFormatterOptions>(o => o.IncludeScopes = true);
         builder.Logging.AddFilter("Microsoft.AspNetCore.Routing", LogLevel.Warning);
+        // A starting process answers /health/ready "Degraded" (warming up) at every poll: not worth a line each.
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.Error);
         foreach (var category in (string[])["Orleans", "Polly", "Microsoft.AspNetCore"])
         {
             if (config[$"Logging:LogLevel:{category}"] is null)
@@ -63,6 +66,10 @@ internal static class BillingWatchApi
         {
             builder.UseOrleans(silo => silo.AddBillingWatchSilo(config));
         }
+
+        builder.Services.AddSingleton<BillingWatch.Api.Webhooks.WebhookWarmUp>();
+        builder.Services.AddSingleton<IWarmUpStep>(sp => sp.GetRequiredService<BillingWatch.Api.Webhooks.WebhookWarmUp>());
+        builder.Services.AddStartupWarmUp(hostsSilo: !options.IsFrontend);
 
         // Stop accepting, then let in-flight webhooks finish (their grain calls and commits) before exiting.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownDrainSeconds));

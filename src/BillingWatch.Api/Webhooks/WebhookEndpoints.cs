@@ -4,6 +4,7 @@ using BillingWatch.Api.Docs;
 using BillingWatch.Api.Problems;
 using BillingWatch.Configuration;
 using BillingWatch.Observability;
+using BillingWatch.Silo.WarmUp;
 using BillingWatch.Tenants;
 using Microsoft.Extensions.Options;
 
@@ -22,6 +23,11 @@ internal static partial class WebhookEndpoints
     /// <summary>The whole handling of a delivery, timed into <c>billingwatch.ingest.duration</c>, whatever its answer.</summary>
     private static async ValueTask<object?> TimedAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
+        if (WebhookWarmUp.IsWarmUp(context.HttpContext))
+        {
+            return await next(context);
+        }
+
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
@@ -45,6 +51,7 @@ internal static partial class WebhookEndpoints
         IOptions<BillingWatchOptions> options,
         TimeProvider time,
         WebhookRejectCounter rejects,
+        StartupWarmUp warmUp,
         ILogger<WebhookLog> logger)
     {
         var receivedAt = time.GetUtcNow();
@@ -52,9 +59,18 @@ internal static partial class WebhookEndpoints
         var tenantId = tokenHash is null ? null : await routes.ResolveWebhookTokenAsync(tokenHash);
         if (tenantId is null)
         {
-            await AnswerAsync(context, WebhookStatus.NotFound);
+            // The start-up warm-up's own requests (an unknown token by design) are answered, not counted.
+            var warmingUp = WebhookWarmUp.IsWarmUp(context);
+            if (!warmingUp)
+            {
+                warmUp.TrafficArrived();
+            }
+
+            await AnswerAsync(context, WebhookStatus.NotFound, counted: !warmingUp);
             return;
         }
+
+        warmUp.TrafficArrived();
 
         var maxBytes = options.Value.Webhooks.MaxBodyBytes;
         var body = await ReadBodyAsync(context.Request, maxBytes, context.RequestAborted);
@@ -122,10 +138,14 @@ internal static partial class WebhookEndpoints
     /// <summary>A silo that died mid-call may have committed the event: the sender cannot know, and need not.</summary>
     internal const string MayNotBeStored = "The event may not have been stored. Retrying the delivery is safe: an event that was stored is answered as a duplicate.";
 
-    private static Task AnswerAsync(HttpContext context, WebhookStatus status)
+    private static Task AnswerAsync(HttpContext context, WebhookStatus status, bool counted = true)
     {
         var answer = WebhookAnswer.For(status);
-        BillingWatchMetrics.WebhookAnswered(answer.Metric);
+        if (counted)
+        {
+            BillingWatchMetrics.WebhookAnswered(answer.Metric);
+        }
+
         return ApiProblem.WriteAsync(context, answer.StatusCode, answer.ProblemType!, answer.Title!, answer.Detail);
     }
 

@@ -65,6 +65,21 @@ public sealed class BillingWatchOptions
     public TelemetryOptions Telemetry { get; set; } = new();
 
     public DataProtectionSettings DataProtection { get; set; } = new();
+
+    public WarmUpOptions WarmUp { get; set; } = new();
+}
+
+/// <summary>
+/// Before a process takes requests it runs synthetic deliveries through a webhook's whole path, so that the
+/// first real deliveries after a start do not wait while the runtime compiles that path (docs/OPERATIONS.md).
+/// </summary>
+public sealed class WarmUpOptions
+{
+    /// <summary>Synthetic deliveries per round (rounds go on, up to five, until one finds the path compiled); 0 starts cold.</summary>
+    public int Deliveries { get; set; } = 1000;
+
+    /// <summary>The warm-up gives up after this long and the process starts anyway.</summary>
+    public int MaxSeconds { get; set; } = 30;
 }
 
 /// <summary>The key ring that encrypts secrets at rest (see docs/OPERATIONS.md, "Secrets at rest").</summary>

@@ -61,6 +61,8 @@ public sealed class BillingWatchOptionsValidator : IValidateOptions<BillingWatch
             Url(o.PublicBaseUrl, "PublicBaseUrl"),
             Url(o.Telemetry.OtlpEndpoint, "Telemetry:OtlpEndpoint"),
             AtLeast(o.ShutdownDrainSeconds, 0, "ShutdownDrainSeconds"),
+            AtLeast(o.WarmUp.Deliveries, 0, "WarmUp:Deliveries"),
+            AtLeast(o.WarmUp.MaxSeconds, 1, "WarmUp:MaxSeconds"),
             AtLeast(o.Storage.BusyTimeoutMs, 0, "Storage:BusyTimeoutMs"),
             AtLeast(o.Storage.SqliteWriterCacheMiB, 1, "Storage:SqliteWriterCacheMiB"),
             Port(o.Orleans.SiloPort, "Orleans:SiloPort"),

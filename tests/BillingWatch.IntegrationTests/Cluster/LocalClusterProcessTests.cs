@@ -80,6 +80,23 @@ public sealed class LocalClusterProcessTests : IAsyncLifetime
 
         Assert.True(acknowledged.Count > 100, $"only {acknowledged.Count} events acknowledged");
         await using var dataSource = NpgsqlDataSource.Create(_env["CONNECTION_STRING"]);
+
+        // Every process warmed up before it was ready (or gave up in time), never failed doing so, and the
+        // silos' throwaway warm-up tenants are purged: the events table holds the acknowledged events only.
+        foreach (var log in Directory.GetFiles(Path.Combine(_state, "logs"), "*.log").Where(f => Path.GetFileName(f).StartsWith("silo-", StringComparison.Ordinal) || Path.GetFileName(f).StartsWith("frontend-", StringComparison.Ordinal)))
+        {
+            var text = await File.ReadAllTextAsync(log);
+            Assert.True(text.Contains("Warmed up in", StringComparison.Ordinal) || text.Contains("warm-up did not finish within", StringComparison.Ordinal), $"{Path.GetFileName(log)} has no warm-up line");
+            Assert.DoesNotContain("start-up warm-up failed", text, StringComparison.Ordinal);
+        }
+
+        await Eventually.HoldsAsync(
+            async () =>
+            {
+                await using var leftovers = dataSource.CreateCommand("SELECT COUNT(*) FROM events WHERE tenant_id LIKE '~warm-up~%'");
+                return (long)(await leftovers.ExecuteScalarAsync())! == 0;
+            },
+            "the warm-up tenants' events purged");
         await using var command = dataSource.CreateCommand("SELECT tenant_id, event_id FROM events");
         var stored = new HashSet<(string, string)>();
         await using (var reader = await command.ExecuteReaderAsync())

@@ -36,6 +36,9 @@ public class BillingWatchApp : WebApplicationFactory<Program>
             ["BillingWatch:AdminKey"] = AdminKey,
             ["BillingWatch:Orleans:SiloPort"] = TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["BillingWatch:Orleans:GatewayPort"] = TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
+
+            // The start-up warm-up has tests of its own; everywhere else it would only slow every host down.
+            ["BillingWatch:WarmUp:Deliveries"] = "0",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

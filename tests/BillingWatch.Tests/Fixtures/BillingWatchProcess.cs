@@ -54,6 +54,7 @@ public sealed class BillingWatchProcess : IAsyncDisposable
         start.Environment["BillingWatch__Orleans__SiloPort"] = TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["BillingWatch__Orleans__GatewayPort"] = TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["DOTNET_gcServer"] = "0";
+        start.Environment["BillingWatch__WarmUp__Deliveries"] = "0";
         return start;
     }
 
