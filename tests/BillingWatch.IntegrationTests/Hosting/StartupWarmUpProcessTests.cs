@@ -12,7 +12,7 @@ namespace BillingWatch.Tests.Hosting;
 [Collection(nameof(StartupWarmUpProcessTests))]
 public sealed partial class StartupWarmUpProcessTests : IAsyncLifetime
 {
-    private const int Deliveries = 200;
+    private const int Deliveries = 100;
 
     private readonly string _dataDir = TestData.NewDirectory();
 

@@ -18,16 +18,22 @@ namespace BillingWatch.Tests.WarmUp;
 /// </summary>
 public sealed class StartupWarmUpTests
 {
-    private const int Deliveries = 300;
+    private const int Deliveries = 100;
 
     [Fact]
     public async Task Warm_up_appends_folds_and_deletes_its_deliveries_then_reports_ready()
     {
-        using var app = new BillingWatchApp(TestData.NewDirectory(), new Dictionary<string, string?> { ["BillingWatch:WarmUp:Deliveries"] = Deliveries.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        using var app = new BillingWatchApp(TestData.NewDirectory(), new Dictionary<string, string?>
+        {
+            ["BillingWatch:WarmUp:Deliveries"] = Deliveries.ToString(System.Globalization.CultureInfo.InvariantCulture),
+
+            // Waiting on the warm-up's end, not on a clock: beside the parallel tests it can take a while.
+            ["BillingWatch:WarmUp:MaxSeconds"] = "600",
+        });
         using var client = app.CreateClient();
         var warmUp = app.Services.GetRequiredService<StartupWarmUp>();
 
-        await Eventually.HoldsAsync(async () => (await client.GetAsync("/health/ready")).IsSuccessStatusCode, "ready after the warm-up");
+        await Eventually.HoldsAsync(async () => (await client.GetAsync("/health/ready")).IsSuccessStatusCode, "ready after the warm-up", TimeSpan.FromMinutes(10));
         Assert.True(warmUp.Finished);
         Assert.True(warmUp.Summary is not null, string.Join('\n', app.Logs.Lines.Where(l => l.Contains("warm-up", StringComparison.OrdinalIgnoreCase))));
         var summary = warmUp.Summary;
