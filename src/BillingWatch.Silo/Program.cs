@@ -40,8 +40,6 @@ internal static class SiloProgram
             }
         }
 
-        // A starting process answers /health/ready "Degraded" (warming up) at every poll: not worth a line each.
-        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.Error);
         builder.UseOrleans(silo => silo.AddBillingWatchSilo(builder.Configuration));
         builder.Services.AddStartupWarmUp(hostsSilo: true);
         builder.Services.AddBillingWatchHealthChecks();

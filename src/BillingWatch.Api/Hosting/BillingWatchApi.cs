@@ -47,8 +47,6 @@ internal static class BillingWatchApi
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.SimpleConsoleFormatterOptions>(o => o.IncludeScopes = true);
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.JsonConsoleFormatterOptions>(o => o.IncludeScopes = true);
         builder.Logging.AddFilter("Microsoft.AspNetCore.Routing", LogLevel.Warning);
-        // A starting process answers /health/ready "Degraded" (warming up) at every poll: not worth a line each.
-        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.Error);
         foreach (var category in (string[])["Orleans", "Polly", "Microsoft.AspNetCore"])
         {
             if (config[$"Logging:LogLevel:{category}"] is null)

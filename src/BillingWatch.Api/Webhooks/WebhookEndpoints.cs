@@ -23,11 +23,6 @@ internal static partial class WebhookEndpoints
     /// <summary>The whole handling of a delivery, timed into <c>billingwatch.ingest.duration</c>, whatever its answer.</summary>
     private static async ValueTask<object?> TimedAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
-        if (WebhookWarmUp.IsWarmUp(context.HttpContext))
-        {
-            return await next(context);
-        }
-
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
@@ -35,7 +30,11 @@ internal static partial class WebhookEndpoints
         }
         finally
         {
-            BillingWatchMetrics.WebhookHandled(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            // The start-up warm-up's own requests are answered 404 and not timed (the header is read only then).
+            if (context.HttpContext.Response.StatusCode != StatusCodes.Status404NotFound || !WebhookWarmUp.IsWarmUp(context.HttpContext))
+            {
+                BillingWatchMetrics.WebhookHandled(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            }
         }
     }
 

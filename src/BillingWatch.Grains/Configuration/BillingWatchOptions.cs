@@ -75,7 +75,7 @@ public sealed class BillingWatchOptions
 /// </summary>
 public sealed class WarmUpOptions
 {
-    /// <summary>Synthetic deliveries per round (rounds go on, up to five, until one finds the path compiled); 0 starts cold.</summary>
+    /// <summary>Synthetic deliveries per round (rounds go on, up to three, until one finds the path compiled); 0 starts cold.</summary>
     public int Deliveries { get; set; } = 1000;
 
     /// <summary>The warm-up gives up after this long and the process starts anyway.</summary>

@@ -11,8 +11,6 @@ public static class WarmUpTenant
 
     public static string NewId() => Prefix + Guid.NewGuid().ToString("N");
 
-    public static bool Is(string tenantId) => tenantId.StartsWith(Prefix, StringComparison.Ordinal);
-
     /// <summary>The warm-up grain of the silo listening on <paramref name="siloPort"/> of this host.</summary>
     public static string GrainKey(int siloPort) =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{System.Net.Dns.GetHostName()}:{siloPort}");

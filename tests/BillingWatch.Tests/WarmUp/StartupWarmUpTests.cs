@@ -61,6 +61,26 @@ public sealed class StartupWarmUpTests
     }
 
     [Fact]
+    public async Task The_silo_step_folds_and_replays_every_delivery_then_purges_its_tenant()
+    {
+        using var app = new BillingWatchApp();
+        using var client = app.CreateClient();
+        var report = await app.Services.GetRequiredService<IGrainFactory>().GetGrain<IWarmUpGrain>("test:1")
+            .RunAsync(WarmUpTraffic.Batch(100, DateTimeOffset.UtcNow));
+
+        Assert.StartsWith(WarmUpTenant.Prefix, report.TenantId, StringComparison.Ordinal);
+        Assert.Equal(100, report.Appended);
+        Assert.Equal(100, report.Folded);
+        Assert.Equal(100, report.Replayed);
+        await Eventually.HoldsAsync(
+            () => Task.FromResult(Scalar(app, $"SELECT COUNT(*) FROM tenant_deletions WHERE tenant_id = '{report.TenantId}' AND purged_at IS NOT NULL") == 1),
+            "the warm-up tenant purged");
+        Assert.Equal(0, Scalar(app, $"SELECT COUNT(*) FROM events WHERE tenant_id = '{report.TenantId}'"));
+        Assert.Equal(0, Scalar(app, $"SELECT COUNT(*) FROM subscriptions WHERE tenant_id = '{report.TenantId}'"));
+        Assert.Equal(0, Scalar(app, "SELECT COUNT(*) FROM OrleansStorage WHERE GrainTypeString LIKE '%warmup%' AND PayloadBinary IS NOT NULL"));
+    }
+
+    [Fact]
     public async Task Readiness_waits_for_the_warm_up_and_a_real_webhook_ends_it_after_its_round()
     {
         using var app = new BillingWatchApp();
