@@ -99,6 +99,7 @@ public static class StorageServiceExtensions
         var options = configuration.ReadBillingWatchOptions();
         services.AddBillingWatchSecretProtection(options);
         services.TryAddSingleton<StorageMaintenance>();
+        services.TryAddSingleton<BillingWatch.WarmUp.LiveTraffic>();
         services.TryAddSingleton<ImportSessionStore>();
         services.TryAddSingleton<BillingWatch.Ingest.ImportSessionCompletion>();
         services.TryAddSingleton<BillingWatch.StripeSync.StripeSyncStore>();

@@ -4,8 +4,8 @@ using BillingWatch.Api.Docs;
 using BillingWatch.Api.Problems;
 using BillingWatch.Configuration;
 using BillingWatch.Observability;
-using BillingWatch.Silo.WarmUp;
 using BillingWatch.Tenants;
+using BillingWatch.WarmUp;
 using Microsoft.Extensions.Options;
 
 namespace BillingWatch.Api.Webhooks;
@@ -50,7 +50,7 @@ internal static partial class WebhookEndpoints
         IOptions<BillingWatchOptions> options,
         TimeProvider time,
         WebhookRejectCounter rejects,
-        StartupWarmUp warmUp,
+        LiveTraffic traffic,
         ILogger<WebhookLog> logger)
     {
         var receivedAt = time.GetUtcNow();
@@ -62,14 +62,14 @@ internal static partial class WebhookEndpoints
             var warmingUp = WebhookWarmUp.IsWarmUp(context);
             if (!warmingUp)
             {
-                warmUp.TrafficArrived();
+                traffic.Arrive();
             }
 
             await AnswerAsync(context, WebhookStatus.NotFound, counted: !warmingUp);
             return;
         }
 
-        warmUp.TrafficArrived();
+        traffic.Arrive();
 
         var maxBytes = options.Value.Webhooks.MaxBodyBytes;
         var body = await ReadBodyAsync(context.Request, maxBytes, context.RequestAborted);

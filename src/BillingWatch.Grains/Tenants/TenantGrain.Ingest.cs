@@ -14,6 +14,7 @@ public sealed partial class TenantGrain
             return WebhookOutcome.NotFound;
         }
 
+        traffic.Arrive();
         var now = time.GetUtcNow();
         if (!WebhookSignature.Verify(delivery.Body, delivery.SignatureHeader, _signingSecret, _previousSigningSecret, S.PreviousSecretExpiresAt, now, out var signatureError))
         {

@@ -4,6 +4,7 @@ using BillingWatch.Ingest;
 using BillingWatch.Security;
 using BillingWatch.Storage;
 using BillingWatch.Subscriptions;
+using BillingWatch.WarmUp;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Placement;
@@ -25,6 +26,7 @@ public sealed partial class TenantGrain(
     ISecretProtector protector,
     IOptions<BillingWatchOptions> options,
     TimeProvider time,
+    LiveTraffic traffic,
     ILogger<TenantGrain> logger) : Grain, ITenantGrain, IRemindable
 {
     /// <summary>In cluster mode the wall-clock checks run from this durable reminder, wherever the tenant lives.</summary>

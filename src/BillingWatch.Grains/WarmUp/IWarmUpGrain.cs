@@ -11,7 +11,8 @@ namespace BillingWatch.WarmUp;
 /// </summary>
 public interface IWarmUpGrain : IGrainWithStringKey
 {
-    Task<WarmUpReport> RunAsync(WarmUpBatch batch);
+    /// <summary>Stops between two groups of deliveries once <paramref name="cancellationToken"/> is cancelled (its tenant is deleted all the same).</summary>
+    Task<WarmUpReport> RunAsync(WarmUpBatch batch, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Signed synthetic deliveries and the secret they are signed with (<see cref="WarmUpTraffic"/>); made once per start.</summary>

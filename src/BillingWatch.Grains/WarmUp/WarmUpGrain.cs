@@ -28,7 +28,7 @@ public sealed class WarmUpGrain(
     /// <summary>Deliveries in flight at once, as from a busy sender: commits are grouped as under load.</summary>
     private const int InFlight = 32;
 
-    public async Task<WarmUpReport> RunAsync(WarmUpBatch batch)
+    public async Task<WarmUpReport> RunAsync(WarmUpBatch batch, CancellationToken cancellationToken = default)
     {
         var tenantId = WarmUpTenant.NewId();
         snapshot.State = new DetectionState();
@@ -49,6 +49,7 @@ public sealed class WarmUpGrain(
                 {
                     appended += await SettleAsync(inFlight);
                     await FlushAsync(detection, force: false);
+                    cancellationToken.ThrowIfCancellationRequested();
                 }
             }
 
@@ -58,13 +59,14 @@ public sealed class WarmUpGrain(
 
             // An activation after a restart replays the log from its snapshot: read the events back the same way.
             var restarted = new TenantDetection(tenantId, new DetectionState(), time);
-            await restarted.CatchUpAsync(eventLog, await eventLog.GetLastSequenceAsync(tenantId));
+            await restarted.CatchUpAsync(eventLog, await eventLog.GetLastSequenceAsync(tenantId, cancellationToken));
             replayed = restarted.Checkpoint;
         }
         finally
         {
-            await maintenance.DeleteTenantAsync(tenantId);
-            await snapshot.ClearStateAsync();
+            // Stopped or not, the throwaway tenant goes.
+            await maintenance.DeleteTenantAsync(tenantId, CancellationToken.None);
+            await snapshot.ClearStateAsync(CancellationToken.None);
         }
 
         return new WarmUpReport(appended, detection.Checkpoint, replayed, tenantId);

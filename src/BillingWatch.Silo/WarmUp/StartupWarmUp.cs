@@ -18,11 +18,11 @@ namespace BillingWatch.Silo.WarmUp;
 /// the HTTP server starts, and holds readiness (<c>/health/ready</c>) until done: a silo runs its delivery
 /// path over synthetic deliveries (<see cref="IWarmUpGrain"/>), every process calls a tenant grain as a
 /// webhook does, then waits for the runtime's background compiler; in rounds, until a round finds little left
-/// to compile. It stops early when real webhooks arrive (they warm the path themselves), and never stops a
+/// to compile. It stops at once when real webhooks arrive (<see cref="LiveTraffic"/>: they warm the path themselves), and never stops a
 /// start: a failure or <see cref="WarmUpOptions.MaxSeconds"/> passing is logged and the process is ready anyway.
 /// </summary>
 public sealed partial class StartupWarmUp(
-    IGrainFactory grains, IOptions<BillingWatchOptions> options, ILogger<StartupWarmUp> logger, bool hostsSilo, IEnumerable<IWarmUpStep>? steps = null) : BackgroundService
+    IGrainFactory grains, IOptions<BillingWatchOptions> options, ILogger<StartupWarmUp> logger, bool hostsSilo, LiveTraffic traffic, IEnumerable<IWarmUpStep>? steps = null) : BackgroundService
 {
     private readonly IWarmUpStep[] _steps = steps?.ToArray() ?? [];
 
@@ -39,22 +39,12 @@ public sealed partial class StartupWarmUp(
     private static readonly TimeSpan SettlePoll = TimeSpan.FromMilliseconds(250);
 
     private volatile bool _finished;
-    private volatile bool _trafficArrived;
 
     /// <summary>False while the warm-up runs; true once it finished, gave up, failed, or was off.</summary>
     public bool Finished => _finished;
 
-    /// <summary>What this start's warm-up did; null while it runs, or when it was off or did not finish.</summary>
+    /// <summary>What this start's warm-up did; null while it runs, or when it was off, failed or gave up.</summary>
     public WarmUpSummary? Summary { get; private set; }
-
-    /// <summary>A real webhook arrived: the warm-up ends after what it is doing now.</summary>
-    public void TrafficArrived()
-    {
-        if (!_finished)
-        {
-            _trafficArrived = true;
-        }
-    }
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -87,44 +77,47 @@ public sealed partial class StartupWarmUp(
         var settings = options.Value.WarmUp;
         var started = Stopwatch.GetTimestamp();
         var compiledBefore = JitInfo.GetCompiledMethodCount();
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, traffic.Arrived);
         limit.CancelAfter(TimeSpan.FromSeconds(settings.MaxSeconds));
+        var appended = 0;
+        var calls = 0;
+        var requests = 0;
+        var rounds = 0;
         try
         {
             // Signed once: the rounds after the first are to run the same code again, not to make traffic.
             var batch = WarmUpTraffic.Batch(settings.Deliveries, DateTimeOffset.UtcNow);
-            var appended = 0;
-            var calls = 0;
-            var requests = 0;
-            var rounds = 0;
             long compiledInRound;
             do
             {
                 // A method is compiled again at each tier it climbs (Tier0, instrumented, Tier1), each after 30
                 // calls: one pass leaves much of the path half-way.
                 var roundStarted = JitInfo.GetCompiledMethodCount();
-                if (hostsSilo)
-                {
-                    var report = await grains.GetGrain<IWarmUpGrain>(WarmUpTenant.GrainKey(options.Value.Orleans.SiloPort))
-                        .RunAsync(batch).WaitAsync(limit.Token);
-                    appended += report.Appended;
-                }
 
-                calls += await CallTenantGrainAsync(batch, limit.Token);
-                foreach (var step in _steps)
-                {
-                    requests += await step.RunAsync(batch, limit.Token);
-                }
+                // The parts side by side: each compiles code of its own, so both cores compile at once.
+                var silo = hostsSilo ? RunSiloPathAsync(batch, limit.Token) : Task.FromResult(0);
+                var tenantCalls = CallTenantGrainAsync(batch, limit.Token);
+                var hostSteps = Task.WhenAll(_steps.Select(step => step.RunAsync(batch, limit.Token)));
+                await Task.WhenAll(silo, tenantCalls, hostSteps);
+                appended += await silo;
+                calls += await tenantCalls;
+                requests += (await hostSteps).Sum();
+                var ran = Stopwatch.GetElapsedTime(started).TotalSeconds;
 
                 await CompilerSettledAsync(limit.Token);
                 compiledInRound = JitInfo.GetCompiledMethodCount() - roundStarted;
                 rounds++;
-                LogRound(logger, rounds, compiledInRound, Stopwatch.GetElapsedTime(started).TotalSeconds);
+                LogRound(logger, rounds, compiledInRound, ran, Stopwatch.GetElapsedTime(started).TotalSeconds);
             }
-            while (rounds < MaxRounds && compiledInRound >= SettledRoundBelow && !_trafficArrived);
+            while (rounds < MaxRounds && compiledInRound >= SettledRoundBelow);
 
-            Summary = new WarmUpSummary(rounds, appended, calls, requests, JitInfo.GetCompiledMethodCount() - compiledBefore, Stopwatch.GetElapsedTime(started), _trafficArrived);
+            Summary = new WarmUpSummary(rounds, appended, calls, requests, JitInfo.GetCompiledMethodCount() - compiledBefore, Stopwatch.GetElapsedTime(started), EndedByTraffic: false);
             LogWarmedUp(logger, rounds, appended, calls, requests, Summary.MethodsCompiled, Summary.Elapsed.TotalSeconds);
+        }
+        catch (OperationCanceledException) when (traffic.HasArrived && !stoppingToken.IsCancellationRequested)
+        {
+            Summary = new WarmUpSummary(rounds, appended, calls, requests, JitInfo.GetCompiledMethodCount() - compiledBefore, Stopwatch.GetElapsedTime(started), EndedByTraffic: true);
+            LogEndedByTraffic(logger, rounds, Summary.Elapsed.TotalSeconds);
         }
         catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
         {
@@ -134,6 +127,14 @@ public sealed partial class StartupWarmUp(
         {
             LogFailed(logger, ex.GetType().Name, ex.Message);
         }
+    }
+
+    /// <summary>The silo's part: the delivery path itself, on this silo (the grain is placed where it is first called).</summary>
+    private async Task<int> RunSiloPathAsync(WarmUpBatch batch, CancellationToken cancellationToken)
+    {
+        var report = await grains.GetGrain<IWarmUpGrain>(WarmUpTenant.GrainKey(options.Value.Orleans.SiloPort))
+            .RunAsync(batch, cancellationToken).WaitAsync(cancellationToken);
+        return report.Appended;
     }
 
     /// <summary>
@@ -183,11 +184,14 @@ public sealed partial class StartupWarmUp(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Warm-up round {Round}: {Methods} methods compiled, {Seconds:F1} s since the start")]
-    private static partial void LogRound(ILogger logger, int round, long methods, double seconds);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Warm-up round {Round}: {Methods} methods compiled; deliveries done {Ran:F1} s and compiler settled {Seconds:F1} s after the start")]
+    private static partial void LogRound(ILogger logger, int round, long methods, double ran, double seconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Warmed up in {Rounds} rounds: {Appended} synthetic deliveries appended, folded through detection and deleted, {Calls} tenant grain calls, {Requests} webhook requests, {Methods} methods compiled, in {Seconds:F1} s")]
     private static partial void LogWarmedUp(ILogger logger, int rounds, int appended, int calls, int requests, long methods, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Webhooks arrived during the start-up warm-up: it stopped after {Rounds} full rounds, in {Seconds:F1} s")]
+    private static partial void LogEndedByTraffic(ILogger logger, int rounds, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The start-up warm-up did not finish within {MaxSeconds} s; ready without it")]
     private static partial void LogGaveUp(ILogger logger, int maxSeconds);
@@ -224,7 +228,7 @@ public static class StartupWarmUpExtensions
     public static IServiceCollection AddStartupWarmUp(this IServiceCollection services, bool hostsSilo)
     {
         services.AddSingleton(sp => new StartupWarmUp(
-            sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IOptions<BillingWatchOptions>>(), sp.GetRequiredService<ILogger<StartupWarmUp>>(), hostsSilo,
+            sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IOptions<BillingWatchOptions>>(), sp.GetRequiredService<ILogger<StartupWarmUp>>(), hostsSilo, sp.GetRequiredService<LiveTraffic>(),
             sp.GetServices<IWarmUpStep>()));
         services.AddHostedService(sp => sp.GetRequiredService<StartupWarmUp>());
         services.AddHealthChecks().AddCheck<WarmUpHealthCheck>("warm-up", tags: ["ready"]);

@@ -1,6 +1,8 @@
+using System.Text;
 using System.Text.Json;
 using BillingWatch.Configuration;
 using BillingWatch.Silo.WarmUp;
+using BillingWatch.Tenants;
 using BillingWatch.Tests.Fixtures;
 using BillingWatch.WarmUp;
 using Microsoft.Data.Sqlite;
@@ -81,25 +83,75 @@ public sealed class StartupWarmUpTests
     }
 
     [Fact]
-    public async Task Readiness_waits_for_the_warm_up_and_a_real_webhook_ends_it_after_its_round()
+    public async Task Readiness_waits_for_the_warm_up_and_a_real_webhook_stops_it_in_the_middle_of_a_round()
     {
         using var app = new BillingWatchApp();
         using var client = app.CreateClient();
-        var options = Options.Create(new BillingWatchOptions { WarmUp = { Deliveries = 50 } });
+        var options = Options.Create(new BillingWatchOptions { WarmUp = { Deliveries = 50, MaxSeconds = 600 } });
         options.Value.Orleans.SiloPort = app.Services.GetRequiredService<IOptions<BillingWatchOptions>>().Value.Orleans.SiloPort;
-        using var warmUp = new StartupWarmUp(app.Services.GetRequiredService<IGrainFactory>(), options, NullLogger<StartupWarmUp>.Instance, hostsSilo: true);
+        using var traffic = new LiveTraffic();
+        using var warmUp = new StartupWarmUp(app.Services.GetRequiredService<IGrainFactory>(), options, NullLogger<StartupWarmUp>.Instance, hostsSilo: true, traffic, [new TrafficDuringStep(traffic)]);
         var check = new WarmUpHealthCheck(warmUp);
         Assert.Equal(HealthStatus.Degraded, (await check.CheckHealthAsync(new HealthCheckContext())).Status);
 
-        warmUp.TrafficArrived();
         await warmUp.StartAsync(CancellationToken.None);
         await warmUp.ExecuteTask!;
 
+        // The step would never end by itself: the warm-up ended because the webhook stopped its round.
         Assert.Equal(HealthStatus.Healthy, (await check.CheckHealthAsync(new HealthCheckContext())).Status);
         var summary = Assert.IsType<WarmUpSummary>(warmUp.Summary);
         Assert.True(summary.EndedByTraffic);
-        Assert.Equal(1, summary.Rounds);
-        Assert.Equal(50, summary.Appended);
+        Assert.Equal(0, summary.Rounds);
+        Assert.Equal(0, summary.Requests);
+
+        // The silo part, stopped or not, still deletes its throwaway tenant.
+        await Eventually.HoldsAsync(
+            () => Task.FromResult(Scalar(app, "SELECT COUNT(*) FROM tenant_deletions WHERE tenant_id LIKE '~warm-up~%' AND purged_at IS NOT NULL") == 1),
+            "the interrupted warm-up's tenant purged");
+        Assert.Equal(0, Scalar(app, "SELECT COUNT(*) FROM events"));
+    }
+
+    [Fact]
+    public async Task Webhooks_arriving_before_the_warm_up_starts_leave_nothing_to_warm()
+    {
+        using var app = new BillingWatchApp();
+        using var client = app.CreateClient();
+        var options = Options.Create(new BillingWatchOptions { WarmUp = { Deliveries = 50, MaxSeconds = 600 } });
+        using var traffic = new LiveTraffic();
+        using var warmUp = new StartupWarmUp(app.Services.GetRequiredService<IGrainFactory>(), options, NullLogger<StartupWarmUp>.Instance, hostsSilo: true, traffic);
+
+        traffic.Arrive();
+        await warmUp.StartAsync(CancellationToken.None);
+        await warmUp.ExecuteTask!;
+
+        var summary = Assert.IsType<WarmUpSummary>(warmUp.Summary);
+        Assert.True(summary.EndedByTraffic);
+        Assert.Equal(0, summary.Appended);
+        Assert.Equal(0, summary.GrainCalls);
+        Assert.Equal(0, Scalar(app, "SELECT COUNT(*) FROM tenant_deletions"));
+    }
+
+    [Fact]
+    public async Task A_real_tenants_delivery_counts_as_traffic_in_the_silo_and_a_call_for_no_tenant_does_not()
+    {
+        using var app = new BillingWatchApp();
+        using var client = app.CreateClient();
+        var tenant = await app.CreateTenantAsync();
+        var traffic = app.Services.GetRequiredService<LiveTraffic>();
+        var grain = app.Services.GetRequiredService<IGrainFactory>().GetGrain<ITenantGrain>(tenant.Id);
+        var body = Encoding.UTF8.GetBytes(StripeEvents.ChargeSucceeded());
+
+        // The warm-up's own calls go to tenants that do not exist: not traffic.
+        var unknown = await app.Services.GetRequiredService<IGrainFactory>().GetGrain<ITenantGrain>(WarmUpTenant.NewId())
+            .ReceiveWebhookAsync(new WebhookDelivery(Secrets.Hash(tenant.WebhookToken), StripeSigner.Header(tenant.Secret, Encoding.UTF8.GetString(body)), body, DateTimeOffset.UtcNow));
+        Assert.Equal(WebhookStatus.NotFound, unknown.Status);
+        Assert.False(traffic.HasArrived);
+
+        // Straight to the grain, as a front end in another process calls it: the silo sees traffic itself.
+        var outcome = await grain.ReceiveWebhookAsync(new WebhookDelivery(Secrets.Hash(tenant.WebhookToken), StripeSigner.Header(tenant.Secret, Encoding.UTF8.GetString(body)), body, DateTimeOffset.UtcNow));
+        Assert.Equal(WebhookStatus.Accepted, outcome.Status);
+        Assert.True(traffic.HasArrived);
+        await Eventually.HoldsAsync(() => Task.FromResult(traffic.Arrived.IsCancellationRequested), "the warm-up told to stop");
     }
 
     [Fact]
@@ -115,6 +167,17 @@ public sealed class StartupWarmUpTests
 
         var now = DateTimeOffset.UtcNow;
         Assert.All(batch.Deliveries, d => Assert.True(BillingWatch.Ingest.WebhookSignature.Verify(d.Body, d.SignatureHeader, batch.SigningSecret, null, null, now, out _)));
+    }
+
+    /// <summary>A host step during which a real webhook arrives; it then waits for the warm-up to stop it.</summary>
+    private sealed class TrafficDuringStep(LiveTraffic traffic) : IWarmUpStep
+    {
+        public async Task<int> RunAsync(WarmUpBatch batch, CancellationToken cancellationToken)
+        {
+            traffic.Arrive();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return batch.Deliveries.Count;
+        }
     }
 
     private static long Scalar(BillingWatchApp app, string sql)
