@@ -42,8 +42,20 @@ public sealed class EndpointTypesTests
 
         Assert.Empty(EndpointHealthDetector.TypesLacking("duplicate_charge", sent));
         Assert.Empty(EndpointHealthDetector.TypesLacking("revenue_drop", sent));
-        Assert.Equal(["charge.failed", "charge.succeeded"], EndpointHealthDetector.TypesLacking("charge_failure_spike", sent));
+        Assert.Equal(["payment_intent.payment_failed"], EndpointHealthDetector.TypesLacking("charge_failure_spike", sent));
         Assert.Contains("card_testing", Blind(sent));
+    }
+
+    [Fact]
+    public void Renewals_without_cancellations_leave_revenue_drop_expecting_the_renewals_of_subscriptions_that_ended()
+    {
+        var sent = EverythingRead(except: ["customer.subscription.deleted"], plus: []);
+
+        Assert.Equal(["customer.subscription.deleted"], EndpointHealthDetector.TypesLacking("revenue_drop", sent));
+        Assert.Equal(["churn_spike", "revenue_drop", "subscription_lapse"], Blind(sent));
+
+        var intentsInstead = EverythingRead(except: ["customer.subscription.deleted", .. Charges], plus: Intents);
+        Assert.Equal(["customer.subscription.deleted"], EndpointHealthDetector.TypesLacking("revenue_drop", intentsInstead));
     }
 
     [Fact]
