@@ -7,6 +7,8 @@
 # BENCH_WARMUP=W first sends W unmeasured deliveries to every server (other tenants), so each topology is
 # measured warm — JIT done in every process, as after a while in production; the CPU seconds then cover
 # the measured run only.
+# BENCH_SETTLE=S leaves the cluster idle S seconds after the warm-up and tenant creation, before the measured
+# load (the bench's --settle): the background tier-1 compiles they set off finish first.
 # CLUSTER_EXTRA adds options to scripts/cluster-local.sh start, e.g. CLUSTER_EXTRA="--api-on-silos --frontends 0"
 # (every silo serves the API itself; the load is spread over them).
 # BENCH_KILL_SILO_AFTER=S kills silo 1 with SIGKILL S seconds after the measured load starts (the bench then
@@ -44,7 +46,7 @@ for silos in $silo_counts; do
     kill -9 "$SILO_1_PID"
     wait "$load" || true
   else
-    "${bench[@]}" --url "${FRONTENDS// /,}" --admin-key "$ADMIN_KEY" --postgres "$CONNECTION_STRING" || true
+    "${bench[@]}" ${BENCH_SETTLE:+--settle "$BENCH_SETTLE"} --url "${FRONTENDS// /,}" --admin-key "$ADMIN_KEY" --postgres "$CONNECTION_STRING" || true
   fi
   scripts/cluster-local.sh cpu --state "$state" >"$state/cpu-after"
   echo "CPU seconds during the run:"

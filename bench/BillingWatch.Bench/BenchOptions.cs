@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace BillingWatch.Bench;
 
-internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples, bool DetectorsOff = false, string? Postgres = null, bool StripeShaped = false, bool Ceiling = false, bool CeilingMinimalSchema = false, string[]? DisabledDetectors = null, int Warmup = 0, int Rate = 0)
+internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, string? Url, string? AdminKey, string? DataDir, int PayloadBytes, bool Realistic, int QuerySamples, bool DetectorsOff = false, string? Postgres = null, bool StripeShaped = false, bool Ceiling = false, bool CeilingMinimalSchema = false, string[]? DisabledDetectors = null, int Warmup = 0, int Rate = 0, int SettleSeconds = 0)
 {
     public const string Usage = """
         usage: dotnet run -c Release --project bench/BillingWatch.Bench -- [options]
@@ -30,6 +30,11 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
           --warmup W        first send W deliveries to a separate set of tenants, unmeasured, so that the
                             measured run finds a warm process (JIT done), as a server that has been up
                             for a while would be; the ceiling is not warmed (its code is a few methods)
+          --settle S        after the tenants are made and before the measured load, leave the servers idle
+                            S seconds: the runtime compiles what the warm-up and tenant creation made hot
+                            (tier-1, on the same cores) in the background, and on a two-core machine with
+                            five processes that takes seconds; without it the measured run's first seconds
+                            share the cores with those compiles (PERFORMANCE.md, "The slow first seconds")
           --detectors off   disable every detector for every tenant (to measure what detection costs)
           --disable a,b     disable these detectors too (to attribute detection's cost to detectors)
           --query-samples Q after the load, time Q event-list and Q anomaly-list queries (default 200)
@@ -69,6 +74,7 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
                 "--postgres" => o with { Postgres = Next() },
                 "--warmup" => o with { Warmup = Int() },
                 "--rate" => o with { Rate = Int() },
+                "--settle" => o with { SettleSeconds = Int() },
                 _ => null,
             };
             if (o is null)
@@ -77,6 +83,6 @@ internal sealed record BenchOptions(int Tenants, int Events, int Concurrency, st
             }
         }
 
-        return o.Tenants > 0 && o.Events > 0 && o.Concurrency > 0 && o.Warmup >= 0 && o.Rate >= 0 && (o.Url is null || o.AdminKey is not null) ? o : null;
+        return o.Tenants > 0 && o.Events > 0 && o.Concurrency > 0 && o.Warmup >= 0 && o.Rate >= 0 && o.SettleSeconds >= 0 && (o.Url is null || o.AdminKey is not null) ? o : null;
     }
 }

@@ -61,6 +61,12 @@ internal static class IngestBenchmark
             var tenants = await CreateTenantsAsync(http, adminKey, options.Tenants, options.DetectorsOff, options.DisabledDetectors ?? []);
             var mix = options.StripeShaped ? "stripe-shaped (traffic generator, Stripe's fields)" : options.Realistic ? "realistic (traffic generator)" : $"charge.succeeded ≈ {options.PayloadBytes} B";
             Console.WriteLine($"BillingWatch — tenants: {tenants.Length}, events: {options.Events}, concurrency: {options.Concurrency}{(options.Rate > 0 ? $", open loop at {options.Rate}/s" : "")}, mix: {mix}, target: {string.Join(", ", baseAddresses.Select(a => a.ToString()))}");
+            if (options.SettleSeconds > 0)
+            {
+                Console.WriteLine($"settling (not measured): {options.SettleSeconds} s idle before the load");
+                await Task.Delay(TimeSpan.FromSeconds(options.SettleSeconds));
+            }
+
             var metricsBefore = await ServerMetrics.ScrapeAsync(http);
             var result = await DriveAsync(clients, tenants, source, options);
             result.Print();
