@@ -20,11 +20,14 @@ state="${TMPDIR:-/tmp}/billingwatch-bench-cluster"
 bench=(dotnet bench/BillingWatch.Bench/bin/Release/net10.0/BillingWatch.Bench.dll --events "$events" --tenants "$tenants" --concurrency 32 --query-samples 200)
 # shellcheck disable=SC2206
 bench+=(${BENCH_EXTRA:-})
+# Only the measured runs settle (the warm-up run needs no idle time before it).
+# shellcheck disable=SC2206
+measured=(${BENCH_SETTLE:+--settle "$BENCH_SETTLE"})
 
 dotnet build -c Release --nologo -v quiet bench/BillingWatch.Bench/BillingWatch.Bench.csproj >/dev/null
 if [ "${4:-}" != "skip-embedded" ]; then
   echo "== embedded default (SQLite, one process)"
-  "${bench[@]}" ${BENCH_WARMUP:+--warmup "$BENCH_WARMUP"}
+  "${bench[@]}" "${measured[@]}" ${BENCH_WARMUP:+--warmup "$BENCH_WARMUP"}
 fi
 
 for silos in $silo_counts; do
@@ -39,14 +42,14 @@ for silos in $silo_counts; do
   fi
   scripts/cluster-local.sh cpu --state "$state" >"$state/cpu-before"
   if [ -n "${BENCH_KILL_SILO_AFTER:-}" ]; then
-    "${bench[@]}" --url "${FRONTENDS// /,}" --admin-key "$ADMIN_KEY" --postgres "$CONNECTION_STRING" &
+    "${bench[@]}" "${measured[@]}" --url "${FRONTENDS// /,}" --admin-key "$ADMIN_KEY" --postgres "$CONNECTION_STRING" &
     load=$!
-    sleep "$BENCH_KILL_SILO_AFTER"
+    sleep "$((BENCH_KILL_SILO_AFTER + ${BENCH_SETTLE:-0}))"
     echo "== kill -9 silo 1 (pid $SILO_1_PID)"
     kill -9 "$SILO_1_PID"
     wait "$load" || true
   else
-    "${bench[@]}" ${BENCH_SETTLE:+--settle "$BENCH_SETTLE"} --url "${FRONTENDS// /,}" --admin-key "$ADMIN_KEY" --postgres "$CONNECTION_STRING" || true
+    "${bench[@]}" "${measured[@]}" --url "${FRONTENDS// /,}" --admin-key "$ADMIN_KEY" --postgres "$CONNECTION_STRING" || true
   fi
   scripts/cluster-local.sh cpu --state "$state" >"$state/cpu-after"
   echo "CPU seconds during the run:"
