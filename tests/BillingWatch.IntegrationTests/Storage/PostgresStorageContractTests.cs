@@ -139,3 +139,49 @@ public sealed class PostgresStorageContractTests : StorageContractTests
         };
     }
 }
+
+public sealed class PostgresEventLogCommitTests
+{
+    [Fact]
+    public async Task A_commit_that_fails_at_its_end_acknowledges_none_of_its_appends_and_stores_nothing()
+    {
+        var connectionString = await (await PostgresServer.Shared).CreateDatabaseAsync("commitfail");
+        await using var database = new PostgresDatabase(connectionString, NullLogger<PostgresDatabase>.Instance);
+        await database.MigrateAsync();
+        await using var events = new PostgresEventLog(database, NullLogger<PostgresEventLog>.Instance);
+        Assert.Equal(AppendResult.Accepted, await events.AppendAsync(Entry("tn_a", 1, "evt_before")));
+
+        // A deferred constraint is checked at the commit, after the insert has returned its rows: the
+        // failure reaches the writer only with the commit's answer.
+        await using (var command = database.DataSource.CreateCommand("""
+            CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$;
+            CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON events DEFERRABLE INITIALLY DEFERRED
+                FOR EACH ROW EXECUTE FUNCTION refuse_at_commit();
+            """))
+        {
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var appends = new[] { events.AppendAsync(Entry("tn_a", 2, "evt_refused_1")), events.AppendAsync(Entry("tn_b", 1, "evt_refused_2")) };
+        foreach (var append in appends)
+        {
+            await Assert.ThrowsAsync<StorageUnavailableException>(() => append);
+        }
+
+        await using (var command = database.DataSource.CreateCommand("DROP TRIGGER refuse_at_commit ON events"))
+        {
+            await command.ExecuteNonQueryAsync();
+        }
+
+        Assert.Equal(1, await events.CountAsync("tn_a"));
+        Assert.Equal(0, await events.CountAsync("tn_b"));
+
+        // The writer goes on: the refused events can be delivered again and are stored once.
+        Assert.Equal(AppendResult.Accepted, await events.AppendAsync(Entry("tn_a", 2, "evt_refused_1")));
+        Assert.Equal(AppendResult.Duplicate, await events.AppendAsync(Entry("tn_a", 3, "evt_refused_1")));
+        Assert.Equal(2, await events.CountAsync("tn_a"));
+    }
+
+    private static EventToAppend Entry(string tenant, long sequence, string id) =>
+        new(tenant, sequence, id, "charge.succeeded", false, 1_700_000_000, 1_700_000_000_000, Encoding.UTF8.GetBytes($"{{\"id\":\"{id}\"}}"));
+}
