@@ -176,7 +176,7 @@ public sealed class PostgresEventLogCommitTests
         Assert.Equal(1, await events.CountAsync("tn_a"));
         Assert.Equal(0, await events.CountAsync("tn_b"));
 
-        // The writer goes on: the refused events can be delivered again and are stored once.
+        // The writer goes on: a refused event delivered again is stored once.
         Assert.Equal(AppendResult.Accepted, await events.AppendAsync(Entry("tn_a", 2, "evt_refused_1")));
         Assert.Equal(AppendResult.Duplicate, await events.AppendAsync(Entry("tn_a", 3, "evt_refused_1")));
         Assert.Equal(2, await events.CountAsync("tn_a"));
