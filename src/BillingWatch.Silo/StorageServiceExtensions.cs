@@ -112,7 +112,11 @@ public static class StorageServiceExtensions
             var connectionString = configuration.PostgresConnectionString();
             services.TryAddSingleton(sp => new PostgresDatabase(connectionString, sp.GetRequiredService<ILogger<PostgresDatabase>>()));
             services.TryAddSingleton<IStorageSchema>(sp => sp.GetRequiredService<PostgresDatabase>());
-            services.TryAddSingleton<PostgresEventLog>();
+            services.TryAddSingleton(sp => new PostgresEventLog(
+                sp.GetRequiredService<PostgresDatabase>(),
+                sp.GetRequiredService<ILogger<PostgresEventLog>>(),
+                sp.GetRequiredService<AppendBacklog>(),
+                TimeSpan.FromMicroseconds(sp.GetRequiredService<IOptions<BillingWatchOptions>>().Value.Storage.PostgresCommitLingerMicroseconds)));
             services.TryAddSingleton<IEventLog>(sp => sp.GetRequiredService<PostgresEventLog>());
             services.TryAddSingleton<StorageDialect>(PostgresDialect.Instance);
             services.TryAddSingleton<IStorageConnections>(sp => sp.GetRequiredService<PostgresDatabase>());

@@ -269,6 +269,13 @@ public sealed class StorageOptions
 
     /// <summary>Webhooks that may wait for the event log's writer; beyond them a webhook answers 503 with Retry-After at once.</summary>
     public int MaxPendingWebhooks { get; set; } = BillingWatch.Storage.AppendBacklog.DefaultMaxWebhooks;
+
+    /// <summary>
+    /// PostgreSQL only: when webhooks arrive concurrently and fewer than a handful wait for the event log's
+    /// writer, it waits this long for more before it commits, so one commit (one WAL flush) covers more of
+    /// them. 0 commits at once. Sequential traffic never waits.
+    /// </summary>
+    public int PostgresCommitLingerMicroseconds { get; set; } = BillingWatch.Storage.Postgres.PostgresEventLog.DefaultCommitLingerMicroseconds;
 }
 
 public sealed class OrleansHostOptions

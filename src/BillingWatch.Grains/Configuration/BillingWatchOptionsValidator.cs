@@ -65,6 +65,7 @@ public sealed class BillingWatchOptionsValidator : IValidateOptions<BillingWatch
             AtLeast(o.WarmUp.MaxSeconds, 1, "WarmUp:MaxSeconds"),
             AtLeast(o.Storage.BusyTimeoutMs, 0, "Storage:BusyTimeoutMs"),
             AtLeast(o.Storage.SqliteWriterCacheMiB, 1, "Storage:SqliteWriterCacheMiB"),
+            AtLeast(o.Storage.PostgresCommitLingerMicroseconds, 0, "Storage:PostgresCommitLingerMicroseconds"),
             Port(o.Orleans.SiloPort, "Orleans:SiloPort"),
             Port(o.Orleans.GatewayPort, "Orleans:GatewayPort"),
             AtLeast(o.Orleans.ResponseTimeoutSeconds, 1, "Orleans:ResponseTimeoutSeconds"),

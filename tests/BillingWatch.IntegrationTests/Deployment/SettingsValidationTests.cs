@@ -86,10 +86,12 @@ public sealed class SettingsValidationTests
         wrong.DataProtection.KeyLifetimeDays = 1;
         wrong.Import.ChunkSize = 0;
         wrong.Storage.SqliteWriterCacheMiB = 0;
+        wrong.Storage.PostgresCommitLingerMicroseconds = -1;
         var failures = BillingWatchOptionsValidator.Failures(wrong).ToList();
 
-        Assert.Equal(7, failures.Count);
+        Assert.Equal(8, failures.Count);
         Assert.Contains(failures, f => f.Contains("Storage:SqliteWriterCacheMiB", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Contains("Storage:PostgresCommitLingerMicroseconds", StringComparison.Ordinal));
         Assert.All(failures, f => Assert.StartsWith("BillingWatch:", f, StringComparison.Ordinal));
     }
 

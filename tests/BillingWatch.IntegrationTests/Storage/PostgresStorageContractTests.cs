@@ -182,6 +182,49 @@ public sealed class PostgresEventLogCommitTests
         Assert.Equal(2, await events.CountAsync("tn_a"));
     }
 
+    [Fact]
+    public async Task A_lone_webhook_never_waits_for_company_however_long_the_linger()
+    {
+        var connectionString = await (await PostgresServer.Shared).CreateDatabaseAsync("lingerlone");
+        await using var database = new PostgresDatabase(connectionString, NullLogger<PostgresDatabase>.Instance);
+        await database.MigrateAsync();
+        await using var events = new PostgresEventLog(database, NullLogger<PostgresEventLog>.Instance, new AppendBacklog(), TimeSpan.FromHours(1));
+
+        // One at a time, as a quiet tenant's webhooks come: each commits alone at once (were the writer to
+        // linger here, the second append would wait an hour and the bound below would fail the test).
+        for (var sequence = 1; sequence <= 5; sequence++)
+        {
+            var result = await events.AppendAsync(Entry("tn_quiet", sequence, $"evt_{sequence}")).WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.Equal(AppendResult.Accepted, result);
+        }
+
+        Assert.Equal(5, await events.CountAsync("tn_quiet"));
+    }
+
+    [Fact]
+    public async Task Concurrent_appends_with_the_default_linger_are_each_acknowledged_once_and_stored()
+    {
+        var connectionString = await (await PostgresServer.Shared).CreateDatabaseAsync("lingerbusy");
+        await using var database = new PostgresDatabase(connectionString, NullLogger<PostgresDatabase>.Instance);
+        await database.MigrateAsync();
+        await using var events = new PostgresEventLog(database, NullLogger<PostgresEventLog>.Instance);
+
+        // Three waves of 20 tenants delivering at once; the third redelivers the first wave's events.
+        for (var wave = 0; wave < 3; wave++)
+        {
+            var sequence = wave + 1;
+            var eventWave = wave == 2 ? 0 : wave;
+            var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(t =>
+                events.AppendAsync(Entry($"tn_{t}", sequence, $"evt_{t}_{eventWave}"))));
+            Assert.All(results, r => Assert.Equal(wave == 2 ? AppendResult.Duplicate : AppendResult.Accepted, r));
+        }
+
+        for (var t = 0; t < 20; t++)
+        {
+            Assert.Equal(2, await events.CountAsync($"tn_{t}"));
+        }
+    }
+
     private static EventToAppend Entry(string tenant, long sequence, string id) =>
         new(tenant, sequence, id, "charge.succeeded", false, 1_700_000_000, 1_700_000_000_000, Encoding.UTF8.GetBytes($"{{\"id\":\"{id}\"}}"));
 }
