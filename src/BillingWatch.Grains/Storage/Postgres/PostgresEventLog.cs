@@ -19,7 +19,7 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
     public const int DefaultCommitLingerMicroseconds = 2000;
 
     /// <summary>A batch at least this large commits without lingering: it already shares its WAL flush well.</summary>
-    public const int LingerBelow = 16;
+    private const int LingerBelow = 16;
 
     private const int MaxBatch = 1024;
     private const string UniqueViolation = "23505";
@@ -37,7 +37,6 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
         new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
     private readonly Task _writer;
     private readonly TimeSpan _commitLinger;
-    private int _lastBatchCount;
 
     public PostgresEventLog(PostgresDatabase database, ILogger<PostgresEventLog> logger)
         : this(database, logger, new AppendBacklog())
@@ -197,19 +196,20 @@ public sealed partial class PostgresEventLog : IEventLog, IAsyncDisposable
     {
         var reader = _queue.Reader;
         var batch = new List<PendingAppend>(MaxBatch);
+        var lastBatchCount = 0;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             Drain(reader, batch);
 
             // Concurrent traffic (the last commit carried more than one append) and a small batch: waiting a
             // moment lets one WAL flush and one round of wake-ups serve more webhooks. A lone webhook never waits.
-            if (_commitLinger > TimeSpan.Zero && batch.Count < LingerBelow && _lastBatchCount > 1)
+            if (_commitLinger > TimeSpan.Zero && batch.Count < LingerBelow && lastBatchCount > 1)
             {
                 await Task.Delay(_commitLinger).ConfigureAwait(false);
                 Drain(reader, batch);
             }
 
-            _lastBatchCount = batch.Count;
+            lastBatchCount = batch.Count;
             await CommitBatchAsync(batch).ConfigureAwait(false);
             batch.Clear();
         }
