@@ -145,9 +145,7 @@ public sealed class PostgresEventLogCommitTests
     [Fact]
     public async Task A_commit_that_fails_at_its_end_acknowledges_none_of_its_appends_and_stores_nothing()
     {
-        var connectionString = await (await PostgresServer.Shared).CreateDatabaseAsync("commitfail");
-        await using var database = new PostgresDatabase(connectionString, NullLogger<PostgresDatabase>.Instance);
-        await database.MigrateAsync();
+        await using var database = await MigratedDatabaseAsync("commitfail");
         await using var events = new PostgresEventLog(database, NullLogger<PostgresEventLog>.Instance);
         Assert.Equal(AppendResult.Accepted, await events.AppendAsync(Entry("tn_a", 1, "evt_before")));
 
@@ -185,9 +183,7 @@ public sealed class PostgresEventLogCommitTests
     [Fact]
     public async Task A_lone_webhook_never_waits_for_company_however_long_the_linger()
     {
-        var connectionString = await (await PostgresServer.Shared).CreateDatabaseAsync("lingerlone");
-        await using var database = new PostgresDatabase(connectionString, NullLogger<PostgresDatabase>.Instance);
-        await database.MigrateAsync();
+        await using var database = await MigratedDatabaseAsync("lingerlone");
         await using var events = new PostgresEventLog(database, NullLogger<PostgresEventLog>.Instance, new AppendBacklog(), TimeSpan.FromHours(1));
 
         // One at a time, as a quiet tenant's webhooks come: each commits alone at once (were the writer to
@@ -204,9 +200,7 @@ public sealed class PostgresEventLogCommitTests
     [Fact]
     public async Task Concurrent_appends_with_the_default_linger_are_each_acknowledged_once_and_stored()
     {
-        var connectionString = await (await PostgresServer.Shared).CreateDatabaseAsync("lingerbusy");
-        await using var database = new PostgresDatabase(connectionString, NullLogger<PostgresDatabase>.Instance);
-        await database.MigrateAsync();
+        await using var database = await MigratedDatabaseAsync("lingerbusy");
         await using var events = new PostgresEventLog(database, NullLogger<PostgresEventLog>.Instance);
 
         // Three waves of 20 tenants delivering at once; the third redelivers the first wave's events.
@@ -223,6 +217,13 @@ public sealed class PostgresEventLogCommitTests
         {
             Assert.Equal(2, await events.CountAsync($"tn_{t}"));
         }
+    }
+
+    private static async Task<PostgresDatabase> MigratedDatabaseAsync(string name)
+    {
+        var database = new PostgresDatabase(await (await PostgresServer.Shared).CreateDatabaseAsync(name), NullLogger<PostgresDatabase>.Instance);
+        await database.MigrateAsync();
+        return database;
     }
 
     private static EventToAppend Entry(string tenant, long sequence, string id) =>

@@ -15,7 +15,7 @@ public sealed class HostileFieldTests
 {
     private static readonly TrafficProfile Shop = new() { Customers = 300, ChargesPerHour = 12, Subscriptions = 120, IncidentDay = 12 };
 
-    private const Incident Everything = (Incident)((1 << 14) - 1);
+    private static readonly Incident Everything = Enum.GetValues<Incident>().Aggregate((all, one) => all | one);
 
     [Theory]
     [InlineData(1)]
@@ -65,12 +65,12 @@ public sealed class HostileFieldTests
         var imported = await DetectionApi.ImportAsync(api, lines);
         Assert.Equal(lines.Count, imported.GetProperty("accepted").GetInt32());
 
-        // A signed live delivery of each hostile value at the top of data.object, too.
+        // Signed webhooks too: charges with the same kinds of values anywhere under data, each acknowledged.
         var webhookRandom = new Random(5);
         for (var i = 0; i < 40; i++)
         {
-            var body = Mutate(StripeEvents.ChargeSucceeded(), webhookRandom);
-            Assert.Equal(200, (int)(await tenant.DeliverAsync(body)).StatusCode);
+            using var delivered = await tenant.DeliverAsync(Mutate(StripeEvents.ChargeSucceeded(), webhookRandom));
+            Assert.Equal(200, (int)delivered.StatusCode);
         }
 
         var anomalies = await DetectionApi.WaitForAnomaliesAsync(api, a => a.Count > 0);
